@@ -1,0 +1,62 @@
+"""The `fakeit` command line: one subcommand per pipeline stage, each a thin front on library functions.
+
+Every subcommand lives in a library module that defines `configure_parser(parser)` and `run(args) -> int`;
+modules are imported only when their subcommand runs, so `fakeit prompts` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import FakeitError
+
+# subcommand -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "classes": ("fakeit_lib.classes", "list the classes of a class set"),
+    "prompts": ("fakeit_lib.prompts", "write the prompts of a class set as JSON lines"),
+    "generate": ("fakeit_lib.generate", "generate a synthetic dataset with a text-to-image model"),
+    "train-generator": ("fakeit_lib.minigen", "train the mini text-to-image generator on real Fashion-MNIST"),
+    "train": ("fakeit_lib.train", "train a classifier from scratch on a real or synthetic dataset"),
+    "evaluate": ("fakeit_lib.evaluate", "top-1/top-5 of a checkpoint on real test sets"),
+    "transfer": ("fakeit_lib.transfer", "linear probes of a frozen encoder on transfer datasets"),
+    "book": ("fakeit_lib.runner", "execute the notebooks with a preset and build the book"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """The parser, with only the chosen subcommand's module imported."""
+    parser = _Parser(prog="fakeit", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, (module, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        if name == chosen:
+            mod = importlib.import_module(module)
+            mod.configure_parser(p)
+            p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `fakeit` and `python -m fakeit_lib`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except FakeitError as e:
+        print(f"fakeit {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"fakeit {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,117 @@
+"""Output folders of the pipeline's stages: atomic writes, config hashes, done markers, compute-or-load."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import FakeitError
+
+DONE_MARKER = "DONE"
+CONFIG_FILE = "config.yaml"
+
+
+def output_root() -> Path:
+    """The root of heavy outputs: $FAKEIT_OUTPUT, else ./outputs."""
+    return Path(os.environ.get("FAKEIT_OUTPUT", "outputs")).expanduser()
+
+
+def _plain(obj: Any) -> Any:
+    """A JSON/YAML-safe copy of a config (dataclasses, paths and tuples made plain)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        obj = dataclasses.asdict(obj)
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def config_hash(config: Any, length: int = 6) -> str:
+    """A short stable hash of a config (canonical JSON, sha256)."""
+    text = json.dumps(_plain(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def stage_dir(slug: str, config: Any, root: Path | None = None) -> Path:
+    """The folder of a stage's output: `<root>/<slug>-<hash of config>`."""
+    return (root or output_root()) / f"{slug}-{config_hash(config)}"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a file so that readers see either nothing or the whole content (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a text file atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Write a JSON file atomically (indented, keys in order given)."""
+    atomic_write_text(path, json.dumps(_plain(obj), indent=2) + "\n")
+
+
+def read_config(folder: Path) -> dict | None:
+    """The config recorded in a stage folder, or None if there is none."""
+    f = Path(folder) / CONFIG_FILE
+    if not f.exists():
+        return None
+    return yaml.safe_load(f.read_text())
+
+
+def claim_folder(folder: Path, config: Any) -> Path:
+    """Create a stage folder holding `config.yaml`, or accept one holding the same config; else raise."""
+    folder = Path(folder)
+    plain = _plain(config)
+    if folder.exists() and not folder.is_dir():
+        raise FakeitError(f"output folder {folder} exists and is not a folder")
+    existing = read_config(folder) if folder.exists() else None
+    if existing is not None:
+        if existing != plain:
+            diff = sorted(k for k in set(existing) | set(plain) if existing.get(k) != plain.get(k))
+            raise FakeitError(
+                f"output folder {folder} holds a run with another config (differs in: {', '.join(diff)}); "
+                "choose another folder or remove it"
+            )
+        return folder
+    if folder.exists() and any(p.name != ".gitkeep" for p in folder.iterdir()):
+        raise FakeitError(f"output folder {folder} is not empty and holds no {CONFIG_FILE}; choose an empty or new folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(folder / CONFIG_FILE, yaml.safe_dump(plain, sort_keys=True))
+    except OSError as e:
+        raise FakeitError(f"cannot write to output folder {folder}: {e.strerror}") from None
+    return folder
+
+
+def is_done(folder: Path) -> bool:
+    """True when a stage folder holds its done marker (written last)."""
+    return (Path(folder) / DONE_MARKER).exists()
+
+
+def mark_done(folder: Path, summary: dict | None = None) -> None:
+    """Write the done marker last, atomically, with an optional summary."""
+    atomic_write_json(Path(folder) / DONE_MARKER, summary or {})
