@@ -32,6 +32,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -336,6 +337,7 @@ def load_generator(
     if not safety_checker and index.get("safety_checker", [None, None])[0] is not None:
         kwargs.update(safety_checker=None, requires_safety_checker=False)
     try:
+        warnings.filterwarnings("ignore", message="`torch_dtype` is deprecated")  # its replacement is too new to rely on
         if index.get("_class_name") == "MiniFashionPipeline":
             from .minigen import MiniFashionPipeline
 
