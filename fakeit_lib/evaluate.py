@@ -1,0 +1,217 @@
+"""`fakeit evaluate`: top-1/top-5 of a classifier on real test images (paper Table 1).
+
+Suites:
+- `imagenet`: ImageNet val, v2, Sketch, R and A from their usual layouts (roots given by the user).
+- `mini`: the real Fashion-MNIST test split (10,000 images).
+
+Label mapping (paper Sec. 5.1 and its footnote): a test image counts only if its class is one the model knows, and
+the model's logits are restricted to the classes that the test set and the model share. So an ImageNet-1K model
+is scored on IN-R/IN-A over their 200 classes; an ImageNet-100 model on val/v2/Sketch over its 100 classes and on
+IN-R/IN-A over the classes they share with ImageNet-100. Unreadable image files are skipped and listed.
+Results: one JSON per (model, suite) with per-dataset top-1/top-5, image counts and the model's provenance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .errors import FakeitError
+from .params import from_dict
+from .store import atomic_write_json, claim_folder, is_done, mark_done, stage_dir
+
+IMAGENET_SETS = ("val", "v2", "sketch", "r", "a")
+RESULTS = "results.json"
+MAX_LISTED_SKIPS = 20
+
+
+@dataclass
+class EvalConfig:
+    """What to evaluate and where the test sets are."""
+
+    checkpoint: str = ""  # our checkpoint.pt or the authors' resnet50 .pth
+    suite: str = "imagenet"  # imagenet (val, v2, sketch, r, a) or mini (real Fashion-MNIST test split)
+    val_root: str | None = None  # ImageNet val in wnid folders
+    v2_root: str | None = None  # ImageNet-v2 in class-index folders 0..999
+    sketch_root: str | None = None  # ImageNet-Sketch (wnid folders, or its parent holding `sketch/`)
+    r_root: str | None = None  # ImageNet-R (200 wnid folders)
+    a_root: str | None = None  # ImageNet-A (200 wnid folders)
+    class_set: str | None = None  # the model's class set; None: recorded in the checkpoint (or 1000/100 outputs)
+    batch_size: int = 128  # images per forward pass
+    workers: int = 4  # DataLoader worker processes
+    max_images: int | None = None  # evaluate only the first N images of each test set (smoke tests)
+
+    def validate(self) -> None:
+        if not self.checkpoint:
+            raise FakeitError("parameter checkpoint is empty; give a checkpoint file")
+        if self.suite not in ("imagenet", "mini"):
+            raise FakeitError(f"parameter suite={self.suite!r} is not valid; valid: 'imagenet', 'mini'")
+        if self.suite == "imagenet" and not self.roots():
+            raise FakeitError("suite imagenet needs at least one test-set root: val_root, v2_root, sketch_root, r_root, a_root")
+        if self.batch_size < 1 or self.workers < 0:
+            raise FakeitError("batch_size must be >= 1 and workers >= 0")
+
+    def roots(self) -> dict[str, str]:
+        """Test-set name -> root, for the roots given."""
+        return {n: getattr(self, f"{n}_root") for n in IMAGENET_SETS if getattr(self, f"{n}_root")}
+
+
+@torch.no_grad()
+def predict_topk(model: torch.nn.Module, loader, class_idx: list[int], k: int = 5, desc: str = "") -> tuple[torch.Tensor, torch.Tensor]:
+    """(top-k predictions as positions in `class_idx`, targets) over a loader; logits restricted to `class_idx`."""
+    index = torch.tensor(class_idx)
+    preds, targets = [], []
+    for images, labels in tqdm(loader, desc=desc, leave=False, disable=None):
+        logits = model(images)[:, index]
+        preds.append(logits.topk(min(k, len(class_idx)), dim=1).indices)
+        targets.append(labels)
+    if not preds:
+        return torch.zeros(0, k, dtype=torch.long), torch.zeros(0, dtype=torch.long)
+    return torch.cat(preds), torch.cat(targets)
+
+
+def score_dataset(loaded, dataset, labels_wnids: list[str], config: EvalConfig, name: str) -> dict:
+    """Top-1/top-5 of a loaded model on a dataset whose labels index `labels_wnids`, with counts."""
+    from torch.utils.data import DataLoader, Subset
+
+    from .datasets import SKIPPED
+    from .models import model_class_set
+
+    model_cs = model_class_set(loaded)
+    model_index = {c.wnid: c.index for c in model_cs if c.wnid}
+    shared = [w for w in labels_wnids if w in model_index]
+    if not shared:
+        raise FakeitError(f"the model's class set {model_cs.name} shares no class with test set {name}")
+    position = {w: i for i, w in enumerate(shared)}
+    # test-set label -> position among shared classes, or -2 for images of classes the model does not know
+    remap = torch.tensor([position.get(w, -2) for w in labels_wnids] + [SKIPPED])
+    targets_all = torch.tensor(getattr(dataset, "targets"))
+    keep = [i for i, t in enumerate(targets_all.tolist()) if t == SKIPPED or remap[t] >= 0]
+    excluded = len(targets_all) - len(keep)
+    if config.max_images is not None:
+        keep = keep[: config.max_images]
+    loader = DataLoader(Subset(dataset, keep), batch_size=config.batch_size, num_workers=config.workers)
+    topk, targets = predict_topk(loaded.model, loader, [model_index[w] for w in shared], desc=name)
+    targets = remap[targets.clamp(min=-1)]  # SKIPPED (-1) maps to the appended -1
+    ok = targets >= 0
+    skipped_files = [dataset.samples[keep[i]][0] for i in torch.nonzero(~ok).flatten().tolist()] if hasattr(dataset, "samples") else []
+    n = int(ok.sum())
+    if n == 0:
+        raise FakeitError(f"test set {name}: no readable image of a class the model knows ({len(keep)} files tried)")
+    hits = topk[ok] == targets[ok, None]
+    return {
+        "top1": round(hits[:, :1].any(1).float().mean().item(), 6),
+        "top5": round(hits[:, :5].any(1).float().mean().item(), 6),
+        "images": n,
+        "classes": len(shared),
+        "excluded_images": excluded,
+        "skipped": int((~ok).sum()),
+        "skipped_files": skipped_files[:MAX_LISTED_SKIPS],
+    }
+
+
+def fashion_mnist_test(transform):
+    """The real Fashion-MNIST test split as a dataset (labels index the fashion-mnist class set) and its wnids."""
+    from .classes import load_class_set
+    from .datasets import TensorImageDataset
+    from .realdata import fashion_mnist
+
+    ds = fashion_mnist("test")
+    from PIL import Image
+
+    images = [Image.fromarray(a) for a in ds.data.numpy()]
+    wnids = [c.wnid for c in load_class_set("fashion-mnist")]
+    return TensorImageDataset(images, ds.targets.tolist(), transform, name="fashion-mnist-test"), wnids
+
+
+def provenance(loaded) -> dict:
+    """Where a model comes from: checkpoint path and sha256, architecture, class set, run config hash."""
+    meta = loaded.meta
+    return {
+        "checkpoint": loaded.path,
+        "sha256": loaded.sha256,
+        "arch": meta["arch"],
+        "num_classes": meta["num_classes"],
+        "class_set": meta.get("class_set"),
+        "source": meta.get("source", "fakeit train"),
+        **{k: v for k, v in loaded.provenance.items() if v is not None},
+    }
+
+
+def evaluate(config: EvalConfig, out: Path | str | None = None) -> dict:
+    """Results of a checkpoint on a suite (computed, or loaded when its folder is done); written to results.json."""
+    from . import __version__
+    from .augment import eval_transform
+    from .datasets import ImageListDataset, imagenet_eval_set
+    from .models import load_model, model_class_set, sha256_file
+
+    config.validate()
+    if not Path(config.checkpoint).is_file():
+        raise FakeitError(f"checkpoint {config.checkpoint} does not exist")
+    sha = sha256_file(config.checkpoint)
+    keyed = {**asdict(config), "checkpoint_sha256": sha}
+    folder = Path(out) if out else stage_dir(f"eval-{config.suite}-{Path(config.checkpoint).parent.name}", keyed)
+    if is_done(folder):
+        return load_results(folder / RESULTS, sha256=sha)
+    # check every root and the model before any image is read
+    loaded = load_model(config.checkpoint, config.class_set)
+    model_class_set(loaded)
+    meta = loaded.meta
+    transform = eval_transform(meta["eval_resize"], meta["eval_crop"], tuple(meta["mean"]), tuple(meta["std"]))
+    sets = {}
+    if config.suite == "imagenet":
+        for name, root in config.roots().items():
+            es = imagenet_eval_set(name, root)
+            sets[name] = (ImageListDataset(es.samples, transform, name=name), es.wnids, str(root))
+    else:
+        ds, wnids = fashion_mnist_test(transform)
+        sets["fashion-mnist-test"] = (ds, wnids, "fashion-mnist test split")
+    claim_folder(folder, keyed)
+    results = {"suite": config.suite, "model": provenance(loaded), "datasets": {}, "fakeit_version": __version__,
+               "torch_version": torch.__version__}
+    for name, (ds, wnids, root) in sets.items():
+        results["datasets"][name] = {**score_dataset(loaded, ds, wnids, config, name), "root": root}
+    atomic_write_json(folder / RESULTS, results)
+    mark_done(folder, {"datasets": list(results["datasets"])})
+    return results
+
+
+def load_results(path: Path | str, sha256: str | None = None) -> dict:
+    """A results JSON; with `sha256`, checked to belong to that checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise FakeitError(f"results file {path} does not exist")
+    results = json.loads(path.read_text())
+    found = results.get("model", {}).get("sha256")
+    if sha256 is not None and found != sha256:
+        raise FakeitError(
+            f"results file {path} belongs to another model (checkpoint sha256 {str(found)[:12]}..., "
+            f"expected {sha256[:12]}...); evaluate this checkpoint into another folder"
+        )
+    return results
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", help="checkpoint file: ours (checkpoint.pt) or the authors' resnet50 .pth")
+    parser.add_argument("--suite", default="imagenet", choices=["imagenet", "mini"])
+    for name in IMAGENET_SETS:
+        parser.add_argument(f"--{name}", dest=f"{name}_root", metavar="DIR", help=f"root of ImageNet-{name}")
+    parser.add_argument("--class-set", help="the model's class set (default: recorded, or by its number of outputs)")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--max-images", type=int, help="evaluate only the first N images per test set")
+    parser.add_argument("--out", help="results folder (default: <output root>/eval-<suite>-<run>-<hash>)")
+
+
+def run(args: argparse.Namespace) -> int:
+    values = {k: getattr(args, k) for k in ("checkpoint", "suite", "class_set", "batch_size", "workers", "max_images")}
+    values.update({f"{n}_root": getattr(args, f"{n}_root") for n in IMAGENET_SETS})
+    config = from_dict(EvalConfig, values)
+    results = evaluate(config, args.out)
+    print(json.dumps(results["datasets"], indent=1))
+    return 0
