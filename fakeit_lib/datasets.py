@@ -119,11 +119,11 @@ def read_manifest(folder: Path) -> list[dict]:
 
 
 def dataset_class_set_name(folder: Path) -> str | None:
-    """The class set a dataset folder was made for, from its config.yaml (`class_set`), if recorded."""
+    """The class set a dataset folder was made for, from its config.yaml (`classes` or `class_set`), if recorded."""
     from .store import read_config
 
     config = read_config(folder) or {}
-    value = config.get("class_set")
+    value = config.get("classes", config.get("class_set"))
     return value if isinstance(value, str) else None
 
 

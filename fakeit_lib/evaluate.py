@@ -157,6 +157,7 @@ def evaluate(config: EvalConfig, out: Path | str | None = None) -> dict:
     keyed = {**asdict(config), "checkpoint_sha256": sha}
     folder = Path(out) if out else stage_dir(f"eval-{config.suite}-{Path(config.checkpoint).parent.name}", keyed)
     if is_done(folder):
+        claim_folder(folder, keyed)  # refuses a folder holding another model's or settings' results
         return load_results(folder / RESULTS, sha256=sha)
     # check every root and the model before any image is read
     loaded = load_model(config.checkpoint, config.class_set)

@@ -307,6 +307,7 @@ def transfer(config: TransferConfig, out: Path | str | None = None) -> dict:
     keyed = {**asdict(config), "checkpoint_sha256": sha}
     folder = Path(out) if out else stage_dir(f"transfer-{config.suite}-{Path(config.checkpoint).parent.name}", keyed)
     if is_done(folder):
+        claim_folder(folder, keyed)  # refuses a folder holding another model's or settings' results
         return load_results(folder / RESULTS, sha256=sha)
     loaded = load_model(config.checkpoint)
     meta = loaded.meta
