@@ -261,6 +261,31 @@ def test_initial_noise_does_not_depend_on_batch_size(tmp_path, tiny_sd, monkeypa
     assert max(np.abs(images[1][k] - images[4][k]).max() for k in images[1]) <= 1  # sums may round differently
 
 
+def test_load_generator_picks_scheduler_and_cpu_bf16_autocast(tiny_sd, one_thread):
+    import torch
+
+    gen = generate.load_generator(str(tiny_sd), device="cpu", dtype="bfloat16", scheduler="euler")
+    assert type(gen.pipe.scheduler).__name__ == "EulerDiscreteScheduler"
+    assert gen.autocast == torch.bfloat16 and gen.pipe.unet.dtype == torch.float32  # fp32 weights, bf16 autocast
+    assert gen.native_size == 32 and gen.revision == generate.folder_revision(tiny_sd) and gen.revision.startswith("sha256:")
+    images = generate.generate_images(gen, ["coat", "bag"], [1, 2], guidance=2.0, steps=2, size=16)
+    assert [im.size for im in images] == [(16, 16), (16, 16)]
+    with pytest.raises(FakeitError, match=r"dtype float16 is not supported on the CPU"):
+        generate.load_generator(str(tiny_sd), device="cpu", dtype="float16")
+    with pytest.raises(FakeitError, match=r"generator folder .* holds no model_index.json"):
+        generate.load_generator(str(tiny_sd / "unet"))
+
+
+@pytest.mark.integration  # a fresh interpreter (the hub reads its offline switch at import)
+def test_hub_id_unavailable_offline_is_a_clear_error(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}  # an empty cache, no network
+    res = subprocess.run([sys.executable, "-m", "fakeit_lib", "generate", "--classes", "fashion-mnist", "--images-per-class", "1",
+                          "--out", str(tmp_path / "out")], env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert res.returncode == 2
+    assert "generator 'CompVis/stable-diffusion-v1-4' is not a local folder and could not be had from the Hugging Face hub" in res.stderr
+    assert not (tmp_path / "out").exists()
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Integration: resume after SIGKILL, torchrun with 2 processes
 
@@ -309,13 +334,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def example_env(**kw) -> dict:
+    env = env_one_thread()
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # torchrun of this Python
+    env.update({k: str(v) for k, v in kw.items()})
+    return env
+
+
 @pytest.mark.integration
 def test_torchrun_two_processes_equal_one(tmp_path, tiny_sd):
+    """The book's torchrun example, with 2 CPU processes and tiny settings, against one plain process."""
     one, two = tmp_path / "one", tmp_path / "two"
     single = subprocess.Popen([sys.executable, "-m", "fakeit_lib", *cli_args(tiny_sd, one, per_class=3, steps=3)], env=env_one_thread(),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(free_port())]
-    res = subprocess.run([*torchrun, "-m", "fakeit_lib", *cli_args(tiny_sd, two, per_class=3, steps=3)], env=env_one_thread(), capture_output=True, text=True, timeout=600)
+    env = example_env(NPROC=2, CLASSES="fashion-mnist", VARIANT="c_dc", GENERATOR=tiny_sd, IMAGES_PER_CLASS=3, GUIDANCE=2)
+    overrides = ["--steps", "3", "--size", "32", "--batch-size", "2", "--seed", "7", "--no-progress"]
+    res = subprocess.run(["bash", str(ROOT / "examples" / "generate_torchrun.sh"), str(two), *overrides], env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert single.wait(timeout=600) == 0
     assert "rank 0: generated 16 images" in res.stderr and "rank 1: generated 14 images" in res.stderr  # 15 batches of 2
@@ -327,6 +361,28 @@ def test_torchrun_two_processes_equal_one(tmp_path, tiny_sd):
     for r in rows_a:
         pa, pb = (np.asarray(Image.open(d / r["path"]), dtype=int) for d in (one, two))
         assert np.abs(pa - pb).max() <= 1
+
+
+@pytest.mark.integration
+def test_slurm_example_runs_with_srun_and_scontrol_stand_ins(tmp_path, tiny_sd):
+    """The book's sbatch script on one 'node' with 2 CPU processes: srun runs its command, scontrol names this host."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text('#!/bin/bash\nwhile [[ "$1" == --* ]]; do shift; done\nexec "$@"\n')
+    (bin_dir / "scontrol").write_text("#!/bin/bash\necho 127.0.0.1\n")
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+    out = tmp_path / "slurm"
+    env = example_env(OUT=out, CLASSES="fashion-mnist", GENERATOR=tiny_sd, IMAGES_PER_CLASS=1, SLURM_JOB_NODELIST="node1",
+                      SLURM_NNODES=1, SLURM_JOB_ID=42, SLURM_GPUS_ON_NODE=2, RDZV_PORT=free_port())  # fmt: skip
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    overrides = ["--steps", "2", "--size", "32", "--batch-size", "2", "--no-progress"]
+    res = subprocess.run(["bash", str(ROOT / "examples" / "generate_slurm.sbatch"), *overrides], env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "rank 1: generated 4 images" in res.stderr  # batches 1 and 3 of 5
+    rows = generate.read_manifest(out)
+    assert [r["class_index"] for r in rows] == list(range(10)) and (out / "DONE").exists()
+    assert not list(out.glob("manifest.rank*.jsonl"))
 
 
 # ----------------------------------------------------------------------------------------------------------------

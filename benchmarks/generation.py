@@ -1,0 +1,100 @@
+"""Images/s of `generate_dataset` against a bare loop calling the same diffusers pipeline with the same settings.
+
+Both sides start from nothing (load the pipeline the same way, then make every image) and are measured alternately
+in one process, several rounds; the ratio compares each side's best round (timeit's convention), and the
+median of per-round ratios and a CPU-time ratio are printed too, for a machine shared with other work. The dataset side also reads the class set,
+builds prompts, writes PNGs, the manifest and fsyncs; the bare loop keeps its images in memory.
+Last line: `ratio <dataset images/s / bare images/s>` (goal >= 0.95).
+
+    python benchmarks/generation.py                       # the mini generator if shipped, else a tiny random SD
+    python benchmarks/generation.py --generator PATH --size 64 --steps 20 --images-per-class 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from fakeit_lib import generate  # noqa: E402
+from fakeit_lib.classes import load_class_set  # noqa: E402
+from fakeit_lib.prompts import build_prompts  # noqa: E402
+
+
+def bare_loop(cfg: generate.GenerateConfig) -> int:
+    """Make the same images as generate_dataset with the pipeline alone; returns the number of images."""
+    pipe = generate.load_generator(cfg.generator, cfg.device, cfg.dtype, cfg.scheduler).pipe  # the same loading
+    class_set = load_class_set(cfg.classes)
+    texts = {p.class_index: p.text for p in build_prompts(class_set, cfg.variant)}
+    jobs = [(texts[c.index], generate.image_seed(cfg.seed, c.index, i)) for c in class_set for i in range(int(cfg.images_per_class))]
+    size = {} if cfg.size is None else {"height": cfg.size, "width": cfg.size}
+    n = 0
+    for s in range(0, len(jobs), cfg.batch_size):
+        batch = jobs[s : s + cfg.batch_size]
+        gens = [torch.Generator("cpu").manual_seed(seed) for _, seed in batch]
+        images = pipe([t for t, _ in batch], num_inference_steps=cfg.steps, guidance_scale=cfg.guidance, generator=gens, **size).images
+        n += len(images)
+    return n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--generator", default=None, help="mini, or a local diffusers folder (default: mini if shipped, else tiny SD)")
+    parser.add_argument("--images-per-class", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--size", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is steadier on a shared 2-core machine)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    work = Path(tempfile.mkdtemp(prefix="fakeit-bench-"))
+    gen = args.generator
+    if gen is None:
+        from fakeit_lib.minigen import mini_generator_path
+
+        if (mini_generator_path() / "model_index.json").exists():
+            gen = "mini"
+        else:
+            from tiny_sd import build_tiny_sd
+
+            gen = str(build_tiny_sd(work / "tiny-sd"))
+            args.size = args.size or 32
+    cfg = generate.GenerateConfig(
+        classes="fashion-mnist", variant="c", generator=gen, images_per_class=args.images_per_class, guidance=2.0,
+        steps=args.steps, size=args.size, batch_size=args.batch_size, dtype="float32", device="cpu",
+    )  # fmt: skip
+    n_images = 10 * args.images_per_class
+    print(f"generator {gen}: {n_images} images, {args.steps} steps, size {args.size or 'native'}, batch {args.batch_size}, {args.threads} thread(s)")
+    bare_loop(cfg)  # warm up imports and caches for both sides
+    wall: dict[str, list[float]] = {"bare": [], "dataset": []}  # images per second of elapsed time
+    cpu: dict[str, list[float]] = {"bare": [], "dataset": []}  # images per second of this process's CPU time
+    for r in range(args.rounds):
+        order = ["bare", "dataset"] if r % 2 == 0 else ["dataset", "bare"]
+        for side in order:
+            t, c = time.perf_counter(), time.process_time()
+            if side == "bare":
+                assert bare_loop(cfg) == n_images
+            else:
+                folder = generate.generate_dataset(cfg, work / f"ds{r}", progress=False)
+                assert len(generate.read_manifest(folder)) == n_images
+            wall[side].append(n_images / (time.perf_counter() - t))
+            cpu[side].append(n_images / (time.process_time() - c))
+        print(f"round {r}: bare {wall['bare'][-1]:.2f} images/s, generate_dataset {wall['dataset'][-1]:.2f} images/s")
+    # best round of each side (timeit's convention: the least disturbed run), elapsed time and CPU time
+    print(f"best: bare {max(wall['bare']):.2f} images/s, generate_dataset {max(wall['dataset']):.2f} images/s")
+    print(f"cpu-time ratio {max(cpu['dataset']) / max(cpu['bare']):.3f} (CPU time only; fsync waits not counted)")
+    print(f"median of per-round ratios {statistics.median(d / b for d, b in zip(wall['dataset'], wall['bare'])):.3f}")
+    print(f"ratio {max(wall['dataset']) / max(wall['bare']):.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# ImageNet-1K-SD at paper scale on the GPUs of one machine (paper Sec. 5): Stable Diffusion v1.4, prompts "c, d_c",
+# 50 steps, guidance 2.0, as many images per class as the real ImageNet-1K training set (its imbalance kept).
+#
+#   REAL_TRAIN=/data/imagenet/train bash examples/generate_torchrun.sh /data/fakeit/in1k-sd-c_dc-gs2
+#
+# Each GPU runs one process (RANK/WORLD_SIZE/LOCAL_RANK from torchrun); rank r makes batches r, r+N, r+2N, ...
+# Killed or stopped, the same command continues where it stopped and ends with the same files.
+# Any `fakeit generate` option given after the folder overrides the settings below (the last one wins), and
+# NPROC, CLASSES, VARIANT, GENERATOR, IMAGES_PER_CLASS, GUIDANCE can be set in the environment.
+# The model is fetched from the Hugging Face hub once (cached); `hf auth login` first if the hub asks for it.
+set -euo pipefail
+
+OUT=${1:?usage: REAL_TRAIN=<real ImageNet-1K train folder> $0 <output folder> [fakeit generate options]}
+shift
+NPROC=${NPROC:-$(nvidia-smi -L 2>/dev/null | wc -l || true)}
+[ "${NPROC:-0}" -ge 1 ] || NPROC=1
+CLASSES=${CLASSES:-imagenet1k}                             # or imagenet100 for ImageNet-100-SD
+VARIANT=${VARIANT:-c_dc}                                   # paper's ImageNet-1K prompt: "c, d_c"
+GENERATOR=${GENERATOR:-CompVis/stable-diffusion-v1-4}     # the paper's generator
+GUIDANCE=${GUIDANCE:-2.0}                                  # paper: 2.0 (best) and 7.5 (the default)
+# per-class counts of the real training set (one folder per wnid); x0.1:DIR ... x50:DIR for the scaling study
+IMAGES_PER_CLASS=${IMAGES_PER_CLASS:-match:${REAL_TRAIN:?set REAL_TRAIN to the real ImageNet-1K train folder or IMAGES_PER_CLASS to a number}}
+
+exec torchrun --standalone --nproc_per_node "$NPROC" -m fakeit_lib generate \
+  --classes "$CLASSES" --variant "$VARIANT" --generator "$GENERATOR" \
+  --images-per-class "$IMAGES_PER_CLASS" --guidance "$GUIDANCE" --steps 50 --seed 0 \
+  --batch-size 16 --out "$OUT" "$@"
