@@ -334,8 +334,15 @@ def load_generator(
         rev = folder_revision(folder)
     index = json.loads((folder / "model_index.json").read_text())
     kwargs: dict[str, Any] = {"torch_dtype": torch_dtype}
-    if not safety_checker and index.get("safety_checker", [None, None])[0] is not None:
-        kwargs.update(safety_checker=None, requires_safety_checker=False)
+    if not safety_checker and (index.get("safety_checker") or [None])[0] is not None:
+        kwargs["safety_checker"] = None
+        import inspect
+
+        import diffusers
+
+        pipeline_class = getattr(diffusers, str(index.get("_class_name")), None)
+        if pipeline_class is not None and "requires_safety_checker" in inspect.signature(pipeline_class.__init__).parameters:
+            kwargs["requires_safety_checker"] = False  # deliberate: no warning about it
     try:
         warnings.filterwarnings("ignore", message="`torch_dtype` is deprecated")  # its replacement is too new to rely on
         if index.get("_class_name") == "MiniFashionPipeline":

@@ -276,6 +276,16 @@ def test_load_generator_picks_scheduler_and_cpu_bf16_autocast(tiny_sd, one_threa
         generate.load_generator(str(tiny_sd / "unet"))
 
 
+def test_safety_checker_is_off_unless_kept(tmp_path, one_thread):
+    folder = build_tiny_sd(tmp_path / "sd-with-checker", safety_checker=True)
+    assert json.loads((folder / "model_index.json").read_text())["safety_checker"] == ["stable_diffusion", "StableDiffusionSafetyChecker"]
+    off = generate.load_generator(str(folder), device="cpu")
+    assert off.pipe.safety_checker is None  # no image can be blacked out and silently lost
+    kept = generate.load_generator(str(folder), device="cpu", safety_checker=True)
+    assert type(kept.pipe.safety_checker).__name__ == "StableDiffusionSafetyChecker"
+    assert len(generate.generate_images(kept, ["coat"], [0], guidance=2.0, steps=2, size=32)) == 1
+
+
 @pytest.mark.integration  # a fresh interpreter (the hub reads its offline switch at import)
 def test_hub_id_unavailable_offline_is_a_clear_error(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}  # an empty cache, no network

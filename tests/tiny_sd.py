@@ -41,8 +41,26 @@ def _tokenizer():
     return tok
 
 
-def build_tiny_sd(folder: Path, seed: int = 0) -> Path:
-    """Save a tiny random StableDiffusionPipeline (diffusers format) in `folder` and return the folder."""
+def _safety_checker():
+    """A tiny random NSFW filter of Stable Diffusion's kind (CLIP vision tower + concept embeddings) and its processor."""
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPConfig, CLIPImageProcessor
+
+    small = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2)
+    config = CLIPConfig(
+        text_config=dict(small, vocab_size=100, bos_token_id=0, eos_token_id=1, pad_token_id=1),
+        vision_config=dict(small, image_size=32, patch_size=8),
+        projection_dim=16,
+    )
+    processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    return StableDiffusionSafetyChecker(config), processor
+
+
+def build_tiny_sd(folder: Path, seed: int = 0, safety_checker: bool = False) -> Path:
+    """Save a tiny random StableDiffusionPipeline (diffusers format) in `folder` and return the folder.
+
+    With `safety_checker=True` it also holds a tiny NSFW filter, as Stable Diffusion v1.x on the hub does.
+    """
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
@@ -93,15 +111,16 @@ def build_tiny_sd(folder: Path, seed: int = 0) -> Path:
         set_alpha_to_one=False,
         steps_offset=1,
     )
+    checker, processor = _safety_checker() if safety_checker else (None, None)
     pipe = StableDiffusionPipeline(
         vae=vae,
         text_encoder=text_encoder,
         tokenizer=tokenizer,
         unet=unet,
         scheduler=scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
+        safety_checker=checker,
+        feature_extractor=processor,
+        requires_safety_checker=safety_checker,
     )
     pipe.save_pretrained(folder)
     return folder
