@@ -1,0 +1,179 @@
+"""Training: recipe and labels (unit), then the smoke chain, resume after SIGKILL and torchrun (integration)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from fakeit_lib.classes import load_class_set
+from fakeit_lib.datasets import SKIPPED, ImageListDataset, export_fashion_mnist, training_samples
+from fakeit_lib.errors import FakeitError
+from fakeit_lib.models import build_model, load_model
+from fakeit_lib.train import PRESETS, TrainConfig, lr_at, make_config, read_metrics
+
+ROOT = Path(__file__).resolve().parents[1]
+FMNIST = load_class_set("fashion-mnist")
+
+
+def _png(path: Path, value: int = 128) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("L", (28, 28), value).save(path)
+
+
+def test_lr_schedule_warms_up_then_decays_to_min():
+    c = TrainConfig(data="x", lr=0.1, min_lr=1e-6)
+    assert lr_at(0, 100, 10, c) == pytest.approx(0.01)
+    assert lr_at(9, 100, 10, c) == pytest.approx(0.1)
+    assert lr_at(10, 100, 10, c) == pytest.approx(0.1)
+    assert lr_at(55, 100, 10, c) == pytest.approx(1e-6 + 0.5 * (0.1 - 1e-6))
+    assert lr_at(100, 100, 10, c) == pytest.approx(1e-6)
+
+
+def test_paper_defaults_and_config_errors():
+    c = make_config("paper", data="d")
+    assert (c.arch, c.epochs, c.batch_size, c.lr, c.warmup_epochs, c.weight_decay) == ("resnet50", 100, 256, 0.1, 10, 1e-4)
+    assert (c.global_crops, c.global_size, c.local_crops, c.local_size) == (1, 224, 8, 96)
+    assert c.global_scale == [0.25, 1.0] and c.local_scale == [0.05, 0.25]
+    assert set(PRESETS) >= {"paper", "mini", "smoke"}
+    with pytest.raises(FakeitError, match="unknown training preset 'huge'; valid: paper, mini, smoke"):
+        make_config("huge", data="d")
+    with pytest.raises(FakeitError, match=r"parameter local_scale=\[0.5, 0.1\] must be \[low, high\]"):
+        make_config("mini", data="d", local_scale=[0.5, 0.1])
+    with pytest.raises(FakeitError, match="parameter epochs='ten' must be an integer"):
+        make_config("mini", data="d", epochs="ten")
+    with pytest.raises(FakeitError, match="parameter data is empty"):
+        make_config("mini")
+
+
+def test_labels_come_from_the_manifest_not_folder_order(tmp_path):
+    # folder "a-..." sorts first but holds official label 9; "z-..." holds label 0
+    rows = [{"path": "a-boot/0.png", "class_index": 9}, {"path": "z-top/0.png", "class_index": 0}]
+    for r in rows:
+        _png(tmp_path / r["path"])
+    (tmp_path / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    samples, n = training_samples(tmp_path, FMNIST)
+    assert [(Path(p).parent.name, y) for p, y in samples] == [("a-boot", 9), ("z-top", 0)] and n == 10
+
+
+def test_image_folder_labels_through_the_class_set_and_unknown_folders(tmp_path):
+    _png(tmp_path / FMNIST[7].folder / "0.png")  # sneaker
+    _png(tmp_path / FMNIST[1].folder / "0.png")  # trouser
+    samples, n = training_samples(tmp_path, FMNIST)
+    assert sorted(y for _, y in samples) == [1, 7] and n == 10
+    _png(tmp_path / "n00000000" / "0.png")
+    with pytest.raises(FakeitError, match=r"folder\(s\) n00000000 that name no class of the class set"):
+        training_samples(tmp_path, FMNIST)
+    with pytest.raises(FakeitError, match="dataset root .*missing does not exist"):
+        training_samples(tmp_path / "missing", FMNIST)
+
+
+def test_corrupt_image_is_skipped_with_a_sentinel_label(tmp_path):
+    _png(tmp_path / "ok.png")
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    ds = ImageListDataset([(str(tmp_path / "ok.png"), 3), (str(tmp_path / "bad.png"), 4)])
+    assert ds[0][1] == 3 and ds[1][1] == SKIPPED
+
+
+def test_architectures_by_name():
+    m = build_model("resnet10_narrow", 10, cifar_stem=True)
+    assert m.conv1.kernel_size == (3, 3) and m.conv1.stride == (1, 1)
+    assert m(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert build_model("resnet18", 7).fc.out_features == 7  # torchvision
+    assert build_model("resnet50", 100, fc_bias=False).fc.bias is None
+    with pytest.raises(FakeitError, match="unknown architecture 'resnet51'"):
+        build_model("resnet51", 10)
+
+
+# ------------------------------------------------------------------------------------------- integration
+
+
+def _cli(*args, env=None, **kw):
+    return subprocess.run([sys.executable, "-m", "fakeit_lib", *args], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **(env or {})}, **kw)
+
+
+@pytest.fixture(scope="module")
+def real_small(tmp_path_factory):
+    return export_fashion_mnist(tmp_path_factory.mktemp("fm") / "real4", "train", per_class=4)
+
+
+@pytest.mark.integration
+def test_smoke_chain_generate_train_evaluate_transfer(tmp_path):
+    """mini generator (or a tiny random SD when the mini one is not shipped) -> dataset -> train -> evaluate."""
+    from fakeit_lib.evaluate import EvalConfig, evaluate
+    from fakeit_lib.generate import GenerateConfig, generate_dataset
+    from fakeit_lib.train import train
+    from fakeit_lib.transfer import TransferConfig, transfer
+
+    if (ROOT / "fakeit_lib" / "generators" / "mini").is_dir():
+        gen = GenerateConfig(classes="fashion-mnist", variant="c", generator="mini", images_per_class=4, steps=5, guidance=2.0)
+    else:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from tiny_sd import build_tiny_sd
+
+        gen = GenerateConfig(classes="fashion-mnist", variant="c", generator=str(build_tiny_sd(tmp_path / "sd")),
+                             images_per_class=4, steps=2, size=32, guidance=2.0)
+    data = generate_dataset(gen, tmp_path / "synthetic", progress=False)
+    run = train(make_config("smoke", data=str(data)), tmp_path / "run")
+    metrics = read_metrics(run)
+    assert [m["epoch"] for m in metrics] == [1, 2] and metrics[0]["images"] == 32 and metrics[0]["skipped"] == 0  # 40 images, batch 16, drop_last
+    assert (run / "DONE").exists() and (run / "config.yaml").exists()
+    loaded = load_model(run / "checkpoint.pt")
+    assert loaded.meta["class_set"] == "fashion-mnist" and loaded.meta["num_classes"] == 10
+    res = evaluate(EvalConfig(checkpoint=str(run / "checkpoint.pt"), suite="mini", workers=0, max_images=300), tmp_path / "eval")
+    fm = res["datasets"]["fashion-mnist-test"]
+    assert fm["images"] == 300 and 0.0 <= fm["top1"] <= fm["top5"] <= 1.0 and fm["classes"] == 10
+    assert res["model"]["config_hash"] and res["model"]["class_set"] == "fashion-mnist"
+    tr = transfer(TransferConfig(checkpoint=str(run / "checkpoint.pt"), suite="mini", fmnist_classes=[5, 7, 9],
+                                 fmnist_per_class=20, workers=0, max_iter=50), tmp_path / "transfer")
+    assert tr["datasets"]["fashion-mnist"]["classes"] == 3 and tr["datasets"]["fashion-mnist"]["test_images"] == 3000
+    assert tr["datasets"]["digits"]["top1"] > 0.2  # ten digit classes: above chance even for a barely trained encoder
+
+
+def _weights(run: Path) -> dict:
+    return torch.load(run / "checkpoint.pt", weights_only=False)["model"]
+
+
+def _comparable(metrics):
+    return [{k: v for k, v in m.items() if k not in ("seconds", "images_per_s")} for m in metrics]
+
+
+@pytest.mark.integration
+def test_sigkilled_and_resumed_run_equals_uninterrupted(tmp_path, real_small):
+    args = ["train", str(real_small), "--preset", "smoke", "--set", "epochs=4", "--set", "workers=1"]
+    env = {"OMP_NUM_THREADS": "1"}
+    straight = _cli(*args, "--out", str(tmp_path / "straight"), env=env, timeout=600)
+    assert straight.returncode == 0, straight.stderr
+    run = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "fakeit_lib", *args, "--out", str(run)], cwd=ROOT,
+                            env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(read_metrics(run)) < 1:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "DONE").exists() and 1 <= len(read_metrics(run)) < 4
+    resumed = _cli(*args, "--out", str(run), env=env, timeout=600)
+    assert resumed.returncode == 0 and "resuming" in resumed.stdout, resumed.stderr
+    a, b = _weights(tmp_path / "straight"), _weights(run)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert _comparable(read_metrics(run)) == _comparable(read_metrics(tmp_path / "straight"))
+
+
+@pytest.mark.integration
+def test_torchrun_two_processes_train(tmp_path, real_small):
+    out = tmp_path / "ddp"
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+                           "-m", "fakeit_lib", "train", str(real_small), "--preset", "smoke", "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = read_metrics(out)
+    assert [m["images"] for m in metrics] == [32, 32]  # 40 images, 2 ranks x batch 8 with drop_last: 2 x 2 x 8
+    assert (out / "DONE").exists() and load_model(out / "checkpoint.pt").meta["num_classes"] == 10
