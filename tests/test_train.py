@@ -105,12 +105,14 @@ def real_small(tmp_path_factory):
 
 
 @pytest.mark.integration
-def test_smoke_chain_generate_train_evaluate_transfer(tmp_path):
+def test_smoke_chain_generate_train_evaluate_transfer(tmp_path, monkeypatch):
     """mini generator (or a tiny random SD when the mini one is not shipped) -> dataset -> train -> evaluate."""
     from fakeit_lib.evaluate import EvalConfig, evaluate
     from fakeit_lib.generate import GenerateConfig, generate_dataset
     from fakeit_lib.train import train
     from fakeit_lib.transfer import TransferConfig, transfer
+
+    monkeypatch.setenv("FAKEIT_OUTPUT", str(tmp_path / "outputs"))
 
     if (ROOT / "fakeit_lib" / "generators" / "mini").is_dir():
         gen = GenerateConfig(classes="fashion-mnist", variant="c", generator="mini", images_per_class=4, steps=5, guidance=2.0)
@@ -135,6 +137,8 @@ def test_smoke_chain_generate_train_evaluate_transfer(tmp_path):
                                  fmnist_per_class=20, workers=0, max_iter=50), tmp_path / "transfer")
     assert tr["datasets"]["fashion-mnist"]["classes"] == 3 and tr["datasets"]["fashion-mnist"]["test_images"] == 3000
     assert tr["datasets"]["digits"]["top1"] > 0.2  # ten digit classes: above chance even for a barely trained encoder
+    cached = sorted(p.name.split("-", 1)[1].rsplit("-", 1)[0] for p in (tmp_path / "outputs" / "features").iterdir())
+    assert cached == ["digits-test", "digits-train", "fashion-mnist-test", "fashion-mnist-train"]
 
 
 def _weights(run: Path) -> dict:

@@ -1,0 +1,81 @@
+"""Linear probe (against scikit-learn, on separable data), dataset readers and clear errors."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fakeit_lib.errors import FakeitError
+from fakeit_lib.params import from_dict
+from fakeit_lib.transfer import TransferConfig, carve_validation, linear_probe, paper_splits, transfer
+
+
+def test_probe_separates_gaussian_blobs_and_reports_its_choice():
+    g = torch.Generator().manual_seed(0)
+    centres = torch.randn(4, 16, generator=g) * 4
+    y = torch.arange(400) % 4
+    x = centres[y] + torch.randn(400, 16, generator=g)
+    res = linear_probe(x[:300], y[:300], x[300:], y[300:], weight_decays=[1e-4, 1e-2, 1.0])
+    assert res["top1"] >= 0.97 and res["classes"] == 4 and res["test_images"] == 100
+    assert res["weight_decay"] in (1e-4, 1e-2, 1.0) and set(res["val_top1"]) == {"0.0001", "0.01", "1.0"}
+
+
+def test_probe_matches_sklearn_on_digits():
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = load_digits(return_X_y=True)
+    tr, te = carve_validation(y, 0.5, 0)
+    wd = 1e-3
+    ours = linear_probe(x[tr], y[tr], x[te], y[te], weight_decays=[wd])
+    scaler = StandardScaler().fit(x[tr])
+    sk = LogisticRegression(C=1 / (wd * len(tr)), max_iter=2000).fit(scaler.transform(x[tr]), y[tr])
+    sk_top1 = float((sk.predict(scaler.transform(x[te])) == y[te]).mean())
+    assert abs(ours["top1"] - sk_top1) <= 0.01, (ours["top1"], sk_top1)
+
+
+def test_validation_split_is_stratified_and_seeded():
+    y = np.repeat(np.arange(5), 10)
+    a_tr, a_val = carve_validation(y, 0.2, seed=3)
+    b_tr, b_val = carve_validation(y, 0.2, seed=3)
+    assert np.array_equal(a_val, b_val) and len(a_val) == 10
+    assert sorted(np.bincount(y[a_val]).tolist()) == [2] * 5
+    assert set(a_tr) | set(a_val) == set(range(50))
+
+
+def test_inaturalist_official_layout(tmp_path):
+    from skimage import data
+
+    photo = Image.fromarray(data.coffee())
+    for year in ("2019",):
+        images, anns = [], []
+        for i, (split, cat) in enumerate([("train", 0), ("train", 1), ("train", 1), ("val", 1)]):
+            rel = f"train_val{year}/Plantae/{cat}/{i}.jpg"
+            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+            photo.resize((40, 30)).save(tmp_path / rel)
+            images.append((split, {"id": i, "file_name": rel}))
+            anns.append((split, {"image_id": i, "category_id": cat}))
+        for split in ("train", "val"):
+            doc = {"images": [im for s, im in images if s == split], "annotations": [a for s, a in anns if s == split]}
+            (tmp_path / f"{split}{year}.json").write_text(json.dumps(doc))
+    train, test = paper_splits("inat2019", str(tmp_path), transform=None)
+    assert len(train) == 3 and len(test) == 1
+    assert [train[i][1] for i in range(3)] == [0, 1, 1] and test[0][1] == 1
+    with pytest.raises(FakeitError, match="lacks train2018.json"):
+        paper_splits("inat2018", str(tmp_path), transform=None)
+
+
+def test_clear_errors(tmp_path):
+    with pytest.raises(FakeitError, match=r"dtd root .*nowhere does not exist"):
+        paper_splits("dtd", str(tmp_path / "nowhere"), None)
+    with pytest.raises(FakeitError, match=r"pets root .* does not hold the dataset in torchvision's layout"):
+        paper_splits("pets", str(tmp_path), None)
+    with pytest.raises(FakeitError, match="suite paper needs at least one dataset root"):
+        transfer(from_dict(TransferConfig, {"checkpoint": "x.pth"}))
+    with pytest.raises(FakeitError, match=r"fmnist_classes=\[3, 12\] must list Fashion-MNIST labels 0..9"):
+        from_dict(TransferConfig, {"checkpoint": "x.pth", "suite": "mini", "fmnist_classes": [3, 12]})
+    with pytest.raises(FakeitError, match="checkpoint .*missing.pth does not exist"):
+        transfer(from_dict(TransferConfig, {"checkpoint": str(tmp_path / "missing.pth"), "suite": "mini"}))
