@@ -12,6 +12,7 @@ d_c: the synset's WordNet gloss, as is.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import importlib.resources
 import json
@@ -141,3 +142,56 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+PAPER_EXAMPLES = ("n02086910", "n01820546", "n03947888")  # papillon, lorikeet, pirate ship (paper Fig. 2)
+
+
+@dataclass
+class PromptsConfig:
+    """Parameters of the prompts notebook (paper Sec. 4)."""
+
+    scale: str = "paper"  # label of the preset this ran with: smoke, mini or paper
+    class_set: str = "imagenet100"  # class set whose prompts are counted and sampled; paper: ImageNet-100 and -1K
+    variants: list[str] = dataclasses.field(default_factory=lambda: list(VARIANTS))  # prompt variants to show
+    example_wnids: list[str] = dataclasses.field(default_factory=lambda: list(PAPER_EXAMPLES))  # paper's Fig. 2 classes
+    sample_size: int = 5  # random classes of class_set to show
+    scenes_shown: int = 3  # background prompts shown per class for c_hc_inside_b
+    seed: int = 0  # seed of the random sample
+
+    def validate(self) -> None:
+        for v in self.variants:
+            check_variant(v)
+        if self.sample_size < 0 or self.scenes_shown < 1:
+            raise FakeitError(f"sample_size must be >= 0 and scenes_shown >= 1, got {self.sample_size}, {self.scenes_shown}")
+
+
+def prompt_rows(class_set: ClassSet, classes: list[ClassInfo], variants: list[str], scenes_shown: int = 3) -> list[dict]:
+    """Rows (wnid, class, variant, prompt) for some classes; background prompts cut to `scenes_shown` scenes."""
+    scenes = load_scenes()[:scenes_shown]
+    rows = []
+    for c in classes:
+        for v in variants:
+            for text, _ in prompt_texts(c, v, scenes if v == "c_hc_inside_b" else None):
+                rows.append({"wnid": c.wnid, "class": c.name, "variant": v, "prompt": text})
+    return rows
+
+
+def sample_classes(class_set: ClassSet, k: int, seed: int = 0) -> list[ClassInfo]:
+    """`k` classes drawn at random (seeded) from a class set, in class order."""
+    import random
+
+    picked = sorted(random.Random(seed).sample(range(len(class_set)), min(k, len(class_set))))
+    return [class_set[i] for i in picked]
+
+
+def prompt_counts(set_names: list[str], variants: list[str]) -> list[dict]:
+    """Number of classes and of prompts per variant for each named class set."""
+    rows = []
+    for name in set_names:
+        cs = load_class_set(name)
+        row = {"class set": name, "classes": len(cs)}
+        for v in variants:
+            row[v] = len(build_prompts(cs, v))
+        rows.append(row)
+    return rows

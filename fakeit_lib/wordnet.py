@@ -96,10 +96,17 @@ def synset_of_wnid(wnid: str):
     """The WordNet 3.0 synset of an ImageNet-style wnid such as `n02086910`."""
     if not (isinstance(wnid, str) and len(wnid) == 9 and wnid[0] == "n" and wnid[1:].isdigit()):
         raise FakeitError(f"malformed wnid {wnid!r}; expected 'n' followed by 8 digits, e.g. n02086910")
-    try:
-        return wordnet().synset_from_pos_and_offset("n", int(wnid[1:]))
-    except Exception:
-        raise FakeitError(f"wnid {wnid} is not a noun synset of WordNet 3.0") from None
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            synset = wordnet().synset_from_pos_and_offset("n", int(wnid[1:]))
+        except Exception:
+            synset = None
+    if synset is None:
+        raise FakeitError(f"wnid {wnid} is not a noun synset of WordNet 3.0")
+    return synset
 
 
 def wnid_of(synset) -> str:

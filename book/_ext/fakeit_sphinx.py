@@ -1,0 +1,25 @@
+"""Sphinx tweaks for the fakeit book.
+
+sphinx-thebe registers its inline configuration script once per read of the sources; when Sphinx reads twice (as
+with sphinxcontrib-bibtex), pages carry two `const THEBE_JS_URL = ...` scripts and the browser reports a
+redeclaration error. Identical scripts are dropped here, keeping the first.
+"""
+
+
+def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, kept = set(), []
+    for js in scripts:
+        # an inline script is registered once with filename None and once with "": treat both alike
+        key = (getattr(js, "filename", None) or "", getattr(js, "priority", 0), repr(getattr(js, "attributes", js)))
+        if key not in seen:
+            seen.add(key)
+            kept.append(js)
+    scripts[:] = kept
+
+
+def setup(app):
+    app.connect("html-page-context", _drop_duplicate_scripts, priority=900)  # after the themes add theirs
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,97 @@
+"""Notebook helpers: parameter validation, display set-up for the book, and the provenance line of every page."""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .params import from_dict
+from .store import config_hash
+
+T = TypeVar("T")
+
+
+def _register_book_renderer():
+    """A plotly renderer for the book: plotly.js inline (offline), and no MathJax fetched from a CDN."""
+    import plotly.io as pio
+    from plotly.io._base_renderers import NotebookRenderer
+
+    class BookRenderer(NotebookRenderer):
+        def to_mimebundle(self, fig_dict):
+            # plotly's notebook renderer always adds a CDN MathJax script; the book serves its own MathJax
+            html = pio.to_html(fig_dict, config=self.config, auto_play=self.auto_play,
+                               include_plotlyjs=self.include_plotlyjs, include_mathjax=False,
+                               full_html=False, default_width="100%", default_height=525, validate=False)
+            return {"text/html": html}
+
+    pio.renderers["fakeit_book"] = BookRenderer()
+    return "fakeit_book"
+
+
+def setup() -> None:
+    """Display settings for executed notebooks: plotly drawn inline (offline) in the built HTML, seaborn theme."""
+    import plotly.io as pio
+
+    # a kernel's default plotly mime bundle is dropped by myst-nb; inline HTML with plotly.js works offline
+    pio.renderers.default = _register_book_renderer()
+    try:
+        import seaborn as sns
+
+        sns.set_theme(context="notebook", style="whitegrid")
+    except ImportError:  # pragma: no cover - seaborn is a dependency
+        pass
+
+
+def params_from(cls: type[T], namespace: dict[str, Any]) -> T:
+    """The notebook's parameters (names of `cls`'s fields found in `namespace`) checked through `cls`."""
+    import dataclasses
+
+    names = [f.name for f in dataclasses.fields(cls)]
+    return from_dict(cls, {n: namespace[n] for n in names if n in namespace})
+
+
+@functools.lru_cache(maxsize=1)
+def commit() -> str:
+    """The project's git commit (short, `+dirty` when the tree differs), or `unknown` outside a checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True,
+                             check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages results depend on."""
+    out = {"python": platform.python_version()}
+    for pkg in ("fakeit", "torch", "torchvision", "diffusers", "transformers", "nltk"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            out[pkg] = "-"
+    return out
+
+
+def provenance(scale: str, config: Any = None) -> dict[str, str]:
+    """What a page's numbers come from: scale, commit, config hash, package versions."""
+    out = {"scale": scale, "commit": commit()}
+    if config is not None:
+        out["config"] = config_hash(config)
+    out.update(versions())
+    return out
+
+
+def show_provenance(scale: str, config: Any = None) -> None:
+    """Display the provenance line at the top of a notebook's results."""
+    from IPython.display import Markdown, display
+
+    p = provenance(scale, config)
+    items = " · ".join(f"**{k}** `{v}`" for k, v in p.items())
+    display(Markdown(f"Ran at scale **{scale}**. {items}"))

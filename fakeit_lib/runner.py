@@ -1,0 +1,186 @@
+"""The book runner: execute the notebooks of `_toc.yml` with papermill and a preset, then build the Jupyter Book.
+
+Source notebooks in `notebooks/` are stored without outputs. The runner executes each into a staging copy of the
+book (`_build/src/`), then builds the HTML from there (`_build/html/`), so sources stay clean and the executed
+notebooks keep their papermill parameters in their metadata.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from .errors import FakeitError
+from .store import atomic_write_json
+
+SCALES = ("smoke", "mini", "paper")
+STAGED = ("_config.yml", "_toc.yml", "book", "examples")  # copied into the staging folder as they are
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The folder holding `_toc.yml`, searched upwards from `start` (default: the working directory)."""
+    here = Path(start or Path.cwd()).resolve()
+    for p in [here, *here.parents]:
+        if (p / "_toc.yml").exists() and (p / "_config.yml").exists():
+            return p
+    raise FakeitError(f"no _toc.yml and _config.yml found in {here} or above; run from the project's folder")
+
+
+def toc_files(root: Path) -> list[str]:
+    """Every file entry of `_toc.yml` (root first), in reading order, as written (no suffix)."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    out = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                out.append(node["file"])
+            for key in ("chapters", "sections", "parts"):
+                for child in node.get(key, []) or []:
+                    walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk({k: v for k, v in toc.items() if k != "root"})
+    return out
+
+
+def toc_notebooks(root: Path) -> list[Path]:
+    """The notebooks of `_toc.yml`, in reading order, relative to the project root."""
+    return [Path(f"{f}.ipynb") for f in toc_files(root) if (root / f"{f}.ipynb").exists()]
+
+
+def load_preset(preset: str, root: Path) -> dict:
+    """The parameters of a preset: `presets/<name>.yaml`, or a YAML file path."""
+    path = Path(preset) if preset.endswith((".yaml", ".yml")) else root / "presets" / f"{preset}.yaml"
+    if not path.exists():
+        names = sorted(p.stem for p in (root / "presets").glob("*.yaml"))
+        raise FakeitError(f"unknown preset {preset!r}; valid: {', '.join(names)} or a YAML file")
+    params = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(params, dict):
+        raise FakeitError(f"preset {path} must be a mapping of parameter names to values")
+    if params.get("scale") not in SCALES:
+        raise FakeitError(f"preset {path} must set scale to one of {', '.join(SCALES)}, not {params.get('scale')!r}")
+    return params
+
+
+def notebook_parameters(path: Path) -> dict:
+    """The parameters a notebook declares (name -> papermill's inferred info)."""
+    import papermill
+
+    return papermill.inspect_notebook(str(path))
+
+
+def _source_cell(executed: Path, index: int) -> tuple[int, str]:
+    """The 1-based number, in the source notebook, of executed cell `index`, and its first line."""
+    import nbformat
+
+    cells = [c for c in nbformat.read(executed, as_version=4).cells  # papermill adds an error banner cell on top
+             if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
+    injected = sum("injected-parameters" in c.metadata.get("tags", []) for c in cells[:index])
+    lines = cells[index].source.strip().splitlines() if index < len(cells) else []
+    return index - injected + 1, (lines[0] if lines else "")
+
+
+def execute_notebook(src: Path, dst: Path, preset: dict, cwd: Path, name: str | None = None) -> float:
+    """Execute one notebook with the preset's parameters it declares; returns seconds. Raises on failure."""
+    import papermill
+
+    declared = notebook_parameters(src)
+    params = {k: v for k, v in preset.items() if k in declared}
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(src), str(dst), parameters=params, cwd=str(cwd), kernel_name="python3",
+            progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+        )
+    except papermill.PapermillExecutionError as e:
+        number, first_line = _source_cell(dst, e.cell_index)
+        raise FakeitError(
+            f"notebook {name or src} failed in cell {number} ({first_line!r}): {e.ename}: {e.evalue}"
+            f" -- the executed notebook with the full traceback is {dst}"
+        ) from None
+    return time.perf_counter() - t0
+
+
+def stage_book(root: Path, stage: Path) -> None:
+    """Copy the book's non-notebook sources into the staging folder."""
+    stage.mkdir(parents=True, exist_ok=True)
+    for name in STAGED:
+        src = root / name
+        if src.is_dir():
+            shutil.copytree(src, stage / name, dirs_exist_ok=True)
+        elif src.exists():
+            shutil.copy2(src, stage / name)
+
+
+def build_html(stage: Path, out: Path) -> Path:
+    """Build the HTML book from the staging folder into `<out>/html` with warnings as errors; returns index.html."""
+    jb = Path(sys.executable).with_name("jupyter-book")
+    # jupyter-book writes to `<path-output>/_build/html`: aim it so that this is `<out>/html`
+    path_output = out.parent if out.name == "_build" else out
+    cmd = [str(jb if jb.exists() else "jupyter-book"), "build", str(stage), "--path-output", str(path_output),
+           "--builder", "html", "-W", "-n", "--keep-going", "--all"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    log = out / "build.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(proc.stdout + proc.stderr)
+    warnings = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "WARNING" in ln or "ERROR" in ln]
+    if proc.returncode != 0 or warnings:
+        detail = "\n".join(warnings[:20]) or (proc.stderr or proc.stdout)[-2000:]
+        raise FakeitError(f"the book build failed (log: {log}):\n{detail}")
+    index = path_output / "_build" / "html" / "index.html"
+    if not index.exists():
+        raise FakeitError(f"the book build wrote no {index} (log: {log})")
+    return index
+
+
+def build_book(preset: str = "mini", root: Path | None = None, build_dir: Path | None = None,
+               only: list[str] | None = None) -> Path:
+    """Execute every notebook of the book with a preset, build the HTML, and return the path of index.html."""
+    root = project_root(root)
+    params = load_preset(preset, root)
+    build_dir = Path(build_dir or root / "_build")
+    stage = build_dir / "src"
+    notebooks = toc_notebooks(root)
+    if only:
+        unknown = sorted(set(only) - {nb.stem for nb in notebooks})
+        if unknown:
+            raise FakeitError(f"unknown notebook(s) {', '.join(unknown)}; valid: {', '.join(nb.stem for nb in notebooks)}")
+    stage_book(root, stage)
+    env_note = os.environ.get("FAKEIT_OUTPUT", "outputs")
+    print(f"preset {preset} (scale {params['scale']}), outputs under {env_note}", flush=True)
+    timings = {}
+    for nb in notebooks:
+        if only and nb.stem not in only and (stage / nb).exists():
+            continue
+        print(f"executing {nb} ...", flush=True)
+        timings[str(nb)] = round(execute_notebook(root / nb, stage / nb, params, root, str(nb)), 1)
+        print(f"  done in {timings[str(nb)]} s", flush=True)
+    atomic_write_json(build_dir / "timings.json", {"preset": preset, "scale": params["scale"], "seconds": timings})
+    print("building the HTML book ...", flush=True)
+    return build_html(stage, build_dir)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `fakeit book`."""
+    parser.add_argument("--preset", default="mini", help="smoke, mini (default) or paper, or a preset YAML file")
+    parser.add_argument("--build-dir", type=Path, default=None, help="where to stage and build (default ./_build)")
+    parser.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="execute only these notebooks (by stem)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """`fakeit book`: execute the notebooks and build the book; prints the path of index.html."""
+    index = build_book(args.preset, build_dir=args.build_dir, only=args.only)
+    print(f"book: {index}")
+    return 0

@@ -1,0 +1,66 @@
+"""Open built pages from disk in headless Debian Chromium (through Playwright), with every network request refused."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-quic"]
+
+
+@dataclass
+class PageReport:
+    """What a page did in the browser."""
+
+    url: str
+    console_errors: list[str] = field(default_factory=list)
+    blocked_requests: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    broken_images: list[str] = field(default_factory=list)
+    plotly_figures: int = 0  # figures with a drawn SVG
+    plotly_divs: int = 0  # figure containers on the page
+    text: str = ""
+
+
+def open_pages(pages: list[Path], screenshot_dir: Path | None = None) -> list[PageReport]:
+    """Load each page (file://) offline, wait for scripts, and report errors, images and plotly figures."""
+    from playwright.sync_api import sync_playwright
+
+    reports = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        for page_path in pages:
+            url = page_path.resolve().as_uri()
+            rep = PageReport(url)
+            page = context.new_page()
+
+            def route(r, _request, rep=rep):
+                if r.request.url.startswith("file://") or r.request.url.startswith("data:"):
+                    r.continue_()
+                else:
+                    rep.blocked_requests.append(r.request.url)
+                    r.abort()
+
+            page.route("**/*", route)
+            page.on("console", lambda m, rep=rep: rep.console_errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e, rep=rep: rep.console_errors.append(str(e)))
+            page.on("requestfailed", lambda r, rep=rep: rep.failed_requests.append(r.url))
+            page.goto(url, wait_until="load")
+            page.wait_for_timeout(1500)
+            rep.broken_images = page.eval_on_selector_all(
+                "img", "els => els.filter(e => !(e.complete && e.naturalWidth > 0)).map(e => e.src)")
+            rep.plotly_divs = page.eval_on_selector_all("div.plotly-graph-div", "els => els.length")
+            rep.plotly_figures = page.eval_on_selector_all("div.plotly-graph-div svg.main-svg", "els => new Set(els.map(e => e.closest('.plotly-graph-div'))).size")
+            rep.text = page.inner_text("body")
+            if screenshot_dir is not None:
+                screenshot_dir.mkdir(parents=True, exist_ok=True)
+                name = page_path.with_suffix("").as_posix().split("/html/", 1)[-1].replace("/", "__")
+                page.screenshot(path=str(screenshot_dir / f"{name}.png"), full_page=True)
+            page.close()
+            reports.append(rep)
+        browser.close()
+    return reports

@@ -1,0 +1,82 @@
+"""Notebooks: parameters in step with their dataclasses, and the runner naming a failing notebook and cell."""
+
+import dataclasses
+import json
+import re
+import typing
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from fakeit_lib import runner
+from fakeit_lib.errors import FakeitError
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = runner.toc_notebooks(ROOT)
+
+
+def _config_class(nb_path: Path):
+    """The dataclass named in the notebook's `nb.params_from(module.Class, globals())` call."""
+    import importlib
+
+    source = "\n".join(c.source for c in nbformat.read(nb_path, as_version=4).cells if c.cell_type == "code")
+    m = re.search(r"params_from\((\w+)\.(\w+),", source)
+    assert m, f"{nb_path} validates no parameters through nb.params_from"
+    return getattr(importlib.import_module(f"fakeit_lib.{m.group(1)}"), m.group(2))
+
+
+def test_every_toc_notebook_exists_and_is_stored_without_outputs():
+    assert Path("notebooks/prompts.ipynb") in NOTEBOOKS
+    for nb_path in NOTEBOOKS:
+        nb = nbformat.read(ROOT / nb_path, as_version=4)
+        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{nb_path} has outputs"
+        assert sum("parameters" in c.metadata.get("tags", []) for c in nb.cells) == 1, nb_path
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=str)
+def test_parameters_mirror_the_config_dataclass(nb_path):
+    cls = _config_class(ROOT / nb_path)
+    declared = runner.notebook_parameters(ROOT / nb_path)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    assert list(declared) == list(fields), f"{nb_path} parameters differ from {cls.__name__}"
+    instance = cls()
+    for name, info in declared.items():
+        assert json.loads(info["default"]) == getattr(instance, name), f"{nb_path}: default of {name}"
+        assert info["help"], f"{nb_path}: {name} has no help comment"
+
+
+def test_presets_declare_a_scale_and_only_known_parameters():
+    known = set()
+    for nb_path in NOTEBOOKS:
+        known |= set(runner.notebook_parameters(ROOT / nb_path))
+    for name in ("smoke", "mini", "paper"):
+        preset = runner.load_preset(name, ROOT)
+        assert preset["scale"] == name
+        assert set(preset) <= known, f"preset {name} sets parameters no notebook declares: {set(preset) - known}"
+
+
+def test_unknown_preset_names_the_valid_ones():
+    with pytest.raises(FakeitError, match="unknown preset 'huge'; valid: mini, paper, smoke"):
+        runner.load_preset("huge", ROOT)
+
+
+@pytest.mark.integration
+def test_failing_notebook_is_named_with_its_cell(tmp_path: Path):
+    (tmp_path / "_config.yml").write_text("title: t\n")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: broken\n")
+    (tmp_path / "intro.md").write_text("# t\n")
+    (tmp_path / "presets").mkdir()
+    (tmp_path / "presets" / "smoke.yaml").write_text("scale: smoke\nx: 3\n")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell("x = 1  # a number")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("y = x + 1"), nbformat.v4.new_code_cell("raise ValueError(f'bad x={x}')")]
+    nbformat.write(nb, tmp_path / "broken.ipynb")
+    with pytest.raises(FakeitError) as err:
+        runner.build_book("smoke", root=tmp_path, build_dir=tmp_path / "_build")
+    msg = str(err.value)
+    assert "notebook broken.ipynb failed in cell 3 (\"raise ValueError(f'bad x={x}')\")" in msg and "ValueError: bad x=3" in msg
+    executed = nbformat.read(tmp_path / "_build" / "src" / "broken.ipynb", as_version=4)
+    assert executed.metadata["papermill"]["parameters"] == {"x": 3}
