@@ -33,6 +33,7 @@ import re
 import sys
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -246,10 +247,10 @@ def resolve_device(device: str = "auto") -> str:
     """The torch device to run on: cuda:LOCAL_RANK when CUDA is available for "auto", else cpu."""
     import torch
 
-    if device == "auto":
-        return f"cuda:{_env_rank()[2]}" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        return f"cuda:{_env_rank()[2]}"
+    if device == "auto" and not torch.cuda.is_available():
+        return "cpu"
+    if device in ("auto", "cuda"):
+        return f"cuda:{_env_rank()[2] % max(1, torch.cuda.device_count())}"
     return device
 
 
@@ -563,6 +564,18 @@ def _png(image) -> bytes:
     return buf.getvalue()
 
 
+def _write_image(folder: Path, job: ImageJob, image, config: GenerateConfig, revision: str) -> dict:
+    """Save one image as PNG (temp file + atomic rename) and return its manifest row."""
+    data = _png(image)
+    store.atomic_write_bytes(folder / job.path, data)
+    return {
+        "path": job.path, "class_index": job.class_index, "wnid": job.wnid, "variant": config.variant,
+        "text": job.text, "scene": job.scene, "seed": job.seed, "guidance": config.guidance, "steps": config.steps,
+        "generator": config.generator, "revision": revision, "size": list(image.size),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }  # fmt: skip
+
+
 def _wait_for(path: Path, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while not path.exists():
@@ -625,21 +638,22 @@ def generate_dataset(config: GenerateConfig, out: str | Path | None = None, prog
         desc = "generate" if ranks.world == 1 else f"generate rank {ranks.rank}"
         bar = tqdm(total=n_mine, initial=n_mine - n_todo, unit="img", desc=desc, position=ranks.rank, disable=not progress, dynamic_ncols=True)
         start = time.perf_counter()
-        for b in todo:
-            batch = [jobs[k] for k in batches[b]]
-            images = generate_images(gen, [j.text for j in batch], [j.seed for j in batch], config.guidance, config.steps, config.size)
-            rows = []
-            for j, image in zip(batch, images):
-                data = _png(image)
-                store.atomic_write_bytes(folder / j.path, data)
-                rows.append({
-                    "path": j.path, "class_index": j.class_index, "wnid": j.wnid, "variant": config.variant,
-                    "text": j.text, "scene": j.scene, "seed": j.seed, "guidance": config.guidance,
-                    "steps": config.steps, "generator": config.generator, "revision": gen.revision,
-                    "size": list(image.size), "sha256": hashlib.sha256(data).hexdigest(),
-                })  # fmt: skip
-            _append_rows(shard, rows)
+
+        def save(batch: list[ImageJob], images: list) -> None:  # images first, then the batch's manifest rows
+            _append_rows(shard, [_write_image(folder, j, image, config, gen.revision) for j, image in zip(batch, images)])
             bar.update(len(batch))
+
+        # one writer thread saves batch b (PNG, fsync, rows) while batch b+1 is generated; at most one batch waits
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            pending = None
+            for b in todo:
+                batch = [jobs[k] for k in batches[b]]
+                images = generate_images(gen, [j.text for j in batch], [j.seed for j in batch], config.guidance, config.steps, config.size)
+                if pending is not None:
+                    pending.result()  # raises the writer's error, if any
+                pending = writer.submit(save, batch, images)
+            if pending is not None:
+                pending.result()
         bar.close()
         seconds = time.perf_counter() - start
         who = "" if ranks.world == 1 else f"rank {ranks.rank}: "
