@@ -49,6 +49,10 @@ def _check(name: str, value: Any, tp: Any) -> Any:
         if not isinstance(value, bool):
             raise FakeitError(f"parameter {name}={value!r} must be true or false")
         return value
+    if tp is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise FakeitError(f"parameter {name}={value!r} must be a mapping")
+        return dict(value)
     if tp is str:
         if not isinstance(value, str):
             raise FakeitError(f"parameter {name}={value!r} must be a string")

@@ -59,6 +59,17 @@ def toc_notebooks(root: Path) -> list[Path]:
     return [Path(f"{f}.ipynb") for f in toc_files(root) if (root / f"{f}.ipynb").exists()]
 
 
+def _expand_vars(value):
+    """`$VAR` and `${VAR}` in a preset's strings replaced by environment variables (left as is when unset)."""
+    if isinstance(value, str):
+        return os.path.expandvars(value)
+    if isinstance(value, dict):
+        return {k: _expand_vars(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_vars(v) for v in value]
+    return value
+
+
 def load_preset(preset: str, root: Path) -> dict:
     """The parameters of a preset: `presets/<name>.yaml`, or a YAML file path."""
     path = Path(preset) if preset.endswith((".yaml", ".yml")) else root / "presets" / f"{preset}.yaml"
@@ -68,6 +79,7 @@ def load_preset(preset: str, root: Path) -> dict:
     params = yaml.safe_load(path.read_text()) or {}
     if not isinstance(params, dict):
         raise FakeitError(f"preset {path} must be a mapping of parameter names to values")
+    params = _expand_vars(params)
     if params.get("scale") not in SCALES:
         raise FakeitError(f"preset {path} must set scale to one of {', '.join(SCALES)}, not {params.get('scale')!r}")
     return params
