@@ -399,6 +399,33 @@ def test_slurm_example_runs_with_srun_and_scontrol_stand_ins(tmp_path, tiny_sd):
 # The mini generator
 
 
+@pytest.fixture(scope="module")
+def untrained_mini(tmp_path_factory) -> Path:
+    """A randomly initialised MiniFashionPipeline saved as a local folder (the shipped one is the trained twin)."""
+    from fakeit_lib.minigen import GeneratorTrainConfig, build_pipeline, train_tokenizer
+
+    cfg = GeneratorTrainConfig()
+    pipe, _ = build_pipeline(cfg, train_tokenizer(["t-shirt trouser pullover dress coat sandal shirt sneaker bag ankle boot"], 600, cfg.max_tokens))
+    folder = tmp_path_factory.mktemp("mini") / "untrained"
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def test_mini_pipeline_folder_loads_by_class_and_writes_official_labels(tmp_path, untrained_mini, fmnist, one_thread):
+    assert json.loads((untrained_mini / "model_index.json").read_text())["_class_name"] == "MiniFashionPipeline"
+    cfg = GenerateConfig(classes="fashion-mnist", variant="c_dc", generator=str(untrained_mini), images_per_class=1, steps=2, batch_size=4)
+    folder = generate_dataset(cfg, tmp_path / "mini", progress=False)
+    rows = generate.read_manifest(folder)
+    assert [r["class_index"] for r in rows] == list(range(10))  # official labels, in label order
+    assert [r["path"].split("/")[0] for r in rows] == [c.folder for c in fmnist]
+    for r in rows:
+        img = Image.open(folder / r["path"])
+        assert img.size == (28, 28) and img.mode == "L" and r["size"] == [28, 28]
+    with pytest.raises(FakeitError, match=r"draws only 28x28 images; got size 64"):
+        generate_dataset(GenerateConfig(**{**cfg.__dict__, "size": 64}), tmp_path / "mini64", progress=False)
+    assert not (tmp_path / "mini64").exists()
+
+
 def mini_available() -> bool:
     from fakeit_lib.minigen import mini_generator_path
 
