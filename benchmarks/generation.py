@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from fakeit_lib import generate  # noqa: E402
 from fakeit_lib.classes import load_class_set  # noqa: E402
+from fakeit_lib.datasets import read_manifest  # noqa: E402
 from fakeit_lib.prompts import build_prompts  # noqa: E402
 
 
@@ -85,7 +86,7 @@ def main() -> None:
                 assert bare_loop(cfg) == n_images
             else:
                 folder = generate.generate_dataset(cfg, work / f"ds{r}", progress=False)
-                assert len(generate.read_manifest(folder)) == n_images
+                assert len(read_manifest(folder)) == n_images
             wall[side].append(n_images / (time.perf_counter() - t))
             cpu[side].append(n_images / (time.process_time() - c))
         print(f"round {r}: bare {wall['bare'][-1]:.2f} images/s, generate_dataset {wall['dataset'][-1]:.2f} images/s")

@@ -675,14 +675,6 @@ def generate_dataset(config: GenerateConfig, out: str | Path | None = None, prog
     return folder
 
 
-def read_manifest(folder: str | Path) -> list[dict]:
-    """The rows of a finished dataset's manifest.jsonl (one per image)."""
-    path = Path(folder) / MANIFEST
-    if not path.exists():
-        raise FakeitError(f"{folder} holds no {MANIFEST}; is it a finished synthetic dataset?")
-    return [json.loads(line) for line in path.read_text().splitlines() if line]
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # Command line
 

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from fakeit_lib import cli, generate
+from fakeit_lib.datasets import read_manifest
 from fakeit_lib.errors import FakeitError
 from fakeit_lib.generate import GenerateConfig, generate_dataset
 
@@ -218,7 +219,7 @@ def test_folder_with_another_config_is_refused_and_left_intact(capsys, tmp_path,
 def test_tiny_sd_dataset_has_manifest_official_labels_and_done(tmp_path, tiny_sd, fmnist, one_thread):
     cfg = tiny_config(tiny_sd, variant="c_hc_inside_b", images_per_class=2)
     folder = generate_dataset(cfg, tmp_path / "ds", progress=False)
-    rows = generate.read_manifest(folder)
+    rows = read_manifest(folder)
     assert len(rows) == 20 and all(tuple(r) == generate.MANIFEST_FIELDS for r in rows)
     for r in rows:
         cls = fmnist.by_folder(r["path"].split("/")[0])
@@ -253,7 +254,7 @@ def test_initial_noise_does_not_depend_on_batch_size(tmp_path, tiny_sd, monkeypa
         seen.clear()
         folder = generate_dataset(tiny_config(tiny_sd, batch_size=bs, images_per_class=1), tmp_path / f"bs{bs}", progress=False)
         noise[bs] = __import__("torch").cat(seen)
-        images[bs] = {r["path"]: np.asarray(Image.open(folder / r["path"]), dtype=int) for r in generate.read_manifest(folder)}
+        images[bs] = {r["path"]: np.asarray(Image.open(folder / r["path"]), dtype=int) for r in read_manifest(folder)}
         assert len(seen) == -(-10 // bs)  # pipeline calls: one per fixed batch
     assert noise[1].shape == noise[4].shape == (10, 4, 16, 16)
     assert (noise[1] == noise[4]).all()  # exactly the same initial noise for every image
@@ -335,7 +336,7 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path, tiny_sd):
     assert f"{len(done_rows) - len(done_rows) % 2} were already done" in rerun.stderr
     assert {p: (killed / p).stat().st_mtime_ns for p in stamps} == stamps  # nothing complete was regenerated
     assert tree_bytes(killed) == tree_bytes(full)  # images, manifest, config and DONE
-    assert len(generate.read_manifest(killed)) == 40
+    assert len(read_manifest(killed)) == 40
 
 
 def free_port() -> int:
@@ -365,7 +366,7 @@ def test_torchrun_two_processes_equal_one(tmp_path, tiny_sd):
     assert "rank 0: generated 16 images" in res.stderr and "rank 1: generated 14 images" in res.stderr  # 15 batches of 2
     a, b = tree_bytes(one), tree_bytes(two)
     assert sorted(a) == sorted(b)  # same files, no shard left behind
-    rows_a, rows_b = generate.read_manifest(one), generate.read_manifest(two)
+    rows_a, rows_b = read_manifest(one), read_manifest(two)
     drop = lambda rows: [{k: v for k, v in r.items() if k != "sha256"} for r in rows]  # noqa: E731
     assert drop(rows_a) == drop(rows_b) and len(rows_a) == 30
     for r in rows_a:
@@ -390,7 +391,7 @@ def test_slurm_example_runs_with_srun_and_scontrol_stand_ins(tmp_path, tiny_sd):
     res = subprocess.run(["bash", str(ROOT / "examples" / "generate_slurm.sbatch"), *overrides], env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "rank 1: generated 4 images" in res.stderr  # batches 1 and 3 of 5
-    rows = generate.read_manifest(out)
+    rows = read_manifest(out)
     assert [r["class_index"] for r in rows] == list(range(10)) and (out / "DONE").exists()
     assert not list(out.glob("manifest.rank*.jsonl"))
 
@@ -415,7 +416,7 @@ def test_mini_pipeline_folder_loads_by_class_and_writes_official_labels(tmp_path
     assert json.loads((untrained_mini / "model_index.json").read_text())["_class_name"] == "MiniFashionPipeline"
     cfg = GenerateConfig(classes="fashion-mnist", variant="c_dc", generator=str(untrained_mini), images_per_class=1, steps=2, batch_size=4)
     folder = generate_dataset(cfg, tmp_path / "mini", progress=False)
-    rows = generate.read_manifest(folder)
+    rows = read_manifest(folder)
     assert [r["class_index"] for r in rows] == list(range(10))  # official labels, in label order
     assert [r["path"].split("/")[0] for r in rows] == [c.folder for c in fmnist]
     for r in rows:
@@ -436,7 +437,7 @@ def mini_available() -> bool:
 def test_mini_generator_writes_fashion_mnist_with_official_labels(tmp_path, fmnist, one_thread):
     cfg = GenerateConfig(classes="fashion-mnist", variant="c_dc", generator="mini", images_per_class=2, guidance=7.5, steps=10, batch_size=10)
     folder = generate_dataset(cfg, tmp_path / "mini", progress=False)
-    rows = generate.read_manifest(folder)
+    rows = read_manifest(folder)
     assert [r["class_index"] for r in rows] == [k for k in range(10) for _ in range(2)]
     for r in rows:
         assert r["path"].startswith(fmnist[r["class_index"]].folder + "/") and r["generator"] == "mini"
