@@ -359,7 +359,10 @@ def load_generator(
     if scheduler is not None:
         import diffusers
 
-        pipe.scheduler = getattr(diffusers, SCHEDULERS[scheduler]).from_config(pipe.scheduler.config)
+        try:
+            pipe.scheduler = getattr(diffusers, SCHEDULERS[scheduler]).from_config(pipe.scheduler.config)
+        except (ImportError, AttributeError, OSError, ValueError) as e:  # e.g. dpm++sde needs the torchsde package
+            raise FakeitError(f"scheduler {scheduler!r} is not available here: {' '.join(str(e).split())}") from None
     pipe.set_progress_bar_config(disable=True)
     pipe = pipe.to(device)  # attention runs through PyTorch SDPA (diffusers' default processor on torch >= 2)
     native = getattr(pipe, "native_size", None)
