@@ -210,6 +210,42 @@ def first_per_label(targets, n: int) -> list[int]:
     return [i for c in torch.unique(t).tolist() for i in (t == c).nonzero().flatten()[:n].tolist()]
 
 
+def clone_scores(class_set: str, clones: dict[tuple[str, float], Path]) -> tuple[float, pd.DataFrame | None]:
+    """(judge's real test accuracy, judge_scores table) for Fashion-MNIST clones; (nan, None) for other class sets,
+    which have no judge."""
+    if class_set != "fashion-mnist":
+        return float("nan"), None
+    from .judge import load_judge
+
+    judge, accuracy = load_judge(progress=False)
+    return accuracy, judge_scores(judge, clones)
+
+
+def guidance_summary(scores: pd.DataFrame | None, guidances: list[float]) -> dict[str, str]:
+    """Text for the prose: mean fidelity/diversity at the highest (`*_hi`) and lowest (`*_lo`) guidance scale."""
+    means = guidance_means(scores) if scores is not None else {}
+    hi, lo = max(guidances), min(guidances)
+    out = {"gs_hi": f"{hi:g}", "gs_lo": f"{lo:g}"}
+    for tag, g in (("hi", hi), ("lo", lo)):
+        for key in ("fidelity", "diversity"):
+            out[f"{key[:3]}_{tag}"] = f"{means[g][key]:.3f}" if g in means else "not measured"
+    return out
+
+
+def guidance_means(scores: pd.DataFrame) -> dict[float, dict[str, float]]:
+    """Mean fidelity and diversity over prompt variants, per guidance scale (real images left out)."""
+    g = scores.dropna(subset=["guidance"]).groupby("guidance")[["fidelity", "diversity"]].mean()
+    return {float(k): {"fidelity": float(v["fidelity"]), "diversity": float(v["diversity"])} for k, v in g.iterrows()}
+
+
+def paper_guidance_means(class_set: str = "imagenet100") -> dict[float, float]:
+    """The paper's IN-val top-1 (Table 1) averaged over the four prompt variants at 1x, per guidance scale."""
+    train = "imagenet1k" if class_set == "imagenet1k" else "imagenet100"
+    rows = paper_rows("table1", train=train, data="synthetic", scale=1)
+    return {g: round(float(np.mean([r["in_val_top1"] for r in rows if r["guidance"] == g])), 1)
+            for g in sorted({r["guidance"] for r in rows}, reverse=True)}
+
+
 def fidelity_diversity_figure(scores: pd.DataFrame):
     """A plotly scatter of fidelity against diversity, one point per clone plus the real images."""
     import plotly.express as px
@@ -223,6 +259,21 @@ def fidelity_diversity_figure(scores: pd.DataFrame):
 
 
 # ---------------------------------------------------------------------------------------------- Table 2
+
+
+def model_labels(p: ComparisonParams) -> tuple[str, str]:
+    """Names of the real-trained and the synthetic-trained model of a comparison."""
+    clone = f"{p.class_set} synthetic ({clone_label(p.best_variant, p.best_guidance)}, {p.best_multiplier:g}x)"
+    return f"{p.class_set} real", clone
+
+
+def compared_models(p: ComparisonParams) -> dict[str, Path]:
+    """Checkpoints of the encoder trained on real data and of the one trained on the chosen clone (cached stages)."""
+    from .experiments import real_training_set, synthetic_clone, trained_checkpoint
+
+    real, synthetic = model_labels(p)
+    clone = synthetic_clone(p, p.best_variant, p.best_guidance, p.best_multiplier)
+    return {real: trained_checkpoint(p, real_training_set(p)), synthetic: trained_checkpoint(p, clone)}
 
 
 def transfer_top1(results: dict) -> dict[str, float]:
@@ -376,6 +427,17 @@ def agreement_with_direction(long: pd.DataFrame, synthetic: str, real: str) -> p
         rows.append({"dataset": dataset, "metric": metric, "synthetic - real": diff, "better": better,
                      "synthetic on the better side": bool(diff > 0) if better == "higher" else bool(diff < 0)})
     return pd.DataFrame(rows)
+
+
+def repmetrics_figure(long: pd.DataFrame):
+    """A plotly bar chart, one panel per metric (own y axis), datasets on x, one bar per model."""
+    import plotly.express as px
+
+    fig = px.bar(long, x="dataset", y="value", color="model", barmode="group", facet_col="metric", facet_col_wrap=2,
+                 title="Representation metrics of the penultimate features on each test split")
+    fig.update_yaxes(matches=None, showticklabels=True)
+    fig.update_layout(height=620)
+    return fig
 
 
 def metrics_explained() -> pd.DataFrame:

@@ -189,3 +189,32 @@ def test_chapter_params_share_the_pipeline_fields_and_check_values():
     assert (p.class_set, p.generator, p.images_per_class, p.recipe) == ("fashion-mnist", "mini", 4, "paper")
     with pytest.raises(FakeitError, match="images_shown=0 must be >= 1"):
         figures.QualitativeParams(images_shown=0).validate()
+
+
+def test_guidance_means_and_the_papers():
+    import pandas as pd
+
+    scores = pd.DataFrame({"guidance": [7.5, 2.0, 7.5, 2.0, float("nan")], "fidelity": [0.8, 0.6, 0.6, 0.4, 0.9],
+                           "diversity": [3.0, 5.0, 4.0, 6.0, 7.0]})
+    means = figures.guidance_means(scores)
+    assert list(means) == [2.0, 7.5]
+    assert means[2.0] == pytest.approx({"fidelity": 0.5, "diversity": 5.5})
+    assert means[7.5] == pytest.approx({"fidelity": 0.7, "diversity": 3.5})
+    # Table 1 rows 2-5 (7.5) and 6-9 (2.0), IN-val top-1
+    assert figures.paper_guidance_means() == {7.5: round((43.1 + 46.9 + 47.9 + 51.5) / 4, 1), 2.0: round((63.5 + 63.4 + 64.8 + 63.1) / 4, 1)}
+
+
+def test_model_labels_name_the_clone():
+    p = figures.ComparisonParams(class_set="fashion-mnist", best_multiplier=4.0)
+    assert figures.model_labels(p) == ("fashion-mnist real", "fashion-mnist synthetic (c_dc, gs 2, 4x)")
+
+
+def test_guidance_summary_text_and_no_judge_outside_fashion_mnist():
+    import pandas as pd
+
+    scores = pd.DataFrame({"guidance": [7.5, 2.0], "fidelity": [0.81, 0.62], "diversity": [3.0, 5.25]})
+    assert figures.guidance_summary(scores, [7.5, 2.0]) == {"gs_hi": "7.5", "gs_lo": "2", "fid_hi": "0.810", "div_hi": "3.000",
+                                                            "fid_lo": "0.620", "div_lo": "5.250"}
+    assert figures.guidance_summary(None, [7.5, 2.0])["div_lo"] == "not measured"
+    acc, table = figures.clone_scores("imagenet100", {})
+    assert math.isnan(acc) and table is None
