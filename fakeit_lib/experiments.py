@@ -150,3 +150,153 @@ def paper_rows(table: str, **match) -> list[dict]:
 def params_dict(p) -> dict:
     """A parameter dataclass as a plain dict."""
     return dataclasses.asdict(p)
+
+
+PAPER_TEST_SETS = {"val": "in_val", "v2": "in_v2", "sketch": "in_sketch", "r": "in_r", "a": "in_a"}
+VARIANT_LABELS = {"c": "c", "c_hc": "c, h_c", "c_dc": "c, d_c", "c_hc_inside_b": "c, h_c inside b", "clip": "a photo of a c"}
+
+
+@dataclass
+class Table1Params(PipelineParams):
+    """Parameters of Table 1: every prompt variant x guidance scale, plus the real baseline."""
+
+    variants: list[str] = field(default_factory=lambda: ["c", "c_hc", "c_dc", "c_hc_inside_b"])  # paper: these four
+    guidances: list[float] = field(default_factory=lambda: [7.5, 2.0])  # paper: 7.5 (default) and 2.0
+
+    def validate(self) -> None:
+        from .prompts import check_variant
+
+        super().validate()
+        for v in self.variants:
+            check_variant(v)
+        if any(g < 0 for g in self.guidances):
+            raise FakeitError(f"parameter guidances={self.guidances} must hold numbers >= 0")
+
+
+def model_row(p: PipelineParams, data: str, variant: str | None, guidance: float | None, multiplier: float,
+              dataset: Path) -> dict:
+    """Train (or reuse) a model on `dataset`, evaluate it on real images, and describe it as one table row."""
+    checkpoint = trained_checkpoint(p, dataset)
+    results = evaluation(p, checkpoint)
+    images = sum(1 for _ in open(dataset / "manifest.jsonl")) if (dataset / "manifest.jsonl").exists() else None
+    row = {"data": data, "variant": variant, "guidance": guidance, "multiplier": multiplier, "images": images,
+           "checkpoint": str(checkpoint), "model_sha256": results["model"].get("sha256", "")}
+    for name, r in results["datasets"].items():
+        row[f"{name} top-1"] = round(100 * r["top1"], 1)
+        row[f"{name} top-5"] = round(100 * r["top5"], 1)
+    return row
+
+
+def table1_rows(p: Table1Params) -> list[dict]:
+    """Table 1 of this run: the real baseline, then every variant at every guidance (trained and evaluated)."""
+    rows = [model_row(p, "real", None, None, 1.0, real_training_set(p))]
+    for g in p.guidances:
+        for v in p.variants:
+            rows.append(model_row(p, "synthetic", v, g, 1.0, synthetic_clone(p, v, g)))
+    return rows
+
+
+def paper_table1_row(train: str, data: str, variant: str | None = None, guidance: float | None = None,
+                     multiplier: float = 1.0) -> dict | None:
+    """The paper's Table 1 row for a setting, or None when the paper has none."""
+    match = {"train": train, "data": data}
+    if data == "synthetic":
+        match.update(variant=variant, guidance=guidance, scale=multiplier)
+    rows = paper_rows("table1", **match)
+    return rows[0] if rows else None
+
+
+def paper_beside_ours(p: PipelineParams, rows: list[dict]) -> list[dict]:
+    """Rows showing the paper's reported numbers (ImageNet-100 unless the clone is of ImageNet-1K) beside this run's."""
+    train = "imagenet1k" if p.class_set == "imagenet1k" else "imagenet100"
+    out = []
+    for r in rows:
+        paper = paper_table1_row(train, r["data"], r["variant"], r["guidance"], r["multiplier"])
+        item = {"training data": "real" if r["data"] == "real" else f"synthetic ({r['multiplier']:g}x)",
+                "prompt": VARIANT_LABELS.get(r["variant"], "-") if r["variant"] else "-",
+                "guidance": r["guidance"] if r["guidance"] is not None else "-",
+                "paper row": paper["row"] if paper else "-"}
+        ours = {k: v for k, v in r.items() if k.endswith(" top-1") or k.endswith(" top-5")}
+        names = list(dict.fromkeys(k.rsplit(" ", 1)[0] for k in ours))
+        shown = [n for n in names if n in PAPER_TEST_SETS] or ["val"]  # at mini scale: the paper's IN-Val beside ours
+        for name in shown:
+            for metric in ("top1", "top5"):
+                item[f"paper {name} {metric[:3]}-{metric[3]}"] = paper[f"{PAPER_TEST_SETS[name]}_{metric}"] if paper else None
+        item.update({f"this run {k}": v for k, v in ours.items()})
+        out.append(item)
+    return out
+
+
+def headline_metric(rows: list[dict]) -> str:
+    """The first top-1 column of this run's rows (IN-Val at paper scale, the Fashion-MNIST test set at mini)."""
+    keys = [k for k in rows[0] if k.endswith(" top-1")]
+    return "val top-1" if "val top-1" in keys else keys[0]
+
+
+def findings(rows: list[dict], key: str) -> dict:
+    """The paper's Table 1 findings checked on this run: guidance 2.0 vs 7.5, best prompt, synthetic vs real."""
+    real = next(r[key] for r in rows if r["data"] == "real")
+    synth = [r for r in rows if r["data"] == "synthetic"]
+    by_g: dict = {}
+    for r in synth:
+        by_g.setdefault(r["guidance"], []).append(r[key])
+    mean_g = {g: round(sum(v) / len(v), 1) for g, v in by_g.items()}
+    best = max(synth, key=lambda r: r[key])
+    out = {"real": real, "best": best[key], "best_variant": VARIANT_LABELS[best["variant"]],
+           "best_guidance": best["guidance"], "gap_to_real": round(real - best[key], 1), "mean_by_guidance": mean_g}
+    if 2.0 in mean_g and 7.5 in mean_g:
+        out["low_guidance_wins"] = mean_g[2.0] > mean_g[7.5]
+    return out
+
+
+@dataclass
+class ScalingParams(PipelineParams):
+    """Parameters of Fig. 4: clones from 1/10x to 50x the real set's size, on real test images and in transfer."""
+
+    multipliers: list[float] = field(default_factory=lambda: [0.1, 1.0, 10.0, 20.0, 50.0])  # clone sizes; paper: 1/10x to 50x
+    scaling_variant: str = "c_dc"  # prompt variant of the scaled clones; paper: c_dc (Table 1 rows 8, 10-12)
+    scaling_guidance: float = 2.0  # guidance scale of the scaled clones; paper: 2.0
+    transfer_suite: str = "paper"  # paper (10 datasets of Table 2, transfer_roots) or mini (offline real sets)
+    transfer_roots: dict = field(default_factory=dict)  # paper suite: {aircraft: root, cars: root, ...}
+
+    def validate(self) -> None:
+        from .prompts import check_variant
+
+        super().validate()
+        check_variant(self.scaling_variant)
+        if not self.multipliers or min(self.multipliers) <= 0:
+            raise FakeitError(f"parameter multipliers={self.multipliers} must hold numbers > 0")
+        if self.transfer_suite not in ("paper", "mini"):
+            raise FakeitError(f"parameter transfer_suite={self.transfer_suite!r} is not valid; valid: paper, mini")
+
+
+def transfer_average(p: PipelineParams, checkpoint: str | Path, suite: str, roots: dict) -> tuple[float, dict]:
+    """Average linear-probe top-1 (%) of a checkpoint over a transfer suite, and the per-dataset top-1."""
+    res = transfer_results(p, Path(checkpoint), suite, roots)
+    per = {name: round(100 * r["top1"], 1) for name, r in res["datasets"].items()}
+    return round(sum(per.values()) / len(per), 1), per
+
+
+def scaling_rows(p: ScalingParams) -> list[dict]:
+    """Fig. 4 of this run: the real baseline and one clone per multiplier, tested on real images and in transfer."""
+    rows = [model_row(p, "real", None, None, 1.0, real_training_set(p))]
+    for m in p.multipliers:
+        rows.append(model_row(p, "synthetic", p.scaling_variant, p.scaling_guidance, m,
+                              synthetic_clone(p, p.scaling_variant, p.scaling_guidance, m)))
+    for r in rows:
+        r["transfer average top-1"], _ = transfer_average(p, r["checkpoint"], p.transfer_suite, p.transfer_roots)
+    return rows
+
+
+def paper_scaling_points() -> list[dict]:
+    """Fig. 4 values the paper states in numbers: IN-Val top-1 (Table 1 rows 8, 10-12) and transfer (Table 2)."""
+    points = []
+    for row in paper_rows("table1", train="imagenet100", data="synthetic", variant="c_dc", guidance=2.0):
+        points.append({"multiplier": float(row["scale"]), "metric": "IN-Val top-1", "value": row["in_val_top1"], "source": f"Table 1 row {row['row']}"})
+    for row in paper_rows("table2", train="imagenet100", data="synthetic"):
+        points.append({"multiplier": float(row["scale"]), "metric": "transfer average top-1", "value": row["average"], "source": f"Table 2 row {row['row']}"})
+    real1 = paper_rows("table1", train="imagenet100", data="real")[0]
+    real2 = paper_rows("table2", train="imagenet100", data="real")[0]
+    points.append({"multiplier": None, "metric": "IN-Val top-1", "value": real1["in_val_top1"], "source": "Table 1 row 1 (real)"})
+    points.append({"multiplier": None, "metric": "transfer average top-1", "value": real2["average"], "source": "Table 2 row 2 (real)"})
+    return points

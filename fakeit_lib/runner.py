@@ -136,6 +136,30 @@ def stage_book(root: Path, stage: Path) -> None:
             shutil.copy2(src, stage / name)
 
 
+COST_PAGE = Path("book") / "build_cost.md"
+COST_MARKER = "<!-- build timings: filled in by the runner -->"
+
+
+def cost_table(preset: str, scale: str, timings: dict[str, float]) -> str:
+    """A markdown table of per-notebook execution times."""
+    import platform
+
+    from .nb import commit
+
+    lines = [f"Preset `{preset}` (scale **{scale}**), commit `{commit()}`, {os.cpu_count()} CPU cores, "
+             f"{platform.machine()}.", "", "| chapter | seconds |", "|---|---:|"]
+    lines += [f"| `{nb}` | {sec:.1f} |" for nb, sec in timings.items()]
+    lines.append(f"| **total** | **{sum(timings.values()):.1f}** |")
+    return "\n".join(lines) + "\n"
+
+
+def write_cost_page(stage: Path, preset: str, scale: str, timings: dict[str, float]) -> None:
+    """Fill the staged cost page's marker with this build's timings (when the book has that page)."""
+    page = stage / COST_PAGE
+    if page.exists() and COST_MARKER in page.read_text():
+        page.write_text(page.read_text().replace(COST_MARKER, cost_table(preset, scale, timings)))
+
+
 def build_html(stage: Path, out: Path) -> Path:
     """Build the HTML book from the staging folder into `<out>/html` with warnings as errors; returns index.html."""
     jb = Path(sys.executable).with_name("jupyter-book")
@@ -180,6 +204,7 @@ def build_book(preset: str = "mini", root: Path | None = None, build_dir: Path |
         timings[str(nb)] = round(execute_notebook(root / nb, stage / nb, params, root, str(nb)), 1)
         print(f"  done in {timings[str(nb)]} s", flush=True)
     atomic_write_json(build_dir / "timings.json", {"preset": preset, "scale": params["scale"], "seconds": timings})
+    write_cost_page(stage, preset, params["scale"], timings)
     print("building the HTML book ...", flush=True)
     return build_html(stage, build_dir)
 
