@@ -284,7 +284,8 @@ def transfer_top1(results: dict) -> dict[str, float]:
     return {**values, "average": float(np.mean(list(values.values())))}
 
 
-def _paper_training(row: dict) -> str:
+def paper_training_label(row: dict) -> str:
+    """How a paper table row's training data is named in tables: `IN-100 real (Baseline)`, `IN-1K-SD (c_dc, gs 2, 1x)`."""
     train = {"imagenet100": "IN-100", "imagenet1k": "IN-1K", "none": "-"}[row["train"]]
     if row["data"] == "synthetic":
         return f"{train}-SD ({clone_label(row['variant'], row['guidance'])}, {row['scale']:g}x)"
@@ -294,7 +295,7 @@ def _paper_training(row: dict) -> str:
 def table2_frame(paper: list[dict], ours: dict[str, dict[str, float]], label: str) -> pd.DataFrame:
     """Paper Table 2 rows and this run's rows (training data -> dataset -> top-1) in one table, one column per dataset."""
     cols = paper_results_columns("table2")
-    records = [{"source": PAPER, "trained on": _paper_training(r), **{c: r[c] for c in cols}} for r in paper]
+    records = [{"source": PAPER, "trained on": paper_training_label(r), **{c: r[c] for c in cols}} for r in paper]
     records += [{"source": label, "trained on": name, **vals} for name, vals in ours.items()]
     df = pd.DataFrame(records)
     ordered = ["source", "trained on"] + [c for c in df.columns if c not in ("source", "trained on", "average")] + ["average"]
@@ -311,6 +312,27 @@ def paper_results_columns(table: str) -> list[str]:
 def synthetic_minus_real(real: float, synthetic: float) -> float:
     """Synthetic-trained minus real-trained score, in points (positive: synthetic better)."""
     return round(float(synthetic) - float(real), 1)
+
+
+def average_rows(ours: dict[str, dict[str, float]], label: str, paper_row_ids=(2, 3, 4, 8)) -> list[dict]:
+    """Rows {source, trained on, average} of some paper Table 2 rows (default: real and synthetic, IN-100 and
+    IN-1K) and of this run's models."""
+    rows = [{"source": PAPER, "trained on": paper_training_label(r), "average": r["average"]}
+            for r in paper_rows("table2") if r["row"] in paper_row_ids]
+    return rows + [{"source": label, "trained on": name, "average": v["average"]} for name, v in ours.items()]
+
+
+def transfer_gaps(ours: dict[str, dict[str, float]], real: str, synthetic: str) -> dict[str, str]:
+    """Text for the prose: paper and run averages and synthetic-minus-real differences, in points."""
+    in100 = {r["row"]: r["average"] for r in paper_rows("table2", train="imagenet100")}
+    in1k = {r["row"]: r["average"] for r in paper_rows("table2", train="imagenet1k")}
+    return {
+        "paper_gap_in100": f"{synthetic_minus_real(in100[2], in100[3]):+.1f}",
+        "paper_gap_in1k": f"{synthetic_minus_real(in1k[4], in1k[8]):+.1f}",
+        "run_real_avg": f"{ours[real]['average']:.1f}",
+        "run_synthetic_avg": f"{ours[synthetic]['average']:.1f}",
+        "run_gap": f"{synthetic_minus_real(ours[real]['average'], ours[synthetic]['average']):+.1f}",
+    }
 
 
 def averages_figure(rows: list[dict]):

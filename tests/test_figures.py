@@ -218,3 +218,13 @@ def test_guidance_summary_text_and_no_judge_outside_fashion_mnist():
     assert figures.guidance_summary(None, [7.5, 2.0])["div_lo"] == "not measured"
     acc, table = figures.clone_scores("imagenet100", {})
     assert math.isnan(acc) and table is None
+
+
+def test_transfer_gaps_and_average_rows_quote_table2():
+    ours = {"r": {"average": 60.0}, "s": {"average": 57.55}}
+    gaps = figures.transfer_gaps(ours, "r", "s")
+    assert gaps == {"paper_gap_in100": "+4.8", "paper_gap_in1k": "+2.7", "run_real_avg": "60.0",
+                    "run_synthetic_avg": "57.5", "run_gap": "-2.5"}
+    rows = figures.average_rows(ours, "this run (mini, x)")
+    assert [r["average"] for r in rows] == [58.4, 63.2, 65.7, 68.4, 60.0, 57.55]
+    assert rows[3]["trained on"] == "IN-1K-SD (c_dc, gs 2, 1x)" and rows[4]["source"] == "this run (mini, x)"
