@@ -370,10 +370,32 @@ def run_spider(evaluation: dict, transfer: dict) -> dict[str, float]:
     return axes
 
 
+def spider_gaps(paper: dict[str, dict[str, float]], run: dict[str, dict[str, float]]) -> dict[str, str]:
+    """Text for the prose: first axis and transfer axis, real vs synthetic, in the paper's panel and in this run's
+    (the paper's real model: the PyTorch ResNet-50; a run model is synthetic when its name says so)."""
+    p_real, p_syn = paper["IN-1K real (PyTorch ResNet-50)"], paper["IN-1K-SD synthetic (c_dc, gs 2)"]
+    r_real = next(v for k, v in run.items() if "synthetic" not in k)
+    r_syn = next(v for k, v in run.items() if "synthetic" in k)
+    first = next(iter(r_real))
+    return {
+        "paper_real_first": f"{p_real['IN-val']:.1f}", "paper_syn_first": f"{p_syn['IN-val']:.1f}",
+        "paper_real_transfer": f"{p_real[TRANSFER_AXIS]:.1f}", "paper_syn_transfer": f"{p_syn[TRANSFER_AXIS]:.1f}",
+        "run_first_axis": first, "run_real_first": f"{r_real[first]:.1f}", "run_syn_first": f"{r_syn[first]:.1f}",
+        "run_real_transfer": f"{r_real[TRANSFER_AXIS]:.1f}", "run_syn_transfer": f"{r_syn[TRANSFER_AXIS]:.1f}",
+    }
+
+
 def spider_frame(panels: dict[str, dict[str, dict[str, float]]]) -> pd.DataFrame:
     """Long table (panel, model, axis, value) of spider panels {panel: {model: {axis: value}}}."""
     return pd.DataFrame([{"panel": p, "model": m, "axis": a, "value": round(v, 1)}
                          for p, models in panels.items() for m, axes in models.items() for a, v in axes.items()])
+
+
+def spider_table(panels: dict[str, dict[str, dict[str, float]]]) -> pd.DataFrame:
+    """Rows (panel, axis) in drawing order, one column per model (NaN where a model has no such axis)."""
+    long = spider_frame(panels)
+    index = pd.MultiIndex.from_frame(long[["panel", "axis"]].drop_duplicates())
+    return long.pivot(index=["panel", "axis"], columns="model", values="value").reindex(index)[list(long.model.unique())]
 
 
 def spider_figure(panels: dict[str, dict[str, dict[str, float]]]):

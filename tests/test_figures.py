@@ -76,6 +76,10 @@ def test_spider_figure_draws_closed_polygons_per_panel():
     assert fig.data[3].subplot == "polar2"
     long = figures.spider_frame(panels)
     assert len(long) == 3 * 6 + 2 * 3 and set(long.panel) == set(panels)
+    table = figures.spider_table(panels)
+    assert list(table.index[5:8]) == [("paper (reported)", figures.TRANSFER_AXIS), ("this run", "a"), ("this run", "b")]
+    assert table.loc[("this run", "c"), "synthetic"] == 35 and math.isnan(table.loc[("this run", "c"), "IN-1K real (RSB-A1 ResNet-50)"])
+    assert list(table.columns)[-1] == "synthetic"
     static = figures.spider_static(panels)
     assert len(static.axes) == 2 and static.axes[0].get_ylim() == (0, 100)
 
@@ -228,3 +232,11 @@ def test_transfer_gaps_and_average_rows_quote_table2():
     rows = figures.average_rows(ours, "this run (mini, x)")
     assert [r["average"] for r in rows] == [58.4, 63.2, 65.7, 68.4, 60.0, 57.55]
     assert rows[3]["trained on"] == "IN-1K-SD (c_dc, gs 2, 1x)" and rows[4]["source"] == "this run (mini, x)"
+
+
+def test_spider_gaps_read_both_panels():
+    run = {"fashion-mnist real": {"fashion-mnist-test (top-5)": 91.25, figures.TRANSFER_AXIS: 70.0},
+           "fashion-mnist synthetic (c_dc, gs 2, 1x)": {"fashion-mnist-test (top-5)": 80.0, figures.TRANSFER_AXIS: 71.0}}
+    g = figures.spider_gaps(figures.paper_spider(), run)
+    assert (g["paper_real_first"], g["paper_syn_first"], g["paper_real_transfer"], g["paper_syn_transfer"]) == ("92.9", "70.3", "65.7", "68.4")
+    assert (g["run_first_axis"], g["run_real_first"], g["run_syn_first"], g["run_syn_transfer"]) == ("fashion-mnist-test (top-5)", "91.2", "80.0", "71.0")
