@@ -399,21 +399,21 @@ def spider_table(panels: dict[str, dict[str, dict[str, float]]]) -> pd.DataFrame
 
 
 def spider_figure(panels: dict[str, dict[str, dict[str, float]]]):
-    """An interactive plotly radar plot, one polar panel per {panel: {model: {axis: value}}} entry."""
+    """An interactive plotly radar plot, one polar panel per {panel: {model: {axis: value}}} entry, stacked."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=len(panels), specs=[[{"type": "polar"}] * len(panels)],
-                        subplot_titles=list(panels))
+    n = len(panels)
+    fig = make_subplots(rows=n, cols=1, specs=[[{"type": "polar"}]] * n, subplot_titles=list(panels), vertical_spacing=0.12)
     colours = ["#1f77b4", "#17becf", "#d62728"]
-    for i, models in enumerate(panels.values(), 1):
+    for i, (title, models) in enumerate(panels.items(), 1):
         for j, (model, axes) in enumerate(models.items()):
             names = list(axes) + [next(iter(axes))]  # closed polygon
             fig.add_trace(go.Scatterpolar(r=[axes[a] for a in names], theta=names, name=model, fill="toself", opacity=0.55,
                                           line_color=colours[-1] if "synthetic" in model.lower() else colours[j % 2],
-                                          legendgroup=f"p{i}", legendgrouptitle_text=list(panels)[i - 1]), row=1, col=i)
-        fig.update_layout({f"polar{'' if i == 1 else i}": dict(radialaxis=dict(range=[0, 100]))})
-    fig.update_layout(height=520, legend=dict(orientation="h", y=-0.15), margin=dict(t=80))
+                                          legendgroup=f"p{i}", legendgrouptitle_text=title), row=i, col=1)
+        fig.update_layout({f"polar{'' if i == 1 else i}": dict(radialaxis=dict(range=[0, 100], angle=90, tickfont_size=9))})
+    fig.update_layout(height=480 * n, margin=dict(t=60, l=150, r=150), legend=dict(orientation="h", y=-0.04))
     return fig
 
 

@@ -73,7 +73,7 @@ def test_spider_figure_draws_closed_polygons_per_panel():
     assert len(fig.data) == 5
     assert all(t.r[0] == t.r[-1] and t.theta[0] == t.theta[-1] for t in fig.data)
     assert fig.data[2].r[:6] == (70.3, 70.3, 35.1, 45.3, 15.1, 68.4)
-    assert fig.data[3].subplot == "polar2"
+    assert fig.data[3].subplot == "polar2" and fig.layout.height == 960
     long = figures.spider_frame(panels)
     assert len(long) == 3 * 6 + 2 * 3 and set(long.panel) == set(panels)
     table = figures.spider_table(panels)
