@@ -23,7 +23,12 @@ def _config_class(nb_path: Path):
     source = "\n".join(c.source for c in nbformat.read(nb_path, as_version=4).cells if c.cell_type == "code")
     m = re.search(r"params_from\((\w+)\.(\w+),", source)
     assert m, f"{nb_path} validates no parameters through nb.params_from"
-    return getattr(importlib.import_module(f"fakeit_lib.{m.group(1)}"), m.group(2))
+    aliases = {}
+    for imports in re.findall(r"from fakeit_lib import ([\w ,]+)", source):
+        for item in imports.split(","):
+            name, _, alias = item.strip().partition(" as ")
+            aliases[alias or name] = name
+    return getattr(importlib.import_module(f"fakeit_lib.{aliases.get(m.group(1), m.group(1))}"), m.group(2))
 
 
 def test_every_toc_notebook_exists_and_is_stored_without_outputs():
