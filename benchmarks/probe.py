@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from fakeit_lib.augment import eval_transform
-from fakeit_lib.models import build_model, encoder, load_model
-from fakeit_lib.transfer import DEFAULT_WDS, TransferConfig, carve_validation, extract_features, linear_probe, mini_splits
+from fakeit_lib.models import build_model, encoder, load_model, sha256_file
+from fakeit_lib.transfer import DEFAULT_WDS, TransferConfig, cached_features, carve_validation, linear_probe, mini_splits
 
 
 def sklearn_probe(xtr, ytr, xte, yte, wds, val_fraction=0.2, seed=0) -> dict:
@@ -47,7 +47,7 @@ def main() -> None:
     p.add_argument("--per-class", type=int, default=300, help="real Fashion-MNIST train images per class")
     p.add_argument("--rounds", type=int, default=2)
     args = p.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # both sides on one core (run with OMP_NUM_THREADS=1 for sklearn's BLAS too)
     if args.checkpoint:
         loaded = load_model(args.checkpoint)
         model, meta = loaded.model, loaded.meta
@@ -58,8 +58,11 @@ def main() -> None:
         tf = eval_transform(32, 32, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
     train_ds, test_ds = mini_splits("fashion-mnist", tf, TransferConfig(checkpoint="-", suite="mini", fmnist_per_class=args.per_class))
     enc = encoder(model)
-    xtr, ytr = extract_features(enc, train_ds, 256)
-    xte, yte = extract_features(enc, test_ds, 256)
+    sha = sha256_file(args.checkpoint) if args.checkpoint else "0" * 16 + "random-init-seed0"
+    key = {"dataset": "fashion-mnist", "root": "benchmark", "per_class": args.per_class}
+    cfg = TransferConfig(checkpoint="-", suite="mini", batch_size=256, workers=0)
+    xtr, ytr = cached_features(enc, sha, {**key, "split": "train"}, train_ds, cfg)
+    xte, yte = cached_features(enc, sha, {**key, "split": "test"}, test_ds, cfg)
     print(f"features: train {tuple(xtr.shape)}, test {tuple(xte.shape)}")
     ours_t, sk_t = [], []
     for r in range(args.rounds):
