@@ -217,6 +217,7 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
     dataset, class_set, num_classes = training_dataset(config)
     folder = Path(out) if out else run_folder(config)
     if is_done(folder):
+        claim_folder(folder, config)  # a finished run is reused only for the same config
         return folder
     if dist.rank == 0:
         claim_folder(folder, config)

@@ -127,6 +127,9 @@ def test_smoke_chain_generate_train_evaluate_transfer(tmp_path, monkeypatch):
     metrics = read_metrics(run)
     assert [m["epoch"] for m in metrics] == [1, 2] and metrics[0]["images"] == 32 and metrics[0]["skipped"] == 0  # 40 images, batch 16, drop_last
     assert (run / "DONE").exists() and (run / "config.yaml").exists()
+    assert train(make_config("smoke", data=str(data)), run) == run  # finished: reused, not retrained
+    with pytest.raises(FakeitError, match=r"holds a run with another config \(differs in: epochs\)"):
+        train(make_config("smoke", data=str(data), epochs=3), run)
     loaded = load_model(run / "checkpoint.pt")
     assert loaded.meta["class_set"] == "fashion-mnist" and loaded.meta["num_classes"] == 10
     res = evaluate(EvalConfig(checkpoint=str(run / "checkpoint.pt"), suite="mini", workers=0, max_images=300), tmp_path / "eval")
