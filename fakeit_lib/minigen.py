@@ -308,6 +308,7 @@ class GeneratorTrainConfig:
     checkpoint_every: int = 250  # steps between resumable checkpoints
     log_every: int = 50  # steps between metrics.jsonl rows
     seed: int = 0  # seeds initialisation, batches, noise and captions (step s uses seed and s alone)
+    init_from: str | None = None  # a MiniFashionPipeline folder whose weights and tokenizer start the training
     threads: int = 1  # torch CPU threads (1 is fastest on a shared, busy machine; 2+ on an idle one)
 
     def validate(self) -> None:
@@ -409,6 +410,10 @@ def train_generator(
         return final
     torch.set_num_threads(cfg.threads)
     tokenizer_dir = out / "tokenizer"
+    if tokenizer is None and cfg.init_from is not None:
+        if not (Path(cfg.init_from) / "model_index.json").exists():
+            raise FakeitError(f"init_from={cfg.init_from} is not a diffusers pipeline folder (no model_index.json)")
+        tokenizer = CLIPTokenizer.from_pretrained(Path(cfg.init_from) / "tokenizer")
     if tokenizer is not None:
         tokenizer.save_pretrained(tokenizer_dir)
     elif (tokenizer_dir / "tokenizer_config.json").exists():
@@ -417,6 +422,12 @@ def train_generator(
         tokenizer = train_tokenizer(tokenizer_corpus(), cfg.vocab_size, cfg.max_tokens)
         tokenizer.save_pretrained(tokenizer_dir)
     pipe, ddpm = build_pipeline(cfg, tokenizer)
+    if cfg.init_from is not None:  # continue from a finished pipeline (fresh optimiser, schedule and EMA)
+        start = MiniFashionPipeline.from_pretrained(cfg.init_from)
+        if start.tokenizer.get_vocab() != tokenizer.get_vocab():
+            raise FakeitError(f"init_from={cfg.init_from} has another tokenizer; pass it as the tokenizer too")
+        pipe.unet.load_state_dict(start.unet.state_dict())
+        pipe.text_encoder.load_state_dict(start.text_encoder.state_dict())
     unet, text_encoder = pipe.unet, pipe.text_encoder
     params = list(unet.parameters()) + list(text_encoder.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -580,6 +591,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         value = getattr(defaults, f.name)
         if isinstance(value, list):
             parser.add_argument(flag, type=int, nargs="+", default=value, help=f"default {value}")
+        elif value is None:
+            parser.add_argument(flag, type=str, default=None, help="default none")
         else:
             parser.add_argument(flag, type=type(value), default=value, help=f"default {value}")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
