@@ -26,7 +26,7 @@ METRICS = {
     "sparsity": ("share of (numerically) zero feature values of post-ReLU penultimate features", "lower"),
     "intra_class_distance": ("mean distance between L2-normalised features of the same class", "higher"),
     "feature_redundancy": ("mean absolute correlation between pairs of feature dimensions, in [1/d, 1]", "lower"),
-    "coding_length": ("nats to code the L2-normalised features up to distortion 0.5 (lossy coding length)", "higher"),
+    "coding_length": ("bits to code the L2-normalised features up to distortion 0.5 (lossy coding length)", "higher"),
 }
 
 

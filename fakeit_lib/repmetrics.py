@@ -5,9 +5,17 @@ The Fake-it supplementary reuses the four measures of the authors' t-ReX paper (
 Larlus, "No reason for no supervision: improved generalization in supervised models", ICLR 2023, Sec. 3 and
 appendix), which take them from earlier work as cited on each function below. Inputs are an (n, d) feature matrix
 and, where needed, n integer labels. All functions return plain floats.
+
+Status of each definition: coding length follows its primary source (Ma et al. 2007, Eq. 6) exactly, in bits.
+Feature redundancy and intra-class distance follow Wang et al. (CVPR 2022), the source t-ReX cites; sparsity is
+the share of inactive post-ReLU units. The constants t-ReX chose (the zero threshold, coding length's distortion
+eps, whether features were L2-normalised first) are not stated in any text available to this project offline:
+the values here are ours, exposed as arguments, and the comparisons in the book are between our encoders only.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -73,17 +81,18 @@ def feature_redundancy(features) -> float:
 
 
 def coding_length(features, eps: float = 0.5) -> float:
-    """The number of nats needed to code the features up to distortion eps (lossy coding length).
+    """The number of bits needed to code the features up to distortion eps (lossy coding length).
 
     Ma, Derksen, Hong, Wright, "Segmentation of multivariate mixed data via lossy data coding and compression",
-    TPAMI 2007, Eq. 4, as used by t-ReX (and, as the coding rate R = L/(n+d), by Yu et al.'s MCR^2, NeurIPS 2020):
-    L(X) = (n + d)/2 * logdet(I_d + d / (n eps^2) * X^T X), where the n rows of X are the L2-normalised features
-    (as in MCR^2, not mean-centred). Larger means the features spread over more dimensions.
+    TPAMI 2007, Eq. 6, as used by t-ReX (and, as the coding rate R = L/(n+d), by Yu et al.'s MCR^2, NeurIPS 2020):
+    L(X) = (n + d)/2 * log2 det(I_d + d / (n eps^2) * X^T X) for n samples of dimension d, where the rows of X are
+    the L2-normalised features (as in MCR^2, not mean-centred). Larger means the features spread over more
+    dimensions.
     """
     x = F.normalize(_features(features), dim=1)
     n, d = x.shape
     gram = torch.eye(d, dtype=x.dtype) + (d / (n * eps**2)) * (x.T @ x)
-    return float((n + d) / 2 * torch.logdet(gram))
+    return float((n + d) / 2 * torch.logdet(gram) / math.log(2))
 
 
 def representation_metrics(features, labels) -> dict[str, float]:

@@ -36,12 +36,12 @@ def test_feature_redundancy_bounds():
 
 
 def test_coding_length_closed_form():
-    # n = d = 2 orthonormal rows: X^T X = I, L = (n + d)/2 * d * log(1 + d / (n eps^2))
+    # n = d = 2 orthonormal rows: X^T X = I, L = (n + d)/2 * d * log2(1 + d / (n eps^2)) bits
     x = torch.eye(2) * 7.0  # scale is removed by the L2 normalisation
-    assert coding_length(x, eps=0.5) == pytest.approx(2 * 2 * math.log(1 + 2 / (2 * 0.25)))
-    # all rows identical: rank one, L = (n + d)/2 * log(1 + d/eps^2) for unit rows
+    assert coding_length(x, eps=0.5) == pytest.approx(2 * 2 * math.log2(1 + 2 / (2 * 0.25)))
+    # all rows identical: rank one, L = (n + d)/2 * log2(1 + d/eps^2) for unit rows
     same = torch.ones(4, 3)
-    assert coding_length(same, eps=0.5) == pytest.approx((4 + 3) / 2 * math.log(1 + 3 / 0.25))
+    assert coding_length(same, eps=0.5) == pytest.approx((4 + 3) / 2 * math.log2(1 + 3 / 0.25))
 
 
 def test_all_metrics_and_shape_error():
