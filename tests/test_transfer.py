@@ -37,6 +37,32 @@ def test_probe_matches_sklearn_on_digits():
     assert abs(ours["top1"] - sk_top1) <= 0.01, (ours["top1"], sk_top1)
 
 
+def test_preconditioned_fit_reaches_sklearns_optimum():
+    """The reparametrised L-BFGS solves the same convex problem as sklearn's lbfgs, warm-started or not: the same
+    objective value and the same predicted probabilities."""
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    from fakeit_lib.transfer import _Problem
+
+    x, y = load_digits(return_X_y=True)
+    x = torch.tensor((x - x.mean(0)) / x.std(0).clip(min=1e-6))
+    y = torch.tensor(y)
+    problem = _Problem(x, y, 10)
+
+    def objective(w, b, wd):
+        return float(torch.nn.functional.cross_entropy(x @ w + b, y) + wd / 2 * (w * w).sum())
+
+    warm = problem.fit(1e-2, 500, tolerance=1e-8)
+    for wd, init in ((1e-2, None), (1e-3, None), (1e-3, warm[:2])):
+        w, b, _ = problem.fit(wd, 1000, init, tolerance=1e-8)
+        sk = LogisticRegression(C=1 / (wd * len(y)), tol=1e-10, max_iter=20000).fit(x.numpy(), y.numpy())
+        sk_w, sk_b = torch.tensor(sk.coef_).T, torch.tensor(sk.intercept_)
+        assert objective(w, b, wd) == pytest.approx(objective(sk_w, sk_b, wd), rel=1e-6)
+        probs = torch.softmax(x @ w + b, 1)
+        assert (probs - torch.tensor(sk.predict_proba(x.numpy()))).abs().max() < 1e-3
+
+
 def test_validation_split_is_stratified_and_seeded():
     y = np.repeat(np.arange(5), 10)
     a_tr, a_val = carve_validation(y, 0.2, seed=3)
