@@ -2,9 +2,10 @@
 
 A run folder holds `config.yaml`, the last checkpoint (`checkpoint.pt`, written atomically each epoch),
 `metrics.jsonl` (one JSON line per epoch) and, at the end, the `DONE` marker. Started again, a run resumes from
-its checkpoint. Every epoch draws its randomness (sampler order, augmentation, DataLoader worker seeds) from
-(seed, epoch) alone, so on the CPU a killed-and-resumed run ends with the same weights and metrics as an
-uninterrupted one. Under `torchrun` the run is data-parallel (DDP, DistributedSampler); rank 0 writes.
+its checkpoint. The sampler order is drawn from (seed, epoch) and each image's augmentation from (seed, epoch,
+image index) alone, whatever the number of loader workers (which persist across epochs), so on the CPU a
+killed-and-resumed run ends with the same weights and metrics as an uninterrupted one. Under `torchrun` the run
+is data-parallel (DDP, DistributedSampler); rank 0 writes.
 """
 
 from __future__ import annotations
@@ -193,11 +194,66 @@ def run_folder(config: TrainConfig) -> Path:
     return stage_dir(f"train-{Path(config.data).name}-{config.arch}", config)
 
 
-def _seed_epoch(seed: int, epoch: int, rank: int) -> torch.Generator:
-    value = (seed * 1_000_003 + epoch * 1009 + rank) % (2**63)
-    torch.manual_seed(value)
-    random.seed(value)
-    return torch.Generator().manual_seed(value)
+def _sample_seed(seed: int, epoch: int, index: int) -> int:
+    return ((seed * 1_000_003 + epoch) * 2_000_029 + index) % (2**63)
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """Yields (epoch, index) keys in the order of a DistributedSampler, for a SeededAugmentation dataset."""
+
+    def __init__(self, sampler):
+        self.sampler, self.epoch = sampler, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.sampler.set_epoch(epoch)
+
+    def __iter__(self):
+        return ((self.epoch, i) for i in self.sampler)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+
+class SeededAugmentation(torch.utils.data.Dataset):
+    """Draws item `index` of `dataset` with torch's and Python's RNGs seeded by (seed, epoch, index).
+
+    Keys are (epoch, index) pairs (see EpochSampler). The augmentation of an image is thus the same whichever
+    worker process draws it and whatever happened before, so loader workers can persist across epochs and a
+    resumed run sees exactly the crops of an uninterrupted one. The caller's RNG states are restored afterwards.
+    """
+
+    def __init__(self, dataset, seed: int):
+        self.dataset, self.seed = dataset, seed
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        epoch, index = key
+        value = _sample_seed(self.seed, epoch, index)
+        state = random.getstate()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(value)
+            random.seed(value)
+            try:
+                return self.dataset[index]
+            finally:
+                random.setstate(state)
+
+
+def training_loader(dataset, config: TrainConfig, batch_size: int, world: int = 1, rank: int = 0,
+                    pin_memory: bool = False):
+    """(DataLoader, its EpochSampler, drop_last) of one rank: shuffled by (seed, epoch), augmentation seeded per
+    image, persistent workers. Call `sampler.set_epoch(e)` before iterating epoch e."""
+    from torch.utils.data import DataLoader, DistributedSampler
+
+    sampler = EpochSampler(DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=config.seed))
+    drop_last = len(sampler) >= batch_size
+    loader = DataLoader(SeededAugmentation(dataset, config.seed), batch_size=batch_size, sampler=sampler,
+                        num_workers=config.workers, persistent_workers=config.workers > 0, drop_last=drop_last,
+                        pin_memory=pin_memory)
+    return loader, sampler, drop_last
 
 
 def _checkpoint_bytes(obj: dict) -> bytes:
@@ -208,8 +264,6 @@ def _checkpoint_bytes(obj: dict) -> bytes:
 
 def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path:
     """Train (or resume, or reuse a finished run) and return the run folder."""
-    from torch.utils.data import DataLoader, DistributedSampler
-
     config.validate()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
@@ -242,8 +296,7 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
         net = nn.parallel.DistributedDataParallel(net, device_ids=[dist.local_rank] if device.type == "cuda" else None)
 
     per_rank = max(1, config.batch_size // dist.world)
-    sampler = DistributedSampler(dataset, num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=config.seed)
-    drop_last = len(sampler) >= per_rank
+    loader, sampler, drop_last = training_loader(dataset, config, per_rank, dist.world, dist.rank, device.type == "cuda")
     steps_per_epoch = len(sampler) // per_rank if drop_last else math.ceil(len(sampler) / per_rank)
     total_steps, warmup_steps = config.epochs * steps_per_epoch, config.warmup_epochs * steps_per_epoch
     amp_dtype = torch.bfloat16 if device.type == "cpu" or torch.cuda.is_bf16_supported() else torch.float16
@@ -254,9 +307,6 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
 
     for epoch in range(start_epoch, config.epochs):
         sampler.set_epoch(epoch)
-        generator = _seed_epoch(config.seed, epoch, dist.rank)
-        loader = DataLoader(dataset, batch_size=per_rank, sampler=sampler, num_workers=config.workers,
-                            generator=generator, drop_last=drop_last, pin_memory=device.type == "cuda")
         net.train()
         sums = torch.zeros(5, dtype=torch.float64)  # loss*crops, crops, correct global, global, skipped images
         t0, lr = time.time(), lr_at(epoch * steps_per_epoch, total_steps, warmup_steps, config)

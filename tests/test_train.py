@@ -1,5 +1,6 @@
 """Training: recipe and labels (unit), then the smoke chain, resume after SIGKILL and torchrun (integration)."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ from fakeit_lib.classes import load_class_set
 from fakeit_lib.datasets import SKIPPED, ImageListDataset, export_fashion_mnist, training_samples
 from fakeit_lib.errors import FakeitError
 from fakeit_lib.models import build_model, load_model
-from fakeit_lib.train import PRESETS, TrainConfig, lr_at, make_config, read_metrics
+from fakeit_lib.train import PRESETS, TrainConfig, lr_at, make_config, read_metrics, training_dataset, training_loader
 
 ROOT = Path(__file__).resolve().parents[1]
 FMNIST = load_class_set("fashion-mnist")
@@ -102,6 +103,25 @@ def _cli(*args, env=None, **kw):
 @pytest.fixture(scope="module")
 def real_small(tmp_path_factory):
     return export_fashion_mnist(tmp_path_factory.mktemp("fm") / "real4", "train", per_class=4)
+
+
+def test_augmentation_depends_on_seed_epoch_and_image_not_on_workers(real_small):
+    config = make_config("smoke", data=str(real_small), batch_size=8)
+    dataset = training_dataset(config)[0]
+
+    def two_epochs(workers: int) -> list[list[torch.Tensor]]:
+        loader, sampler, _ = training_loader(dataset, dataclasses.replace(config, workers=workers), 8)
+        out = []
+        for epoch in (0, 1):
+            sampler.set_epoch(epoch)
+            out.append([torch.cat([c.flatten(1) for c in crops], 1) for crops, _ in loader])
+        return out
+
+    inline, workers = two_epochs(0), two_epochs(2)
+    for a, b in zip(inline, workers):
+        assert len(a) == len(b) == 5  # 40 images, batches of 8
+        assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert not torch.equal(inline[0][0], inline[1][0])  # a new epoch draws new crops
 
 
 @pytest.mark.integration
