@@ -4,6 +4,8 @@ Both sides start from nothing (load the pipeline the same way, then make every i
 in one process, several rounds; the ratio compares each side's best round (timeit's convention), and the
 median of per-round ratios and a CPU-time ratio are printed too, for a machine shared with other work. The dataset side also reads the class set,
 builds prompts, writes PNGs, the manifest and fsyncs; the bare loop keeps its images in memory.
+Defaults: the mini preset's batch of 50 images per pipeline call, 200 images a side per round, so that a
+round's fixed costs (class set, folder records, manifest merge) weigh as in a real run rather than dominate.
 Last line: `ratio <dataset images/s / bare images/s>` (goal >= 0.95).
 
     python benchmarks/generation.py                       # the mini generator if shipped, else a tiny random SD
@@ -49,11 +51,11 @@ def bare_loop(cfg: generate.GenerateConfig) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generator", default=None, help="mini, or a local diffusers folder (default: mini if shipped, else tiny SD)")
-    parser.add_argument("--images-per-class", type=int, default=8)
+    parser.add_argument("--images-per-class", type=int, default=20)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--size", type=int, default=None)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=50, help="images per pipeline call (default: the mini preset's)")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is steadier on a shared 2-core machine)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

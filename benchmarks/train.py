@@ -3,8 +3,8 @@
 The loader side iterates the training DataLoader exactly as `fakeit train` builds it (multi-crop augmentation,
 the preset's worker count, workers persisting across epochs, started once before timing as in a run) and
 discards the batches; the model side runs forward/backward/SGD steps of the same architecture on batches
-prepared beforehand. Both are timed alternately, one epoch each per round, and the best rounds are compared
-(timeit's convention), for a machine shared with other work. The loader is never the bottleneck when the ratio
+prepared beforehand. Both are timed alternately, per round one epoch of loading and `--batches` model steps, and
+the best rounds are compared (timeit's convention), for a machine shared with other work. The loader is never the bottleneck when the ratio
 is >= 1.5.
 Last line: `ratio <loader images/s / model-step images/s>`.
 
