@@ -217,9 +217,17 @@ def test_guidance_summary_text_and_no_judge_outside_fashion_mnist():
     import pandas as pd
 
     scores = pd.DataFrame({"guidance": [7.5, 2.0], "fidelity": [0.81, 0.62], "diversity": [3.0, 5.25]})
-    assert figures.guidance_summary(scores, [7.5, 2.0]) == {"gs_hi": "7.5", "gs_lo": "2", "fid_hi": "0.810", "div_hi": "3.000",
+    summary = figures.guidance_summary(scores, [7.5, 2.0])
+    summary.pop("diversity_verdict")
+    assert summary == {"gs_hi": "7.5", "gs_lo": "2", "fid_hi": "0.810", "div_hi": "3.000",
                                                             "fid_lo": "0.620", "div_lo": "5.250"}
+    assert figures.guidance_summary(scores, [7.5, 2.0])["diversity_verdict"] == (
+        "holds in this run: guidance 2 gives more diverse images than 7.5")
+    flipped = scores.assign(diversity=[5.25, 3.0])
+    assert figures.guidance_summary(flipped, [7.5, 2.0])["diversity_verdict"] == (
+        "does not hold in this run: guidance 2 gives less diverse images than 7.5")
     assert figures.guidance_summary(None, [7.5, 2.0])["div_lo"] == "not measured"
+    assert figures.guidance_summary(None, [7.5, 2.0])["diversity_verdict"].startswith("cannot be checked")
     acc, table = figures.clone_scores("imagenet100", {})
     assert math.isnan(acc) and table is None
 
@@ -228,7 +236,12 @@ def test_transfer_gaps_and_average_rows_quote_table2():
     ours = {"r": {"average": 60.0}, "s": {"average": 57.55}}
     gaps = figures.transfer_gaps(ours, "r", "s")
     assert gaps == {"paper_gap_in100": "+4.8", "paper_gap_in1k": "+2.7", "run_real_avg": "60.0",
-                    "run_synthetic_avg": "57.5", "run_gap": "-2.5"}
+                    "run_synthetic_avg": "57.5", "run_gap": "-2.5",
+                    "run_verdict": "does not hold in this run: the synthetic-trained encoder trails the real-trained one "
+                                   "by 2.5 points"}
+    better = figures.transfer_gaps({"r": {"average": 60.0}, "s": {"average": 62.1}}, "r", "s")
+    assert better["run_gap"] == "+2.1" and better["run_verdict"] == (
+        "holds in this run: the synthetic-trained encoder transfers better than the real-trained one")
     rows = figures.average_rows(ours, "this run (mini, x)")
     assert [r["average"] for r in rows] == [58.4, 63.2, 65.7, 68.4, 60.0, 57.55]
     assert rows[3]["trained on"] == "IN-1K-SD (c_dc, gs 2, 1x)" and rows[4]["source"] == "this run (mini, x)"
