@@ -230,9 +230,10 @@ def guidance_summary(scores: pd.DataFrame | None, guidances: list[float]) -> dic
         for key in ("fidelity", "diversity"):
             out[f"{key[:3]}_{tag}"] = f"{means[g][key]:.3f}" if g in means else "not measured"
     if hi in means and lo in means and hi != lo:
-        holds = means[lo]["diversity"] > means[hi]["diversity"]
-        out["diversity_verdict"] = ("holds in this run" if holds else "does not hold in this run") + (
-            f": guidance {lo:g} gives {'more' if holds else 'less'} diverse images than {hi:g}")
+        if means[lo]["diversity"] > means[hi]["diversity"]:
+            out["diversity_verdict"] = f"holds in this run: guidance {lo:g} gives more diverse images than {hi:g}"
+        else:
+            out["diversity_verdict"] = f"does not hold in this run: guidance {lo:g} gives less diverse images than {hi:g}"
     else:
         out["diversity_verdict"] = "cannot be checked in this run (fewer than two guidance scales measured)"
     return out
@@ -332,16 +333,20 @@ def transfer_gaps(ours: dict[str, dict[str, float]], real: str, synthetic: str) 
     """Text for the prose: paper and run averages and synthetic-minus-real differences, in points."""
     in100 = {r["row"]: r["average"] for r in paper_rows("table2", train="imagenet100")}
     in1k = {r["row"]: r["average"] for r in paper_rows("table2", train="imagenet1k")}
-    gap = synthetic_minus_real(ours[real]["average"], ours[synthetic]["average"])
+    gap = synthetic_minus_real(ours[real]["average"], ours[synthetic]["average"])  # rounded to 0.1 point
+    if gap > 0:
+        verdict = "holds in this run: the synthetic-trained encoder transfers better than the real-trained one"
+    elif gap == 0:
+        verdict = "holds in this run: the synthetic-trained encoder transfers as well as the real-trained one"
+    else:
+        verdict = f"does not hold in this run: the synthetic-trained encoder trails the real-trained one by {-gap:.1f} points"
     return {
         "paper_gap_in100": f"{synthetic_minus_real(in100[2], in100[3]):+.1f}",
         "paper_gap_in1k": f"{synthetic_minus_real(in1k[4], in1k[8]):+.1f}",
         "run_real_avg": f"{ours[real]['average']:.1f}",
         "run_synthetic_avg": f"{ours[synthetic]['average']:.1f}",
         "run_gap": f"{gap:+.1f}",
-        "run_verdict": (f"holds in this run: the synthetic-trained encoder transfers {'better than' if round(gap, 1) > 0 else 'as well as'}"
-                        " the real-trained one") if round(gap, 1) >= 0 else
-                       f"does not hold in this run: the synthetic-trained encoder trails the real-trained one by {-gap:.1f} points",
+        "run_verdict": verdict,
     }
 
 
