@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "classes": ("fakeit_lib.classes", "list the classes of a class set"),
     "prompts": ("fakeit_lib.prompts", "write the prompts of a class set as JSON lines"),
     "generate": ("fakeit_lib.generate", "generate a synthetic dataset with a text-to-image model"),
-    "train-generator": ("fakeit_lib.minigen", "train the mini text-to-image generator on real Fashion-MNIST"),
+    "train-generator": ("fakeit_lib.minigen_train", "train the mini text-to-image generator on real Fashion-MNIST"),
     "train": ("fakeit_lib.train", "train a classifier from scratch on a real or synthetic dataset"),
     "evaluate": ("fakeit_lib.evaluate", "top-1/top-5 of a checkpoint on real test sets"),
     "transfer": ("fakeit_lib.transfer", "linear probes of a frozen encoder on transfer datasets"),

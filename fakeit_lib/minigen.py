@@ -10,13 +10,10 @@ classes, with caption dropout for classifier-free guidance and EMA weights for s
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
+import inspect
 import json
-import math
 import random
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -25,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from diffusers import DDIMScheduler, DDPMScheduler, DiffusionPipeline, UNet2DConditionModel
 from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
+from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import rescale_noise_cfg
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
@@ -75,9 +73,12 @@ class MiniFashionPipeline(DiffusionPipeline):
         text_encoder: CLIPTextModel,
         tokenizer: CLIPTokenizer,
         scheduler: DDIMScheduler,
+        guidance_rescale: float = 0.0,
     ):
         super().__init__()
         self.register_modules(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler)
+        # the model's own default for __call__'s guidance_rescale, saved with the pipeline (model_index.json)
+        self.register_to_config(guidance_rescale=float(guidance_rescale))
         # a generic caller computes the latent side as padded size // vae_scale_factor (= unet.config.sample_size)
         self.vae_scale_factor = FOLD
         self.native_size = NATIVE_SIZE
@@ -110,8 +111,13 @@ class MiniFashionPipeline(DiffusionPipeline):
         output_type: str = "pil",
         return_dict: bool = True,
         num_images_per_prompt: int = 1,
+        guidance_rescale: float | None = None,
     ) -> ImagePipelineOutput | tuple:
-        """Images for the prompts: 28x28 mode-"L" PIL images ("pil"), (B,28,28,1) floats ("np") or (B,1,28,28) ("pt")."""
+        """Images for the prompts: 28x28 mode-"L" PIL images ("pil"), (B,28,28,1) floats ("np") or (B,1,28,28) ("pt").
+
+        `guidance_rescale` (Lin et al. 2024, Sec. 3.4, as in StableDiffusionPipeline) pulls the guided prediction's
+        spread back toward the conditional one's, against the over-exposure of high guidance; None: the model's own.
+        """
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         if not prompts or not all(isinstance(p, str) for p in prompts):
             raise FakeitError(f"prompt must be a string or a non-empty list of strings, got {prompt!r}")
@@ -125,6 +131,10 @@ class MiniFashionPipeline(DiffusionPipeline):
             raise FakeitError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
         if guidance_scale < 0:
             raise FakeitError(f"guidance_scale must be >= 0, got {guidance_scale}")
+        if guidance_rescale is None:
+            guidance_rescale = float(getattr(self.config, "guidance_rescale", 0.0))
+        if not 0.0 <= guidance_rescale <= 1.0:
+            raise FakeitError(f"guidance_rescale must be in [0, 1], got {guidance_rescale}")
         batch = len(prompts)
         if isinstance(generator, list) and len(generator) != batch:
             raise FakeitError(f"got {len(generator)} generators for {batch} images; pass one per image")
@@ -152,14 +162,18 @@ class MiniFashionPipeline(DiffusionPipeline):
         latents = latents.to(device=device, dtype=dtype) * self.scheduler.init_noise_sigma
 
         self.scheduler.set_timesteps(num_inference_steps, device=device)
+        # only stochastic samplers (DDPM, Euler ancestral, ...) take a generator in step()
+        step_kwargs = {"generator": generator} if "generator" in inspect.signature(self.scheduler.step).parameters else {}
         for t in self.progress_bar(self.scheduler.timesteps):
             model_in = torch.cat([latents, latents]) if use_cfg else latents
             model_in = self.scheduler.scale_model_input(model_in, t)
-            eps = self.unet(model_in, t, encoder_hidden_states=text.to(dtype)).sample
+            pred = self.unet(model_in, t, encoder_hidden_states=text.to(dtype)).sample  # epsilon or v
             if use_cfg:
-                eps_uncond, eps_cond = eps.chunk(2)
-                eps = eps_uncond + guidance_scale * (eps_cond - eps_uncond)
-            latents = self.scheduler.step(eps, t, latents, generator=generator).prev_sample
+                pred_uncond, pred_cond = pred.chunk(2)
+                pred = pred_uncond + guidance_scale * (pred_cond - pred_uncond)
+                if guidance_rescale > 0:
+                    pred = rescale_noise_cfg(pred, pred_cond, guidance_rescale=guidance_rescale)
+            latents = self.scheduler.step(pred, t, latents, **step_kwargs).prev_sample
 
         if output_type == "latent":
             images = latents
@@ -270,244 +284,14 @@ def build_unet(channels: tuple[int, ...], cross_attention_dim: int, heads: int, 
     )
 
 
-def build_schedulers(train_steps: int) -> tuple[DDPMScheduler, DDIMScheduler]:
-    """The training scheduler (DDPM, epsilon) and the sampling scheduler (DDIM, trailing, no clipping)."""
-    ddpm = DDPMScheduler(num_train_timesteps=train_steps, beta_schedule="linear", prediction_type="epsilon",
-                         clip_sample=False)
-    ddim = DDIMScheduler(num_train_timesteps=train_steps, beta_schedule="linear", prediction_type="epsilon",
-                         clip_sample=False, set_alpha_to_one=False, steps_offset=1, timestep_spacing="trailing")
+def build_schedulers(train_steps: int, beta_schedule: str = "linear", prediction_type: str = "epsilon"
+                     ) -> tuple[DDPMScheduler, DDIMScheduler]:
+    """The training scheduler (DDPM) and the sampling scheduler (DDIM, trailing, no clipping) of one noise schedule."""
+    common = dict(num_train_timesteps=train_steps, beta_schedule=beta_schedule, prediction_type=prediction_type,
+                  clip_sample=False)
+    ddpm = DDPMScheduler(**common)
+    ddim = DDIMScheduler(**common, set_alpha_to_one=False, steps_offset=1, timestep_spacing="trailing")
     return ddpm, ddim
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Training
-
-
-@dataclass
-class GeneratorTrainConfig:
-    """How the mini generator is trained (defaults: the shipped model)."""
-
-    minutes: float = 45.0  # wall-clock cap; training stops at this or at max_steps, whichever comes first
-    max_steps: int = 1700  # step cap and length of the learning-rate schedule (makes re-runs reproducible)
-    batch_size: int = 64  # real Fashion-MNIST train images per step
-    lr: float = 1e-3  # AdamW peak learning rate
-    warmup_steps: int = 200  # linear warm-up, then cosine decay to lr_min_ratio*lr at max_steps
-    lr_min_ratio: float = 0.05  # final learning rate as a fraction of lr
-    weight_decay: float = 0.01  # AdamW weight decay
-    ema_decay: float = 0.999  # EMA of the weights used for sampling (with warm-up)
-    caption_dropout: float = 0.1  # fraction of captions replaced by "" (the unconditional prompt of CFG)
-    snr_gamma: float = 0.0  # Min-SNR loss weighting (Hang et al. 2023) if > 0; 0 = plain MSE (the shipped model)
-    train_timesteps: int = 1000  # DDPM noise levels
-    channels: list[int] = dataclasses.field(default_factory=lambda: [32, 64, 64])  # UNet widths per level
-    attention_heads: int = 4  # cross-attention heads in the UNet
-    text_hidden: int = 64  # text-encoder width (= UNet cross-attention dim)
-    text_layers: int = 2  # text-encoder transformer layers
-    text_heads: int = 2  # text-encoder attention heads
-    max_tokens: int = 40  # prompt length in tokens (longer prompts are truncated; ours are <= 36)
-    vocab_size: int = 4096  # BPE vocabulary size, at most (4036 with our corpus)
-    checkpoint_every: int = 250  # steps between resumable checkpoints
-    log_every: int = 50  # steps between metrics.jsonl rows
-    seed: int = 0  # seeds initialisation, batches, noise and captions (step s uses seed and s alone)
-    init_from: str | None = None  # a MiniFashionPipeline folder whose weights and tokenizer start the training
-    threads: int = 1  # torch CPU threads (1 is fastest on a shared, busy machine; 2+ on an idle one)
-
-    def validate(self) -> None:
-        """Raise FakeitError on values that cannot train."""
-        checks = {
-            "minutes": self.minutes > 0, "max_steps": self.max_steps >= 1, "batch_size": self.batch_size >= 1,
-            "lr": self.lr > 0, "caption_dropout": 0 <= self.caption_dropout < 1, "ema_decay": 0 < self.ema_decay < 1,
-            "vocab_size": self.vocab_size >= 600, "checkpoint_every": self.checkpoint_every >= 1,
-        }
-        bad = [k for k, ok in checks.items() if not ok]
-        if bad:
-            raise FakeitError(f"invalid generator training parameter(s): {', '.join(f'{k}={getattr(self, k)!r}' for k in bad)}")
-
-
-def training_captions(seed: int = 0) -> tuple[list[list[str]], list[list[str]]]:
-    """Per Fashion-MNIST label: its fixed prompts (variants c, c_hc, c_dc, clip) and its scene prompts."""
-    from .classes import load_class_set
-    from .prompts import VARIANTS, build_prompts
-
-    class_set = load_class_set("fashion-mnist")
-    fixed: list[list[str]] = [[] for _ in range(len(class_set))]
-    scenes: list[list[str]] = [[] for _ in range(len(class_set))]
-    for variant in VARIANTS:
-        for p in build_prompts(class_set, variant):
-            (scenes if p.scene is not None else fixed)[p.class_index].append(p.text)
-    return fixed, scenes
-
-
-def _lr_factor(step: int, cfg: GeneratorTrainConfig) -> float:
-    if step < cfg.warmup_steps:
-        return (step + 1) / cfg.warmup_steps
-    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
-    return cfg.lr_min_ratio + (1 - cfg.lr_min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-class _CaptionTable:
-    """All training captions tokenised once; samples a caption id per image from a step's generator."""
-
-    def __init__(self, tokenizer: CLIPTokenizer, fixed: list[list[str]], scenes: list[list[str]]):
-        texts = [""]
-        self.fixed_ids, self.scene_ids = [], []
-        for f, s in zip(fixed, scenes):
-            self.fixed_ids.append(torch.arange(len(texts), len(texts) + len(f)))
-            texts.extend(f)
-            self.scene_ids.append(torch.arange(len(texts), len(texts) + len(s)))
-            texts.extend(s)
-        self.input_ids = tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length,
-                                   truncation=True, return_tensors="pt").input_ids
-        self.n_variants = max(len(f) for f in fixed) + 1  # the fixed variants plus one "scene" variant
-
-    def sample(self, labels: torch.Tensor, dropout: float, g: torch.Generator) -> torch.Tensor:
-        """Token ids (B, T): per image a uniformly chosen variant (a random scene for the scene variant), some dropped."""
-        rows = []
-        u = torch.rand(len(labels), 3, generator=g)
-        for y, (uv, us, ud) in zip(labels.tolist(), u.tolist()):
-            f, s = self.fixed_ids[y], self.scene_ids[y]
-            choices = len(f) + (1 if len(s) else 0)
-            k = min(int(uv * choices), choices - 1)
-            idx = int(f[k]) if k < len(f) else int(s[min(int(us * len(s)), len(s) - 1)])
-            rows.append(0 if ud < dropout else idx)
-        return self.input_ids[torch.tensor(rows)]
-
-
-def _load_train_images() -> tuple[torch.Tensor, torch.Tensor]:
-    """The REAL Fashion-MNIST train split as (60000, 1, 28, 28) floats in [0, 1] and official labels."""
-    from .realdata import fashion_mnist
-
-    ds = fashion_mnist("train")
-    images = ds.data.unsqueeze(1).float() / 255.0
-    return images, ds.targets.clone()
-
-
-def build_pipeline(cfg: GeneratorTrainConfig, tokenizer: CLIPTokenizer) -> tuple[MiniFashionPipeline, DDPMScheduler]:
-    """A randomly initialised MiniFashionPipeline for `cfg`, and its training scheduler."""
-    torch.manual_seed(cfg.seed)
-    text_encoder = build_text_encoder(len(tokenizer), cfg.max_tokens, cfg.text_hidden, cfg.text_layers, cfg.text_heads)
-    unet = build_unet(tuple(cfg.channels), cfg.text_hidden, cfg.attention_heads, groups=8)
-    ddpm, ddim = build_schedulers(cfg.train_timesteps)
-    pipe = MiniFashionPipeline(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=ddim)
-    return pipe, ddpm
-
-
-def train_generator(
-    cfg: GeneratorTrainConfig, out: Path, progress: bool = True, tokenizer: CLIPTokenizer | None = None
-) -> Path:
-    """Train the mini generator into run folder `out`; returns the folder of the finished pipeline (EMA weights).
-
-    Resumes from the run folder's checkpoint if there is one. `tokenizer` replaces the BPE trained on WordNet.
-    """
-    from diffusers.training_utils import EMAModel, compute_snr
-    from tqdm.auto import tqdm
-
-    from .store import atomic_write_text, claim_folder, is_done, mark_done
-
-    cfg.validate()
-    out = claim_folder(Path(out), cfg)
-    final = out / "pipeline"
-    if is_done(out):
-        return final
-    torch.set_num_threads(cfg.threads)
-    tokenizer_dir = out / "tokenizer"
-    if tokenizer is None and cfg.init_from is not None:
-        if not (Path(cfg.init_from) / "model_index.json").exists():
-            raise FakeitError(f"init_from={cfg.init_from} is not a diffusers pipeline folder (no model_index.json)")
-        tokenizer = CLIPTokenizer.from_pretrained(Path(cfg.init_from) / "tokenizer")
-    if tokenizer is not None:
-        tokenizer.save_pretrained(tokenizer_dir)
-    elif (tokenizer_dir / "tokenizer_config.json").exists():
-        tokenizer = CLIPTokenizer.from_pretrained(tokenizer_dir)
-    else:
-        tokenizer = train_tokenizer(tokenizer_corpus(), cfg.vocab_size, cfg.max_tokens)
-        tokenizer.save_pretrained(tokenizer_dir)
-    pipe, ddpm = build_pipeline(cfg, tokenizer)
-    if cfg.init_from is not None:  # continue from a finished pipeline (fresh optimiser, schedule and EMA)
-        start = MiniFashionPipeline.from_pretrained(cfg.init_from)
-        if start.tokenizer.get_vocab() != tokenizer.get_vocab():
-            raise FakeitError(f"init_from={cfg.init_from} has another tokenizer; pass it as the tokenizer too")
-        pipe.unet.load_state_dict(start.unet.state_dict())
-        pipe.text_encoder.load_state_dict(start.text_encoder.state_dict())
-    unet, text_encoder = pipe.unet, pipe.text_encoder
-    params = list(unet.parameters()) + list(text_encoder.parameters())
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, cfg))
-    ema = EMAModel(params, decay=cfg.ema_decay, use_ema_warmup=True, power=3 / 4)
-    step, elapsed = 0, 0.0
-    ckpt = out / "checkpoint.pt"
-    if ckpt.exists():
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
-        unet.load_state_dict(state["unet"])
-        text_encoder.load_state_dict(state["text_encoder"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["lr_scheduler"])
-        ema.load_state_dict(state["ema"])
-        step, elapsed = state["step"], state["elapsed"]
-
-    images, labels = _load_train_images()
-    fixed, scenes = training_captions()
-    captions = _CaptionTable(tokenizer, fixed, scenes)
-    alphas = ddpm.alphas_cumprod
-    unet.train()
-    text_encoder.train()
-
-    def save_checkpoint() -> None:
-        tmp = ckpt.with_suffix(".tmp")
-        torch.save({"unet": unet.state_dict(), "text_encoder": text_encoder.state_dict(), "optimizer": opt.state_dict(),
-                    "lr_scheduler": sched.state_dict(), "ema": ema.state_dict(), "step": step, "elapsed": elapsed}, tmp)
-        tmp.replace(ckpt)
-
-    budget = cfg.minutes * 60.0
-    bar = tqdm(total=cfg.max_steps, initial=step, desc="train-generator", unit="step", disable=not progress)
-    log = open(out / "metrics.jsonl", "a")
-    t0, losses = time.perf_counter() - elapsed, []
-    while step < cfg.max_steps and elapsed < budget:
-        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)  # step s depends on (seed, s) alone
-        idx = torch.randint(len(images), (cfg.batch_size,), generator=g)
-        x0 = images_to_latents(images[idx])
-        ids = captions.sample(labels[idx], cfg.caption_dropout, g)
-        noise = torch.randn(x0.shape, generator=g)
-        t = torch.randint(0, cfg.train_timesteps, (cfg.batch_size,), generator=g)
-        xt = ddpm.add_noise(x0, noise, t)
-        eps = unet(xt, t, encoder_hidden_states=text_encoder(ids)[0]).sample
-        mse = F.mse_loss(eps, noise, reduction="none").mean(dim=(1, 2, 3))
-        if cfg.snr_gamma > 0:
-            snr = compute_snr(ddpm, t)
-            weights = torch.clamp(snr, max=cfg.snr_gamma) / snr
-            loss = (mse * weights).mean()
-        else:
-            loss = mse.mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
-        ema.step(params)
-        step += 1
-        elapsed = time.perf_counter() - t0
-        losses.append(mse.mean().item())
-        bar.update(1)
-        if step % cfg.log_every == 0:
-            row = {"step": step, "mse": float(np.mean(losses)), "lr": sched.get_last_lr()[0],
-                   "elapsed_s": round(elapsed, 1), "steps_per_s": round(step / max(elapsed, 1e-9), 3)}
-            log.write(json.dumps(row) + "\n")
-            log.flush()
-            bar.set_postfix(mse=f"{row['mse']:.4f}")
-            losses = []
-        if step % cfg.checkpoint_every == 0:
-            save_checkpoint()
-    bar.close()
-    log.close()
-    save_checkpoint()
-    ema.copy_to(params)  # sample with the EMA weights
-    unet.eval()
-    text_encoder.eval()
-    pipe.save_pretrained(final, safe_serialization=True)
-    atomic_write_text(out / "train_summary.json", json.dumps(
-        {"steps": step, "elapsed_s": round(elapsed, 1), "stopped_by": "max_steps" if step >= cfg.max_steps else "minutes"},
-        indent=2) + "\n")
-    mark_done(out, {"steps": step, "elapsed_s": round(elapsed, 1)})
-    return final
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -576,34 +360,3 @@ def measure_generator(
         scores["sampling_s"] = round(time.perf_counter() - t0, 1)
         result["by_guidance"][str(g)] = scores
     return result
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Command line
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Options of `fakeit train-generator`: every field of GeneratorTrainConfig plus --out."""
-    parser.add_argument("--out", required=True, type=Path, help="run folder (config.yaml, metrics.jsonl, checkpoint, pipeline/)")
-    defaults = GeneratorTrainConfig()
-    for f in dataclasses.fields(GeneratorTrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        value = getattr(defaults, f.name)
-        if isinstance(value, list):
-            parser.add_argument(flag, type=int, nargs="+", default=value, help=f"default {value}")
-        elif value is None:
-            parser.add_argument(flag, type=str, default=None, help="default none")
-        else:
-            parser.add_argument(flag, type=type(value), default=value, help=f"default {value}")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Train the mini generator as the command line asks; prints the pipeline folder."""
-    from .params import from_dict
-
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(GeneratorTrainConfig)}
-    cfg = from_dict(GeneratorTrainConfig, values)
-    final = train_generator(cfg, args.out, progress=not args.quiet)
-    print(final)
-    return 0
