@@ -32,6 +32,7 @@ from .params import from_dict
 from .store import atomic_write_bytes, atomic_write_text, claim_folder, config_hash, is_done, mark_done, stage_dir
 
 CHECKPOINT = "checkpoint.pt"
+LOADERS = ("workers", "memory")
 METRICS = "metrics.jsonl"
 
 
@@ -63,7 +64,9 @@ class TrainConfig:
     std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))  # input normalisation std
     images_per_class: int | None = None  # keep only the first N images of each class (None: all)
     amp: bool = True  # mixed precision: CUDA bf16/fp16 + channels_last; CPU bf16 autocast
-    workers: int = 8  # DataLoader worker processes per training process
+    loader: str = "workers"  # workers: DataLoader + PIL multi-crop per image; memory: small grey sets held in
+    # memory, multi-crop drawn per image on whole batches in torch (fakeit_lib/memory_loader.py; mini scale)
+    workers: int = 8  # DataLoader worker processes per training process (loader "workers")
     threads: int | None = None  # torch CPU threads per training process (None: torch's default); mini: 1, as
     # on 2 shared cores one compute thread beside the loader workers runs several times faster than two
     seed: int = 0  # seeds initialisation, sampling and augmentation
@@ -84,6 +87,8 @@ class TrainConfig:
                 raise FakeitError(f"parameter {name}={lo_hi} must be [low, high] with 0 < low <= high <= 1")
         if len(self.mean) != 3 or len(self.std) != 3:
             raise FakeitError("parameters mean and std must have 3 values (RGB)")
+        if self.loader not in LOADERS:
+            raise FakeitError(f"parameter loader={self.loader!r} is not valid; valid: {', '.join(LOADERS)}")
         if self.threads is not None and self.threads < 1:
             raise FakeitError(f"parameter threads={self.threads} must be at least 1 or null")
         if self.images_per_class is not None and self.images_per_class < 1:
@@ -259,6 +264,23 @@ def training_loader(dataset, config: TrainConfig, batch_size: int, world: int = 
     return loader, sampler, drop_last
 
 
+def memory_training_loader(dataset, config: TrainConfig, batch_size: int, world: int = 1, rank: int = 0):
+    """(MemoryLoader, its EpochSampler, drop_last) of one rank: the dataset decoded once, batches augmented in torch."""
+    from torch.utils.data import DistributedSampler
+
+    from .augment import BatchMultiCrop
+    from .memory_loader import MemoryLoader, decoded_images
+
+    images, labels = decoded_images(dataset.samples)
+    sampler = EpochSampler(DistributedSampler(range(len(labels)), num_replicas=world, rank=rank, shuffle=True,
+                                              seed=config.seed))
+    drop_last = len(sampler) >= batch_size
+    transform = BatchMultiCrop(config.global_crops, config.global_size, tuple(config.global_scale),
+                               config.local_crops, config.local_size, tuple(config.local_scale),
+                               tuple(config.mean), tuple(config.std))
+    return MemoryLoader(images, labels, transform, batch_size, sampler, config.seed, drop_last), sampler, drop_last
+
+
 def _checkpoint_bytes(obj: dict) -> bytes:
     buf = io.BytesIO()
     torch.save(obj, buf)
@@ -299,7 +321,10 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
         net = nn.parallel.DistributedDataParallel(net, device_ids=[dist.local_rank] if device.type == "cuda" else None)
 
     per_rank = max(1, config.batch_size // dist.world)
-    loader, sampler, drop_last = training_loader(dataset, config, per_rank, dist.world, dist.rank, device.type == "cuda")
+    if config.loader == "memory":
+        loader, sampler, drop_last = memory_training_loader(dataset, config, per_rank, dist.world, dist.rank)
+    else:
+        loader, sampler, drop_last = training_loader(dataset, config, per_rank, dist.world, dist.rank, device.type == "cuda")
     steps_per_epoch = len(sampler) // per_rank if drop_last else math.ceil(len(sampler) / per_rank)
     total_steps, warmup_steps = config.epochs * steps_per_epoch, config.warmup_epochs * steps_per_epoch
     amp_dtype = torch.bfloat16 if device.type == "cpu" or torch.cuda.is_bf16_supported() else torch.float16
