@@ -93,11 +93,34 @@ class MultiCrop:
         ]
 
 
-def eval_transform(resize: int, crop: int, mean: tuple[float, ...], std: tuple[float, ...]) -> T.Compose:
+class EvalTransform(T.Compose):
+    """The test-time transform (resize the short side, centre crop, normalise) of a PIL image, or of a batch of
+    grey uint8 images in torch (`batch`, used by arrayset.ArrayImages): the same operations, bicubic both ways."""
+
+    def __init__(self, resize: int, crop: int, mean: tuple[float, ...], std: tuple[float, ...]):
+        super().__init__([T.Resize(resize, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(crop), normalize(mean, std)])
+        self.resize, self.crop = resize, crop
+        self.mean, self.std = torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1)
+
+    def batch(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, crop, crop) normalised floats from (B, 1, H, W) uint8 grey images."""
+        import torch.nn.functional as F
+
+        x = images.float() / 255.0
+        h, w = x.shape[-2:]
+        if min(h, w) != self.resize:
+            scale = self.resize / min(h, w)
+            size = (max(self.resize, round(h * scale)), max(self.resize, round(w * scale)))
+            x = F.interpolate(x, size=size, mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+        h, w = x.shape[-2:]
+        top, left = (h - self.crop) // 2, (w - self.crop) // 2
+        x = x[..., top: top + self.crop, left: left + self.crop]
+        return (x.expand(-1, 3, -1, -1) - self.mean) / self.std
+
+
+def eval_transform(resize: int, crop: int, mean: tuple[float, ...], std: tuple[float, ...]) -> EvalTransform:
     """The test-time transform: resize the short side, centre crop, normalise."""
-    return T.Compose(
-        [T.Resize(resize, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(crop), normalize(mean, std)]
-    )
+    return EvalTransform(resize, crop, mean, std)
 
 
 class BatchMultiCrop:

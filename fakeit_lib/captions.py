@@ -183,3 +183,30 @@ def fashion_mnist_caption_sampler(images: torch.Tensor, labels: torch.Tensor,
     thresholds = attribute_thresholds(images)
     attributes = image_attributes(images, labels, thresholds)
     return CaptionSampler(names, parents, load_scenes(), attributes, config), thresholds
+
+
+def generator_captions(generator: str) -> dict | None:
+    """What a generator's training captions were (`training/captions.json` of the mini generator), or None when the
+    project did not train it (Stable Diffusion learnt from LAION's web captions; their content is not ours to list)."""
+    import json
+    from pathlib import Path
+
+    from .minigen import mini_generator_path
+
+    folder = mini_generator_path() if generator == "mini" else Path(generator).expanduser()
+    path = folder / "training" / "captions.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def prompt_word_shares(captions: dict, class_set: str, variants: list[str]) -> dict[str, float]:
+    """Per prompt variant: the share of its prompts' words that appeared in the generator's training captions."""
+    from .classes import load_class_set
+    from .prompts import build_prompts
+
+    vocabulary = set(captions.get("vocabulary", []))
+    cs = load_class_set(class_set)
+    out = {}
+    for v in variants:
+        texts = [p.text for p in build_prompts(cs, v)]
+        out[v] = sum(seen_word_share(t, vocabulary) for t in texts) / len(texts)
+    return out

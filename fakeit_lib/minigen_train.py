@@ -158,6 +158,8 @@ def _tokenizer_for(cfg: GeneratorTrainConfig, out: Path, tokenizer: CLIPTokenize
 def caption_report(sampler, thresholds: dict, examples: list[tuple[int, str]]) -> dict:
     """What the captions can say: names, parents, attributes and their thresholds, fillers, vocabulary, examples."""
     return {
+        "caption_source": "web-like captions drawn per image and step (fakeit_lib/captions.py), never a prompt variant",
+        "prompt_variants_as_captions": [],
         "names": sampler.names, "parents": sampler.parents, "attribute_thresholds": thresholds,
         "attributes": sorted({a for attrs in sampler.attributes for a in attrs}), "fillers": list(FILLERS),
         "places": "the 365 Places365 scene names, after 'in', 'inside' or 'at'",

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from .params import from_dict
 from .store import config_hash
+from .tables import seeds_note  # noqa: F401  (notebooks state their seeds with nb.seeds_note)
 
 T = TypeVar("T")
 
@@ -95,3 +96,32 @@ def show_provenance(scale: str, config: Any = None) -> None:
     p = provenance(scale, config)
     items = " · ".join(f"**{k}** `{v}`" for k, v in p.items())
     display(Markdown(f"Ran at scale **{scale}**. {items}"))
+    if config is not None:
+        import dataclasses
+
+        rows = "\n".join(f"| `{k}` | `{v!r}` |" for k, v in dataclasses.asdict(config).items())
+        display(Markdown(f"Parameters of this run:\n\n| parameter | value |\n|---|---|\n{rows}"))
+
+
+FINDINGS_KEY = "fakeit_findings"  # the glue key under which a page stores its verdicts (collected by the runner)
+
+
+def record_findings(verdicts: list) -> Any:
+    """Glue each verdict's sentence as markdown (key `v_<finding id>`), all sentences as a list (`findings_text`, for
+    ```{glue:md} findings_text``` in the page's prose) and all verdicts as JSON (FINDINGS_KEY, collected into
+    `_build/findings.json` by the runner); returns the page's table of findings to display."""
+    import json
+
+    import pandas as pd
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    from .findings import table
+
+    for v in verdicts:
+        glue(f"v_{v.id}", Markdown(v.sentence()), display=False)
+        glue(f"verdict_{v.id}", v.verdict, display=False)
+    text = "\n".join(f"- {v.sentence()}" for v in verdicts) or "- No finding of the paper can be checked with these parameters."
+    glue("findings_text", Markdown(text), display=False)
+    glue(FINDINGS_KEY, json.dumps([v.to_dict() for v in verdicts]), display=False)
+    return pd.DataFrame(table(verdicts)).style.hide(axis="index")

@@ -125,6 +125,70 @@ def execute_notebook(src: Path, dst: Path, preset: dict, cwd: Path, name: str | 
     return time.perf_counter() - t0
 
 
+def hide_parameter_cells(executed: Path) -> None:
+    """Tag the default and the injected parameters cells `remove-cell`: a page shows only the table of the
+    parameters actually used (nb.show_provenance), never the notebook's defaults as if they had run."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
+            cell.metadata["tags"] = tags + ["remove-cell"]
+    nbformat.write(nb, executed)
+
+
+def collect_findings(stage: Path, notebooks: list[Path]) -> list[dict]:
+    """The verdicts every executed notebook glued under nb.FINDINGS_KEY, in reading order, with their page."""
+    import ast
+
+    import nbformat
+
+    from .nb import FINDINGS_KEY
+
+    out = []
+    for rel in notebooks:
+        path = stage / rel
+        if not path.exists():
+            continue
+        for cell in nbformat.read(path, as_version=4).cells:
+            for output in cell.get("outputs", []):
+                if output.get("metadata", {}).get("scrapbook", {}).get("name") == FINDINGS_KEY:
+                    prefix = output["metadata"]["scrapbook"].get("mime_prefix", "")
+                    text = ast.literal_eval(output["data"][prefix + "text/plain"])
+                    out += [{**v, "page": rel.with_suffix("").as_posix()} for v in json.loads(text)]
+    return out
+
+
+FINDINGS_MARKER = "<!-- findings: filled in by the runner -->"
+
+
+def findings_markdown(findings: list[dict]) -> str:
+    """A markdown table of the verdicts, each linked to the page that checks it."""
+    if not findings:
+        return "No finding was checked in this build.\n"
+    lines = ["| finding (paper) | verdict | this run | seeds | page |", "|---|---|---|---:|---|"]
+    for f in findings:
+        est = f.get("estimate")
+        value = "–" if not est else (f"{est['mean']:+.2f}" if f.get("unit") == "judge units" else f"{est['mean']:+.1f}")
+        if est and est.get("low") is not None:
+            value += f" [{est['low']:+.1f}, {est['high']:+.1f}]" if f.get("unit") != "judge units" else f" [{est['low']:+.2f}, {est['high']:+.2f}]"
+        lines.append(f"| {f['claim']} ({f['source']}) | **{f['verdict']}** | {value} {f.get('unit', '') if est else ''} | "
+                     f"{f['n_seeds']} | {{doc}}`../{f['page']}` |")
+    return "\n".join(lines) + "\n"
+
+
+def write_findings(stage: Path, build_dir: Path, notebooks: list[Path]) -> list[dict]:
+    """Write `<build>/findings.json` and fill the staged introduction's findings table; returns the verdicts."""
+    findings = collect_findings(stage, notebooks)
+    atomic_write_json(build_dir / "findings.json", findings)
+    for page in (stage / "book").glob("*.md"):
+        text = page.read_text()
+        if FINDINGS_MARKER in text:
+            page.write_text(text.replace(FINDINGS_MARKER, findings_markdown(findings)))
+    return findings
+
+
 def stage_book(root: Path, stage: Path) -> None:
     """Copy the book's non-notebook sources into the staging folder."""
     stage.mkdir(parents=True, exist_ok=True)
@@ -202,8 +266,11 @@ def build_book(preset: str = "mini", root: Path | None = None, build_dir: Path |
             continue
         print(f"executing {nb} ...", flush=True)
         timings[str(nb)] = round(execute_notebook(root / nb, stage / nb, params, root, str(nb)), 1)
+        hide_parameter_cells(stage / nb)
         print(f"  done in {timings[str(nb)]} s", flush=True)
     atomic_write_json(build_dir / "timings.json", {"preset": preset, "scale": params["scale"], "seconds": timings})
+    findings = write_findings(stage, build_dir, notebooks)
+    print(f"findings: {len(findings)} checked, written to {build_dir / 'findings.json'}", flush=True)
     write_cost_page(stage, preset, params["scale"], timings)
     print("building the HTML book ...", flush=True)
     return build_html(stage, build_dir)

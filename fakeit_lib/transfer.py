@@ -11,10 +11,10 @@ Suites:
   iNaturalist 2018/2019 (official layout: `train<year>.json`, `val<year>.json`, images under the root; the
   official val split is the test split). EuroSAT and SUN397 ship no official split in torchvision: a fixed
   seeded, stratified 80/20 train/test split is used.
-- `mini` (offline, real images): scikit-learn's digits (fixed stratified 50/50 split) and real Fashion-MNIST
-  (train pool: the first `fmnist_per_class` train images per class; test: the official test split), restricted to
-  `fmnist_classes`. A clone generated for some classes leaves the others as unseen concepts: pass those here.
-  scikit-image's bundled photos (five images) are too few to form a classification task and are not used.
+- `mini` (offline, real images of other classes and domains than the mini clone's Fashion-MNIST): scikit-learn's
+  digits, MNIST digits, notMNIST-style font letters and Open Clip Art objects, with the fixed splits of
+  `fakeit_lib.minidata` (TRANSFER_SETS). Fashion-MNIST is the in-domain test set and never a transfer dataset:
+  `out_of_domain_average` refuses it.
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .errors import FakeitError
+from .minidata import TRANSFER_SETS as _MINI
 from .params import from_dict
 from .store import atomic_write_bytes, atomic_write_json, claim_folder, config_hash, is_done, mark_done, output_root, stage_dir
 
 PAPER_SETS = ("aircraft", "cars", "dtd", "eurosat", "flowers", "pets", "food101", "sun397", "inat2018", "inat2019")
-MINI_SETS = ("digits", "fashion-mnist")
+MINI_SETS = tuple(_MINI)
 DEFAULT_WDS = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
 RESULTS = "results.json"
 
@@ -56,12 +57,12 @@ class TransferConfig:
     sun397_root: str | None = None  # SUN397 root
     inat2018_root: str | None = None  # iNaturalist 2018 root: train2018.json, val2018.json, train_val2018/
     inat2019_root: str | None = None  # iNaturalist 2019 root: train2019.json, val2019.json, train_val2019/
-    fmnist_classes: list[int] = field(default_factory=lambda: list(range(10)))  # mini: real Fashion-MNIST classes probed
-    fmnist_per_class: int = 200  # mini: real train images per class in the probe's training pool
+    mini_sets: list[str] = field(default_factory=lambda: list(MINI_SETS))  # mini: out-of-domain datasets probed
     weight_decays: list[float] = field(default_factory=lambda: list(DEFAULT_WDS))  # L2 grid searched on the val split
     val_fraction: float = 0.2  # share of the training split held out to choose the weight decay
     max_iter: int = 300  # L-BFGS iterations per fit
     batch_size: int = 128  # feature extraction batch
+    amp: bool = True  # bf16 autocast and channels_last for feature extraction on the CPU
     workers: int = 4  # DataLoader worker processes
     seed: int = 0  # seeds the validation split
 
@@ -72,9 +73,9 @@ class TransferConfig:
             raise FakeitError(f"parameter suite={self.suite!r} is not valid; valid: 'paper', 'mini'")
         if self.suite == "paper" and not self.roots():
             raise FakeitError(f"suite paper needs at least one dataset root: {', '.join(n + '_root' for n in PAPER_SETS)}")
-        bad = [c for c in self.fmnist_classes if not 0 <= c <= 9]
-        if bad or not self.fmnist_classes:
-            raise FakeitError(f"parameter fmnist_classes={self.fmnist_classes} must list Fashion-MNIST labels 0..9")
+        unknown = sorted(set(self.mini_sets) - set(MINI_SETS))
+        if unknown or not self.mini_sets:
+            raise FakeitError(f"parameter mini_sets={self.mini_sets} must list datasets of {', '.join(MINI_SETS)}")
         if not 0 < self.val_fraction < 1:
             raise FakeitError(f"parameter val_fraction={self.val_fraction} must be in (0, 1)")
         if not self.weight_decays or min(self.weight_decays) < 0:
@@ -255,51 +256,44 @@ def paper_splits(name: str, root: str, transform):
     raise FakeitError(f"unknown transfer dataset {name!r}; valid: {', '.join(PAPER_SETS)}")
 
 
-def mini_splits(name: str, transform, config: TransferConfig):
-    """(training split, test split) of a mini-suite dataset (real images, offline)."""
-    from PIL import Image
+def mini_splits(name: str, transform, config: TransferConfig | None = None):
+    """(training split, test split) of a mini-suite dataset (real images of other classes, offline)."""
+    from .minidata import as_dataset, check_out_of_domain, transfer_split
 
-    from .datasets import TensorImageDataset
+    check_out_of_domain(name)
+    return tuple(as_dataset(transfer_split(name, split), transform, f"{name}-{split}") for split in ("train", "test"))
 
-    if name == "digits":
-        from sklearn.datasets import load_digits
 
-        digits = load_digits()
-        images = [Image.fromarray((im * 255 / 16).astype(np.uint8)) for im in digits.images]
-        train_idx, test_idx = carve_validation(digits.target, 0.5, 0)
-        pick = lambda idx: TensorImageDataset([images[i] for i in idx], [int(digits.target[i]) for i in idx], transform, name)
-        return pick(sorted(train_idx)), pick(sorted(test_idx))
-    if name == "fashion-mnist":
-        from .realdata import fashion_mnist
+def out_of_domain_average(suite: str, top1: dict[str, float]) -> float:
+    """The mean top-1 over a suite's transfer datasets; raises if one of them shares the training domain."""
+    from .minidata import check_out_of_domain
 
-        keep = set(config.fmnist_classes)
-        out = []
-        for split, limit in (("train", config.fmnist_per_class), ("test", None)):
-            ds = fashion_mnist(split)
-            counts: dict[int, int] = {}
-            images, labels = [], []
-            for arr, label in zip(ds.data.numpy(), ds.targets.tolist()):
-                if label in keep and (limit is None or counts.get(label, 0) < limit):
-                    images.append(Image.fromarray(arr))
-                    labels.append(label)
-                    counts[label] = counts.get(label, 0) + 1
-            out.append(TensorImageDataset(images, labels, transform, f"{name}-{split}"))
-        return tuple(out)
-    raise FakeitError(f"unknown mini transfer dataset {name!r}; valid: {', '.join(MINI_SETS)}")
+    if not top1:
+        raise FakeitError("no transfer dataset to average")
+    for name in top1:
+        if suite == "mini":
+            check_out_of_domain(name)
+        elif name not in PAPER_SETS:
+            raise FakeitError(f"{name!r} is not a transfer dataset of the paper suite; valid: {', '.join(PAPER_SETS)}")
+    return float(np.mean(list(top1.values())))
 
 
 # ------------------------------------------------------------------------------------- features + cache
 
 
 @torch.no_grad()
-def extract_features(enc: torch.nn.Module, dataset, batch_size: int = 128, workers: int = 0, desc: str = "") -> tuple[torch.Tensor, torch.Tensor]:
+def extract_features(enc: torch.nn.Module, dataset, batch_size: int = 128, workers: int = 0, desc: str = "",
+                     amp: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """(features, labels) of a dataset through a frozen encoder; unreadable images (label -1) are dropped."""
     from torch.utils.data import DataLoader
+
+    from .evaluate import cpu_inference
 
     enc.eval()
     feats, labels = [], []
     for images, y in tqdm(DataLoader(dataset, batch_size=batch_size, num_workers=workers), desc=desc, leave=False, disable=None):
-        feats.append(enc(images).flatten(1).float())
+        with cpu_inference(enc, amp):
+            feats.append(enc(images.contiguous(memory_format=torch.channels_last) if amp else images).flatten(1).float())
         labels.append(torch.as_tensor(y))
     x, y = torch.cat(feats), torch.cat(labels)
     return x[y >= 0], y[y >= 0]
@@ -313,7 +307,8 @@ def cached_features(enc, sha256: str, key: dict, dataset, config: TransferConfig
     if path.exists():
         obj = torch.load(path, map_location="cpu", weights_only=True)
         return obj["x"], obj["y"]
-    x, y = extract_features(enc, dataset, config.batch_size, config.workers, desc=f"{key['dataset']}/{key['split']}")
+    x, y = extract_features(enc, dataset, config.batch_size, config.workers, desc=f"{key['dataset']}/{key['split']}",
+                            amp=config.amp)
     buf = io.BytesIO()
     torch.save({"x": x, "y": y}, buf)
     atomic_write_bytes(path, buf.getvalue())
@@ -347,14 +342,15 @@ def transfer(config: TransferConfig, out: Path | str | None = None) -> dict:
         splits = {name: paper_splits(name, root, transform) for name, root in config.roots().items()}
         roots = config.roots()
     else:
-        splits = {name: mini_splits(name, transform, config) for name in MINI_SETS}
-        roots = {"digits": "sklearn.datasets.load_digits", "fashion-mnist": f"classes {config.fmnist_classes}"}
+        from .minidata import TRANSFER_SETS
+
+        splits = {name: mini_splits(name, transform, config) for name in config.mini_sets}
+        roots = {name: TRANSFER_SETS[name].source for name in config.mini_sets}
     claim_folder(folder, keyed)
     enc = encoder(loaded.model)
     results = {"suite": config.suite, "model": provenance(loaded), "datasets": {}, "fakeit_version": __version__}
     for name, (train_ds, test_ds) in splits.items():
-        key = {"dataset": name, "root": roots[name], "resize": meta["eval_resize"], "crop": meta["eval_crop"],
-               "fmnist": [config.fmnist_classes, config.fmnist_per_class] if name == "fashion-mnist" else None}
+        key = {"dataset": name, "root": roots[name], "resize": meta["eval_resize"], "crop": meta["eval_crop"], "amp": config.amp}
         xtr, ytr = cached_features(enc, sha, {**key, "split": "train"}, train_ds, config)
         xte, yte = cached_features(enc, sha, {**key, "split": "test"}, test_ds, config)
         probe = linear_probe(xtr, ytr, xte, yte, config.weight_decays, config.val_fraction, config.seed, config.max_iter)
@@ -370,18 +366,17 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", default="paper", choices=["paper", "mini"])
     for name in PAPER_SETS:
         parser.add_argument(f"--{name}", dest=f"{name}_root", metavar="DIR", help=f"root of {name}")
-    parser.add_argument("--fmnist-classes", type=int, nargs="+", help="mini: Fashion-MNIST labels to probe (default: all 10)")
-    parser.add_argument("--fmnist-per-class", type=int, default=200)
+    parser.add_argument("--mini-sets", nargs="+", metavar="NAME", help=f"mini: datasets to probe (default: {' '.join(MINI_SETS)})")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--out", help="results folder (default: <output root>/transfer-<suite>-<run>-<hash>)")
 
 
 def run(args: argparse.Namespace) -> int:
-    values = {k: getattr(args, k) for k in ("checkpoint", "suite", "fmnist_per_class", "batch_size", "workers")}
+    values = {k: getattr(args, k) for k in ("checkpoint", "suite", "batch_size", "workers")}
     values.update({f"{n}_root": getattr(args, f"{n}_root") for n in PAPER_SETS})
-    if args.fmnist_classes:
-        values["fmnist_classes"] = args.fmnist_classes
+    if args.mini_sets:
+        values["mini_sets"] = args.mini_sets
     results = transfer(from_dict(TransferConfig, values), args.out)
     print(json.dumps({k: v["top1"] for k, v in results["datasets"].items()}, indent=1))
     return 0

@@ -1,0 +1,34 @@
+"""The real-trained and the clone-trained encoder that Table 2, Fig. 1 and the representation chapter compare."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import FakeitError
+from ..experiments import ModelRuns, PipelineParams, model_runs
+
+
+@dataclass
+class ComparisonParams(PipelineParams):
+    """Parameters of the real-vs-synthetic chapters (Table 2, Fig. 1, representations): one model pair, shared."""
+
+    best_variant: str = "c_dc"  # prompt variant of the compared clone; paper (IN-100, Table 2 row 3): c_dc
+    best_guidance: float = 2.0  # guidance scale of the compared clone; paper: 2.0
+    best_multiplier: float = 50.0  # its size relative to the real set; paper (IN-100): 50x
+    transfer_suite: str = "paper"  # paper (ten datasets from transfer_roots) or mini (offline out-of-domain sets)
+    transfer_roots: dict = field(default_factory=dict)  # paper suite: {aircraft: root, cars: root, ...}
+
+    def validate(self) -> None:
+        from ..prompts import check_variant
+
+        super().validate()
+        check_variant(self.best_variant)
+        if self.best_guidance <= 0 or self.best_multiplier <= 0:
+            raise FakeitError(f"best_guidance ({self.best_guidance}) and best_multiplier ({self.best_multiplier}) must be positive")
+        if self.transfer_suite not in ("paper", "mini"):
+            raise FakeitError(f"parameter transfer_suite={self.transfer_suite!r} is not valid; valid: paper, mini")
+
+
+def compared_runs(p: ComparisonParams) -> tuple[ModelRuns, ModelRuns]:
+    """(real-trained, clone-trained) models, each trained once per seed (stages shared with the other chapters)."""
+    return model_runs(p), model_runs(p, p.best_variant, p.best_guidance, p.best_multiplier)

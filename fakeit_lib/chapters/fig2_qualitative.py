@@ -1,0 +1,236 @@
+"""Chapter fig2_qualitative (paper Fig. 2): real images beside every clone, and what a judge measures of them.
+
+At the Fashion-MNIST scale a small CNN trained on the real train split (fakeit_lib.judge) scores every image:
+fidelity (the share judged as its prompt's class) and diversity (mean pairwise distance of the judge's features
+within a class). The finding "lower guidance gives more diverse, less faithful images" is checked on five disjoint
+image samples of each clone (image i of a class goes to sample i mod 5; fewer when a class has under ten images):
+independent draws of the generator, so their spread is the sampling noise of the measure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import findings as fd
+from ..errors import FakeitError
+from ..experiments import PipelineParams, synthetic_clone
+from ..prompts import PAPER_EXAMPLES, check_variant
+
+SAMPLES = 5  # disjoint image samples per clone for the fidelity/diversity verdict
+
+
+@dataclass
+class QualitativeParams:
+    """Parameters of the fig2_qualitative chapter (paper Fig. 2): real images beside each clone's images."""
+
+    scale: str = "paper"  # label of the preset this ran with: smoke, mini or paper
+    class_set: str = "imagenet100"  # classes of the clones; paper: imagenet100; mini: fashion-mnist
+    generator: str = "CompVis/stable-diffusion-v1-4"  # diffusers model (hub id or folder) or "mini"; paper: SD v1.4
+    steps: int = 50  # denoising steps; paper: 50
+    gen_batch_size: int = 8  # images per generator call (part of a dataset's identity: fixed batches)
+    images_per_class: int | str = "match"  # synthetic images per class: N, or "match" (the real set's counts); paper: match
+    real_root: str = ""  # real training set (wnid folders) whose images are shown; "" at mini: Fashion-MNIST train
+    variants: list[str] = field(default_factory=lambda: ["c", "c_hc", "c_dc", "c_hc_inside_b"])  # prompt variants; paper: all four
+    guidances: list[float] = field(default_factory=lambda: [7.5, 2.0])  # guidance scales; paper: 7.5 and 2.0
+    example_wnids: list[str] = field(default_factory=lambda: list(PAPER_EXAMPLES))  # classes shown (absent ones: evenly spaced classes of the set)
+    images_shown: int = 8  # images per row of the grids
+    seed: int = 0  # seeds generation
+
+    def validate(self) -> None:
+        self.pipeline()  # checks the shared fields
+        for v in self.variants:
+            check_variant(v)
+        if not self.variants or not self.guidances or min(self.guidances) <= 0:
+            raise FakeitError(f"variants ({self.variants}) and guidances ({self.guidances}) must be non-empty, guidances > 0")
+        if self.images_shown < 1 or not self.example_wnids:
+            raise FakeitError(f"images_shown={self.images_shown} must be >= 1 and example_wnids non-empty")
+
+    def pipeline(self) -> PipelineParams:
+        """The shared pipeline settings (so the clones are the very folders Table 1 uses)."""
+        names = {f.name for f in fields(PipelineParams)}
+        p = PipelineParams(**{k: getattr(self, k) for k in names if hasattr(self, k)})
+        p.validate()
+        return p
+
+
+def clones(p: QualitativeParams) -> dict[tuple[str, float], Path]:
+    """One synthetic dataset per prompt variant and guidance scale (generated unless complete)."""
+    pipeline = p.pipeline()
+    return {(v, float(g)): synthetic_clone(pipeline, v, g) for v in p.variants for g in p.guidances}
+
+
+def clone_label(variant: str, guidance: float) -> str:
+    """Row label of a clone in grids and tables."""
+    return f"{variant}, gs {guidance:g}"
+
+
+def shown_classes(class_set, wnids: list[str]) -> list:
+    """The classes of `class_set` with these wnids; if none is in the set, as many evenly spaced classes of it."""
+    present = [c for c in class_set if c.wnid in set(wnids)]
+    if present:
+        return sorted(present, key=lambda c: wnids.index(c.wnid))
+    n = min(len(wnids), len(class_set))
+    picks = np.linspace(0, len(class_set) - 1, n).round().astype(int)
+    return [class_set.classes[i] for i in picks]
+
+
+def real_images(p: QualitativeParams, info, n: int) -> list:
+    """The first `n` real training images of a class: Fashion-MNIST train (mini) or files of `real_root/<folder>`."""
+    from PIL import Image
+
+    if not p.real_root:
+        if p.class_set != "fashion-mnist":
+            return []
+        from ..realdata import fashion_mnist
+
+        ds = fashion_mnist("train")
+        idx = (ds.targets == info.index).nonzero().flatten()[:n].tolist()
+        return [Image.fromarray(ds.data[i].numpy()) for i in idx]
+    folder = Path(p.real_root).expanduser() / info.folder
+    if not folder.is_dir():
+        raise FakeitError(f"real_root {p.real_root} has no folder {info.folder} for class {info.name}")
+    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp", ".bmp"))[:n]
+    return [Image.open(f).convert("RGB") for f in files]
+
+
+def synthetic_images(folder: Path, class_index: int, n: int | None = None) -> list:
+    """The first `n` (all: None) images of a class in a synthetic dataset, in manifest order."""
+    from PIL import Image
+
+    from ..datasets import read_manifest
+
+    rows = [r for r in read_manifest(folder) if r["class_index"] == class_index][:n]
+    return [Image.open(Path(folder) / r["path"]).copy() for r in rows]
+
+
+def image_grid(rows: list[tuple[str, list]], title: str = "", cell: float = 1.1):
+    """A matplotlib figure with one labelled row of images per (label, images) pair."""
+    import matplotlib.pyplot as plt
+
+    n_cols = max([len(ims) for _, ims in rows] + [1])
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.6 + cell * n_cols, cell * len(rows) + 0.4), squeeze=False)
+    for r, (label, ims) in enumerate(rows):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            ax.set_xticks([]), ax.set_yticks([])
+            for side in ax.spines.values():
+                side.set_visible(False)
+            if c < len(ims):
+                im = np.asarray(ims[c])
+                ax.imshow(im, cmap="gray" if im.ndim == 2 else None, vmin=0, vmax=255)
+            if c == 0:
+                ax.set_ylabel(label if ims else f"{label}\n(none)", rotation=0, ha="right", va="center", fontsize=9)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def _clone_arrays(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(images (N, 28, 28) uint8, labels, index of each image within its class) of a clone, in manifest order."""
+    from PIL import Image
+
+    from ..datasets import read_manifest
+
+    rows = read_manifest(folder)
+    images, labels, within, seen = [], [], [], {}
+    for r in rows:
+        with Image.open(Path(folder) / r["path"]) as im:
+            images.append(np.asarray(im.convert("L")))
+        c = r["class_index"]
+        labels.append(c)
+        within.append(seen.get(c, 0))
+        seen[c] = seen.get(c, 0) + 1
+    return np.stack(images), np.asarray(labels), np.asarray(within)
+
+
+def _real_reference(per_class: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first `per_class` real test images of each Fashion-MNIST class (the judge never trained on them)."""
+    from ..realdata import fashion_mnist
+
+    ds = fashion_mnist("test")
+    y = ds.targets.numpy()
+    idx = np.sort(np.concatenate([np.nonzero(y == c)[0][:per_class] for c in range(10)]))
+    return ds.data.numpy()[idx], y[idx]
+
+
+@dataclass
+class Quality:
+    """Judge scores and image statistics of each clone and of real images, and per-sample scores for the verdict."""
+
+    judge_accuracy: float  # the judge's top-1 on the real test split
+    table: pd.DataFrame  # one row per clone plus real: fidelity, diversity, speckle, saturation, border, Fréchet
+    samples: dict  # (variant, guidance) -> list of {"fidelity", "diversity"} per disjoint image sample
+
+
+def clone_quality(p: QualitativeParams, folders: dict[tuple[str, float], Path]) -> Quality | None:
+    """Judge and image statistics of Fashion-MNIST clones beside real test images; None for other class sets."""
+    if p.class_set != "fashion-mnist":
+        return None
+    from ..imagestats import frechet_distance, image_statistics
+    from ..judge import judge_outputs, load_judge, score_images
+
+    judge, accuracy = load_judge(progress=False)
+    per_class = max(len(_clone_arrays(f)[0]) for f in folders.values()) // 10
+    real_x, real_y = _real_reference(max(per_class, 200))
+    _, real_feats = judge_outputs(judge, real_x)
+    rows, samples = [], {}
+    for (variant, guidance), folder in folders.items():
+        x, y, within = _clone_arrays(folder)
+        s = score_images(judge, x, y)
+        _, feats = judge_outputs(judge, x)
+        rows.append({"images": clone_label(variant, guidance), "variant": variant, "guidance": guidance, "count": len(y),
+                     "fidelity": s["fidelity"], "diversity": s["diversity"], **image_statistics(x),
+                     "Fréchet distance to real (judge features)": frechet_distance(feats, real_feats)})
+        n_samples = max(1, min(SAMPLES, int(within.max() + 1) // 2))  # at least two images per class in a sample
+        samples[(variant, guidance)] = []
+        for k in range(n_samples):
+            pick = within % n_samples == k
+            sk = score_images(judge, x[pick], y[pick])
+            samples[(variant, guidance)].append({"fidelity": sk["fidelity"], "diversity": sk["diversity"]})
+    ref_x, ref_y = real_x[: len(real_x) // 2], real_y[: len(real_y) // 2]
+    s = score_images(judge, ref_x, ref_y)
+    _, ref_feats = judge_outputs(judge, ref_x)
+    _, rest_feats = judge_outputs(judge, real_x[len(real_x) // 2:])
+    rows.append({"images": "real (Fashion-MNIST test)", "variant": "real", "guidance": float("nan"), "count": len(ref_y),
+                 "fidelity": s["fidelity"], "diversity": s["diversity"], **image_statistics(ref_x),
+                 "Fréchet distance to real (judge features)": frechet_distance(ref_feats, rest_feats)})
+    return Quality(accuracy, pd.DataFrame(rows), samples)
+
+
+def fidelity_diversity_figure(q: Quality):
+    """A plotly scatter of fidelity against diversity, one point per clone plus the real images."""
+    import plotly.express as px
+
+    df = q.table.assign(guidance=q.table["guidance"].map(lambda g: "real" if pd.isna(g) else f"{g:g}"))
+    fig = px.scatter(df, x="diversity", y="fidelity", color="guidance", symbol="variant", hover_data=["images", "count"],
+                     title="Fidelity (judge accuracy) against diversity (within-class feature spread)")
+    fig.update_traces(marker_size=12)
+    fig.update_layout(height=440)
+    return fig
+
+
+def qualitative_findings(p: QualitativeParams, q: Quality | None) -> list[fd.Verdict]:
+    """Verdict: guidance 2.0 gives more diverse and less faithful images than 7.5 (over disjoint image samples)."""
+    paper = fd.paper_value("low_guidance_diverse")
+    if q is None:
+        return [fd.cannot_test("low_guidance_diverse", p.scale, "this project has a judge of Fashion-MNIST images only; "
+                               "at this scale the grids above are the evidence, as in the paper", paper)]
+    hi, lo = 7.5, 2.0
+    variants = [v for v in p.variants if (v, hi) in q.samples and (v, lo) in q.samples]
+    if not variants:
+        return []
+    n = min(len(q.samples[(v, g)]) for v in variants for g in (hi, lo))
+
+    def mean_over_variants(g, metric):
+        return [float(np.mean([q.samples[(v, g)][k][metric] for v in variants])) for k in range(n)]
+
+    parts = {"diversity (2.0 minus 7.5)": fd.part("diversity", mean_over_variants(lo, "diversity"), mean_over_variants(hi, "diversity")),
+             "fidelity (7.5 minus 2.0)": fd.part("fidelity", mean_over_variants(hi, "fidelity"), mean_over_variants(lo, "fidelity"))}
+    verdict = fd.check_both("low_guidance_diverse", parts, p.scale, paper)
+    verdict.evidence["samples"] = f"{n} disjoint image samples per clone (image i of a class in sample i mod {n})"
+    verdict.evidence["variants"] = variants
+    return [verdict]

@@ -1,0 +1,122 @@
+"""Chapter fig4_scaling (paper Fig. 4, Table 1 rows 8, 10-12): clones of growing size, in-domain and in transfer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .. import findings as fd
+from ..errors import FakeitError
+from ..experiments import ModelRuns, PipelineParams, model_runs, transfer_scores
+from ..paper import paper_rows, train_set_of
+from ..stats import mean_interval
+
+
+@dataclass
+class ScalingParams(PipelineParams):
+    """Parameters of Fig. 4: clones from 1/10x to 50x the real set's size, on real test images and in transfer."""
+
+    multipliers: list[float] = field(default_factory=lambda: [0.1, 1.0, 10.0, 20.0, 50.0])  # clone sizes; paper: 1/10x to 50x
+    scaling_variant: str = "c_dc"  # prompt variant of the scaled clones; paper: c_dc (Table 1 rows 8, 10-12)
+    scaling_guidance: float = 2.0  # guidance scale of the scaled clones; paper: 2.0
+    transfer_suite: str = "paper"  # paper (10 datasets of Table 2, transfer_roots) or mini (offline out-of-domain sets)
+    transfer_roots: dict = field(default_factory=dict)  # paper suite: {aircraft: root, cars: root, ...}
+
+    def validate(self) -> None:
+        from ..prompts import check_variant
+
+        super().validate()
+        check_variant(self.scaling_variant)
+        if len(self.multipliers) < 2 or min(self.multipliers) <= 0 or len(set(self.multipliers)) != len(self.multipliers):
+            raise FakeitError(f"parameter multipliers={self.multipliers} must hold at least two distinct numbers > 0")
+        if self.transfer_suite not in ("paper", "mini"):
+            raise FakeitError(f"parameter transfer_suite={self.transfer_suite!r} is not valid; valid: paper, mini")
+
+
+@dataclass
+class Scaling:
+    """The real baseline and one clone per size, each with per-seed in-domain top-1 and transfer averages."""
+
+    real: ModelRuns
+    clones: list[ModelRuns]  # in the order of the multipliers
+    real_transfer: list[dict[str, float]]  # per seed
+    clones_transfer: list[list[dict[str, float]]]  # per clone, per seed
+
+
+def scaling_runs(p: ScalingParams) -> Scaling:
+    """Train (or load) every model of the figure per seed, evaluate it and probe it on the transfer suite."""
+    real = model_runs(p)
+    clones = [model_runs(p, p.scaling_variant, p.scaling_guidance, m) for m in sorted(p.multipliers)]
+    return Scaling(real, clones, transfer_scores(p, real, p.transfer_suite, p.transfer_roots),
+                   [transfer_scores(p, c, p.transfer_suite, p.transfer_roots) for c in clones])
+
+
+def scaling_frame(s: Scaling) -> pd.DataFrame:
+    """One row per model: images, in-domain top-1 and transfer average, each mean and 95% bounds over seeds."""
+    rows = []
+    for r, t in [(s.real, s.real_transfer)] + list(zip(s.clones, s.clones_transfer)):
+        ind, tr = mean_interval(r.scores()), mean_interval([x["average"] for x in t])
+        rows.append({"training data": r.label, "multiplier": None if r.data == "real" else r.multiplier,
+                     "images": r.images, "in-domain top-1": ind.mean, "in-domain low": ind.low, "in-domain high": ind.high,
+                     "transfer top-1": tr.mean, "transfer low": tr.low, "transfer high": tr.high, "seeds": ind.n})
+    return pd.DataFrame(rows)
+
+
+def paper_points(class_set: str) -> pd.DataFrame:
+    """Fig. 4's values that the paper gives as numbers: val top-1 (Table 1 rows 8, 10-12) and transfer (Table 2)."""
+    train = train_set_of(class_set)
+    points = [{"multiplier": float(r["scale"]), "metric": "in-domain top-1", "value": r["in_val_top1"],
+               "source": f"Table 1 row {r['row']}"}
+              for r in paper_rows("table1", train=train, data="synthetic", variant="c_dc", guidance=2.0)]
+    points += [{"multiplier": float(r["scale"]), "metric": "transfer top-1", "value": r["average"],
+                "source": f"Table 2 row {r['row']}"} for r in paper_rows("table2", train=train, data="synthetic")]
+    real1, real2 = paper_rows("table1", train=train, data="real")[0], paper_rows("table2", train=train, data="real")[0]
+    points += [{"multiplier": None, "metric": "in-domain top-1", "value": real1["in_val_top1"], "source": f"Table 1 row {real1['row']} (real)"},
+               {"multiplier": None, "metric": "transfer top-1", "value": real2["average"], "source": f"Table 2 row {real2['row']} (real)"}]
+    return pd.DataFrame(points)
+
+
+def scaling_figure(p: ScalingParams, s: Scaling):
+    """Two panels: the paper's points (ImageNet) and this run's, with 95% error bars over seeds; dashes: real data."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    paper, ours = paper_points(p.class_set), scaling_frame(s)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"paper (reported), {train_set_of(p.class_set)}", f"this run, {p.scale} scale"))
+    colours = {"in-domain top-1": "#1f77b4", "transfer top-1": "#d62728"}
+    for metric, colour in colours.items():
+        pts = paper[(paper.metric == metric) & paper.multiplier.notna()]
+        fig.add_trace(go.Scatter(x=pts.multiplier, y=pts.value, mode="lines+markers", name=f"paper: {metric}",
+                                 line_color=colour, text=pts.source), 1, 1)
+        fig.add_hline(y=paper[(paper.metric == metric) & paper.multiplier.isna()].value.iloc[0], line_dash="dash",
+                      line_color=colour, row=1, col=1)
+    synth, real = ours[ours.multiplier.notna()], ours[ours.multiplier.isna()].iloc[0]
+    for prefix, colour in (("in-domain", colours["in-domain top-1"]), ("transfer", colours["transfer top-1"])):
+        col = f"{prefix} top-1"
+        err = (synth[f"{prefix} high"] - synth[col]).fillna(0)
+        fig.add_trace(go.Scatter(x=synth.multiplier, y=synth[col], mode="lines+markers", name=f"this run: {col}",
+                                 line_color=colour, error_y=dict(type="data", array=err.tolist(), visible=True),
+                                 text=synth.images.map(lambda n: f"{n} images")), 1, 2)
+        fig.add_hline(y=real[col], line_dash="dash", line_color=colour, row=1, col=2)
+    fig.update_xaxes(type="log", title_text="clone size (x the real set)")
+    fig.update_yaxes(title_text="top-1 (%)")
+    fig.update_layout(height=460, legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def scaling_findings(p: ScalingParams, s: Scaling) -> list[fd.Verdict]:
+    """Verdicts: more images help in-domain (trend over every size), the largest clone matches real in transfer."""
+    train = train_set_of(p.class_set)
+    test = next(iter(s.real.results[0]["datasets"]))
+    sizes = [c.multiplier for c in s.clones]
+    trend = fd.check_trend("more_images_help", sizes, [c.scores() for c in s.clones], p.scale,
+                           {"clones": [c.label for c in s.clones], "images": [c.images for c in s.clones], "test": test},
+                           fd.paper_value("more_images_help", train))
+    largest, largest_t = s.clones[-1], s.clones_transfer[-1]
+    transfer = fd.check_noninferior(
+        "largest_clone_transfers", [x["average"] for x in largest_t], [x["average"] for x in s.real_transfer], p.scale,
+        {"a saw": largest.saw(p.class_set), "b saw": s.real.saw(p.class_set),
+         "transfer datasets": [k for k in s.real_transfer[0] if k != "average"]},
+        fd.paper_value("largest_clone_transfers", train))
+    return [trend, transfer]

@@ -1,0 +1,92 @@
+"""Chapter representations (supplementary, after t-ReX): four measures of the two encoders' penultimate features.
+
+The measures are taken on the test split of each transfer dataset, from the features the probes of Table 2 already
+extracted (`repmetrics_test` in the transfer results), for every seed of both encoders.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..errors import FakeitError
+from ..experiments import ModelRuns, transfer_results
+from ..stats import mean_interval
+from .comparison import ComparisonParams
+
+# what each measure is, and the direction that the works introducing them associate with better transfer
+# (Wang et al., CVPR 2022; Sariyildiz et al., t-ReX, ICLR 2023)
+METRICS = {
+    "sparsity": ("share of (numerically) zero feature values of post-ReLU penultimate features", "lower"),
+    "intra_class_distance": ("mean distance between L2-normalised features of the same class", "higher"),
+    "feature_redundancy": ("mean absolute correlation between pairs of feature dimensions, in [1/d, 1]", "lower"),
+    "coding_length": ("bits to code the L2-normalised features up to distortion 0.5 (lossy coding length)", "higher"),
+}
+
+
+def metrics_explained() -> pd.DataFrame:
+    """The four measures, what they measure and which direction goes with better transfer."""
+    return pd.DataFrame([{"metric": k, "measures": v[0], "better transfer": v[1]} for k, v in METRICS.items()])
+
+
+def repmetrics_frame(p: ComparisonParams, models: list[ModelRuns]) -> pd.DataFrame:
+    """One row per (model, seed, dataset, metric) from the transfer results' `repmetrics_test`."""
+    rows = []
+    for m in models:
+        for seed, checkpoint in zip(m.seeds, m.checkpoints):
+            res = transfer_results(p, checkpoint, p.transfer_suite, p.transfer_roots)
+            for dataset, d in res["datasets"].items():
+                if "repmetrics_test" not in d:
+                    raise FakeitError(f"transfer results of {m.label} on {dataset} carry no repmetrics_test")
+                for metric, value in d["repmetrics_test"].items():
+                    rows.append({"model": m.label, "seed": seed, "dataset": dataset, "metric": metric, "value": float(value)})
+    return pd.DataFrame(rows)
+
+
+def repmetrics_summary(long: pd.DataFrame) -> pd.DataFrame:
+    """Mean over seeds of each (metric, dataset, model), metrics as rows with their 'better transfer' direction."""
+    mean = long.groupby(["metric", "dataset", "model"], sort=False)["value"].mean().reset_index()
+    mean["better (t-ReX)"] = mean.metric.map(lambda m: METRICS.get(m, ("", "?"))[1])
+    return mean.pivot_table(index=["metric", "better (t-ReX)"], columns=["dataset", "model"], values="value", sort=False)
+
+
+def agreement_with_direction(long: pd.DataFrame, synthetic: str, real: str) -> pd.DataFrame:
+    """Per dataset and metric: the synthetic-minus-real difference over seeds (mean, 95% interval) and whether it sits
+    on the side the measure associates with better transfer, clearly (interval excludes 0) or not."""
+    rows = []
+    for (dataset, metric), g in long.groupby(["dataset", "metric"], sort=False):
+        if metric not in METRICS:
+            continue
+        syn = g[g.model == synthetic].sort_values("seed")["value"].tolist()
+        real_v = g[g.model == real].sort_values("seed")["value"].tolist()
+        if not syn or len(syn) != len(real_v):
+            continue
+        est = mean_interval([a - b for a, b in zip(syn, real_v)])
+        better = METRICS[metric][1]
+        above, below = (est.low is not None and est.low > 0), (est.high is not None and est.high < 0)
+        if est.low is None:
+            side = "one seed: no interval"
+        elif (better == "higher" and above) or (better == "lower" and below):
+            side = "better side"
+        elif (better == "higher" and below) or (better == "lower" and above):
+            side = "worse side"
+        else:
+            side = "unclear (interval spans 0)"
+        rows.append({"dataset": dataset, "metric": metric, "synthetic - real": est.mean, "95% low": est.low,
+                     "95% high": est.high, "better": better, "synthetic is on the": side})
+    return pd.DataFrame(rows)
+
+
+def repmetrics_figure(long: pd.DataFrame):
+    """Bars per metric (own y axis): datasets on x, one bar per model, mean over seeds with 95% error bars."""
+    import plotly.express as px
+
+    rows = []
+    for (model, dataset, metric), g in long.groupby(["model", "dataset", "metric"], sort=False):
+        est = mean_interval(g["value"].tolist())
+        rows.append({"model": model, "dataset": dataset, "metric": metric, "value": est.mean,
+                     "err": (est.high - est.mean) if est.high is not None else 0.0})
+    fig = px.bar(pd.DataFrame(rows), x="dataset", y="value", color="model", barmode="group", facet_col="metric",
+                 facet_col_wrap=2, error_y="err", title="Representation measures of the penultimate features (test splits)")
+    fig.update_yaxes(matches=None, showticklabels=True)
+    fig.update_layout(height=640)
+    return fig

@@ -1,0 +1,81 @@
+"""Chapter tab2_transfer (paper Table 2): linear probes of the two encoders on datasets of other classes."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import findings as fd
+from ..experiments import ModelRuns, transfer_scores
+from ..paper import paper_columns, paper_rows, train_set_of
+from ..stats import mean_interval
+from ..tables import PAPER, interval_cell
+from .comparison import ComparisonParams
+
+
+def paper_training_label(row: dict) -> str:
+    """How a paper table row's training data is named in tables: `IN-100 real (Baseline)`, `IN-1K-SD (c_dc, gs 2, 1x)`."""
+    train = {"imagenet100": "IN-100", "imagenet1k": "IN-1K", "none": "-"}[row["train"]]
+    if row["data"] == "synthetic":
+        return f"{train}-SD ({row['variant']}, gs {row['guidance']:g}, {row['scale']:g}x)"
+    return f"{train} real ({row['model']})" if row["data"] == "real" else row["model"]
+
+
+def probes(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns) -> dict[str, list[dict[str, float]]]:
+    """Per model and seed: linear-probe top-1 (%) on each transfer dataset and their out-of-domain average."""
+    return {m.label: transfer_scores(p, m, p.transfer_suite, p.transfer_roots) for m in (real, synthetic)}
+
+
+def table2_frame(ours: dict[str, list[dict[str, float]]], label: str) -> pd.DataFrame:
+    """The paper's Table 2 rows, then this run's rows (mean ± 95% interval over seeds), one column per dataset."""
+    cols = paper_columns("table2")
+    records = [{"source": PAPER, "trained on": paper_training_label(r), **{c: f"{r[c]:.1f}" for c in cols}}
+               for r in paper_rows("table2")]
+    for name, seeds in ours.items():
+        datasets = [k for k in seeds[0] if k != "average"] + ["average"]
+        records.append({"source": label, "trained on": name,
+                        **{d: interval_cell([s[d] for s in seeds]) for d in datasets}})
+    df = pd.DataFrame(records).fillna("–")
+    ordered = ["source", "trained on"] + [c for c in df.columns if c not in ("source", "trained on", "average")] + ["average"]
+    return df[ordered]
+
+
+def averages_frame(ours: dict[str, list[dict[str, float]]], label: str, paper_row_ids=(2, 3, 4, 8)) -> pd.DataFrame:
+    """Average transfer top-1 of some paper rows (IN-100 and IN-1K, real and synthetic) and of this run's models."""
+    rows = [{"source": PAPER, "trained on": paper_training_label(r), "average": r["average"], "err": 0.0}
+            for r in paper_rows("table2") if r["row"] in paper_row_ids]
+    for name, seeds in ours.items():
+        est = mean_interval([s["average"] for s in seeds])
+        rows.append({"source": label, "trained on": name, "average": est.mean,
+                     "err": (est.high - est.mean) if est.high is not None else 0.0})
+    return pd.DataFrame(rows)
+
+
+def averages_figure(df: pd.DataFrame):
+    """Bars of average transfer top-1 per source and model, with 95% error bars for this run."""
+    import plotly.express as px
+
+    fig = px.bar(df, x="source", y="average", color="trained on", barmode="group", error_y="err", text_auto=".1f",
+                 title="Average linear-probe top-1 on the transfer datasets")
+    fig.update_layout(height=440, yaxis_title="top-1 (%)", xaxis_title="")
+    return fig
+
+
+def transfer_sets_frame(suite: str) -> pd.DataFrame | None:
+    """The mini suite's datasets with their classes, source, licence and split (None for the paper suite)."""
+    if suite != "mini":
+        return None
+    from ..minidata import TRANSFER_SETS, transfer_split
+
+    return pd.DataFrame([{"dataset": s.name, "what": s.title, "group": s.group, "classes": ", ".join(s.classes),
+                          "train / test images": f"{len(transfer_split(s.name, 'train'))} / {len(transfer_split(s.name, 'test'))}",
+                          "split": s.split, "source": s.source, "licence": s.licence} for s in TRANSFER_SETS.values()])
+
+
+def transfer_findings(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns,
+                      ours: dict[str, list[dict[str, float]]]) -> list[fd.Verdict]:
+    """Verdict: the clone-trained encoder transfers better than the real-trained one (average over the suite)."""
+    a, b = [s["average"] for s in ours[synthetic.label]], [s["average"] for s in ours[real.label]]
+    return [fd.check_greater("synthetic_beats_real_transfer", a, b, p.scale,
+                             {"a saw": synthetic.saw(p.class_set), "b saw": real.saw(p.class_set),
+                              "transfer datasets": [k for k in ours[real.label][0] if k != "average"]},
+                             fd.paper_value("synthetic_beats_real_transfer", train_set_of(p.class_set)))]

