@@ -143,16 +143,17 @@ def per_class_validation(labels: np.ndarray, fraction: float, seed: int) -> tupl
     return np.sort(np.array(train, dtype=np.int64)), np.sort(np.array(val, dtype=np.int64))
 
 
-def normalise(xtr: torch.Tensor, xte: torch.Tensor, norm: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features as the probe sees them: standardised with the training statistics, L2-normalised, or as they are."""
+def normaliser(xtr: torch.Tensor, norm: str):
+    """The row-wise map the probe applies to features: standardisation with the training statistics,
+    L2 normalisation, or none. Applied per batch by the minibatch solver, so no normalised copy is ever held."""
     if norm not in NORMS:
         raise FakeitError(f"unknown feature normalisation {norm!r}; valid: {', '.join(NORMS)}")
     if norm == "standard":
         mean, std = xtr.mean(0), xtr.std(0).clamp(min=1e-6)
-        return (xtr - mean) / std, (xte - mean) / std
+        return lambda x: (x - mean.to(x.device)) / std.to(x.device)
     if norm == "l2":
-        return F.normalize(xtr, dim=1), F.normalize(xte, dim=1)
-    return xtr, xte
+        return lambda x: F.normalize(x, dim=1)
+    return lambda x: x
 
 
 def _lbfgs_path(xtr, ytr, k, fit_idx, val_idx, weight_decays, max_iter) -> dict:
@@ -169,33 +170,34 @@ def _lbfgs_path(xtr, ytr, k, fit_idx, val_idx, weight_decays, max_iter) -> dict:
             "val_top1": {str(v): round(a, 6) for v, a in sorted(val_top1.items())}, "evaluations": evals + n}
 
 
-def _predict(layer: torch.nn.Linear, x: torch.Tensor, batch_size: int, device: str) -> torch.Tensor:
+def _predict(layer: torch.nn.Linear, x: torch.Tensor, rows: torch.Tensor, batch_size: int, device: str, norm) -> torch.Tensor:
+    """Predicted classes of x[rows], a batch at a time."""
     out = []
     with torch.no_grad():
-        for s in range(0, len(x), batch_size):
-            out.append(layer(x[s:s + batch_size].to(device, non_blocking=True)).argmax(1).cpu())
+        for s in range(0, len(rows), batch_size):
+            out.append(layer(norm(x[rows[s:s + batch_size]].to(device, non_blocking=True))).argmax(1).cpu())
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 
 
-def sgd_fit(x: torch.Tensor, y: torch.Tensor, k: int, lr: float, wd: float, settings: SGDSettings, seed: int,
-            device: str = "cpu") -> torch.nn.Linear | None:
-    """A Linear(d, k) trained by minibatch SGD with momentum and a per-epoch cosine learning rate (naver/trex
-    LogregTorchTrainer); None when the loss stops being finite (a diverged trial). Memory: one batch and the
-    weights on `device`; `x` stays where it is (host memory)."""
+def sgd_fit(x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor, k: int, lr: float, wd: float, settings: SGDSettings,
+            seed: int, device: str = "cpu", norm=lambda b: b) -> torch.nn.Linear | None:
+    """A Linear(d, k) trained on x[rows] by minibatch SGD with momentum and a per-epoch cosine learning rate
+    (naver/trex LogregTorchTrainer), `norm` applied to each batch; None when the loss stops being finite (a
+    diverged trial). Memory: one batch and the weights on `device`; `x` stays where it is, never copied."""
     import math
 
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     layer = torch.nn.Linear(x.shape[1], k).to(device)
     opt = torch.optim.SGD(layer.parameters(), lr=lr, momentum=settings.momentum, weight_decay=wd)
-    bs = min(settings.batch_size, len(x))
+    bs = min(settings.batch_size, len(rows))
     for epoch in range(settings.epochs):
         for group in opt.param_groups:  # trex adjust_learning_rate: cosine over epochs
             group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * epoch / settings.epochs))
-        order = torch.randperm(len(x), generator=g)
-        for s in range(0, len(x), bs):
+        order = rows[torch.randperm(len(rows), generator=g)]
+        for s in range(0, len(order), bs):
             idx = order[s:s + bs]
-            xb, yb = x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)
+            xb, yb = norm(x[idx].to(device, non_blocking=True)), y[idx].to(device, non_blocking=True)
             loss = F.cross_entropy(layer(xb), yb)
             if not torch.isfinite(loss):
                 return None
@@ -205,21 +207,22 @@ def sgd_fit(x: torch.Tensor, y: torch.Tensor, k: int, lr: float, wd: float, sett
     return layer
 
 
-def _sgd_search(xtr, ytr, k, fit_idx, val_idx, settings: SGDSettings, seed, device) -> dict:
+def _sgd_search(xtr, ytr, k, fit_idx, val_idx, settings: SGDSettings, seed, device, norm) -> dict:
     """(lr, wd) chosen on the validation split over the grid, then the refit on train+val."""
     val_top1 = {}
     for lr in settings.lrs:
         for wd in settings.wds:
-            layer = sgd_fit(xtr[fit_idx], ytr[fit_idx], k, lr, wd, settings, seed, device)
-            acc = -1.0 if layer is None else float((_predict(layer, xtr[val_idx], settings.batch_size, device) == ytr[val_idx]).double().mean())
-            val_top1[(lr, wd)] = acc
+            layer = sgd_fit(xtr, ytr, fit_idx, k, lr, wd, settings, seed, device, norm)
+            predicted = None if layer is None else _predict(layer, xtr, val_idx, settings.batch_size, device, norm)
+            val_top1[(lr, wd)] = -1.0 if layer is None else float((predicted == ytr[val_idx]).double().mean())
     best = max(val_top1, key=lambda v: (val_top1[v], v[1], -v[0]))  # ties: stronger decay, then smaller lr
     if val_top1[best] < 0:
         raise FakeitError(f"the minibatch probe diverged for every learning rate of {settings.lrs}; try smaller ones")
-    layer = sgd_fit(xtr, ytr, k, best[0], best[1], settings, seed, device)
+    layer = sgd_fit(xtr, ytr, torch.arange(len(ytr)), k, best[0], best[1], settings, seed, device, norm)
     if layer is None:
         raise FakeitError(f"the minibatch probe diverged when refitted with lr {best[0]}, weight decay {best[1]}")
-    return {"predict": lambda x: _predict(layer, x, settings.batch_size, device), "weight_decay": best[1], "lr": best[0],
+    return {"predict": lambda x: _predict(layer, x, torch.arange(len(x)), settings.batch_size, device, norm),
+            "weight_decay": best[1], "lr": best[0],
             "val_top1": {f"lr={lr:g},wd={wd:g}": round(a, 6) for (lr, wd), a in sorted(val_top1.items())},
             "evaluations": len(val_top1) + 1}
 
@@ -242,15 +245,16 @@ def linear_probe(train_x, train_y, test_x, test_y, weight_decays: list[float] = 
     ytr, yte = remap[ytr], remap[yte]
     if (yte < 0).any():
         raise FakeitError("the test split has classes absent from the training split")
-    xtr, xte = normalise(xtr, xte, norm)
+    norm_fn = normaliser(xtr, norm)
     t0 = time.time()
     carve = carve_validation if split == "stratified" else per_class_validation
     fit_idx, val_idx = (torch.as_tensor(i) for i in carve(ytr.numpy(), val_fraction, seed))
     chosen = choose_solver(solver, len(fit_idx), len(classes))
-    if chosen == "lbfgs":
+    if chosen == "lbfgs":  # full batch: normalised copies, (classes x images) tensors
+        xtr, xte = norm_fn(xtr), norm_fn(xte)
         fitted = _lbfgs_path(xtr, ytr, len(classes), fit_idx, val_idx, weight_decays, max_iter)
-    else:
-        fitted = _sgd_search(xtr, ytr, len(classes), fit_idx, val_idx, sgd or SGDSettings(), seed, device)
+    else:  # minibatch: the features as they are, each batch normalised on its way to the device
+        fitted = _sgd_search(xtr, ytr, len(classes), fit_idx, val_idx, sgd or SGDSettings(), seed, device, norm_fn)
     top1 = float((fitted.pop("predict")(xte) == yte).double().mean())
     return {"top1": round(top1, 6), **fitted, "solver": chosen, "norm": norm, "train_images": len(ytr),
             "val_images": len(val_idx), "test_images": len(yte), "classes": len(classes),
