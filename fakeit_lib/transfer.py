@@ -213,6 +213,11 @@ def cached_features(enc, sha256: str, key: dict, dataset, config: TransferConfig
 # --------------------------------------------------------------------------------------------- driver
 
 
+def random_sha(spec: str, seed: int) -> str:
+    """The identity of a randomly initialised encoder `random:<arch>` seeded by `seed`."""
+    return hashlib.sha256(f"{spec}:{seed}".encode()).hexdigest()
+
+
 def load_encoder(spec: str, seed: int = 0):
     """(LoadedModel, content sha256) of a checkpoint file, or of `random:<arch>`: a randomly initialised encoder
     seeded by `seed` (Table 2 row 1, "Random weights")."""
@@ -224,8 +229,7 @@ def load_encoder(spec: str, seed: int = 0):
         model = build_model(arch, 1000, fc_bias=False).eval()
         meta = dict(arch=arch, num_classes=1000, cifar_stem=False, fc_bias=False, class_set=None, eval_resize=256,
                     eval_crop=224, mean=list(IMAGENET_MEAN), std=list(IMAGENET_STD), source=f"random init, seed {seed}")
-        sha = hashlib.sha256(f"random:{arch}:{seed}".encode()).hexdigest()
-        return LoadedModel(model, meta, spec, sha, {"config_hash": None}), sha
+        return LoadedModel(model, meta, spec, random_sha(spec, seed), {"config_hash": None}), random_sha(spec, seed)
     if not Path(spec).is_file():
         raise FakeitError(f"checkpoint {spec} does not exist")
     return load_model(spec), sha256_file(spec)

@@ -185,18 +185,23 @@ def inaturalist(root: Path, year: str) -> tuple[Samples, Samples]:
     return out[0], out[1]
 
 
+COG_FILES = ("cog_levels_mapping_file.pkl", "cog_concepts_split_file.pkl")  # the names github.com/naver/cog publishes
+
+
 def imagenet_cog(level: str, root: Path, levels_file: str | None, splits_file: str | None) -> tuple[Samples, Samples]:
     """One ImageNet-CoG level (Sariyildiz et al., ICCV 2021): its 1,000 concepts from the levels file, their train
-    and test images from the concept-splits file (both published with the benchmark, github.com/naver/cog), image
-    paths relative to `root` (the ImageNet-21K fall 2011 images); labels by sorted concept."""
-    missing = [n for n, v in (("cog_levels_file", levels_file), ("cog_splits_file", splits_file)) if not v]
-    missing += [f"{n} ({v} does not exist)" for n, v in (("cog_levels_file", levels_file), ("cog_splits_file", splits_file))
-                if v and not Path(v).expanduser().is_file()]
+    and test images from the concept-splits file (both published with the benchmark, github.com/naver/cog; by
+    default found in `root` under their published names), image paths relative to `root` (the full ImageNet's
+    images, one folder per synset); labels by sorted concept."""
+    levels_file = levels_file or str(root / COG_FILES[0])
+    splits_file = splits_file or str(root / COG_FILES[1])
+    missing = [f"{n} ({v} does not exist)" for n, v in (("cog_levels_file", levels_file), ("cog_splits_file", splits_file))
+               if not Path(v).expanduser().is_file()]
     if missing:
         raise FakeitError(
             f"ImageNet-CoG {level} needs {' and '.join(missing)}: the pickles the CoG benchmark publishes "
-            "(cog_levels_mapping_file.pkl: the concepts of the five levels; cog_concepts_split_file.pkl: each concept's "
-            "train/test images), as in naver/trex transfer/README.md")
+            f"({COG_FILES[0]}: the concepts of the five levels; {COG_FILES[1]}: each concept's train/test images; "
+            "github.com/naver/cog), put in the CoG root or named with --cog-levels-file/--cog-splits-file")
     with open(Path(levels_file).expanduser(), "rb") as f:
         levels = pickle.load(f)  # noqa: S301 (a file the user names, from the CoG release)
     with open(Path(splits_file).expanduser(), "rb") as f:

@@ -147,9 +147,12 @@ def test_imagenet_cog_levels_from_the_published_pickles(tmp_path):
     assert trainval[0] == (str(tmp_path / levels[2][0] / f"{levels[2][0]}_0.JPEG"), 0) and test[-1][1] == 2
     with pytest.raises(FakeitError, match=r"the authors' split has 1,095,203/50,000 \(naver/trex transfer/data/imagenet_cog.py"):
         split_samples("cog_l3", str(tmp_path), **files)
-    with pytest.raises(FakeitError, match=r"ImageNet-CoG cog_l1 needs cog_levels_file and cog_splits_file \(.*nowhere.pkl does not exist\): "
-                                          r"the pickles the CoG benchmark publishes"):
+    with pytest.raises(FakeitError, match=r"ImageNet-CoG cog_l1 needs cog_levels_file \(.*cog_levels_mapping_file.pkl does not exist\) "
+                                          r"and cog_splits_file \(.*nowhere.pkl does not exist\): the pickles the CoG benchmark publishes"):
         split_samples("cog_l1", str(tmp_path), cog_splits_file=str(tmp_path / "nowhere.pkl"))
+    (tmp_path / "levels.pkl").rename(tmp_path / "cog_levels_mapping_file.pkl")  # the published names, in the root
+    (tmp_path / "splits.pkl").rename(tmp_path / "cog_concepts_split_file.pkl")
+    assert sizes("cog_l5", tmp_path, check_sizes=False) == (4 + 5 + 6, 6)
 
 
 def test_unknown_dataset_and_missing_root(tmp_path):
