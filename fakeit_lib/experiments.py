@@ -117,7 +117,7 @@ def evaluation(p: PipelineParams, checkpoint: Path) -> dict:
 
     roots = {f"{k}_root": v for k, v in p.eval_roots.items()}
     cfg = from_dict(EvalConfig, dict(checkpoint=str(checkpoint), suite=p.eval_suite, class_set=p.class_set,
-                                     max_images=p.eval_max_images or None, workers=0, **roots))
+                                     max_images=p.eval_max_images or None, **roots))
     return evaluate(cfg)
 
 
@@ -125,7 +125,7 @@ def transfer_results(p: PipelineParams, checkpoint: Path, suite: str, roots: dic
     """Linear-probe top-1 of a checkpoint's frozen encoder on a transfer suite (probed unless done)."""
     from .transfer import TransferConfig, transfer
 
-    cfg = from_dict(TransferConfig, dict(checkpoint=str(checkpoint), suite=suite, workers=0,
+    cfg = from_dict(TransferConfig, dict(checkpoint=str(checkpoint), suite=suite,
                                          **{f"{k}_root": v for k, v in roots.items()}, **settings))
     return transfer(cfg)
 
@@ -279,10 +279,13 @@ def transfer_average(p: PipelineParams, checkpoint: str | Path, suite: str, root
 
 def scaling_rows(p: ScalingParams) -> list[dict]:
     """Fig. 4 of this run: the real baseline and one clone per multiplier, tested on real images and in transfer."""
+    from .plan import clone_ladder
+
     rows = [model_row(p, "real", None, None, 1.0, real_training_set(p))]
+    # the largest clone is drawn once, the smaller ones are views of it (identical to separate runs)
+    clones = clone_ladder(dataclasses.asdict(p), p.scaling_variant, p.scaling_guidance, p.multipliers)
     for m in p.multipliers:
-        rows.append(model_row(p, "synthetic", p.scaling_variant, p.scaling_guidance, m,
-                              synthetic_clone(p, p.scaling_variant, p.scaling_guidance, m)))
+        rows.append(model_row(p, "synthetic", p.scaling_variant, p.scaling_guidance, m, clones[m]))
     for r in rows:
         r["transfer average top-1"], _ = transfer_average(p, r["checkpoint"], p.transfer_suite, p.transfer_roots)
     return rows

@@ -123,6 +123,14 @@ def _class_set(name: str):
     return load_class_set(name)
 
 
+def clone_ladder(p: dict, variant: str, guidance: float, multipliers: list[float]) -> dict[float, Path]:
+    """The folders of one clone at several sizes (a scaling study): the largest drawn once, the others views of it."""
+    from .generate import generate_clones
+
+    configs = [clone_config(p, variant, guidance, m) for m in multipliers]
+    return dict(zip(multipliers, generate_clones(configs, progress=False)))
+
+
 def _drawn_images(cfg) -> tuple[int, int]:
     """(images kept, images drawn) of a clone: counted from the real root when it is here, else estimated from the
     published size of the class set's training set."""
