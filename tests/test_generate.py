@@ -370,7 +370,8 @@ def test_torchrun_two_processes_equal_one(tmp_path, tiny_sd):
     res = subprocess.run(["bash", str(ROOT / "examples" / "generate_torchrun.sh"), str(two), *overrides], env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert single.wait(timeout=600) == 0
-    assert "rank 0: generated 16 images" in res.stderr and "rank 1: generated 14 images" in res.stderr  # 15 batches of 2
+    # 20 batches of 2, two per class: the first kept whole (rank 0), the second drawn whole, one image kept (rank 1)
+    assert "rank 0: generated 20 images" in res.stderr and "rank 1: generated 10 images" in res.stderr
     a, b = tree_bytes(one), tree_bytes(two)
     assert sorted(a) == sorted(b)  # same files, no shard left behind
     rows_a, rows_b = read_manifest(one), read_manifest(two)
@@ -397,7 +398,7 @@ def test_slurm_example_runs_with_srun_and_scontrol_stand_ins(tmp_path, tiny_sd):
     overrides = ["--steps", "2", "--size", "32", "--batch-size", "2", "--no-progress"]
     res = subprocess.run(["bash", str(ROOT / "examples" / "generate_slurm.sbatch"), *overrides], env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "rank 1: generated 4 images" in res.stderr  # batches 1 and 3 of 5
+    assert "rank 1: generated 5 images" in res.stderr  # batches 1, 3, ..., 9 of 10: one batch a class
     rows = read_manifest(out)
     assert [r["class_index"] for r in rows] == list(range(10)) and (out / "DONE").exists()
     assert not list(out.glob("manifest.rank*.jsonl"))
