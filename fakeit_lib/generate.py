@@ -30,39 +30,13 @@ from .distributed import Ranks, env_rank
 from .errors import FakeitError
 from .generate_pipeline import folder_revision, generate_images, load_generator  # noqa: F401 (public API)
 from .generate_plan import (  # noqa: F401 (public API)
-    DTYPES,
-    MINI,
-    PAPER_GENERATOR,
-    REAL_COUNTS_KNOWN,
-    SCHEDULERS,
-    GenerateConfig,
-    ImageJob,
-    dataset_dir,
-    dataset_slug,
-    identity,
-    image_seed,
-    parse_images_per_class,
-    plan_batches,
-    plan_images,
-    resolve_counts,
-)
+    DTYPES, MINI, PAPER_GENERATOR, REAL_COUNTS_KNOWN, SCHEDULERS, GenerateConfig, ImageJob, dataset_dir, dataset_slug,
+    identity, image_seed, parse_images_per_class, plan_batches, plan_images, resolve_counts,
+)  # fmt: skip
 from .generate_writer import (  # noqa: F401 (public API)
-    MANIFEST,
-    MANIFEST_FIELDS,
-    append_rows,
-    batch_layout,
-    check_output_folder,
-    complete_batches,
-    done_batches,
-    find_superset,
-    finish,
-    read_rows,
-    remove_temporaries,
-    repair_shard,
-    shard_path,
-    write_image,
-    write_view,
-)
+    MANIFEST, MANIFEST_FIELDS, append_rows, batch_layout, check_output_folder, complete_batches, done_batches,
+    find_superset, finish, read_rows, remove_temporaries, repair_shard, shard_path, write_image, write_view,
+)  # fmt: skip
 from .params import from_dict
 
 

@@ -32,31 +32,10 @@ import torch.nn.functional as F
 import yaml
 
 from .errors import FakeitError
-from .models import (  # noqa: F401
-    CHECKPOINT_FORMAT,
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    MultiCropClassifier,
-    build_model,
-)
+from .models import CHECKPOINT_FORMAT, IMAGENET_MEAN, IMAGENET_STD, MultiCropClassifier, build_model  # noqa: F401
 from .params import from_dict
-from .store import (
-    atomic_write_bytes,
-    atomic_write_text,
-    claim_folder,
-    config_hash,
-    is_done,
-    mark_done,
-    stage_dir,
-)
-from .train_recipe import (  # noqa: F401
-    NOT_IDENTITY,
-    identity,
-    lr_at,
-    param_groups,
-    peak_lr,
-    resolved_config,
-)
+from .store import atomic_write_bytes, atomic_write_text, claim_folder, config_hash, is_done, mark_done, stage_dir
+from .train_recipe import NOT_IDENTITY, identity, lr_at, param_groups, peak_lr, resolved_config  # noqa: F401
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
