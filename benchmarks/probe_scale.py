@@ -30,7 +30,6 @@ def problem(classes: int, images: int, dim: int, seed: int = 0):
     import numpy as np
     import torch
 
-    rng = np.random.default_rng(seed)
     freq = 1.0 / np.arange(1, classes + 1) ** 0.6
     counts = np.maximum(3, np.floor(freq / freq.sum() * images)).astype(int)
     y = torch.as_tensor(np.repeat(np.arange(classes), counts))
