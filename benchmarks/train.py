@@ -25,7 +25,8 @@ import torch.nn.functional as F
 
 from fakeit_lib.datasets import export_fashion_mnist
 from fakeit_lib.models import build_model
-from fakeit_lib.train import MultiCropClassifier, make_config, training_dataset, training_loader
+from fakeit_lib.loaders import training_loader
+from fakeit_lib.train import MultiCropClassifier, make_config, training_dataset
 
 
 def loader_rate(loader, sampler, epoch: int) -> float:

@@ -10,13 +10,19 @@ the model's logits are restricted to the classes that the test set and the model
 is scored on IN-R/IN-A over their 200 classes; an ImageNet-100 model on val/v2/Sketch over its 100 classes and on
 IN-R/IN-A over the classes they share with ImageNet-100. Unreadable image files are skipped and listed.
 Results: one JSON per (model, suite) with per-dataset top-1/top-5, image counts and the model's provenance.
+
+Runs on the GPU when there is one (fp16 autocast, channels-last, pinned-memory loader workers); under torchrun the
+test images are sharded over the processes (process r scores images r, r + W, ...) and the predictions gathered,
+so the results equal a single process's. A result's identity is the checkpoint's content (sha256), the suite, the
+roots, the class set and max_images: not the checkpoint's path, the device, the batch size or the workers.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict, dataclass
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -44,10 +50,11 @@ class EvalConfig:
     r_root: str | None = None  # ImageNet-R (200 wnid folders)
     a_root: str | None = None  # ImageNet-A (200 wnid folders)
     class_set: str | None = None  # the model's class set; None: recorded in the checkpoint (or 1000/100 outputs)
-    batch_size: int = 128  # images per forward pass
-    workers: int = 4  # DataLoader worker processes
+    batch_size: int = 128  # images per forward pass (per process)
+    workers: int | None = None  # DataLoader worker processes; None: 0 on the CPU, up to 8 per GPU
     max_images: int | None = None  # evaluate only the first N images of each test set (smoke tests)
-    amp: bool = True  # bf16 autocast and channels_last for the forward passes on the CPU
+    device: str = "auto"  # auto: cuda:LOCAL_RANK when CUDA is available, else cpu
+    amp: bool = True  # autocast for the forward passes: fp16 on CUDA, bf16 on the CPU
 
     def validate(self) -> None:
         if not self.checkpoint:
@@ -56,43 +63,60 @@ class EvalConfig:
             raise FakeitError(f"parameter suite={self.suite!r} is not valid; valid: {', '.join(SUITES)}")
         if self.suite == "imagenet" and not self.roots():
             raise FakeitError("suite imagenet needs at least one test-set root: val_root, v2_root, sketch_root, r_root, a_root")
-        if self.batch_size < 1 or self.workers < 0:
-            raise FakeitError("batch_size must be >= 1 and workers >= 0")
+        if self.batch_size < 1 or (self.workers is not None and self.workers < 0):
+            raise FakeitError(f"batch_size must be >= 1 and workers >= 0 or None, got {self.batch_size} and {self.workers}")
+        from .devices import check_device
+
+        check_device(self.device)
 
     def roots(self) -> dict[str, str]:
         """Test-set name -> root, for the roots given."""
         return {n: getattr(self, f"{n}_root") for n in IMAGENET_SETS if getattr(self, f"{n}_root")}
 
 
-def cpu_inference(model: torch.nn.Module, amp: bool):
-    """A context for forward passes on the CPU: bf16 autocast with channels_last when `amp` (about 2.4x faster for
-    the mini encoder, measured in benchmarks/inference.py), plain float32 otherwise."""
-    if amp:
-        model.to(memory_format=torch.channels_last)
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp)
+    def identity(self, sha256: str, class_set: str | None) -> dict:
+        """What a result folder is named by: the checkpoint's content and what is scored, not where it ran."""
+        roots = {f"{n}_root": os.path.normpath(r) for n, r in self.roots().items()}
+        return {"suite": self.suite, **roots, "class_set": class_set, "max_images": self.max_images, "amp": self.amp,
+                "checkpoint_sha256": sha256}
+
+
+def checkpoint_label(path: str | Path) -> str:
+    """A readable name for a checkpoint in folder names: its run folder's name, or the file's stem."""
+    p = Path(path)
+    return p.parent.name if p.name == "checkpoint.pt" else p.stem
 
 
 @torch.no_grad()
 def predict_topk(model: torch.nn.Module, loader, class_idx: list[int], k: int = 5, desc: str = "",
-                 amp: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                 device: str = "cpu", amp: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """(top-k predictions as positions in `class_idx`, targets) over a loader; logits restricted to `class_idx`."""
-    index = torch.tensor(class_idx)
+    from .devices import amp_dtype
+
+    index = torch.tensor(class_idx, device=device)
+    dtype = amp_dtype(device, amp)
     preds, targets = [], []
     for images, labels in tqdm(loader, desc=desc, leave=False, disable=None):
-        with cpu_inference(model, amp):
-            logits = model(images.contiguous(memory_format=torch.channels_last) if amp else images).float()[:, index]
-        preds.append(logits.topk(min(k, len(class_idx)), dim=1).indices)
-        targets.append(labels)
+        images = images.to(device, non_blocking=True)
+        images = images.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.split(":")[0], dtype=dtype, enabled=dtype is not None):
+            logits = model(images).float()[:, index]
+        preds.append(logits.topk(min(k, len(class_idx)), dim=1).indices.cpu())
+        targets.append(torch.as_tensor(labels))
     if not preds:
         return torch.zeros(0, k, dtype=torch.long), torch.zeros(0, dtype=torch.long)
     return torch.cat(preds), torch.cat(targets)
 
 
-def score_dataset(loaded, dataset, labels_wnids: list[str], config: EvalConfig, name: str) -> dict:
-    """Top-1/top-5 of a loaded model on a dataset whose labels index `labels_wnids`, with counts."""
+def score_dataset(loaded, dataset, labels_wnids: list[str], config: EvalConfig, name: str, ranks=None,
+                  device: str = "cpu") -> dict:
+    """Top-1/top-5 of a loaded model on a dataset whose labels index `labels_wnids`, with counts; with `ranks`
+    (distributed.Ranks), this process scores its shard and the predictions of all are gathered."""
     from torch.utils.data import DataLoader, Subset
 
     from .datasets import SKIPPED
+    from .devices import loader_kwargs
+    from .distributed import shard
     from .models import model_class_set
 
     model_cs = model_class_set(loaded)
@@ -108,8 +132,13 @@ def score_dataset(loaded, dataset, labels_wnids: list[str], config: EvalConfig, 
     excluded = len(targets_all) - len(keep)
     if config.max_images is not None:
         keep = keep[: config.max_images]
-    loader = DataLoader(Subset(dataset, keep), batch_size=config.batch_size, num_workers=config.workers)
-    topk, targets = predict_topk(loaded.model, loader, [model_index[w] for w in shared], desc=name, amp=config.amp)
+    rank, world = (ranks.rank, ranks.world) if ranks is not None and ranks.distributed else (0, 1)
+    mine = [keep[i] for i in shard(len(keep), rank, world)]
+    loader = DataLoader(Subset(dataset, mine), batch_size=config.batch_size, **loader_kwargs(device, config.workers))
+    topk, targets = predict_topk(loaded.model, loader, [model_index[w] for w in shared], desc=name, device=device,
+                                 amp=config.amp)
+    if world > 1:
+        topk, targets = ranks.gather(topk, len(keep)), ranks.gather(targets, len(keep))
     targets = remap[targets.clamp(min=-1)]  # SKIPPED (-1) maps to the appended -1
     ok = targets >= 0
     skipped_files = [dataset.samples[keep[i]][0] for i in torch.nonzero(~ok).flatten().tolist()] if hasattr(dataset, "samples") else []
@@ -158,20 +187,22 @@ def evaluate(config: EvalConfig, out: Path | str | None = None) -> dict:
     from . import __version__
     from .augment import eval_transform
     from .datasets import ImageListDataset, imagenet_eval_set
+    from .devices import prepare_for_inference, resolve_device
+    from .distributed import Ranks
     from .models import load_model, model_class_set, sha256_file
 
     config.validate()
     if not Path(config.checkpoint).is_file():
         raise FakeitError(f"checkpoint {config.checkpoint} does not exist")
     sha = sha256_file(config.checkpoint)
-    keyed = {**asdict(config), "checkpoint_sha256": sha}
-    folder = Path(out) if out else stage_dir(f"eval-{config.suite}-{Path(config.checkpoint).parent.name}", keyed)
+    # check the model (and its class set, which names the result) before any image is read
+    loaded = load_model(config.checkpoint, config.class_set)
+    model_class_set(loaded)
+    keyed = config.identity(sha, loaded.meta.get("class_set"))
+    folder = Path(out) if out else stage_dir(f"eval-{config.suite}-{checkpoint_label(config.checkpoint)}", keyed)
     if is_done(folder):
         claim_folder(folder, keyed)  # refuses a folder holding another model's or settings' results
         return load_results(folder / RESULTS, sha256=sha)
-    # check every root and the model before any image is read
-    loaded = load_model(config.checkpoint, config.class_set)
-    model_class_set(loaded)
     meta = loaded.meta
     transform = eval_transform(meta["eval_resize"], meta["eval_crop"], tuple(meta["mean"]), tuple(meta["std"]))
     sets = {}
@@ -189,13 +220,20 @@ def evaluate(config: EvalConfig, out: Path | str | None = None) -> dict:
         wnids = [c.wnid for c in load_class_set("fashion-mnist")]
         for name, shift in SHIFTS.items():
             sets[name] = (as_dataset(shifted_test(name), transform, name), wnids, f"fashion-mnist test, {shift.rule}")
-    claim_folder(folder, keyed)
+    device = resolve_device(config.device)
     results = {"suite": config.suite, "model": provenance(loaded), "datasets": {}, "fakeit_version": __version__,
                "torch_version": torch.__version__}
-    for name, (ds, wnids, root) in sets.items():
-        results["datasets"][name] = {**score_dataset(loaded, ds, wnids, config, name), "root": root}
-    atomic_write_json(folder / RESULTS, results)
-    mark_done(folder, {"datasets": list(results["datasets"])})
+    with Ranks(device) as ranks:
+        if ranks.rank == 0:
+            claim_folder(folder, keyed)
+        loaded.model = prepare_for_inference(loaded.model, device)
+        for name, (ds, wnids, root) in sets.items():
+            results["datasets"][name] = {**score_dataset(loaded, ds, wnids, config, name, ranks, device), "root": root}
+        results["processes"] = ranks.world
+        if ranks.rank == 0:
+            atomic_write_json(folder / RESULTS, results)
+            mark_done(folder, {"datasets": list(results["datasets"])})
+        ranks.barrier()
     return results
 
 
@@ -220,16 +258,22 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     for name in IMAGENET_SETS:
         parser.add_argument(f"--{name}", dest=f"{name}_root", metavar="DIR", help=f"root of ImageNet-{name}")
     parser.add_argument("--class-set", help="the model's class set (default: recorded, or by its number of outputs)")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=128, help="images per forward pass and process (default 128)")
+    parser.add_argument("--workers", type=int, help="loader processes (default: 0 on the CPU, up to 8 per GPU)")
+    parser.add_argument("--device", default="auto", help="auto (default: cuda:LOCAL_RANK when CUDA is available), cpu, cuda, cuda:N")
     parser.add_argument("--max-images", type=int, help="evaluate only the first N images per test set")
     parser.add_argument("--out", help="results folder (default: <output root>/eval-<suite>-<run>-<hash>)")
 
 
 def run(args: argparse.Namespace) -> int:
-    values = {k: getattr(args, k) for k in ("checkpoint", "suite", "class_set", "batch_size", "workers", "max_images")}
+    """`fakeit evaluate`: score a checkpoint (torchrun: sharded over processes) and print its results."""
+    from .distributed import env_rank
+
+    keys = ("checkpoint", "suite", "class_set", "batch_size", "workers", "max_images", "device")
+    values = {k: getattr(args, k) for k in keys}
     values.update({f"{n}_root": getattr(args, f"{n}_root") for n in IMAGENET_SETS})
     config = from_dict(EvalConfig, values)
     results = evaluate(config, args.out)
-    print(json.dumps(results["datasets"], indent=1))
+    if env_rank()[0] == 0:
+        print(json.dumps(results["datasets"], indent=1))
     return 0

@@ -110,7 +110,7 @@ def evaluation(p: PipelineParams, checkpoint: Path, suite: str | None = None) ->
 
     roots = {f"{k}_root": v for k, v in p.eval_roots.items()} if (suite or p.eval_suite) == "imagenet" else {}
     cfg = from_dict(EvalConfig, dict(checkpoint=str(checkpoint), suite=suite or p.eval_suite, class_set=p.class_set,
-                                     max_images=p.eval_max_images or None, workers=0, **roots))
+                                     max_images=p.eval_max_images or None, **roots))
     return evaluate(cfg)
 
 
@@ -118,7 +118,7 @@ def transfer_results(p: PipelineParams, checkpoint: Path, suite: str, roots: dic
     """Linear-probe top-1 of a checkpoint's frozen encoder on a transfer suite (probed unless done)."""
     from .transfer import TransferConfig, transfer
 
-    cfg = from_dict(TransferConfig, dict(checkpoint=str(checkpoint), suite=suite, workers=0,
+    cfg = from_dict(TransferConfig, dict(checkpoint=str(checkpoint), suite=suite,
                                          **{f"{k}_root": v for k, v in roots.items()}, **settings))
     return transfer(cfg)
 

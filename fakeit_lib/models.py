@@ -197,3 +197,21 @@ def model_class_set(loaded: LoadedModel):
             "this checkpoint was trained for another class set"
         )
     return cs
+
+
+class MultiCropClassifier(nn.Module):
+    """Runs the classifier once per crop resolution and returns the logits of all crops, global crops first."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, crops: list[torch.Tensor]) -> torch.Tensor:
+        out, start = [], 0
+        while start < len(crops):
+            end = start
+            while end < len(crops) and crops[end].shape[-1] == crops[start].shape[-1]:
+                end += 1
+            out.append(self.model(torch.cat(crops[start:end])))
+            start = end
+        return torch.cat(out)

@@ -224,6 +224,35 @@ def write_cost_page(stage: Path, preset: str, scale: str, timings: dict[str, flo
         page.write_text(page.read_text().replace(COST_MARKER, cost_table(preset, scale, timings)))
 
 
+PLAN_PAGE = Path("book") / "paper_scale.md"
+PLAN_MARKER = "<!-- paper-scale plans: filled in by the runner -->"
+PLAN_PRESETS = {"paper": "ImageNet-100 (preset `paper`)", "paper-1k": "ImageNet-1K (preset `paper-1k`)"}
+
+
+def plan_page_text(root: Path) -> str:
+    """The paper-scale plans of the `paper` and `paper-1k` presets as markdown tables with grand totals, and the
+    assumptions behind their estimates (made when the book is built, from the library's plan)."""
+    from .plan import assumptions_text, plan, plan_markdown, totals
+
+    parts, grand = [], []
+    for name, title in PLAN_PRESETS.items():
+        if (root / "presets" / f"{name}.yaml").exists():
+            stages = plan(load_preset(name, root))
+            parts.append(plan_markdown(stages, title))
+            grand.append((title, *totals(stages)))
+    summary = ["| preset | GPU-hours | disk GB |", "|---|---:|---:|"]
+    summary += [f"| {t} | {h:,.0f} | {d:,.0f} |" for t, h, d in grand]
+    body = "\n".join(summary) + "\n\n" + "\n".join(parts) + "\n" + assumptions_text().replace("\n- ", "\n\n- ") + "\n"
+    return body
+
+
+def write_plan_page(stage: Path, root: Path) -> None:
+    """Fill the staged paper-scale page's marker with the plans (when the book has that page)."""
+    page = stage / PLAN_PAGE
+    if page.exists() and PLAN_MARKER in page.read_text():
+        page.write_text(page.read_text().replace(PLAN_MARKER, plan_page_text(root)))
+
+
 def build_html(stage: Path, out: Path) -> Path:
     """Build the HTML book from the staging folder into `<out>/html` with warnings as errors; returns index.html."""
     jb = Path(sys.executable).with_name("jupyter-book")
@@ -258,6 +287,7 @@ def build_book(preset: str = "mini", root: Path | None = None, build_dir: Path |
         if unknown:
             raise FakeitError(f"unknown notebook(s) {', '.join(unknown)}; valid: {', '.join(nb.stem for nb in notebooks)}")
     stage_book(root, stage)
+    write_plan_page(stage, root)
     env_note = os.environ.get("FAKEIT_OUTPUT", "outputs")
     print(f"preset {preset} (scale {params['scale']}), outputs under {env_note}", flush=True)
     timings = {}
@@ -281,10 +311,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="mini", help="smoke, mini (default) or paper, or a preset YAML file")
     parser.add_argument("--build-dir", type=Path, default=None, help="where to stage and build (default ./_build)")
     parser.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="execute only these notebooks (by stem)")
+    parser.add_argument("--plan", action="store_true",
+                        help="print every stage of the preset with its command, whether its output exists and its "
+                             "estimated GPU-hours and disk, then stop (nothing is run)")
 
 
 def run(args: argparse.Namespace) -> int:
-    """`fakeit book`: execute the notebooks and build the book; prints the path of index.html."""
+    """`fakeit book`: execute the notebooks and build the book; prints the path of index.html (--plan: the plan)."""
+    if getattr(args, "plan", False):
+        from .plan import plan, plan_text
+
+        print(plan_text(args.preset, plan(load_preset(args.preset, project_root()))))
+        return 0
     index = build_book(args.preset, build_dir=args.build_dir, only=args.only)
     print(f"book: {index}")
     return 0

@@ -1,5 +1,10 @@
 """`fakeit train`: a classifier trained from scratch on a real or synthetic dataset (paper Sec. 3 and 5).
 
+The paper recipe is the one of the authors' released ResNet-50s, each choice cited where it is declared
+(TrainConfig and PRESETS): the authors' training code is naver/trex at commit 41722283a81e09d0331e879cc076433283fc2878
+(`main.py`, `utils.py`, `multi_crop.py`), cited below as "trex main.py" etc.; the classifier shape comes from
+the paper's project page (the released checkpoints load into `Linear(2048, C, bias=False)`).
+
 A run folder holds `config.yaml`, the last checkpoint (`checkpoint.pt`, written atomically each epoch),
 `metrics.jsonl` (one JSON line per epoch) and, at the end, the `DONE` marker. Started again, a run resumes from
 its checkpoint. The sampler order is drawn from (seed, epoch) and each image's augmentation from (seed, epoch,
@@ -16,7 +21,6 @@ import io
 import json
 import math
 import os
-import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +31,11 @@ import torch.nn.functional as F
 import yaml
 
 from .errors import FakeitError
-from .models import CHECKPOINT_FORMAT, IMAGENET_MEAN, IMAGENET_STD, build_model
+from .models import CHECKPOINT_FORMAT, IMAGENET_MEAN, IMAGENET_STD, MultiCropClassifier, build_model  # noqa: F401
 from .params import from_dict
+from .loaders import memory_training_loader, training_loader  # noqa: F401 (training_loader: public API)
 from .store import atomic_write_bytes, atomic_write_text, claim_folder, config_hash, is_done, mark_done, stage_dir
+from .train_recipe import NOT_IDENTITY, identity, lr_at, param_groups, peak_lr, resolved_config  # noqa: F401
 
 CHECKPOINT = "checkpoint.pt"
 LOADERS = ("workers", "memory")
@@ -46,11 +52,18 @@ class TrainConfig:
     cifar_stem: bool = False  # 3x3 stride-1 stem without max-pool, for 32 px images
     epochs: int = 100  # paper recipe: 100
     batch_size: int = 256  # global batch, split over processes; paper recipe: 256
-    lr: float = 0.1  # peak SGD learning rate after warm-up; paper recipe: 0.1
+    lr: float = 0.1  # peak SGD learning rate after warm-up for a global batch of lr_base_batch; paper recipe: 0.1
+    lr_base_batch: int | None = 256  # lr is scaled by batch_size / lr_base_batch (linear scaling rule, trex main.py
+    # `args.lr * batch_size_per_gpu * world_size / 256`); None: lr used as given
     min_lr: float = 1e-6  # end of the cosine decay; paper recipe: 1e-6
     warmup_epochs: int = 10  # linear warm-up; paper recipe: 10
     momentum: float = 0.9  # SGD momentum; paper recipe: 0.9
-    weight_decay: float = 1e-4  # paper recipe: 1e-4
+    weight_decay: float = 1e-4  # paper recipe: 1e-4 (trex main.py --wd)
+    decay_norm_and_bias: bool = False  # apply weight decay to BatchNorm weights and biases too; paper recipe: no
+    # (trex utils.py get_params_groups: biases and 1-d parameters get weight_decay 0)
+    fc_bias: bool = False  # classifier with a bias; paper recipe: no (the released checkpoints: Linear(2048, C, bias=False))
+    sync_bn: bool = True  # SyncBatchNorm across processes under DDP on GPUs (trex main.py convert_sync_batchnorm);
+    # BatchNorm stays per process on the CPU, where torch has no SyncBatchNorm
     label_smoothing: float = 0.0  # cross-entropy label smoothing
     global_crops: int = 1  # multi-crop: number of global crops; paper recipe: 1
     global_size: int = 224  # global crop size in px; paper recipe: 224
@@ -63,10 +76,11 @@ class TrainConfig:
     mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))  # input normalisation mean
     std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))  # input normalisation std
     images_per_class: int | None = None  # keep only the first N images of each class (None: all)
-    amp: bool = True  # mixed precision: CUDA bf16/fp16 + channels_last; CPU bf16 autocast
-    loader: str = "workers"  # workers: DataLoader + PIL multi-crop per image; memory: small grey sets held in
-    # memory, multi-crop drawn per image on whole batches in torch (fakeit_lib/memory_loader.py; mini scale)
-    workers: int = 8  # DataLoader worker processes per training process (loader "workers")
+    amp: bool = True  # mixed precision: CUDA fp16 with a GradScaler + channels_last (trex main.py use_fp16); CPU bf16 autocast
+    loader: str = "workers"  # workers: DataLoader + PIL multi-crop per image; memory: a small grey set held in
+    # memory, multi-crop drawn per image on whole batches in torch (fakeit_lib/loaders.py; the mini scale)
+    workers: int = 8  # DataLoader worker processes per training process (not part of the run's identity)
+    device: str = "auto"  # auto: cuda:LOCAL_RANK when CUDA is available, else cpu (not part of the run's identity)
     threads: int | None = None  # torch CPU threads per training process (None: torch's default, all cores)
     seed: int = 0  # seeds initialisation, sampling and augmentation
 
@@ -92,19 +106,29 @@ class TrainConfig:
             raise FakeitError(f"parameter threads={self.threads} must be at least 1 or null")
         if self.images_per_class is not None and self.images_per_class < 1:
             raise FakeitError(f"parameter images_per_class={self.images_per_class} must be at least 1 or null")
+        if self.lr_base_batch is not None and self.lr_base_batch < 1:
+            raise FakeitError(f"parameter lr_base_batch={self.lr_base_batch} must be at least 1 or null")
+        from .devices import check_device
+
+        try:
+            check_device(self.device)
+        except FakeitError as e:
+            raise FakeitError(f"parameter device: {e}") from None
 
 
 # Presets: overrides of the paper recipe. `mini` trains a narrow ResNet on ~500-1000 grey 28x28 images held in
 # memory (loader "memory", bf16 autocast, every CPU thread on the model); `smoke` is the same in a few steps.
+# The mini and smoke recipes keep plain SGD over every parameter, a classifier bias and the lr as given.
+MINI_OPTIMISER = dict(lr_base_batch=None, decay_norm_and_bias=True, fc_bias=True)
 PRESETS: dict[str, dict] = {
     "paper": {},
     "mini": dict(
-        arch="resnet10_narrow", cifar_stem=True, epochs=30, batch_size=16, lr=0.2, min_lr=1e-5, warmup_epochs=2,
-        weight_decay=5e-4, global_crops=1, global_size=28, global_scale=[0.35, 1.0], local_crops=2, local_size=14,
-        local_scale=[0.1, 0.35], eval_resize=28, eval_crop=28, amp=True, loader="memory", workers=0, threads=None,
+        **MINI_OPTIMISER, arch="resnet10_narrow", cifar_stem=True, epochs=30, batch_size=16, lr=0.2, min_lr=1e-5,
+        warmup_epochs=2, weight_decay=5e-4, global_crops=1, global_size=28, global_scale=[0.35, 1.0], local_crops=2,
+        local_size=14, local_scale=[0.1, 0.35], eval_resize=28, eval_crop=28, amp=True, loader="memory", workers=0,
     ),
     "smoke": dict(
-        arch="resnet10_narrow", cifar_stem=True, epochs=2, batch_size=16, lr=0.05, warmup_epochs=1,
+        **MINI_OPTIMISER, arch="resnet10_narrow", cifar_stem=True, epochs=2, batch_size=16, lr=0.05, warmup_epochs=1,
         global_size=28, local_crops=2, local_size=14, eval_resize=28, eval_crop=28, amp=False, loader="memory",
         workers=0, threads=1,
     ),
@@ -116,54 +140,6 @@ def make_config(preset: str = "paper", **overrides) -> TrainConfig:
     if preset not in PRESETS:
         raise FakeitError(f"unknown training preset {preset!r}; valid: {', '.join(PRESETS)}")
     return from_dict(TrainConfig, {**PRESETS[preset], **overrides})
-
-
-def lr_at(step: int, total_steps: int, warmup_steps: int, config: TrainConfig) -> float:
-    """The learning rate at an optimiser step: linear warm-up, then cosine decay to min_lr."""
-    if step < warmup_steps:
-        return config.lr * (step + 1) / warmup_steps
-    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-class MultiCropClassifier(nn.Module):
-    """Runs the classifier once per crop resolution and returns the logits of all crops, global crops first."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, crops: list[torch.Tensor]) -> torch.Tensor:
-        out, start = [], 0
-        while start < len(crops):
-            end = start
-            while end < len(crops) and crops[end].shape[-1] == crops[start].shape[-1]:
-                end += 1
-            out.append(self.model(torch.cat(crops[start:end])))
-            start = end
-        return torch.cat(out)
-
-
-@dataclass
-class _Dist:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-    initialised: bool = False
-
-    def barrier(self) -> None:
-        if self.initialised:
-            torch.distributed.barrier()
-
-
-def _dist_setup() -> _Dist:
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return _Dist()
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
-    return _Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), True)
 
 
 def _resolve_class_set(config: TrainConfig):
@@ -196,87 +172,8 @@ def training_dataset(config: TrainConfig):
 
 
 def run_folder(config: TrainConfig) -> Path:
-    """The default run folder of a config: `<output root>/train-<dataset>-<arch>-<hash>`."""
-    return stage_dir(f"train-{Path(config.data).name}-{config.arch}", config)
-
-
-def _sample_seed(seed: int, epoch: int, index: int) -> int:
-    return ((seed * 1_000_003 + epoch) * 2_000_029 + index) % (2**63)
-
-
-class EpochSampler(torch.utils.data.Sampler):
-    """Yields (epoch, index) keys in the order of a DistributedSampler, for a SeededAugmentation dataset."""
-
-    def __init__(self, sampler):
-        self.sampler, self.epoch = sampler, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-        self.sampler.set_epoch(epoch)
-
-    def __iter__(self):
-        return ((self.epoch, i) for i in self.sampler)
-
-    def __len__(self) -> int:
-        return len(self.sampler)
-
-
-class SeededAugmentation(torch.utils.data.Dataset):
-    """Draws item `index` of `dataset` with torch's and Python's RNGs seeded by (seed, epoch, index).
-
-    Keys are (epoch, index) pairs (see EpochSampler). The augmentation of an image is thus the same whichever
-    worker process draws it and whatever happened before, so loader workers can persist across epochs and a
-    resumed run sees exactly the crops of an uninterrupted one. The caller's RNG states are restored afterwards.
-    """
-
-    def __init__(self, dataset, seed: int):
-        self.dataset, self.seed = dataset, seed
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, key):
-        epoch, index = key
-        value = _sample_seed(self.seed, epoch, index)
-        state = random.getstate()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(value)
-            random.seed(value)
-            try:
-                return self.dataset[index]
-            finally:
-                random.setstate(state)
-
-
-def training_loader(dataset, config: TrainConfig, batch_size: int, world: int = 1, rank: int = 0,
-                    pin_memory: bool = False):
-    """(DataLoader, its EpochSampler, drop_last) of one rank: shuffled by (seed, epoch), augmentation seeded per
-    image, persistent workers. Call `sampler.set_epoch(e)` before iterating epoch e."""
-    from torch.utils.data import DataLoader, DistributedSampler
-
-    sampler = EpochSampler(DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=config.seed))
-    drop_last = len(sampler) >= batch_size
-    loader = DataLoader(SeededAugmentation(dataset, config.seed), batch_size=batch_size, sampler=sampler,
-                        num_workers=config.workers, persistent_workers=config.workers > 0, drop_last=drop_last,
-                        pin_memory=pin_memory)
-    return loader, sampler, drop_last
-
-
-def memory_training_loader(dataset, config: TrainConfig, batch_size: int, world: int = 1, rank: int = 0):
-    """(MemoryLoader, its EpochSampler, drop_last) of one rank: the dataset decoded once, batches augmented in torch."""
-    from torch.utils.data import DistributedSampler
-
-    from .augment import BatchMultiCrop
-    from .memory_loader import MemoryLoader, decoded_images
-
-    images, labels = decoded_images(dataset.samples)
-    sampler = EpochSampler(DistributedSampler(range(len(labels)), num_replicas=world, rank=rank, shuffle=True,
-                                              seed=config.seed))
-    drop_last = len(sampler) >= batch_size
-    transform = BatchMultiCrop(config.global_crops, config.global_size, tuple(config.global_scale),
-                               config.local_crops, config.local_size, tuple(config.local_scale),
-                               tuple(config.mean), tuple(config.std))
-    return MemoryLoader(images, labels, transform, batch_size, sampler, config.seed, drop_last), sampler, drop_last
+    """The default run folder of a config: `<output root>/train-<dataset>-<arch>-<hash of its identity>`."""
+    return stage_dir(f"train-{Path(os.path.normpath(config.data)).name}-{config.arch}", identity(config))
 
 
 def _checkpoint_bytes(obj: dict) -> bytes:
@@ -287,36 +184,54 @@ def _checkpoint_bytes(obj: dict) -> bytes:
 
 def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path:
     """Train (or resume, or reuse a finished run) and return the run folder."""
+    from .devices import resolve_device
+
     config.validate()
-    dist = _dist_setup()
+    config = resolved_config(config)
+    from .distributed import Ranks
+
+    device = torch.device(resolve_device(config.device))
+    dist = Ranks(str(device))
     dataset, class_set, num_classes = training_dataset(config)
     folder = Path(out) if out else run_folder(config)
+    recorded = identity(config)
     if is_done(folder):
-        claim_folder(folder, config)  # a finished run is reused only for the same config
+        claim_folder(folder, recorded)  # a finished run is reused only for the same config
+        dist.close()
         return folder
     if dist.rank == 0:
-        claim_folder(folder, config)
+        claim_folder(folder, recorded)
     dist.barrier()
     threads_before = torch.get_num_threads()  # restored at the end: later work in this process keeps its threads
     if config.threads is not None:
         torch.set_num_threads(config.threads)
-    device = torch.device(f"cuda:{dist.local_rank}" if torch.cuda.is_available() else "cpu")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        torch.backends.cuda.matmul.allow_tf32 = True  # as trex main.py
+        torch.backends.cudnn.benchmark = True
 
     torch.manual_seed(config.seed)
-    model = build_model(config.arch, num_classes, config.cifar_stem).to(device)
+    model = build_model(config.arch, num_classes, config.cifar_stem, fc_bias=config.fc_bias).to(device)
+    if dist.distributed and device.type == "cuda" and config.sync_bn:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # trex main.py; same state-dict keys as BatchNorm
     if device.type == "cuda" and config.amp:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    optimizer = torch.optim.SGD(param_groups(model, config), lr=peak_lr(config), momentum=config.momentum)
+    # fp16 on CUDA with loss scaling as the authors (trex main.py use_fp16); bf16 autocast on the CPU needs none
+    amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda" and config.amp)
     start_epoch, history = 0, []
     ckpt_path = folder / CHECKPOINT
     if ckpt_path.exists():
         state = torch.load(ckpt_path, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])  # an fp16 run resumes with the loss scale it had
         start_epoch, history = state["epoch"], state["history"]
         log(f"resuming {folder} after epoch {start_epoch}")
     net: nn.Module = MultiCropClassifier(model)
-    if dist.initialised:
+    if dist.distributed:
         net = nn.parallel.DistributedDataParallel(net, device_ids=[dist.local_rank] if device.type == "cuda" else None)
 
     per_rank = max(1, config.batch_size // dist.world)
@@ -326,9 +241,7 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
         loader, sampler, drop_last = training_loader(dataset, config, per_rank, dist.world, dist.rank, device.type == "cuda")
     steps_per_epoch = len(sampler) // per_rank if drop_last else math.ceil(len(sampler) / per_rank)
     total_steps, warmup_steps = config.epochs * steps_per_epoch, config.warmup_epochs * steps_per_epoch
-    amp_dtype = torch.bfloat16 if device.type == "cpu" or torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler(enabled=device.type == "cuda" and config.amp and amp_dtype == torch.float16)
-    meta = dict(arch=config.arch, num_classes=num_classes, cifar_stem=config.cifar_stem, fc_bias=True,
+    meta = dict(arch=config.arch, num_classes=num_classes, cifar_stem=config.cifar_stem, fc_bias=config.fc_bias,
                 class_set=class_set.name if class_set is not None else config.class_set, eval_resize=config.eval_resize,
                 eval_crop=config.eval_crop, mean=list(config.mean), std=list(config.std), data=config.data)
 
@@ -361,7 +274,7 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
             glob_pred, glob_t = logits[:n_global].argmax(1), targets[:n_global]
             sums += torch.tensor([losses.sum().item(), valid.item(), (glob_pred == glob_t).sum().item(),
                                   (glob_t >= 0).sum().item(), (labels < 0).sum().item()], dtype=torch.float64)
-        if dist.initialised:
+        if dist.distributed:
             torch.distributed.all_reduce(sums)
         seconds = time.time() - t0
         images = int(sums[3].item()) // config.global_crops
@@ -374,16 +287,16 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
         log(json.dumps(row))
         if dist.rank == 0:
             state = dict(format=CHECKPOINT_FORMAT, model=model.state_dict(), optimizer=optimizer.state_dict(),
+                         scaler=scaler.state_dict() if scaler.is_enabled() else None,
                          epoch=epoch + 1, sampler_epoch=epoch, history=history, meta=meta,
-                         config=dataclasses.asdict(config), config_hash=config_hash(config))
+                         config=dataclasses.asdict(config), config_hash=config_hash(recorded))
             atomic_write_bytes(ckpt_path, _checkpoint_bytes(state))
             atomic_write_text(folder / METRICS, "".join(json.dumps(h) + "\n" for h in history))
         dist.barrier()
     if dist.rank == 0:
         mark_done(folder, {"epochs": config.epochs, "final": history[-1] if history else None})
     dist.barrier()
-    if dist.initialised:
-        torch.distributed.destroy_process_group()
+    dist.close()
     torch.set_num_threads(threads_before)
     return folder
 
@@ -402,10 +315,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="YAML file of TrainConfig fields (applied after the preset)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override one TrainConfig field, value parsed as YAML (repeatable)")
+    parser.add_argument("--device", help="auto (default: cuda:LOCAL_RANK when CUDA is available), cpu, cuda, cuda:N")
+    parser.add_argument("--batch-size", type=int, help="global batch over all processes (paper: 256; lr follows it)")
     parser.add_argument("--out", help="run folder (default: <output root>/train-<dataset>-<arch>-<hash>)")
 
 
 def run(args: argparse.Namespace) -> int:
+    """`fakeit train`: train (or resume, or find finished) a run and print its folder."""
     overrides: dict = {"data": args.data}
     if args.config:
         try:
@@ -417,6 +333,7 @@ def run(args: argparse.Namespace) -> int:
         if not sep:
             raise FakeitError(f"--set {item!r} must be FIELD=VALUE")
         overrides[key.strip()] = yaml.safe_load(value)
+    overrides.update({k: v for k, v in (("device", args.device), ("batch_size", args.batch_size)) if v is not None})
     config = make_config(args.preset, **overrides)
     folder = train(config, args.out)
     print(folder)

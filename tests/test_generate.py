@@ -130,14 +130,21 @@ def test_background_prompts_assign_scene_i_plus_c_mod_365(fmnist):
     assert len(set(class3[:365])) == 365 and class3[365] == class3[0]
 
 
-def test_plan_labels_paths_and_fixed_batches(fmnist):
+def test_plan_labels_paths_and_prefix_stable_batches(fmnist):
     from fakeit_lib.prompts import build_prompts
 
-    jobs = generate.plan_images(fmnist, build_prompts(fmnist, "c"), [2] * 10, seed=5)
+    prompts = build_prompts(fmnist, "c")
+    jobs = generate.plan_images(fmnist, prompts, [2] * 10, seed=5)
     trouser = fmnist[1]  # official Fashion-MNIST label 1
     assert [j.path for j in jobs if j.class_index == 1] == [f"{trouser.folder}/{trouser.folder}_00000.png", f"{trouser.folder}/{trouser.folder}_00001.png"]
     assert jobs[3].seed == generate.image_seed(5, 1, 1)
-    assert [list(b) for b in generate.fixed_batches(7, 3)] == [[0, 1, 2], [3, 4, 5], [6]]
+    counts = [7] + [1] * 9
+    batches = generate.plan_batches(fmnist, prompts, counts, seed=5, batch_size=3)
+    # class 0: images 0-2, 3-5, then 6 kept of the whole batch 6-8; every other class: image 0 of batch 0-2
+    assert [(b.jobs[0].class_index, len(b.jobs), b.keep) for b in batches[:4]] == [(0, 3, 3), (0, 3, 3), (0, 3, 1), (1, 3, 1)]
+    assert [j.path for b in batches for j in b.kept] == [j.path for j in generate.plan_images(fmnist, prompts, counts, 5)]
+    larger = generate.plan_batches(fmnist, prompts, [9] * 10, seed=5, batch_size=3)
+    assert batches[2].jobs == larger[2].jobs  # the same pipeline call whatever the clone's size
 
 
 def test_manifest_shard_repair_drops_truncated_line_and_cut_short_batch(tmp_path):
@@ -146,9 +153,9 @@ def test_manifest_shard_repair_drops_truncated_line_and_cut_short_batch(tmp_path
     shard = tmp_path / "manifest.rank0.jsonl"
     rows = [{"path": p} for p in "abce"]  # batch 1 lost its second row, then a line was cut mid-write
     shard.write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in rows) + b'{"path": "d", "cla')
-    done = generate._complete_batches(generate._read_rows(shard)[0], batch_of, sizes)
+    done = generate.complete_batches(generate.read_rows(shard)[0], batch_of, sizes)
     assert sorted(done) == [0, 2]
-    generate._repair_shard(shard, done)
+    generate.repair_shard(shard, done)
     assert [json.loads(line)["path"] for line in shard.read_text().splitlines()] == ["a", "b", "e"]
     assert shard.read_bytes().endswith(b"\n")
 
@@ -253,9 +260,9 @@ def test_initial_noise_does_not_depend_on_batch_size(tmp_path, tiny_sd, monkeypa
     for bs in (1, 4):
         seen.clear()
         folder = generate_dataset(tiny_config(tiny_sd, batch_size=bs, images_per_class=1), tmp_path / f"bs{bs}", progress=False)
-        noise[bs] = __import__("torch").cat(seen)
+        noise[bs] = __import__("torch").cat([s[:1] for s in seen])  # the one kept image of each call
         images[bs] = {r["path"]: np.asarray(Image.open(folder / r["path"]), dtype=int) for r in read_manifest(folder)}
-        assert len(seen) == -(-10 // bs)  # pipeline calls: one per fixed batch
+        assert len(seen) == 10 and seen[0].shape[0] == bs  # one whole batch per class: 1 kept, bs - 1 discarded
     assert noise[1].shape == noise[4].shape == (10, 4, 16, 16)
     assert (noise[1] == noise[4]).all()  # exactly the same initial noise for every image
     assert images[1].keys() == images[4].keys()
@@ -325,7 +332,7 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path, tiny_sd):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (killed / "DONE").exists(), "the run ended before it could be killed; make it longer"
-    done_rows = generate._read_rows(shard)[0]
+    done_rows = generate.read_rows(shard)[0]
     assert 6 <= len(done_rows) < 40
     with open(shard, "ab") as f:  # as if the kill had also cut a manifest write short
         f.write(b'{"path": "n03595614/n03595614_0')
@@ -363,7 +370,8 @@ def test_torchrun_two_processes_equal_one(tmp_path, tiny_sd):
     res = subprocess.run(["bash", str(ROOT / "examples" / "generate_torchrun.sh"), str(two), *overrides], env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert single.wait(timeout=600) == 0
-    assert "rank 0: generated 16 images" in res.stderr and "rank 1: generated 14 images" in res.stderr  # 15 batches of 2
+    # 20 batches of 2, two per class: the first kept whole (rank 0), the second drawn whole, one image kept (rank 1)
+    assert "rank 0: generated 20 images" in res.stderr and "rank 1: generated 10 images" in res.stderr
     a, b = tree_bytes(one), tree_bytes(two)
     assert sorted(a) == sorted(b)  # same files, no shard left behind
     rows_a, rows_b = read_manifest(one), read_manifest(two)
@@ -390,7 +398,7 @@ def test_slurm_example_runs_with_srun_and_scontrol_stand_ins(tmp_path, tiny_sd):
     overrides = ["--steps", "2", "--size", "32", "--batch-size", "2", "--no-progress"]
     res = subprocess.run(["bash", str(ROOT / "examples" / "generate_slurm.sbatch"), *overrides], env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "rank 1: generated 4 images" in res.stderr  # batches 1 and 3 of 5
+    assert "rank 1: generated 5 images" in res.stderr  # batches 1, 3, ..., 9 of 10: one batch a class
     rows = read_manifest(out)
     assert [r["class_index"] for r in rows] == list(range(10)) and (out / "DONE").exists()
     assert not list(out.glob("manifest.rank*.jsonl"))

@@ -62,7 +62,7 @@ def test_presets_declare_a_scale_and_only_known_parameters():
 
 
 def test_unknown_preset_names_the_valid_ones():
-    with pytest.raises(FakeitError, match="unknown preset 'huge'; valid: mini, paper, smoke"):
+    with pytest.raises(FakeitError, match="unknown preset 'huge'; valid: mini, paper, paper-1k, smoke"):
         runner.load_preset("huge", ROOT)
 
 

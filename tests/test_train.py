@@ -17,7 +17,8 @@ from fakeit_lib.classes import load_class_set
 from fakeit_lib.datasets import SKIPPED, ImageListDataset, export_fashion_mnist, training_samples
 from fakeit_lib.errors import FakeitError
 from fakeit_lib.models import build_model, load_model
-from fakeit_lib.train import PRESETS, TrainConfig, lr_at, make_config, read_metrics, training_dataset, training_loader
+from fakeit_lib.loaders import training_loader
+from fakeit_lib.train import PRESETS, TrainConfig, lr_at, make_config, read_metrics, training_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 FMNIST = load_class_set("fashion-mnist")

@@ -87,7 +87,7 @@ def test_inaturalist_official_layout(tmp_path):
         for split in ("train", "val"):
             doc = {"images": [im for s, im in images if s == split], "annotations": [a for s, a in anns if s == split]}
             (tmp_path / f"{split}{year}.json").write_text(json.dumps(doc))
-    train, test = paper_splits("inat2019", str(tmp_path), transform=None)
+    train, test = paper_splits("inat2019", str(tmp_path), transform=None, check_sizes=False)
     assert len(train) == 3 and len(test) == 1
     assert [train[i][1] for i in range(3)] == [0, 1, 1] and test[0][1] == 1
     with pytest.raises(FakeitError, match="lacks train2018.json"):
@@ -97,9 +97,9 @@ def test_inaturalist_official_layout(tmp_path):
 def test_clear_errors(tmp_path):
     with pytest.raises(FakeitError, match=r"dtd root .*nowhere does not exist"):
         paper_splits("dtd", str(tmp_path / "nowhere"), None)
-    with pytest.raises(FakeitError, match=r"pets root .* does not hold the dataset in torchvision's layout"):
+    with pytest.raises(FakeitError, match=r"pets root .* lacks annotations/trainval.txt \(expected the layout of naver/trex transfer/data/pets.py"):
         paper_splits("pets", str(tmp_path), None)
-    with pytest.raises(FakeitError, match="suite paper needs at least one dataset root"):
+    with pytest.raises(FakeitError, match="suite paper needs at least one dataset root: aircraft_root"):
         transfer(from_dict(TransferConfig, {"checkpoint": "x.pth"}))
     with pytest.raises(FakeitError, match=r"fmnist_classes=\[3, 12\] must list Fashion-MNIST labels 0..9"):
         from_dict(TransferConfig, {"checkpoint": "x.pth", "suite": "mini", "fmnist_classes": [3, 12]})

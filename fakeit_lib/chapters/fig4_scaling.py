@@ -28,8 +28,8 @@ class ScalingParams(PipelineParams):
 
         super().validate()
         check_variant(self.scaling_variant)
-        if len(self.multipliers) < 2 or min(self.multipliers) <= 0 or len(set(self.multipliers)) != len(self.multipliers):
-            raise FakeitError(f"parameter multipliers={self.multipliers} must hold at least two distinct numbers > 0")
+        if not self.multipliers or min(self.multipliers) <= 0 or len(set(self.multipliers)) != len(self.multipliers):
+            raise FakeitError(f"parameter multipliers={self.multipliers} must hold distinct numbers > 0, at least one")
         if self.transfer_suite not in ("paper", "mini"):
             raise FakeitError(f"parameter transfer_suite={self.transfer_suite!r} is not valid; valid: paper, mini")
 
@@ -46,7 +46,12 @@ class Scaling:
 
 def scaling_runs(p: ScalingParams) -> Scaling:
     """Train (or load) every model of the figure per seed, evaluate it and probe it on the transfer suite."""
+    import dataclasses
+
+    from ..plan import clone_ladder
+
     real = model_runs(p)
+    clone_ladder(dataclasses.asdict(p), p.scaling_variant, p.scaling_guidance, sorted(p.multipliers))  # largest drawn once
     clones = [model_runs(p, p.scaling_variant, p.scaling_guidance, m) for m in sorted(p.multipliers)]
     return Scaling(real, clones, transfer_scores(p, real, p.transfer_suite, p.transfer_roots),
                    [transfer_scores(p, c, p.transfer_suite, p.transfer_roots) for c in clones])
@@ -110,13 +115,15 @@ def scaling_findings(p: ScalingParams, s: Scaling) -> list[fd.Verdict]:
     train = train_set_of(p.class_set)
     test = next(iter(s.real.results[0]["datasets"]))
     sizes = [c.multiplier for c in s.clones]
-    trend = fd.check_trend("more_images_help", sizes, [c.scores() for c in s.clones], p.scale,
-                           {"clones": [c.label for c in s.clones], "images": [c.images for c in s.clones], "test": test},
-                           fd.paper_value("more_images_help", train))
+    out = []
+    if len(sizes) >= 2:
+        out.append(fd.check_trend("more_images_help", sizes, [c.scores() for c in s.clones], p.scale,
+                                  {"clones": [c.label for c in s.clones], "images": [c.images for c in s.clones], "test": test},
+                                  fd.paper_value("more_images_help", train)))
     largest, largest_t = s.clones[-1], s.clones_transfer[-1]
-    transfer = fd.check_noninferior(
+    out.append(fd.check_noninferior(
         "largest_clone_transfers", [x["average"] for x in largest_t], [x["average"] for x in s.real_transfer], p.scale,
         {"a saw": largest.saw(p.class_set), "b saw": s.real.saw(p.class_set),
          "transfer datasets": [k for k in s.real_transfer[0] if k != "average"]},
-        fd.paper_value("largest_clone_transfers", train))
-    return [trend, transfer]
+        fd.paper_value("largest_clone_transfers", train)))
+    return out

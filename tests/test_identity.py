@@ -1,0 +1,58 @@
+"""One identity per stage: the plan's commands run by hand (CLI) leave outputs that the notebooks' library calls find
+and reuse; nothing is generated, trained or evaluated twice (tiny Stable Diffusion pipeline, smoke recipe)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tiny_sd import build_tiny_sd
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def snapshot(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")}
+
+
+@pytest.mark.integration
+def test_cli_runs_of_the_plan_are_what_the_notebook_path_finds(tmp_path, monkeypatch):
+    from fakeit_lib import experiments, generate, plan
+
+    sd = build_tiny_sd(tmp_path / "sd")
+    out = tmp_path / "outputs"
+    monkeypatch.setenv("FAKEIT_OUTPUT", str(out))
+    preset = dict(scale="smoke", class_set="fashion-mnist", generator=str(sd), steps=2, gen_batch_size=4, images_per_class=2,
+                  variants=["c"], guidances=[2.0], recipe="smoke", real_root="", eval_suite="mini", eval_roots={},
+                  eval_max_images=40, multipliers=[1.0, 2.0], scaling_variant="c", scaling_guidance=2.0, best_variant="c",
+                  best_guidance=2.0, best_multiplier=2.0, transfer_suite="mini", transfer_roots={}, seed=0)
+    stages = plan.plan(preset)
+    assert [(s.step, s.what, s.done) for s in stages] == [
+        ("generate", "c, gs 2, 1x/2x", False), ("train", "c, gs 2, 1x", False), ("evaluate", "c, gs 2, 1x", None),
+        ("train", "c, gs 2, 2x", False), ("evaluate", "c, gs 2, 2x", None)]
+    env = {**os.environ, "FAKEIT_OUTPUT": str(out), "OMP_NUM_THREADS": "1"}
+    for s in stages[:3]:  # by hand: the ladder, then the 1x model
+        res = subprocess.run([sys.executable, "-m", "fakeit_lib", *s.command], capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
+        assert res.returncode == 0, f"{plan.command_text(s)}\n{res.stderr[-2000:]}"
+    assert [s.done for s in plan.plan(preset)][:3] == [True, True, True]
+    before = snapshot(out)
+
+    def no_drawing(*a, **k):
+        raise AssertionError("the notebook path loaded a generator: the CLI's dataset was not found")
+
+    monkeypatch.setattr(generate, "load_generator", no_drawing)
+    p = experiments.PipelineParams(scale="smoke", class_set="fashion-mnist", generator=str(sd), steps=2, gen_batch_size=4,
+                                   images_per_class=2, recipe="smoke", eval_suite="mini", eval_max_images=40, seed=0)
+    clone = experiments.synthetic_clone(p, "c", 2.0)
+    assert clone == generate.dataset_dir(plan.clone_config(preset, "c", 2.0, 1.0))
+    checkpoint = experiments.trained_checkpoint(p, clone)
+    results = experiments.evaluation(p, checkpoint)
+    assert snapshot(out) == before  # nothing new, nothing rewritten
+    eval_folder = next(out.glob("eval-mini-*"))
+    assert json.loads((eval_folder / "results.json").read_text())["datasets"] == results["datasets"]
+    assert experiments.synthetic_clone(p, "c", 2.0, 2.0) == generate.dataset_dir(plan.clone_config(preset, "c", 2.0, 2.0))

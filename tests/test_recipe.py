@@ -1,0 +1,91 @@
+"""The paper's training recipe (the authors' released models), a run's identity, and device choice (CUDA faked)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from fakeit_lib import devices
+from fakeit_lib.errors import FakeitError
+from fakeit_lib.models import build_model
+from fakeit_lib.train import identity, make_config, param_groups, peak_lr, run_folder
+
+
+def test_paper_recipe_follows_the_released_models():
+    c = make_config("paper", data="d")
+    assert (c.fc_bias, c.sync_bn, c.decay_norm_and_bias, c.lr_base_batch, c.amp) == (False, True, False, 256, True)
+    assert peak_lr(c) == pytest.approx(0.1)
+    assert peak_lr(make_config("paper", data="d", batch_size=1024)) == pytest.approx(0.4)  # linear scaling rule
+    assert peak_lr(make_config("paper", data="d", batch_size=64)) == pytest.approx(0.025)
+    mini = make_config("mini", data="d")
+    assert (mini.fc_bias, mini.decay_norm_and_bias, mini.lr_base_batch) == (True, True, None) and peak_lr(mini) == 0.2
+
+
+def test_weight_decay_skips_batchnorm_and_biases():
+    model = build_model("resnet50", 100, fc_bias=False)
+    decayed, plain = param_groups(model, make_config("paper", data="d"))
+    n_bn = sum(1 for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert decayed["weight_decay"] == 1e-4 and plain["weight_decay"] == 0.0
+    assert len(plain["params"]) == 2 * n_bn and all(p.ndim == 1 for p in plain["params"])  # BN weight and bias
+    assert all(p.ndim > 1 for p in decayed["params"]) and len(decayed["params"]) == 54  # 53 convolutions + fc
+    assert model.fc.bias is None and any(p is model.fc.weight for p in decayed["params"])
+    (everything,) = param_groups(model, make_config("mini", data="d", arch="resnet50"))
+    assert len(everything["params"]) == len(list(model.parameters()))
+
+
+def test_identity_leaves_out_where_a_run_goes_and_resolves_the_class_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKEIT_OUTPUT", str(tmp_path / "out"))
+    data = tmp_path / "clone"
+    data.mkdir()
+    (data / "config.yaml").write_text("classes: fashion-mnist\n")
+    cli_like = make_config("smoke", data=f"{data}/", device="cpu", workers=3)  # `fakeit train DIR/ --device cpu`
+    notebook_like = make_config("smoke", data=str(data), class_set="fashion-mnist")
+    assert identity(cli_like) == identity(notebook_like) and identity(cli_like)["class_set"] == "fashion-mnist"
+    assert "device" not in identity(cli_like) and "workers" not in identity(cli_like)
+    assert run_folder(cli_like) == run_folder(notebook_like)
+    assert run_folder(make_config("smoke", data=str(data), epochs=3)) != run_folder(notebook_like)
+
+
+def test_device_choice_with_cuda_faked(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert devices.resolve_device("auto") == "cpu"
+    with pytest.raises(FakeitError, match=r"device 'cuda' asked for, but CUDA is not available here; valid here: auto, cpu"):
+        devices.resolve_device("cuda")
+    assert devices.loader_kwargs("cpu", None) == {"num_workers": 0, "pin_memory": False}
+    assert devices.amp_dtype("cpu") is None
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setenv("LOCAL_RANK", "5")
+    assert devices.resolve_device("auto") == "cuda:1" and devices.resolve_device("cuda") == "cuda:1"
+    assert devices.resolve_device("cuda:3") == "cuda:3" and devices.resolve_device("cpu") == "cpu"
+    monkeypatch.setattr("os.cpu_count", lambda: 32)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "8")
+    assert devices.loader_kwargs("cuda:1", None) == {"num_workers": 4, "pin_memory": True, "prefetch_factor": 4}
+    assert devices.amp_dtype("cuda:1") == torch.float16 and devices.amp_dtype("cuda:1", enabled=False) is None
+    with pytest.raises(FakeitError, match=r"unknown device 'gpu0'; valid: auto, cpu, cuda, cuda:N, mps"):
+        devices.resolve_device("gpu0")
+    with pytest.raises(FakeitError, match=r"parameter device: unknown device 'tpu'"):
+        make_config("paper", data="d", device="tpu")
+
+
+def test_train_cli_bad_device_is_one_line(cli, tmp_path):
+    res = cli("train", str(tmp_path), "--preset", "smoke", "--device", "gpu")
+    assert res.returncode == 2 and res.stderr.strip() == (
+        "fakeit train: error: parameter device: unknown device 'gpu'; valid: auto, cpu, cuda, cuda:N, mps")
+
+
+def test_checkpoint_of_a_paper_run_loads_as_the_authors_format(tmp_path):
+    """A classifier built as the paper recipe has the released checkpoints' shape: fc without bias, strict load."""
+    import torchvision
+
+    model = build_model("resnet50", 100, fc_bias=False)
+    path = tmp_path / "bare.pth"
+    torch.save(model.state_dict(), path)
+    authors = torchvision.models.resnet50()
+    authors.fc = torch.nn.Linear(2048, 100, bias=False)
+    assert str(authors.load_state_dict(torch.load(path), strict=True)) == "<All keys matched successfully>"
+    assert json.dumps(sorted(k for k in model.state_dict() if k.startswith("fc."))) == '["fc.weight"]'
+    assert Path(path).stat().st_size > 0
