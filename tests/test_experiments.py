@@ -1,6 +1,5 @@
 """Experiments: the paper's numbers as data, paper-vs-ours tables, findings, and the stage cache across re-runs."""
 
-import json
 import os
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import pytest
 
 from fakeit_lib import experiments as ex
 from fakeit_lib.errors import FakeitError
+from fakeit_lib.paper import paper_results, paper_rows, table1_row, table1_value
 from fakeit_lib.params import from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,49 +18,76 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_paper_numbers_match_values_typed_from_the_paper():
     # typed here from the paper's Table 1 and Table 2, independently of the data file
-    assert ex.paper_rows("table1", row=1)[0]["in_val_top1"] == 87.4
-    assert ex.paper_rows("table1", row=8)[0]["in_val_top1"] == 64.8
-    assert ex.paper_rows("table1", row=12)[0]["in_val_top5"] == 91.7
-    assert ex.paper_rows("table1", row=9)[0]["in_a_top5"] == 63.1
-    row17 = ex.paper_rows("table1", row=17)[0]
+    assert paper_rows("table1", row=1)[0]["in_val_top1"] == 87.4
+    assert paper_rows("table1", row=8)[0]["in_val_top1"] == 64.8
+    assert paper_rows("table1", row=12)[0]["in_val_top5"] == 91.7
+    assert paper_rows("table1", row=9)[0]["in_a_top5"] == 63.1
+    row17 = paper_rows("table1", row=17)[0]
     assert [row17[f"{s}_top5"] for s in ("in_val", "in_v2", "in_sketch", "in_r", "in_a")] == [70.3, 70.3, 35.1, 45.3, 15.1]
-    assert ex.paper_rows("table2", row=3)[0]["average"] == 63.2
-    assert ex.paper_rows("table2", row=8)[0]["eurosat"] == 96.7
-    assert ex.paper_rows("table2", row=1)[0]["inat2018"] == 0.1
+    assert paper_rows("table2", row=3)[0]["average"] == 63.2
+    assert paper_rows("table2", row=8)[0]["eurosat"] == 96.7
+    assert paper_rows("table2", row=1)[0]["inat2018"] == 0.1
 
 
 def test_table2_averages_are_the_mean_of_the_ten_datasets():
-    cols = ex.paper_results()["table2"]["columns"][:10]
-    for row in ex.paper_rows("table2"):
+    cols = paper_results()["table2"]["columns"][:10]
+    for row in paper_rows("table2"):
         assert abs(sum(row[c] for c in cols) / 10 - row["average"]) <= 0.06, row["row"]  # averages of unrounded values
 
 
 def test_paper_rows_for_settings():
-    assert ex.paper_table1_row("imagenet100", "synthetic", "c_hc_inside_b", 7.5)["row"] == 5
-    assert ex.paper_table1_row("imagenet100", "synthetic", "c_dc", 2.0, 20.0)["row"] == 11
-    assert ex.paper_table1_row("imagenet100", "synthetic", "clip", 2.0) is None
-    assert [p["value"] for p in ex.paper_scaling_points() if p["metric"] == "IN-Val top-1"] == [64.8, 72.4, 72.4, 73.3, 87.4]
+    assert table1_row("imagenet100", "synthetic", "c_hc_inside_b", 7.5)["row"] == 5
+    assert table1_row("imagenet100", "synthetic", "c_dc", 2.0, 20.0)["row"] == 11
+    assert table1_row("imagenet100", "synthetic", "clip", 2.0) is None
+    assert table1_value("imagenet100", None, None) == 87.4
+    assert table1_value("imagenet1k", "c_dc", 2.0) == 42.9
 
 
-def _rows():
-    r = lambda data, v, g, t1: {"data": data, "variant": v, "guidance": g, "multiplier": 1.0,
-                                "fashion-mnist-test top-1": t1, "fashion-mnist-test top-5": 99.0}
-    return [r("real", None, None, 80.0), r("synthetic", "c", 7.5, 50.0), r("synthetic", "c_dc", 7.5, 56.0),
-            r("synthetic", "c", 2.0, 60.0), r("synthetic", "c_dc", 2.0, 58.0)]
+def _runs(label, data, variant, guidance, top1):
+    result = lambda t: {"datasets": {"fashion-mnist-test": {"top1": t / 100, "top5": 0.99}}}
+    return ex.ModelRuns(label, data, variant, guidance, 1.0, Path("/x"), 500, [0, 1, 2], [Path("/c")] * 3,
+                        [result(t) for t in top1])
 
 
-def test_paper_beside_ours_at_mini_scale_shows_in_val_and_our_test_set():
-    table = ex.paper_beside_ours(ex.PipelineParams(class_set="fashion-mnist"), _rows())
-    assert table[0]["paper row"] == 1 and table[0]["paper val top-1"] == 87.4
-    assert table[3] == {"training data": "synthetic (1x)", "prompt": "c", "guidance": 2.0, "paper row": 6,
-                        "paper val top-1": 63.5, "paper val top-5": 86.9,
-                        "this run fashion-mnist-test top-1": 60.0, "this run fashion-mnist-test top-5": 99.0}
+def test_table1_findings_on_crafted_seeds():
+    from fakeit_lib.chapters import tab1_prompts as ch
+
+    p = ch.Table1Params(scale="mini", class_set="fashion-mnist", generator="CompVis/stable-diffusion-v1-4",
+                        variants=["c", "c_dc"], train_seeds=[0, 1, 2])
+    runs = {"real": _runs("real", "real", None, None, [80.0, 80.5, 79.5]),
+            ("c", 7.5): _runs("c 7.5", "synthetic", "c", 7.5, [50.0, 51.0, 49.0]),
+            ("c_dc", 7.5): _runs("c_dc 7.5", "synthetic", "c_dc", 7.5, [56.0, 55.0, 57.0]),
+            ("c", 2.0): _runs("c 2", "synthetic", "c", 2.0, [60.0, 61.0, 59.5]),
+            ("c_dc", 2.0): _runs("c_dc 2", "synthetic", "c_dc", 2.0, [60.5, 61.0, 60.0])}
+    verdicts = {v.id: v for v in ch.table1_findings(p, runs)}
+    assert verdicts["low_guidance_better"].verdict == "holds"
+    assert verdicts["low_guidance_better"].estimate["mean"] == pytest.approx(22 / 3)  # 60.33 at 2.0 against 53 at 7.5
+    assert verdicts["definition_beats_name"].verdict == "holds"  # +3.0 on average, tight
+    assert verdicts["synthetic_trails_real"].verdict == "holds"
+    assert verdicts["synthetic_trails_real"].evidence["best clone"] == "c_dc 2"
+    assert verdicts["prompt_matters_less_low_guidance"].n_seeds == 3
 
 
-def test_findings():
-    f = ex.findings(_rows(), "fashion-mnist-test top-1")
-    assert f["mean_by_guidance"] == {7.5: 53.0, 2.0: 59.0} and f["low_guidance_wins"] is True
-    assert f["best"] == 60.0 and f["best_variant"] == "c" and f["gap_to_real"] == 20.0
+def test_prompt_findings_cannot_be_tested_when_the_generator_learnt_the_prompts(tmp_path):
+    import json
+
+    from fakeit_lib.chapters import tab1_prompts as ch
+
+    gen = tmp_path / "gen"
+    (gen / "training").mkdir(parents=True)
+    (gen / "training" / "captions.json").write_text(json.dumps({"prompt_variants_as_captions": ["c", "c_dc"],
+                                                                "caption_source": "the variants", "vocabulary": []}))
+    p = ch.Table1Params(scale="mini", class_set="fashion-mnist", generator=str(gen), variants=["c", "c_dc"])
+    runs = {"real": _runs("real", "real", None, None, [80.0, 80.5, 79.5])}
+    for v in ("c", "c_dc"):
+        for g in (7.5, 2.0):
+            runs[(v, g)] = _runs(f"{v} {g}", "synthetic", v, g, [60.0, 61.0, 59.0])
+    verdicts = {v.id: v for v in ch.table1_findings(p, runs)}
+    assert verdicts["definition_beats_name"].verdict == "cannot be tested"
+    assert "trained with the prompt variants c, c_dc themselves as captions" in verdicts["definition_beats_name"].reason
+    (gen / "training" / "captions.json").write_text(json.dumps({"prompt_variants_as_captions": [], "vocabulary": []}))
+    verdicts = {v.id: v for v in ch.table1_findings(p, runs)}
+    assert verdicts["definition_beats_name"].verdict == "inconclusive"  # the same rule, now testable
 
 
 def test_images_spec_and_bad_parameters():
@@ -68,7 +95,7 @@ def test_images_spec_and_bad_parameters():
     assert ex.images_spec(ex.PipelineParams(real_root="/data/in100"), 10.0) == "x10:/data/in100"
     with pytest.raises(FakeitError, match="'match' needs real_root"):
         ex.images_spec(ex.PipelineParams(), 1.0)
-    with pytest.raises(FakeitError, match="parameter recipe='huge' is not valid; valid: smoke, mini, paper"):
+    with pytest.raises(FakeitError, match="parameter recipe='huge' is not valid; valid: paper, mini, smoke"):
         from_dict(ex.PipelineParams, {"recipe": "huge"})
     with pytest.raises(FakeitError, match="eval_roots has unknown test set"):
         from_dict(ex.PipelineParams, {"eval_roots": {"valid": "/x"}})
@@ -93,11 +120,11 @@ def test_rerun_with_a_changed_parameter_recomputes_only_what_it_touches(tmp_path
     run("first.ipynb", "[7.5]")
     first = _stage_marks(tmp_path / "outputs")
     kinds = sorted(name.split("-")[0] for name in first)
-    assert len([k for k in kinds if k == "train"]) == 2  # real baseline and the c / 7.5 clone
+    assert len([k for k in kinds if k == "train"]) == 4  # real baseline and the c / 7.5 clone, two seeds each
     nb = run("second.ipynb", "[7.5, 2.0]")
     second = _stage_marks(tmp_path / "outputs")
     assert {k: v for k, v in second.items() if k in first} == first  # nothing finished was recomputed
     new = sorted(set(second) - set(first))
     assert any(n.startswith("fashion-mnist-c-gs2-") for n in new), new  # the new clone
-    assert sum(n.startswith("train-") for n in new) == 1 and sum(n.startswith("eval-") for n in new) == 1
+    assert sum(n.startswith("train-") for n in new) == 2 and sum(n.startswith("eval-") for n in new) == 2
     assert nb.metadata["papermill"]["parameters"]["guidances"] == [7.5, 2.0]

@@ -411,7 +411,8 @@ def test_slurm_example_runs_with_srun_and_scontrol_stand_ins(tmp_path, tiny_sd):
 @pytest.fixture(scope="module")
 def untrained_mini(tmp_path_factory) -> Path:
     """A randomly initialised MiniFashionPipeline saved as a local folder (the shipped one is the trained twin)."""
-    from fakeit_lib.minigen import GeneratorTrainConfig, build_pipeline, train_tokenizer
+    from fakeit_lib.minigen import train_tokenizer
+    from fakeit_lib.minigen_train import GeneratorTrainConfig, build_pipeline
 
     cfg = GeneratorTrainConfig()
     pipe, _ = build_pipeline(cfg, train_tokenizer(["t-shirt trouser pullover dress coat sandal shirt sneaker bag ankle boot"], 600, cfg.max_tokens))

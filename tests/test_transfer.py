@@ -101,7 +101,7 @@ def test_clear_errors(tmp_path):
         paper_splits("pets", str(tmp_path), None)
     with pytest.raises(FakeitError, match="suite paper needs at least one dataset root: aircraft_root"):
         transfer(from_dict(TransferConfig, {"checkpoint": "x.pth"}))
-    with pytest.raises(FakeitError, match=r"fmnist_classes=\[3, 12\] must list Fashion-MNIST labels 0..9"):
-        from_dict(TransferConfig, {"checkpoint": "x.pth", "suite": "mini", "fmnist_classes": [3, 12]})
+    with pytest.raises(FakeitError, match=r"mini_sets=\['digits', 'fashion-mnist'\] must list datasets of digits, mnist, letters, clipart"):
+        from_dict(TransferConfig, {"checkpoint": "x.pth", "suite": "mini", "mini_sets": ["digits", "fashion-mnist"]})
     with pytest.raises(FakeitError, match="checkpoint .*missing.pth does not exist"):
         transfer(from_dict(TransferConfig, {"checkpoint": str(tmp_path / "missing.pth"), "suite": "mini"}))
