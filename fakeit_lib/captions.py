@@ -210,3 +210,16 @@ def prompt_word_shares(captions: dict, class_set: str, variants: list[str]) -> d
         texts = [p.text for p in build_prompts(cs, v)]
         out[v] = sum(seen_word_share(t, vocabulary) for t in texts) / len(texts)
     return out
+
+
+def generator_summary(generator: str) -> str:
+    """One sentence on what a generator learnt from, computed from its record (or a note that it is not ours)."""
+    captions = generator_captions(generator)
+    if captions is None:
+        return (f"The generator `{generator}` was not trained by this project: its training data (for Stable Diffusion "
+                "v1.4, LAION-5B image-text pairs) is its authors' to describe.")
+    variants = captions.get("prompt_variants_as_captions", [])
+    learnt = (f"the prompt variants {', '.join(variants)} themselves were its captions, so the book's prompt comparisons "
+              "cannot test it" if variants else "none of the book's prompt variants was a caption as such")
+    return (f"The `{generator}` generator learnt from {captions.get('training_images', 'its training images')}, "
+            f"captioned with {captions['caption_source']} ({len(captions.get('vocabulary', []))} distinct words); {learnt}.")

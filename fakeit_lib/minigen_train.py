@@ -158,6 +158,7 @@ def _tokenizer_for(cfg: GeneratorTrainConfig, out: Path, tokenizer: CLIPTokenize
 def caption_report(sampler, thresholds: dict, examples: list[tuple[int, str]]) -> dict:
     """What the captions can say: names, parents, attributes and their thresholds, fillers, vocabulary, examples."""
     return {
+        "training_images": "the 60,000 real Fashion-MNIST train images (the test split never read)",
         "caption_source": "web-like captions drawn per image and step (fakeit_lib/captions.py), never a prompt variant",
         "prompt_variants_as_captions": [],
         "names": sampler.names, "parents": sampler.parents, "attribute_thresholds": thresholds,

@@ -178,14 +178,23 @@ def findings_markdown(findings: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_findings(stage: Path, build_dir: Path, notebooks: list[Path]) -> list[dict]:
-    """Write `<build>/findings.json` and fill the staged introduction's findings table; returns the verdicts."""
+GENERATOR_MARKER = "<!-- generator: filled in by the runner -->"
+
+
+def write_findings(stage: Path, build_dir: Path, notebooks: list[Path], generator: str | None = None) -> list[dict]:
+    """Write `<build>/findings.json` and fill the staged introduction's findings table and the sentence on what the
+    preset's generator learnt from; returns the verdicts."""
+    from .captions import generator_summary
+
     findings = collect_findings(stage, notebooks)
     atomic_write_json(build_dir / "findings.json", findings)
     for page in (stage / "book").glob("*.md"):
         text = page.read_text()
         if FINDINGS_MARKER in text:
-            page.write_text(text.replace(FINDINGS_MARKER, findings_markdown(findings)))
+            text = text.replace(FINDINGS_MARKER, findings_markdown(findings))
+        if GENERATOR_MARKER in text and generator:
+            text = text.replace(GENERATOR_MARKER, generator_summary(generator))
+        page.write_text(text)
     return findings
 
 
@@ -299,7 +308,7 @@ def build_book(preset: str = "mini", root: Path | None = None, build_dir: Path |
         hide_parameter_cells(stage / nb)
         print(f"  done in {timings[str(nb)]} s", flush=True)
     atomic_write_json(build_dir / "timings.json", {"preset": preset, "scale": params["scale"], "seconds": timings})
-    findings = write_findings(stage, build_dir, notebooks)
+    findings = write_findings(stage, build_dir, notebooks, params.get("generator"))
     print(f"findings: {len(findings)} checked, written to {build_dir / 'findings.json'}", flush=True)
     write_cost_page(stage, preset, params["scale"], timings)
     print("building the HTML book ...", flush=True)

