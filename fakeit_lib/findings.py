@@ -90,6 +90,16 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
     Finding("synthetic_beats_real_transfer", "An encoder trained on a synthetic clone transfers better than one trained on the real set.",
             "Sec. 5.3, Table 2", "tab2_transfer", "linear-probe top-1 averaged over the out-of-domain transfer datasets (%)",
             "synthetic minus real", "greater"),
+    Finding("synthetic_holds_up_under_shift", "Models trained on a synthetic clone hold up better under domain shift than the real-trained model.",
+            "Sec. 5.2, Table 1 (v2, Sketch, R, A)", "domain_shift",
+            "share of in-domain top-1 kept on the shifted tests (shifted top-1 / in-domain top-1, mean over tests)",
+            "best 1x clone minus real", "greater", unit="of in-domain top-1"),
+    Finding("multicrop_helps", "Multi-crop augmentation gives large gains to models trained on synthetic images.",
+            "Sec. 5 (setup) and supplementary", "ablations", "top-1 on real test images of the training classes (%)",
+            "with local crops minus without, same clone", "greater"),
+    Finding("name_beats_clip_template", "The class name alone makes better prompts than CLIP's template \"a photo of a c\".",
+            "Sec. 4.1", "ablations", "top-1 on real test images of the training classes (%)",
+            "prompt c minus prompt \"a photo of a c\", same guidance", "greater"),
     Finding("gap_narrows_in_transfer", "The gap between real and synthetic training is much narrower in transfer than on the training classes.",
             "Sec. 1, Fig. 1", "fig1_spider", "real-minus-synthetic gap in top-1 (points)",
             "gap on the training classes minus gap in transfer", "greater"),
@@ -126,12 +136,29 @@ class Verdict:
         if self.verdict == UNTESTABLE:
             return f"The paper's finding that {claim} {VERB[UNTESTABLE]} at the {self.scale} scale: {self.reason}"
         est = Interval(**self.estimate)
-        detail = f"{self.comparison}: {est.text(2 if self.unit == 'judge units' else 1, signed=True)} {self.unit}"
+        detail = f"{self.comparison}: {est.text(digits(self.unit), signed=True)} {self.unit}"
         if est.low is not None:
-            detail += f", 95% interval [{est.low:+.2f}, {est.high:+.2f}]"
+            detail += f", 95% interval [{est.low:+.{digits(self.unit) + 1}f}, {est.high:+.{digits(self.unit) + 1}f}]"
         if self.reason:
             detail += f"; {self.reason}"
         return f"The paper's finding that {claim} {VERB[self.verdict]} at the {self.scale} scale ({detail}; {RULES_SHORT[self.rule]})."
+
+
+def digits(unit: str) -> int:
+    """Decimals a value in `unit` is shown with: points 1, judge units 2, shares ("of ...") 3."""
+    return 3 if unit.startswith("of ") else 2 if unit == "judge units" else 1
+
+
+def estimate_text(verdict: dict) -> str:
+    """`mean [low, high] unit` of a verdict's dict (as in findings.json), or a dash when it was not tested."""
+    est, unit = verdict.get("estimate"), verdict.get("unit", "")
+    if not est:
+        return "–"
+    d = digits(unit)
+    text = f"{est['mean']:+.{d}f}"
+    if est.get("low") is not None:
+        text += f" [{est['low']:+.{d}f}, {est['high']:+.{d}f}]"
+    return f"{text} {unit}"
 
 
 def finding(finding_id: str) -> Finding:
@@ -227,7 +254,7 @@ def table(verdicts: list[Verdict]) -> list[dict]:
     for v in verdicts:
         est = Interval(**v.estimate) if v.estimate else None
         rows.append({"finding": v.claim, "paper": v.source, "verdict": v.verdict,
-                     "this run": est.text(2 if v.unit == "judge units" else 1, signed=True) if est else "-",
+                     "this run": est.text(digits(v.unit), signed=True) if est else "-",
                      "paper's value": v.paper or "-", "seeds": v.n_seeds})
     return rows
 
@@ -255,6 +282,10 @@ def paper_value(finding_id: str, train: str = "imagenet100") -> str:
 
     if finding_id == "low_guidance_diverse":
         return "shown qualitatively (Fig. 2), no number"
+    if finding_id == "multicrop_helps":
+        return "\"large performance gains\" (Sec. 5); the numbers are in the supplementary, not transcribed here"
+    if finding_id == "name_beats_clip_template":
+        return "stated without a number (Sec. 4.1)"
     if train == "imagenet100" and finding_id == "low_guidance_better":
         d = np.mean([top1(v, 2.0) for v in variants]) - np.mean([top1(v, 7.5) for v in variants])
         return f"{d:+.1f} points ({tag} val top-1, Table 1)"

@@ -165,16 +165,14 @@ FINDINGS_MARKER = "<!-- findings: filled in by the runner -->"
 
 def findings_markdown(findings: list[dict]) -> str:
     """A markdown table of the verdicts, each linked to the page that checks it."""
+    from .findings import estimate_text
+
     if not findings:
         return "No finding was checked in this build.\n"
     lines = ["| finding (paper) | verdict | this run | seeds | page |", "|---|---|---|---:|---|"]
     for f in findings:
-        est = f.get("estimate")
-        value = "–" if not est else (f"{est['mean']:+.2f}" if f.get("unit") == "judge units" else f"{est['mean']:+.1f}")
-        if est and est.get("low") is not None:
-            value += f" [{est['low']:+.1f}, {est['high']:+.1f}]" if f.get("unit") != "judge units" else f" [{est['low']:+.2f}, {est['high']:+.2f}]"
-        lines.append(f"| {f['claim']} ({f['source']}) | **{f['verdict']}** | {value} {f.get('unit', '') if est else ''} | "
-                     f"{f['n_seeds']} | {{doc}}`../{f['page']}` |")
+        lines.append(f"| {f['claim']} ({f['source']}) | **{f['verdict']}** | {estimate_text(f)} | {f['n_seeds']} | "
+                     f"{{doc}}`../{f['page']}` |")
     return "\n".join(lines) + "\n"
 
 

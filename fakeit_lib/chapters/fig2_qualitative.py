@@ -178,13 +178,14 @@ def clone_quality(p: QualitativeParams, folders: dict[tuple[str, float], Path]) 
     real_x, real_y = _real_reference(max(per_class, 200))
     _, real_feats = judge_outputs(judge, real_x)
     rows, samples = [], {}
-    for (variant, guidance), folder in folders.items():
-        x, y, within = _clone_arrays(folder)
+    arrays = {key: _clone_arrays(folder) for key, folder in folders.items()}
+    for (variant, guidance), (x, y, within) in arrays.items():
         s = score_images(judge, x, y)
         _, feats = judge_outputs(judge, x)
         rows.append({"images": clone_label(variant, guidance), "variant": variant, "guidance": guidance, "count": len(y),
                      "fidelity": s["fidelity"], "diversity": s["diversity"], **image_statistics(x),
-                     "Fréchet distance to real (judge features)": frechet_distance(feats, real_feats)})
+                     "Fréchet distance to real (judge features)": frechet_distance(feats, real_feats),
+                     "pixel distance to c, same seeds": same_seed_distance(arrays.get(("c", guidance)), (x, y, within))})
         n_samples = max(1, min(SAMPLES, int(within.max() + 1) // 2))  # at least two images per class in a sample
         samples[(variant, guidance)] = []
         for k in range(n_samples):
@@ -197,8 +198,25 @@ def clone_quality(p: QualitativeParams, folders: dict[tuple[str, float], Path]) 
     _, rest_feats = judge_outputs(judge, real_x[len(real_x) // 2:])
     rows.append({"images": "real (Fashion-MNIST test)", "variant": "real", "guidance": float("nan"), "count": len(ref_y),
                  "fidelity": s["fidelity"], "diversity": s["diversity"], **image_statistics(ref_x),
-                 "Fréchet distance to real (judge features)": frechet_distance(ref_feats, rest_feats)})
+                 "Fréchet distance to real (judge features)": frechet_distance(ref_feats, rest_feats),
+                 "pixel distance to c, same seeds": float("nan")})
     return Quality(accuracy, pd.DataFrame(rows), samples)
+
+
+def same_seed_distance(reference, other) -> float:
+    """Mean absolute pixel difference (grey levels in [0, 1]) between images drawn from the same seeds (same class
+    and index) in two clones: how much the prompt alone changes an image. NaN without a reference clone."""
+    if reference is None:
+        return float("nan")
+    rx, ry, rw = reference
+    ox, oy, ow = other
+    index = {(int(c), int(i)): k for k, (c, i) in enumerate(zip(ry, rw))}
+    pairs = [(index[(int(c), int(i))], k) for k, (c, i) in enumerate(zip(oy, ow)) if (int(c), int(i)) in index]
+    if not pairs:
+        return float("nan")
+    a = np.stack([rx[i] for i, _ in pairs]).astype(np.float64) / 255.0
+    b = np.stack([ox[k] for _, k in pairs]).astype(np.float64) / 255.0
+    return float(np.abs(a - b).mean())
 
 
 def fidelity_diversity_figure(q: Quality):

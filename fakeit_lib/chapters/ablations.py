@@ -1,0 +1,146 @@
+"""Chapter ablations (the supplementary ablations named in the paper's Sec. 5, and the CLIP template of Sec. 4.1).
+
+- Guidance scale: fidelity and diversity of the generated images over a sweep of scales (judge, Fashion-MNIST only),
+  and top-1 of models trained on clones made at several scales.
+- Diffusion steps: the same image measures over a sweep of step counts.
+- Multi-crop: models trained with and without the local crops, on the same clone.
+- The CLIP template "a photo of a c" against the class name alone.
+The image sweeps use `sweep_images_per_class` images per class (the first images of each class, so a sweep point
+at a setting Table 1 already drew is a view of its clone); every trained model is trained per seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .. import findings as fd
+from ..errors import FakeitError
+from ..experiments import ModelRuns, PipelineParams, model_runs
+from ..stats import mean_interval
+
+
+@dataclass
+class AblationParams(PipelineParams):
+    """Parameters of the ablations chapter: which sweeps, on which prompt, with how many images."""
+
+    ablation_variant: str = "c_dc"  # prompt variant of the sweeps and of the multi-crop ablation; paper: c_dc
+    sweep_guidances: list[float] = field(default_factory=lambda: [1.0, 2.0, 3.0, 4.0, 5.0, 7.5])  # fidelity/diversity curve; paper: 7.5 and 2.0 in the main text
+    trained_guidances: list[float] = field(default_factory=lambda: [1.0, 2.0, 7.5])  # models trained per scale (top-1 curve)
+    sweep_steps: list[int] = field(default_factory=lambda: [5, 10, 25, 50])  # diffusion steps compared; paper: 50 (default)
+    sweep_images_per_class: int = 20  # images per class of the image-measure sweeps
+    multicrop_guidance: float = 2.0  # clone of the with/without local crops comparison; paper: multi-crop throughout
+    clip_guidance: float = 7.5  # guidance of the CLIP-template comparison; paper (Sec. 4.1): Stable Diffusion's default
+
+    def validate(self) -> None:
+        from ..prompts import check_variant
+
+        super().validate()
+        check_variant(self.ablation_variant)
+        for name in ("sweep_guidances", "trained_guidances", "sweep_steps"):
+            values = getattr(self, name)
+            if not values or min(values) <= 0 or len(set(values)) != len(values):
+                raise FakeitError(f"parameter {name}={values} must hold distinct positive values, at least one")
+        if self.sweep_images_per_class < 2:
+            raise FakeitError(f"parameter sweep_images_per_class={self.sweep_images_per_class} must be at least 2")
+
+
+def _sweep_params(p: AblationParams, steps: int | None = None) -> PipelineParams:
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(PipelineParams)}
+    q = PipelineParams(**{k: getattr(p, k) for k in names})
+    q.images_per_class = p.sweep_images_per_class
+    if steps is not None:
+        q.steps = steps
+    return q
+
+
+def image_sweeps(p: AblationParams) -> pd.DataFrame | None:
+    """Judge fidelity, diversity and image statistics of the ablation prompt's images over guidance scales and step
+    counts (Fashion-MNIST only; None for other class sets, which have no judge)."""
+    if p.class_set != "fashion-mnist":
+        return None
+    from ..experiments import synthetic_clone
+    from ..imagestats import image_statistics
+    from ..judge import load_judge, score_images
+    from .fig2_qualitative import _clone_arrays
+
+    judge, _ = load_judge(progress=False)
+    rows = []
+    settings = [("guidance", g, p.steps, g) for g in p.sweep_guidances]
+    settings += [("steps", s, s, p.multicrop_guidance) for s in p.sweep_steps]
+    for sweep, value, steps, guidance in settings:
+        x, y, _ = _clone_arrays(synthetic_clone(_sweep_params(p, steps), p.ablation_variant, guidance))
+        s = score_images(judge, x, y)
+        rows.append({"sweep": sweep, "value": value, "guidance": guidance, "steps": steps, "images": len(y),
+                     "fidelity": s["fidelity"], "diversity": s["diversity"], **image_statistics(x)})
+    return pd.DataFrame(rows)
+
+
+def sweep_figure(sweeps: pd.DataFrame):
+    """Two panels: fidelity against diversity along the guidance sweep, and both measures along the steps sweep."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("guidance sweep: fidelity vs diversity", "steps sweep"))
+    g = sweeps[sweeps.sweep == "guidance"].sort_values("value")
+    fig.add_trace(go.Scatter(x=g.diversity, y=g.fidelity, mode="lines+markers+text", text=[f"gs {v:g}" for v in g.value],
+                             textposition="top center", name="guidance"), 1, 1)
+    s = sweeps[sweeps.sweep == "steps"].sort_values("value")
+    fig.add_trace(go.Scatter(x=s.value, y=s.fidelity, mode="lines+markers", name="fidelity"), 1, 2)
+    fig.add_trace(go.Scatter(x=s.value, y=s.diversity / s.diversity.max(), mode="lines+markers",
+                             name="diversity (scaled to its max)"), 1, 2)
+    fig.update_xaxes(title_text="diversity (judge)", row=1, col=1)
+    fig.update_xaxes(title_text="diffusion steps", type="log", row=1, col=2)
+    fig.update_yaxes(title_text="fidelity (judge)", row=1, col=1)
+    fig.update_layout(height=440, legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+@dataclass
+class Trained:
+    """The trained models of the ablations, per seed."""
+
+    by_guidance: dict[float, ModelRuns]
+    without_local_crops: ModelRuns
+    with_local_crops: ModelRuns
+    clip: ModelRuns
+    name_only: ModelRuns
+
+
+def trained_ablations(p: AblationParams) -> Trained:
+    """Models per seed: one per trained guidance, one without local crops, one per prompt of the CLIP comparison."""
+    by_g = {float(g): model_runs(p, p.ablation_variant, g) for g in sorted(p.trained_guidances)}
+    with_crops = model_runs(p, p.ablation_variant, p.multicrop_guidance)
+    without = model_runs(p, p.ablation_variant, p.multicrop_guidance, local_crops=0)
+    without.label += ", no local crops"
+    return Trained(by_g, without, with_crops, model_runs(p, "clip", p.clip_guidance), model_runs(p, "c", p.clip_guidance))
+
+
+def trained_frame(t: Trained) -> pd.DataFrame:
+    """One row per trained ablation model: what it is and its in-domain top-1, mean and 95% bounds over seeds."""
+    rows = []
+    named = [("guidance", f"gs {g:g}", r) for g, r in t.by_guidance.items()]
+    named += [("multi-crop", "with local crops", t.with_local_crops), ("multi-crop", "without local crops", t.without_local_crops),
+              ("prompt", "c (class name)", t.name_only), ("prompt", "a photo of a c (CLIP)", t.clip)]
+    for ablation, setting, r in named:
+        est = mean_interval(r.scores())
+        rows.append({"ablation": ablation, "setting": setting, "clone": r.label, "top-1": est.mean, "low": est.low,
+                     "high": est.high, "seeds": est.n})
+    return pd.DataFrame(rows)
+
+
+def ablation_findings(p: AblationParams, t: Trained) -> list[fd.Verdict]:
+    """Verdicts: multi-crop helps models trained on synthetic images; the class name beats the CLIP template."""
+    test = next(iter(t.clip.results[0]["datasets"]))
+    return [
+        fd.check_greater("multicrop_helps", t.with_local_crops.scores(), t.without_local_crops.scores(), p.scale,
+                         {"a": "trained with 1 global and the recipe's local crops", "b": "trained with the global crop only",
+                          "saw": t.with_local_crops.saw(p.class_set), "test": test},
+                         fd.paper_value("multicrop_helps")),
+        fd.check_greater("name_beats_clip_template", t.name_only.scores(), t.clip.scores(), p.scale,
+                         {"a saw": t.name_only.saw(p.class_set), "b saw": t.clip.saw(p.class_set), "test": test},
+                         fd.paper_value("name_beats_clip_template")),
+    ]
