@@ -224,7 +224,10 @@ def export_fashion_mnist(out: Path | str, split: str = "train", per_class: int =
     from .store import atomic_write_text, claim_folder, is_done, mark_done
 
     out = Path(out)
-    config = {"source": "fashion-mnist", "split": split, "per_class": per_class, "class_set": "fashion-mnist"}
+    from .store import code_version
+
+    config = {"source": "fashion-mnist", "split": split, "per_class": per_class, "class_set": "fashion-mnist",
+              "code": code_version("real")}
     if is_done(out):
         claim_folder(out, config)  # refuses a folder made with another config
         return out

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from .errors import FakeitError
 from .params import from_dict
-from .store import atomic_write_json, claim_folder, is_done, mark_done, stage_dir
+from .store import atomic_write_json, code_version, claim_folder, is_done, mark_done, stage_dir
 
 IMAGENET_SETS = ("val", "v2", "sketch", "r", "a")
 SUITES = ("imagenet", "mini", "mini-shifts")
@@ -78,7 +78,7 @@ class EvalConfig:
         """What a result folder is named by: the checkpoint's content and what is scored, not where it ran."""
         roots = {f"{n}_root": os.path.normpath(r) for n, r in self.roots().items()}
         return {"suite": self.suite, **roots, "class_set": class_set, "max_images": self.max_images, "amp": self.amp,
-                "checkpoint_sha256": sha256}
+                "checkpoint_sha256": sha256, "code": code_version("evaluate")}
 
 
 def checkpoint_label(path: str | Path) -> str:

@@ -92,8 +92,11 @@ def real_training_set(p: PipelineParams) -> Path:
         raise FakeitError(f"real_root is empty; class set {p.class_set} needs its real training images (e.g. ImageNet-100 train)")
     if p.images_per_class == "match":
         raise FakeitError("images_per_class 'match' needs real_root; at mini scale give a number of images per class")
+    from .store import code_version
+
     n = int(p.images_per_class)
-    return export_fashion_mnist(stage_dir(f"real-fashion-mnist-train{n}", {"split": "train", "per_class": n}), "train", n)
+    folder = stage_dir(f"real-fashion-mnist-train{n}", {"split": "train", "per_class": n, "code": code_version("real")})
+    return export_fashion_mnist(folder, "train", n)
 
 
 def trained_checkpoint(p: PipelineParams, data: Path, seed: int, **recipe) -> Path:

@@ -8,6 +8,7 @@ bfloat16 on the CPU under autocast) and identifies it by its hub commit or a con
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -42,6 +43,16 @@ def folder_revision(folder: Path) -> str:
         if small or p.name == "model_index.json" or p.suffix == ".json":
             h.update(p.read_bytes())
     return "sha256:" + h.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=None)
+def generator_content(spec: str, revision: str | None = None) -> str:
+    """The identity of a generator's weights: the content hash of its local folder (the mini generator included), or
+    `hub:<id>@<revision>` for a hub model (the resolved snapshot is recorded as generator_revision once loaded)."""
+    folder = _generator_folder(spec) if spec == MINI or Path(spec).expanduser().exists() else None
+    if folder is not None:
+        return folder_revision(folder)
+    return f"hub:{spec}@{revision or 'default'}"
 
 
 def _generator_folder(spec: str) -> Path | None:

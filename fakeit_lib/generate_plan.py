@@ -96,8 +96,13 @@ class GenerateConfig:
 
 
 def identity(config: GenerateConfig) -> dict:
-    """The fields that decide a dataset's content (all but where it runs): what its folder name hashes."""
-    return {k: v for k, v in dataclasses.asdict(config).items() if k not in NOT_IDENTITY}
+    """What decides a dataset's content, and what its folder name hashes: its settings (all but where it runs), the
+    generator's weights (a content hash of a local folder, or the hub id and revision) and the generation code."""
+    from .generate_pipeline import generator_content
+
+    plain = {k: v for k, v in dataclasses.asdict(config).items() if k not in NOT_IDENTITY}
+    return {**plain, "generator_content": generator_content(config.generator, config.revision),
+            "code": store.code_version("generate")}
 
 
 def _slug(text: str) -> str:

@@ -146,14 +146,16 @@ def load_judge(cfg: JudgeConfig | None = None, root: Path | None = None, progres
 
     cfg = cfg or JudgeConfig()
     cfg.validate()
-    folder = stage_dir("judge-fmnist", cfg, root)
+    from .store import code_version
+
+    folder = stage_dir("judge-fmnist", {**dataclasses.asdict(cfg), "code": code_version("judge")}, root)
     weights = folder / "judge.pt"
     if is_done(folder):
         model = JudgeNet(cfg.width, cfg.feature_dim)
         model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         model.eval()
         return model, json.loads((folder / "DONE").read_text())["real_test_accuracy"]
-    claim_folder(folder, cfg)
+    claim_folder(folder, {**dataclasses.asdict(cfg), "code": code_version("judge")})
     model, acc = train_judge(cfg, progress=progress)
     import io
 

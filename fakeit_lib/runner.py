@@ -218,10 +218,25 @@ def cost_table(preset: str, scale: str, timings: dict[str, float]) -> str:
     from .nb import commit
 
     lines = [f"Preset `{preset}` (scale **{scale}**), commit `{commit()}`, {os.cpu_count()} CPU cores, "
-             f"{platform.machine()}.", "", "| chapter | seconds |", "|---|---:|"]
-    lines += [f"| `{nb}` | {sec:.1f} |" for nb, sec in timings.items()]
-    lines.append(f"| **total** | **{sum(timings.values()):.1f}** |")
+             f"{platform.machine()}.", "", "| step | seconds | minutes |", "|---|---:|---:|"]
+    lines += [f"| `{nb}` | {sec:.1f} | {sec / 60:.1f} |" for nb, sec in timings.items()]
+    notebooks = sum(timings.values())
+    lines.append(f"| notebooks | **{notebooks:.1f}** | **{notebooks / 60:.1f}** |")
+    lines.append(f"| HTML (Jupyter Book) | {HTML_SECONDS} | |")
+    lines.append(f"| **notebooks and HTML** | **{TOTAL_SECONDS}** | **{TOTAL_MINUTES}** |")
     return "\n".join(lines) + "\n"
+
+
+# filled into the built cost page once the HTML build (which renders that page) has finished
+HTML_SECONDS, TOTAL_SECONDS, TOTAL_MINUTES = "HTMLSECONDSPENDING", "TOTALSECONDSPENDING", "TOTALMINUTESPENDING"
+
+
+def finish_cost_page(index: Path, notebooks_seconds: float, html_seconds: float) -> None:
+    """Write the HTML build's time and the grand total into the built cost page (measured after it was rendered)."""
+    for page in index.parent.rglob("build_cost.html"):
+        total = notebooks_seconds + html_seconds
+        text = page.read_text().replace(HTML_SECONDS, f"{html_seconds:.1f}").replace(TOTAL_SECONDS, f"{total:.1f}")
+        page.write_text(text.replace(TOTAL_MINUTES, f"{total / 60:.1f}"))
 
 
 def write_cost_page(stage: Path, preset: str, scale: str, timings: dict[str, float]) -> None:
@@ -309,8 +324,16 @@ def build_book(preset: str = "mini", root: Path | None = None, build_dir: Path |
     findings = write_findings(stage, build_dir, notebooks, params.get("generator"))
     print(f"findings: {len(findings)} checked, written to {build_dir / 'findings.json'}", flush=True)
     write_cost_page(stage, preset, params["scale"], timings)
+    t0 = time.perf_counter()
     print("building the HTML book ...", flush=True)
-    return build_html(stage, build_dir)
+    index = build_html(stage, build_dir)
+    html_seconds = round(time.perf_counter() - t0, 1)
+    finish_cost_page(index, sum(timings.values()), html_seconds)
+    atomic_write_json(build_dir / "timings.json", {"preset": preset, "scale": params["scale"], "seconds": timings,
+                                                    "html_seconds": html_seconds,
+                                                    "total_seconds": round(sum(timings.values()) + html_seconds, 1)})
+    print(f"notebooks {sum(timings.values()) / 60:.1f} min, HTML {html_seconds / 60:.1f} min", flush=True)
+    return index
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

@@ -115,3 +115,61 @@ def is_done(folder: Path) -> bool:
 def mark_done(folder: Path, summary: dict | None = None) -> None:
     """Write the done marker last, atomically, with an optional summary."""
     atomic_write_json(Path(folder) / DONE_MARKER, summary or {})
+
+
+# A stage's identity is its config, the content of its inputs and the version of the code that computes it: a result
+# made by other code or from other data is never reused. The code of a stage is the source of the modules it runs.
+STAGE_CODE = {
+    "generate": ("generate", "generate_plan", "generate_pipeline", "generate_writer", "minigen", "prompts", "classes"),
+    "train": ("train", "train_recipe", "loaders", "augment", "models", "datasets"),
+    "evaluate": ("evaluate", "models", "augment", "arrayset", "datasets", "minidata"),
+    "transfer": ("transfer", "transfer_data", "probe", "repmetrics", "models", "augment", "arrayset", "minidata"),
+    "judge": ("judge",),
+    "real": ("datasets", "realdata"),
+}
+
+
+def code_version(stage: str) -> str:
+    """A short hash of the source of the modules a stage runs (STAGE_CODE): changes whenever that code changes."""
+    return _code_version(stage)
+
+
+def _module_files(stage: str) -> list[Path]:
+    if stage not in STAGE_CODE:
+        raise FakeitError(f"unknown stage {stage!r}; valid: {', '.join(STAGE_CODE)}")
+    here = Path(__file__).resolve().parent
+    return [here / f"{m}.py" for m in STAGE_CODE[stage]]
+
+
+def _code_version_uncached(stage: str) -> str:
+    h = hashlib.sha256()
+    for path in _module_files(stage):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+_CODE_CACHE: dict[str, str] = {}
+
+
+def _code_version(stage: str) -> str:
+    if stage not in _CODE_CACHE:
+        _CODE_CACHE[stage] = _code_version_uncached(stage)
+    return _CODE_CACHE[stage]
+
+
+def content_identity(path: Path | str) -> str:
+    """A short hash of a dataset folder's content: its manifest and recorded config when it is a stage output (these
+    name every image and how it was made), else every image file's relative path and size (a user's ImageFolder)."""
+    folder = Path(path)
+    h = hashlib.sha256()
+    manifest = folder / "manifest.jsonl"
+    if manifest.is_file():
+        h.update(manifest.read_bytes())
+        if (folder / CONFIG_FILE).is_file():
+            h.update((folder / CONFIG_FILE).read_bytes())
+    elif folder.is_dir():
+        for p in sorted(q for q in folder.rglob("*") if q.is_file()):
+            h.update(f"{p.relative_to(folder).as_posix()}:{p.stat().st_size}\n".encode())
+    else:
+        raise FakeitError(f"dataset {folder} does not exist")
+    return h.hexdigest()[:12]

@@ -55,5 +55,9 @@ def resolved_config(config):
 
 
 def identity(config) -> dict:
-    """What a run's folder name hashes and its config.yaml records: the resolved config without where it runs."""
-    return {k: v for k, v in dataclasses.asdict(resolved_config(config)).items() if k not in NOT_IDENTITY}
+    """What a run's folder name hashes and its config.yaml records: the resolved config without where it runs, the
+    content of the training set (store.content_identity) and the version of the training code."""
+    from .store import code_version, content_identity
+
+    plain = {k: v for k, v in dataclasses.asdict(resolved_config(config)).items() if k not in NOT_IDENTITY}
+    return {**plain, "data_content": content_identity(config.data), "code": code_version("train")}

@@ -40,7 +40,7 @@ from .params import from_dict
 from .probe import (  # noqa: F401 (public API)
     DEFAULT_WDS, PAPER_WDS, SOLVERS, SGDSettings, _Problem, carve_validation, linear_probe, per_class_validation,
 )
-from .store import atomic_write_bytes, atomic_write_json, claim_folder, config_hash, is_done, mark_done, output_root, stage_dir
+from .store import atomic_write_bytes, atomic_write_json, code_version, claim_folder, config_hash, is_done, mark_done, output_root, stage_dir
 from .transfer_data import ALL_SETS, COG_LEVELS, PAPER_SETS, authors_transform, split_samples  # noqa: F401
 
 MINI_SETS = tuple(_MINI)
@@ -118,7 +118,7 @@ class TransferConfig:
         for k, v in plain.items():
             if k.endswith(("_root", "_file")) and v:
                 plain[k] = os.path.normpath(v)
-        return {**plain, "checkpoint_sha256": sha256}
+        return {**plain, "checkpoint_sha256": sha256, "code": code_version("transfer")}
 
     def sgd(self) -> SGDSettings:
         return SGDSettings(self.sgd_lrs, self.sgd_wds, self.sgd_epochs, self.sgd_batch_size)
@@ -186,6 +186,7 @@ def extract_features(enc: torch.nn.Module, dataset, batch_size: int = 128, worke
 def cached_features(enc, sha256: str, key: dict, dataset, config: TransferConfig, ranks=None,
                     device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """Features of a dataset split, extracted once per (checkpoint sha256, dataset key) and cached on disk."""
+    key = {**key, "code": code_version("transfer")}  # features made by other code are never reused
     path = output_root() / "features" / f"{sha256[:16]}-{key['dataset']}-{key['split']}-{config_hash(key, 10)}.pt"
     if ranks is not None:
         ranks.barrier()  # every process sees the same cache state

@@ -1,0 +1,92 @@
+"""A stage's folder is named by its config, its inputs' content and its code: change any of them, get a new folder."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fakeit_lib import store
+from fakeit_lib.errors import FakeitError
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    """A finished-looking synthetic dataset folder: config, manifest and one image per class."""
+    from PIL import Image
+
+    folder = tmp_path / "clone"
+    rows = []
+    for c, wnid in enumerate(["n03595614", "n04489008"]):
+        (folder / wnid).mkdir(parents=True)
+        Image.new("L", (28, 28), 40 * c).save(folder / wnid / "0.png")
+        rows.append({"path": f"{wnid}/0.png", "class_index": c, "wnid": wnid})
+    (folder / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "config.yaml").write_text("class_set: fashion-mnist\nguidance: 2.0\n")
+    return folder
+
+
+def test_training_identity_follows_the_data_content(dataset: Path):
+    from fakeit_lib.train import make_config, run_folder
+
+    cfg = make_config("smoke", data=str(dataset), class_set="fashion-mnist")
+    before = run_folder(cfg)
+    assert run_folder(cfg) == before  # stable
+    with open(dataset / "manifest.jsonl", "a") as f:  # another image in the set: another training set
+        f.write(json.dumps({"path": "n03595614/1.png", "class_index": 0, "wnid": "n03595614"}) + "\n")
+    assert run_folder(cfg) != before
+
+
+def test_every_stage_identity_follows_its_code(dataset: Path, monkeypatch):
+    from fakeit_lib.evaluate import EvalConfig
+    from fakeit_lib.train import make_config, run_folder
+    from fakeit_lib.transfer import TransferConfig
+
+    cfg = make_config("smoke", data=str(dataset), class_set="fashion-mnist")
+    ev, tr = EvalConfig(checkpoint="x.pt", suite="mini"), TransferConfig(checkpoint="x.pt", suite="mini")
+    before = (run_folder(cfg), ev.identity("abc", "fashion-mnist"), tr.identity("abc"))
+    for stage in ("train", "evaluate", "transfer"):
+        monkeypatch.setitem(store._CODE_CACHE, stage, "other-code")
+    after = (run_folder(cfg), ev.identity("abc", "fashion-mnist"), tr.identity("abc"))
+    assert all(a != b for a, b in zip(after, before))
+    assert after[1]["code"] == after[2]["code"] == "other-code"
+
+
+def test_code_version_hashes_the_stage_modules():
+    v = store.code_version("train")
+    assert len(v) == 12 and v == store._code_version_uncached("train")
+    assert store.code_version("evaluate") != v
+    with pytest.raises(FakeitError, match="unknown stage 'paint'; valid: generate, train"):
+        store.code_version("paint")
+
+
+def test_generation_identity_follows_the_generator_weights(tmp_path: Path):
+    from tiny_sd import build_tiny_sd
+
+    from fakeit_lib.generate import GenerateConfig, dataset_dir
+    from fakeit_lib.generate_pipeline import generator_content
+
+    gen = build_tiny_sd(tmp_path / "gen")
+    cfg = GenerateConfig(classes="fashion-mnist", variant="c", generator=str(gen), images_per_class=1)
+    before = dataset_dir(cfg)
+    other = tmp_path / "gen2"
+    shutil.copytree(gen, other)
+    weights = next(other.glob("unet/*.safetensors"))
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1  # one bit of the UNet's weights
+    weights.write_bytes(bytes(data))
+    generator_content.cache_clear()
+    changed = dataset_dir(GenerateConfig(classes="fashion-mnist", variant="c", generator=str(other), images_per_class=1))
+    assert changed.name.rsplit("-", 1)[1] != before.name.rsplit("-", 1)[1]
+    assert generator_content("CompVis/stable-diffusion-v1-4", None) == "hub:CompVis/stable-diffusion-v1-4@default"
+    assert generator_content("mini").startswith("sha256:")
+
+
+def test_content_identity_of_a_user_image_folder(tmp_path: Path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.png").write_bytes(b"12345")
+    first = store.content_identity(tmp_path)
+    (tmp_path / "a" / "y.png").write_bytes(b"1")
+    assert store.content_identity(tmp_path) != first
+    with pytest.raises(FakeitError, match="dataset .*nowhere does not exist"):
+        store.content_identity(tmp_path / "nowhere")
