@@ -154,10 +154,13 @@ def cost_table(preset: str, scale: str, timings: dict[str, float]) -> str:
 
 
 def write_cost_page(stage: Path, preset: str, scale: str, timings: dict[str, float]) -> None:
-    """Fill the staged cost page's marker with this build's timings (when the book has that page)."""
+    """Fill the staged cost page's marker with this build's timings and package versions (if the page exists)."""
+    from .environment import versions_table
+
     page = stage / COST_PAGE
     if page.exists() and COST_MARKER in page.read_text():
-        page.write_text(page.read_text().replace(COST_MARKER, cost_table(preset, scale, timings)))
+        filled = cost_table(preset, scale, timings) + "\n" + versions_table()
+        page.write_text(page.read_text().replace(COST_MARKER, filled))
 
 
 def build_html(stage: Path, out: Path) -> Path:
