@@ -8,7 +8,6 @@ notebooks keep their papermill parameters in their metadata.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess

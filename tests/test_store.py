@@ -1,4 +1,4 @@
-"""The suite writes only to its own temp folders: stages (and commands the tests start) never see ./outputs."""
+"""Output folders: the suite writes only to its own temp root (never ./outputs), and folder-name slugs."""
 
 import sys
 from pathlib import Path
@@ -31,3 +31,9 @@ def test_snapshot_sees_a_change(tmp_path: Path):
     assert set(before) == {".", "run", "run/DONE"}
     (tmp_path / "run" / "DONE").write_text('{"top1": 0.5}')
     assert _snapshot(tmp_path) != before
+
+
+def test_slug_rules_of_class_and_stage_folders():
+    assert store.slug("Otter cat (wild)!", "_") == "otter_cat_wild"  # a class folder
+    assert store.slug("CompVis/stable-diffusion-v1.4", keep=".") == "compvis-stable-diffusion-v1.4"  # a stage folder
+    assert store.slug("***") == ""
