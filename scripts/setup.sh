@@ -25,12 +25,12 @@ fi
 
 # 2. The virtual environment, installed from the lock: the exact version of every package (refreshed by
 #    scripts/lock.sh). torch/torchvision always go through pip, which takes them from a local wheel store where the
-#    machine has one (pip.conf find-links or index); the rest through $INSTALLER: uv (default, faster) or pip.
+#    machine has one (pip.conf find-links or index); the rest through $FAKEIT_INSTALLER: uv (default, faster) or pip.
 case "$(uname -m)" in
   aarch64|arm64) LOCK=requirements/lock-aarch64.txt ;;
   *)             LOCK=requirements/lock-x86_64.txt ;;
 esac
-INSTALLER=${INSTALLER:-uv}
+FAKEIT_INSTALLER=${FAKEIT_INSTALLER:-uv}
 UV_VERSION=0.13.9
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
@@ -40,21 +40,21 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$LOCK" -nt "$stamp
   PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
   "${PIP[@]}" -c "$LOCK" torch torchvision
   torch_s=$SECONDS
-  case "$INSTALLER" in
+  case "$FAKEIT_INSTALLER" in
     uv)
       UV=("$VENV/bin/uv" pip install -q --python "$VENV/bin/python")
       if ! { "${PIP[@]}" "uv==$UV_VERSION" && "${UV[@]}" -r "$LOCK" && "${UV[@]}" --no-deps -e .; }; then
         echo "uv could not install $LOCK; installing it with pip"
-        INSTALLER=pip
+        FAKEIT_INSTALLER=pip
       fi ;;
     pip) ;;
-    *) echo "INSTALLER must be uv or pip, not '$INSTALLER'" >&2; exit 2 ;;
+    *) echo "FAKEIT_INSTALLER must be uv or pip, not '$FAKEIT_INSTALLER'" >&2; exit 2 ;;
   esac
-  if [ "$INSTALLER" = pip ]; then
+  if [ "$FAKEIT_INSTALLER" = pip ]; then
     "${PIP[@]}" -r "$LOCK"
     "${PIP[@]}" --no-deps -e .
   fi
   touch "$stamp"
-  echo "set-up took $SECONDS s: torch and torchvision by pip until ${torch_s} s, the rest of $LOCK by $INSTALLER"
+  echo "set-up took $SECONDS s: torch and torchvision by pip until ${torch_s} s, the rest of $LOCK by $FAKEIT_INSTALLER"
 fi
 echo "environment ready: $VENV"
