@@ -92,3 +92,13 @@ def test_judge_accuracy_on_the_page_is_measured_in_this_run(built_book: Path, ou
     assert measured >= 0.85
     page = (next(built_book.rglob("html")) / "notebooks" / "fig2_qualitative.html").read_text()
     assert f"{measured:.3f}" in page
+
+
+def test_cost_page_lists_the_versions_it_was_built_with(built_book: Path):
+    import importlib.metadata
+
+    html = (next(built_book.rglob("html")) / "book" / "build_cost.html").read_text()
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    for package in ("torch", "diffusers", "jupyter-book", "papermill"):
+        assert re.search(rf"\b{package} {re.escape(importlib.metadata.version(package))} ", text), package
+    assert "requirements/lock-" in text
