@@ -11,13 +11,13 @@ import functools
 import importlib.resources
 import importlib.util
 import json
-import re
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import FakeitError
-from .wordnet import synset_of_wnid, wnid_of, wordnet
+from .store import slug
+from .wordnet import is_wnid, synset_of_wnid, wnid_of, wordnet
 
 BUILTIN_SETS = ("imagenet1k", "imagenet100", "imagenet-r", "imagenet-a", "fashion-mnist")
 
@@ -152,13 +152,6 @@ def _fashion_mnist() -> ClassSet:
     return ClassSet("fashion-mnist", classes)
 
 
-_WNID = re.compile(r"^n\d{8}$")
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-
-
 def class_set_from_file(path: Path) -> ClassSet:
     """A user's class set: one wnid a line, or `name<TAB>description[<TAB>parent]` lines; `#` starts a comment."""
     path = Path(path)
@@ -179,8 +172,8 @@ def class_set_from_file(path: Path) -> ClassSet:
                 )
             name, description = parts[0], parts[1]
             parent = [[parts[2]]] if len(parts) == 3 and parts[2] else []
-            classes.append(ClassInfo(len(classes), None, name, [name], description, parent, _slug(name) or f"class_{len(classes)}"))
-        elif _WNID.match(line):
+            classes.append(ClassInfo(len(classes), None, name, [name], description, parent, slug(name, "_") or f"class_{len(classes)}"))
+        elif is_wnid(line):
             classes.append(class_from_synset(synset_of_wnid(line), len(classes)))
         else:
             raise FakeitError(

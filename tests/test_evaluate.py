@@ -97,9 +97,8 @@ def test_imagenet100_model_restricts_to_its_classes(tmp_path, trees, checkpoints
     val, r = res["datasets"]["val"], res["datasets"]["r"]
     # val: the C image is not an ImageNet-100 class and is left out
     assert (val["top1"], val["images"], val["excluded_images"], val["classes"]) == (pytest.approx(1 / 3, abs=1e-5), 3, 1, 100)
-    # R: only classes shared by ImageNet-R and ImageNet-100 (D left out; T not shared, so B wins)
-    shared = len(R_WNIDS & W100)
-    assert (r["top1"], r["images"], r["excluded_images"], r["classes"]) == (1.0, 2, 1, shared)
+    # R: only the 19 classes shared by ImageNet-R and ImageNet-100 (D left out; T not shared, so B wins)
+    assert (r["top1"], r["images"], r["excluded_images"], r["classes"]) == (1.0, 2, 1, 19)
 
 
 def test_results_of_another_model_are_refused(tmp_path, trees, checkpoints):

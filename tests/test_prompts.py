@@ -1,5 +1,6 @@
 """Class sets and prompts: the paper's examples verbatim, counts, and agreement with timm's ImageNet metadata."""
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,8 @@ import pytest
 from fakeit_lib.classes import class_set_from_file, load_class_set, timm_info_file
 from fakeit_lib.errors import FakeitError
 from fakeit_lib.prompts import VARIANTS, build_prompts, load_scenes, prompt_counts, readable_scene
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _text(set_name: str, wnid: str, variant: str) -> str:
@@ -60,6 +63,42 @@ def test_every_imagenet1k_wnid_matches_timm_lemmas_and_definitions():
     assert [", ".join(c.lemmas) for c in cs] == [lemmas[c.wnid] for c in cs]
     assert [c.definition for c in cs] == [definitions[c.wnid] for c in cs]
     assert cs[0].wnid == "n01440764" and cs[999].wnid == "n15075141"
+
+
+def _timm_lines(name: str) -> list[str]:
+    """A file of timm's ImageNet metadata, found and read here, not through fakeit_lib.classes."""
+    info = Path(importlib.util.find_spec("timm").origin).parent / "data" / "_info"
+    return [ln.strip() for ln in (info / name).read_text().splitlines() if ln.strip()]
+
+
+def _imagenet100_file() -> set[str]:
+    return {ln.strip() for ln in (ROOT / "fakeit_lib" / "data" / "imagenet100_wnids.txt").read_text().splitlines()
+            if ln.strip() and not ln.startswith("#")}
+
+
+@pytest.mark.parametrize("name,key,ends,first_indices,shared_with_in100", [
+    ("imagenet-r", "r", ("n01443537", "n12267677"), [1, 2, 4, 6, 8], 19),
+    ("imagenet-a", "a", ("n01498041", "n12267677"), [6, 11, 13, 15, 17], 15),
+])
+def test_imagenet_r_and_a_are_timms_200_classes(name, key, ends, first_indices, shared_with_in100):
+    wnids, indices = _timm_lines(f"imagenet_{key}_synsets.txt"), [int(i) for i in _timm_lines(f"imagenet_{key}_indices.txt")]
+    in1k = _timm_lines("imagenet_synsets.txt")
+    cs = load_class_set(name)
+    assert len(wnids) == len(indices) == len(cs) == 200
+    assert [in1k[i] for i in indices] == wnids  # timm's two files agree with each other
+    assert cs.wnids == wnids and [c.index for c in cs] == list(range(200))  # label i = timm's line i (sorted wnids)
+    assert [c.imagenet1k_index for c in cs] == indices
+    assert (cs[0].wnid, cs[199].wnid) == ends and indices[:5] == first_indices
+    assert len(set(wnids) & _imagenet100_file()) == shared_with_in100
+
+
+def test_overlaps_of_the_test_class_sets():
+    r, a = set(load_class_set("imagenet-r").wnids), set(load_class_set("imagenet-a").wnids)
+    in100 = set(load_class_set("imagenet100").wnids)
+    assert in100 == _imagenet100_file() and len(in100) == 100
+    assert (len(r & in100), len(a & in100), len(r & a), len(r & a & in100)) == (19, 15, 86, 6)
+    assert sorted(r & in100)[:3] == ["n01820546", "n01855672", "n01983481"]
+    assert sorted(a & in100)[:3] == ["n01558993", "n01735189", "n01820546"]
 
 
 def test_subsets_point_into_imagenet1k():

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import free_port
 from PIL import Image
 
 from fakeit_lib.classes import load_class_set
@@ -198,7 +199,7 @@ def test_sigkilled_and_resumed_run_equals_uninterrupted(tmp_path, real_small):
 @pytest.mark.integration
 def test_torchrun_two_processes_train(tmp_path, real_small):
     out = tmp_path / "ddp"
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
                            "-m", "fakeit_lib", "train", str(real_small), "--preset", "smoke", "--out", str(out)],
                           capture_output=True, text=True, cwd=ROOT, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -37,3 +37,9 @@ def test_missing_source_names_the_fix(tmp_path: Path):
 def test_malformed_wnid():
     with pytest.raises(FakeitError, match="malformed wnid 'x123'"):
         wnmod.synset_of_wnid("x123")
+
+
+@pytest.mark.parametrize("text,ok", [("n02086910", True), ("n0208691", False), ("n020869100", False),
+                                     ("N02086910", False), ("n02086910\n", False), ("n0208691x", False), (2086910, False)])
+def test_is_wnid(text, ok):
+    assert wnmod.is_wnid(text) is ok

@@ -1,0 +1,31 @@
+"""The book runner's limits: a notebook cell or an HTML build that runs past its time is stopped with a clear error."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from fakeit_lib import runner
+from fakeit_lib.errors import FakeitError
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.timeout(300)
+
+
+def test_a_cell_past_its_limit_stops_the_notebook(tmp_path: Path, monkeypatch):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("scale = 'smoke'", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("import time\ntime.sleep(60)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    src = tmp_path / "slow.ipynb"
+    nbformat.write(nb, src)
+    monkeypatch.setitem(runner.CELL_TIMEOUT, "smoke", 3)
+    with pytest.raises(FakeitError, match=r"notebook slow did not finish: .*3 seconds.* \(per-cell limit at scale smoke"):
+        runner.execute_notebook(src, tmp_path / "out" / "slow.ipynb", {"scale": "smoke"}, tmp_path, "slow")
+
+
+def test_an_html_build_past_its_limit_is_stopped(tmp_path: Path, monkeypatch):
+    runner.stage_book(ROOT, tmp_path / "stage")  # the book's own pages: seconds of Sphinx to build
+    monkeypatch.setattr(runner, "BUILD_TIMEOUT", 1.0)
+    with pytest.raises(FakeitError, match=r"the book build did not finish within 1.0 s: .*jupyter-book build"):
+        runner.build_html(tmp_path / "stage", tmp_path / "_build")
