@@ -192,6 +192,23 @@ def class_set_from_file(path: Path) -> ClassSet:
     return ClassSet(str(path), classes)
 
 
+def _disk_cached(spec: str, build) -> ClassSet:
+    """A built-in class set from the cache (JSON of its classes), built from WordNet once per version of this module:
+    reading WordNet costs seconds in every process, and the built-in sets never change for the same code."""
+    import hashlib
+    import os
+
+    from .store import atomic_write_text
+
+    key = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:10]
+    path = Path(os.environ.get("FAKEIT_CACHE", Path.home() / ".cache" / "fakeit")) / "class_sets" / f"{spec}-{key}.json"
+    if path.is_file():
+        return ClassSet(spec, [ClassInfo(**c) for c in json.loads(path.read_text())])
+    cs = build()
+    atomic_write_text(path, json.dumps([c.to_dict() for c in cs]))
+    return cs
+
+
 @functools.lru_cache(maxsize=None)
 def load_class_set(spec: str) -> ClassSet:
     """A class set by name (imagenet1k, imagenet100, imagenet-r, imagenet-a, fashion-mnist) or class-file path.
@@ -200,6 +217,12 @@ def load_class_set(spec: str) -> ClassSet:
     (the order ImageFolder gives a folder of wnid folders), with `imagenet1k_index` pointing into the 1000;
     fashion-mnist its official labels 0..9; a class file its line order.
     """
+    if spec in BUILTIN_SETS:
+        return _disk_cached(spec, lambda: _builtin(spec))
+    return class_set_from_file(_class_file(spec))
+
+
+def _builtin(spec: str) -> ClassSet:
     if spec == "imagenet1k":
         return _subset(spec, list(imagenet1k_wnids()))
     if spec == "imagenet100":
@@ -212,13 +235,16 @@ def load_class_set(spec: str) -> ClassSet:
         if [c.imagenet1k_index for c in cs] != indices:
             raise FakeitError(f"timm's {spec} synsets and indices files disagree; reinstall timm")
         return cs
-    if spec == "fashion-mnist":
-        return _fashion_mnist()
+    return _fashion_mnist()
+
+
+def _class_file(spec: str) -> Path:
+    """The path of a user's class file, or FakeitError naming the valid class sets."""
     p = Path(spec)
     if p.suffix or "/" in spec or p.exists():
         if not p.is_file():
             raise FakeitError(f"class file {spec} does not exist; give a class set ({', '.join(BUILTIN_SETS)}) or a file")
-        return class_set_from_file(p)
+        return p
     raise FakeitError(f"unknown class set {spec!r}; valid: {', '.join(BUILTIN_SETS)}, or a path to a class file")
 
 

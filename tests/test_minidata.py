@@ -32,8 +32,8 @@ def test_a_fashion_mnist_class_or_image_cannot_reach_a_transfer_average():
 
 def test_fixed_splits_have_their_published_sizes():
     sizes = {n: (len(md.transfer_split(n, "train")), len(md.transfer_split(n, "test"))) for n in ("digits", "mnist", "clipart")}
-    assert sizes == {"digits": (898, 899), "mnist": (5000, 5000), "clipart": (299, 300)}
-    assert np.bincount(md.transfer_split("mnist", "test").labels).tolist() == [501, 563, 496, 516, 490, 431, 507, 535, 472, 489]
+    assert sizes == {"digits": (898, 899), "mnist": (2000, 2000), "clipart": (299, 300)}
+    assert np.bincount(md.transfer_split("mnist", "test").labels).tolist() == [200, 225, 198, 206, 196, 173, 203, 214, 189, 196]
 
 
 def test_letters_are_split_by_font_and_balanced():
