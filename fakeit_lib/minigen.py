@@ -343,20 +343,40 @@ def measure_generator(
     pipe: MiniFashionPipeline,
     images_per_class: int = 50,
     guidance_scales: tuple[float, ...] = (7.5, 2.0),
-    steps: int = 25,
+    steps: int = 10,
     seed: int = 0,
     progress: bool = True,
 ) -> dict:
-    """Judge scores (fidelity, per-class fidelity, diversity) of the generator at each guidance scale."""
-    from .judge import load_judge, score_images
+    """What the generator's images are worth at each guidance scale, beside real test images: judge fidelity and
+    diversity (overall and per class), speckle, saturation, border ink, the Fréchet distance in the judge's features
+    to real test images, and the mean pixel distance between the images `c` and `c, d_c` draw from the same seeds."""
+    from .imagestats import frechet_distance, image_statistics
+    from .judge import judge_outputs, load_judge, score_images
+    from .realdata import fashion_mnist
 
     judge, real_acc = load_judge(progress=progress)
+    test = fashion_mnist("test")
+    y = test.targets
+    idx = torch.cat([torch.nonzero(y == c).flatten()[:200] for c in range(10)])
+    real_x = test.data[idx].unsqueeze(1).float() / 255.0
+    _, real_feats = judge_outputs(judge, real_x)
+    half = len(real_x) // 2
+    _, a = judge_outputs(judge, real_x[::2])
+    _, b = judge_outputs(judge, real_x[1::2])
     result: dict = {"judge_real_test_accuracy": real_acc, "images_per_class": images_per_class, "steps": steps,
-                    "seed": seed, "by_guidance": {}}
+                    "seed": seed, "scheduler": type(pipe.scheduler).__name__,
+                    "guidance_rescale": float(getattr(pipe.config, "guidance_rescale", 0.0)),
+                    "real": {**image_statistics(real_x), "frechet_to_real": frechet_distance(a, b), "images": half * 2},
+                    "by_guidance": {}}
     for g in guidance_scales:
         t0 = time.perf_counter()
         images, labels, _ = sample_class_images(pipe, images_per_class, g, steps, seed, progress=progress)
         scores = score_images(judge, images, labels)
-        scores["sampling_s"] = round(time.perf_counter() - t0, 1)
+        _, feats = judge_outputs(judge, images)
+        scores.update(image_statistics(images), frechet_to_real=frechet_distance(feats, real_feats),
+                      sampling_s=round(time.perf_counter() - t0, 1))
+        c_imgs, _, _ = sample_class_images(pipe, 10, g, steps, seed, variants=("c",), progress=False)
+        dc_imgs, _, _ = sample_class_images(pipe, 10, g, steps, seed, variants=("c_dc",), progress=False)
+        scores["pixel_distance_c_vs_c_dc"] = float((c_imgs - dc_imgs).abs().mean())
         result["by_guidance"][str(g)] = scores
     return result
