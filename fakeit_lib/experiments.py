@@ -121,6 +121,9 @@ def transfer_results(p: PipelineParams, checkpoint: Path, suite: str, roots: dic
     """Linear-probe top-1 of a checkpoint's frozen encoder on a transfer suite (probed unless done)."""
     from .transfer import TransferConfig, transfer
 
+    sets = list(getattr(p, "transfer_sets", []) or [])
+    if suite == "mini" and sets:
+        settings = {"mini_sets": sets, **settings}
     cfg = from_dict(TransferConfig, dict(checkpoint=str(checkpoint), suite=suite,
                                          **{f"{k}_root": v for k, v in roots.items()}, **settings))
     return transfer(cfg)

@@ -17,6 +17,7 @@ class ComparisonParams(PipelineParams):
     best_multiplier: float = 50.0  # its size relative to the real set; paper (IN-100): 50x
     transfer_suite: str = "paper"  # paper (ten datasets from transfer_roots) or mini (offline out-of-domain sets)
     transfer_roots: dict = field(default_factory=dict)  # paper suite: {aircraft: root, cars: root, ...}
+    transfer_sets: list[str] = field(default_factory=list)  # mini suite: datasets probed ([]: all four)
 
     def validate(self) -> None:
         from ..prompts import check_variant

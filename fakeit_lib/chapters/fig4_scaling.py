@@ -22,6 +22,7 @@ class ScalingParams(PipelineParams):
     scaling_guidance: float = 2.0  # guidance scale of the scaled clones; paper: 2.0
     transfer_suite: str = "paper"  # paper (10 datasets of Table 2, transfer_roots) or mini (offline out-of-domain sets)
     transfer_roots: dict = field(default_factory=dict)  # paper suite: {aircraft: root, cars: root, ...}
+    transfer_sets: list[str] = field(default_factory=list)  # mini suite: datasets probed ([]: all four)
 
     def validate(self) -> None:
         from ..prompts import check_variant
