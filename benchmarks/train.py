@@ -1,88 +1,93 @@
-"""Data loading images/s against model-step images/s for the mini training recipe, side by side in one run.
+"""Inside real training runs of the mini recipe: how much of the wall time goes to waiting for data.
 
-The loader side iterates the training DataLoader exactly as `fakeit train` builds it (multi-crop augmentation,
-the preset's worker count, workers persisting across epochs, started once before timing as in a run) and
-discards the batches; the model side runs forward/backward/SGD steps of the same architecture on batches
-prepared beforehand. Both are timed alternately, per round one epoch of loading and `--batches` model steps, and
-the best rounds are compared (timeit's convention), for a machine shared with other work. The loader is never the bottleneck when the ratio
-is >= 1.5.
-Last line: `ratio <loader images/s / model-step images/s>`.
+Trains the mini preset's model on real Fashion-MNIST (50 images per class, the size of a 1x mini clone), once with
+the loader the mini preset uses (`memory`: the set held in memory, whole batches augmented in torch) and once with
+the per-image worker loader (`workers`, PIL multi-crop in DataLoader workers, as at paper scale) for comparison,
+each in a fresh run folder. The training loop is not changed: the loader it gets is wrapped so that the time spent
+inside `next()` (waiting for a batch) is summed, and the wall time of each epoch comes from the run's own metrics.
+Prints, per loader, images/s and the share of wall time spent waiting for data. Last line:
+`ratio <model-bound time / wall time>` of the mini preset's loader (1.0: the loader never makes the model wait).
 
-    python benchmarks/train.py                 # real Fashion-MNIST, 100 images per class, mini preset
-    python benchmarks/train.py --preset smoke --rounds 2
+    python benchmarks/train.py [--epochs 10] [--per-class 50]
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
+import json
 import tempfile
 import time
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
-
+from fakeit_lib import train as train_module
 from fakeit_lib.datasets import export_fashion_mnist
-from fakeit_lib.models import build_model
-from fakeit_lib.loaders import training_loader
-from fakeit_lib.train import MultiCropClassifier, make_config, training_dataset
+from fakeit_lib.train import make_config, train
 
 
-def loader_rate(loader, sampler, epoch: int) -> float:
-    """Images/s of drawing one epoch of batches from the training DataLoader."""
-    sampler.set_epoch(epoch)
-    t0, n = time.perf_counter(), 0
-    for crops, labels in loader:
-        n += len(labels)
-    return n / (time.perf_counter() - t0)
+class TimedLoader:
+    """A training loader whose iteration sums the time spent waiting for each batch."""
+
+    def __init__(self, loader, clock: dict):
+        self.loader, self.clock = loader, clock
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        it = iter(self.loader)
+        while True:
+            t0 = time.perf_counter()
+            try:
+                batch = next(it)
+            except StopIteration:
+                return
+            finally:
+                self.clock["wait"] += time.perf_counter() - t0
+            yield batch
 
 
-def step_rate(net, optimizer, batches: list, amp: bool) -> float:
-    """Images/s of forward + backward + optimiser steps on prepared batches."""
-    t0, n = time.perf_counter(), 0
-    for crops, labels in batches:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
-            logits = net(crops)
-        loss = F.cross_entropy(logits.float(), labels.repeat(len(crops)))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        n += len(labels)
-    return n / (time.perf_counter() - t0)
+def timed_run(data: Path, out: Path, loader: str, epochs: int) -> dict:
+    """Train once with `loader`; returns wall seconds of the epochs, seconds waiting for data and images/s."""
+    clock = {"wait": 0.0}
+    originals = train_module.memory_training_loader, train_module.training_loader
+
+    def wrap(make):
+        def wrapped(*args, **kwargs):
+            ld, sampler, drop_last = make(*args, **kwargs)
+            return TimedLoader(ld, clock), sampler, drop_last
+        return wrapped
+
+    train_module.memory_training_loader, train_module.training_loader = (wrap(f) for f in originals)
+    try:
+        overrides = {"loader": loader, "epochs": epochs, "warmup_epochs": min(2, epochs - 1)}
+        if loader == "workers":
+            overrides.update(workers=2, threads=1)  # the worker loader's setting on 2 cores: one compute thread
+        cfg = make_config("mini", data=str(data), class_set="fashion-mnist", **overrides)
+        folder = train(cfg, out, log=lambda *a, **k: None)
+    finally:
+        train_module.memory_training_loader, train_module.training_loader = originals
+    rows = [json.loads(line) for line in (Path(folder) / "metrics.jsonl").read_text().splitlines()]
+    wall = sum(r["seconds"] for r in rows)
+    images = sum(r["images"] for r in rows)
+    return {"wall": wall, "wait": clock["wait"], "images_per_s": images / wall}
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--preset", default="mini")
-    p.add_argument("--per-class", type=int, default=100)
-    p.add_argument("--batches", type=int, default=8, help="prepared batches per round on the model side")
-    p.add_argument("--rounds", type=int, default=3)
-    args = p.parse_args()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=10, help="epochs per run (the mini recipe trains 30)")
+    parser.add_argument("--per-class", type=int, default=50, help="real training images per class")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = export_fashion_mnist(Path(tmp) / "real", "train", args.per_class)
-        config = make_config(args.preset, data=str(data))
-        if config.threads is not None:
-            torch.set_num_threads(config.threads)
-        dataset, _, num_classes = training_dataset(config)
-        loader, sampler, _ = training_loader(dataset, config, config.batch_size)
-        loader_rate(loader, sampler, 0)  # starts the persistent workers, as the first epoch of a run does
-        torch.manual_seed(0)
-        net = MultiCropClassifier(build_model(config.arch, num_classes, config.cifar_stem)).train()
-        optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-        sampler.set_epoch(0)
-        prepared = list(itertools.islice(iter(loader), args.batches))
-        step_rate(net, optimizer, prepared[:1], config.amp)  # warm-up
-        loads, steps = [], []
-        for r in range(args.rounds):
-            loads.append(loader_rate(loader, sampler, r + 1))
-            steps.append(step_rate(net, optimizer, prepared, config.amp))
-            print(f"round {r + 1}: loader {loads[-1]:.1f} images/s, model step {steps[-1]:.1f} images/s")
-        crops = config.global_crops + config.local_crops
-        print(f"preset {args.preset}: {config.arch}, batch {config.batch_size}, {crops} crops/image, {len(dataset)} "
-              f"images/epoch, {config.workers} persistent loader worker(s), torch threads {torch.get_num_threads()}")
-        print(f"best: loader {max(loads):.1f} images/s, model step {max(steps):.1f} images/s")
-        print(f"ratio {max(loads) / max(steps):.2f}")
+        results = {loader: timed_run(data, Path(tmp) / f"run-{loader}", loader, args.epochs) for loader in ("memory", "workers")}
+    print(f"mini recipe, real Fashion-MNIST {args.per_class} images per class, {args.epochs} epochs per run")
+    for loader, r in results.items():
+        print(f"  loader {loader:8s} {r['images_per_s']:7.0f} images/s, wall {r['wall']:6.1f} s, waiting for data "
+              f"{r['wait']:6.1f} s ({100 * r['wait'] / r['wall']:.1f}%)")
+    mini = results["memory"]
+    print(f"  the mini preset's loader is {results['memory']['images_per_s'] / results['workers']['images_per_s']:.2f}x "
+          f"the worker loader in images/s")
+    print(f"ratio {(mini['wall'] - mini['wait']) / mini['wall']:.3f}")
 
 
 if __name__ == "__main__":
