@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("fakeit_lib.evaluate", "top-1/top-5 of a checkpoint on real test sets"),
     "transfer": ("fakeit_lib.transfer", "linear probes of a frozen encoder on transfer datasets"),
     "book": ("fakeit_lib.runner", "execute the notebooks with a preset and build the book"),
+    "lab": ("fakeit_lib.lab", "prepare the notebooks with a preset's parameters for JupyterLab"),
 }
 
 

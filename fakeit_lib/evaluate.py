@@ -4,6 +4,8 @@ Suites:
 - `imagenet`: ImageNet val, v2, Sketch, R and A from their usual layouts (roots given by the user).
 - `mini`: the real Fashion-MNIST test split (10,000 images), the in-domain test of the mini scale.
 - `mini-shifts`: its constructed domain shifts (fakeit_lib.minidata.SHIFTS: sketch, inverted, noise, blur, contrast).
+- `folder`: a user's real test images (`test_root`): one folder per class named as the model's class set names its
+  classes (`ClassInfo.folder`: the wnid, or a slug of the class file's name), e.g. to test a clone of your own classes.
 
 Label mapping (paper Sec. 5.1 and its footnote): a test image counts only if its class is one the model knows, and
 the model's logits are restricted to the classes that the test set and the model share. So an ImageNet-1K model
@@ -33,7 +35,7 @@ from .params import from_dict
 from .store import atomic_write_json, code_version, claim_folder, is_done, mark_done, stage_dir
 
 IMAGENET_SETS = ("val", "v2", "sketch", "r", "a")
-SUITES = ("imagenet", "mini", "mini-shifts")
+SUITES = ("imagenet", "mini", "mini-shifts", "folder")
 RESULTS = "results.json"
 MAX_LISTED_SKIPS = 20
 
@@ -55,6 +57,7 @@ class EvalConfig:
     max_images: int | None = None  # evaluate only the first N images of each test set (smoke tests)
     device: str = "auto"  # auto: cuda:LOCAL_RANK when CUDA is available, else cpu
     amp: bool = True  # autocast for the forward passes: fp16 on CUDA, bf16 on the CPU
+    test_root: str | None = None  # suite folder: real test images, one folder per class named by ClassInfo.folder
 
     def validate(self) -> None:
         if not self.checkpoint:
@@ -63,6 +66,10 @@ class EvalConfig:
             raise FakeitError(f"parameter suite={self.suite!r} is not valid; valid: {', '.join(SUITES)}")
         if self.suite == "imagenet" and not self.roots():
             raise FakeitError("suite imagenet needs at least one test-set root: val_root, v2_root, sketch_root, r_root, a_root")
+        if self.suite == "folder" and not self.test_root:
+            raise FakeitError("suite folder needs test_root: a folder of real test images, one folder per class")
+        if self.suite != "folder" and self.test_root:
+            raise FakeitError(f"test_root {self.test_root} is read by suite folder only, not by suite {self.suite!r}")
         if self.batch_size < 1 or (self.workers is not None and self.workers < 0):
             raise FakeitError(f"batch_size must be >= 1 and workers >= 0 or None, got {self.batch_size} and {self.workers}")
         from .devices import check_device
@@ -77,6 +84,8 @@ class EvalConfig:
     def identity(self, sha256: str, class_set: str | None) -> dict:
         """What a result folder is named by: the checkpoint's content and what is scored, not where it ran."""
         roots = {f"{n}_root": os.path.normpath(r) for n, r in self.roots().items()}
+        if self.test_root:
+            roots["test_root"] = os.path.normpath(self.test_root)
         return {"suite": self.suite, **roots, "class_set": class_set, "max_images": self.max_images, "amp": self.amp,
                 "checkpoint_sha256": sha256, "code": code_version("evaluate")}
 
@@ -120,7 +129,7 @@ def score_dataset(loaded, dataset, labels_wnids: list[str], config: EvalConfig, 
     from .models import model_class_set
 
     model_cs = model_class_set(loaded)
-    model_index = {c.wnid: c.index for c in model_cs if c.wnid}
+    model_index = {(c.wnid or c.folder): c.index for c in model_cs}  # classes outside WordNet: by folder name
     shared = [w for w in labels_wnids if w in model_index]
     if not shared:
         raise FakeitError(f"the model's class set {model_cs.name} shares no class with test set {name}")
@@ -168,6 +177,18 @@ def fashion_mnist_test(transform):
     return ArrayImages(ds.data.numpy(), ds.targets.tolist(), transform, name="fashion-mnist-test"), wnids
 
 
+def folder_test_set(root: str | Path, class_set, transform):
+    """A user's real test set (one folder per class, named by the class set's `folder`) and its class keys."""
+    from .datasets import ImageListDataset, folder_samples
+
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise FakeitError(f"test_root {root} is not a folder; expected one folder of real images per class of {class_set.name}")
+    keys = [c.wnid or c.folder for c in class_set]
+    samples, _ = folder_samples(root, {c.folder: i for i, c in enumerate(class_set)})
+    return ImageListDataset(samples, transform, name=root.name), keys
+
+
 def provenance(loaded) -> dict:
     """Where a model comes from: checkpoint path and sha256, architecture, class set, run config hash."""
     meta = loaded.meta
@@ -213,6 +234,9 @@ def evaluate(config: EvalConfig, out: Path | str | None = None) -> dict:
     elif config.suite == "mini":
         ds, wnids = fashion_mnist_test(transform)
         sets["fashion-mnist-test"] = (ds, wnids, "fashion-mnist test split")
+    elif config.suite == "folder":
+        ds, keys = folder_test_set(config.test_root, model_class_set(loaded), transform)
+        sets[Path(config.test_root).name or "test"] = (ds, keys, str(config.test_root))
     else:
         from .classes import load_class_set
         from .minidata import SHIFTS, as_dataset, shifted_test
@@ -257,6 +281,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", default="imagenet", choices=list(SUITES))
     for name in IMAGENET_SETS:
         parser.add_argument(f"--{name}", dest=f"{name}_root", metavar="DIR", help=f"root of ImageNet-{name}")
+    parser.add_argument("--test-root", metavar="DIR", help="suite folder: real test images, one folder per class (named as the class set's folders)")
     parser.add_argument("--class-set", help="the model's class set (default: recorded, or by its number of outputs)")
     parser.add_argument("--batch-size", type=int, default=128, help="images per forward pass and process (default 128)")
     parser.add_argument("--workers", type=int, help="loader processes (default: 0 on the CPU, up to 8 per GPU)")
@@ -269,7 +294,7 @@ def run(args: argparse.Namespace) -> int:
     """`fakeit evaluate`: score a checkpoint (torchrun: sharded over processes) and print its results."""
     from .distributed import env_rank
 
-    keys = ("checkpoint", "suite", "class_set", "batch_size", "workers", "max_images", "device")
+    keys = ("checkpoint", "suite", "class_set", "batch_size", "workers", "max_images", "device", "test_root")
     values = {k: getattr(args, k) for k in keys}
     values.update({f"{n}_root": getattr(args, f"{n}_root") for n in IMAGENET_SETS})
     config = from_dict(EvalConfig, values)

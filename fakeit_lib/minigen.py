@@ -199,7 +199,7 @@ class MiniFashionPipeline(DiffusionPipeline):
 def tokenizer_corpus() -> list[str]:
     """The texts the tokenizer is trained on: WordNet noun lemmas and glosses, Places365 names, our prompts."""
     from .classes import load_class_set
-    from .prompts import VARIANTS, build_prompts, load_scenes
+    from .prompts import PAPER_VARIANTS, build_prompts, load_scenes
     from .wordnet import wordnet
 
     wn = wordnet()
@@ -209,7 +209,7 @@ def tokenizer_corpus() -> list[str]:
         texts.append(synset.definition())
     texts.extend(load_scenes())
     class_set = load_class_set("fashion-mnist")
-    for variant in VARIANTS:
+    for variant in PAPER_VARIANTS:
         texts.extend(p.text for p in build_prompts(class_set, variant))
     return texts
 
@@ -316,9 +316,9 @@ def sample_class_images(
     from tqdm.auto import tqdm
 
     from .classes import load_class_set
-    from .prompts import VARIANTS, build_prompts
+    from .prompts import PAPER_VARIANTS, build_prompts
 
-    variants = tuple(variants or VARIANTS)
+    variants = tuple(variants or PAPER_VARIANTS)
     class_set = load_class_set("fashion-mnist")
     by_variant = {v: build_prompts(class_set, v) for v in variants}
     rng = random.Random(seed)

@@ -35,6 +35,7 @@ class Stage:
     gpu_hours: float
     disk_gb: float
     waits_for: str = "the stage above"  # what an undecided stage (done None) waits for
+    output: Path | None = None  # evaluate/transfer: the results folder (known once the checkpoint exists)
 
     @property
     def status(self) -> str:
@@ -151,14 +152,20 @@ def _crop_cost(recipe) -> float:
     return recipe.global_crops * (recipe.global_size / 224) ** 2 + recipe.local_crops * (recipe.local_size / 224) ** 2
 
 
-def _checkpoint_folder_done(stage_slug: str, checkpoint: Path, identity) -> bool | None:
-    """Whether the evaluate/transfer output of a checkpoint is done (None: the checkpoint does not exist yet)."""
+def _result_folder(stage_slug: str, checkpoint: Path, identity) -> Path | None:
+    """The evaluate/transfer results folder of a checkpoint (None: the checkpoint does not exist yet)."""
     from .models import sha256_file
-    from .store import is_done, stage_dir
+    from .store import stage_dir
 
     if not checkpoint.is_file():
         return None
-    return is_done(stage_dir(stage_slug, identity(sha256_file(checkpoint))))
+    return stage_dir(stage_slug, identity(sha256_file(checkpoint)))
+
+
+def _done(folder: Path | None) -> bool | None:
+    from .store import is_done
+
+    return None if folder is None else is_done(folder)
 
 
 def _label(checkpoint: Path) -> str:
@@ -255,8 +262,9 @@ def plan(p: dict) -> list[Stage]:
         eval_args = ["evaluate", str(ckpt), "--suite", ev.suite, *[x for k, v in roots.items() for x in (f"--{k}", str(v))],
                      "--class-set", class_set] + (["--max-images", str(ev.max_images)] if ev.max_images else [])
         n_test = sum(_a("test_set_images").get(k, 0) for k in roots)
-        done = _checkpoint_folder_done(f"eval-{ev.suite}-{_label(ckpt)}", ckpt, lambda sha: ev.identity(sha, class_set))
-        stages.append(Stage("evaluate", label, rows, eval_args, done, n_test / costs["inference_images_per_second"] / 3600, 0.0))
+        out = _result_folder(f"eval-{ev.suite}-{_label(ckpt)}", ckpt, lambda sha: ev.identity(sha, class_set))
+        stages.append(Stage("evaluate", label, rows, eval_args, _done(out), n_test / costs["inference_images_per_second"] / 3600,
+                            0.0, output=out))
         if probe and p.get("transfer_roots"):
             stages.append(_transfer_stage(p, str(ckpt), label, rows, costs, TransferConfig))
     if p.get("transfer_suite", "paper") == "paper" and p.get("transfer_roots"):
@@ -282,6 +290,7 @@ PUBLISHED_MODELS = {
 
 def _published_models(p: dict, costs: dict) -> list[Stage]:
     """Evaluate and transfer stages of the published models of the preset's class set (files the user downloads)."""
+    from .evaluate import EvalConfig
     from .transfer import TransferConfig
 
     stages = []
@@ -290,7 +299,10 @@ def _published_models(p: dict, costs: dict) -> list[Stage]:
     for label, file, t1, t2 in PUBLISHED_MODELS.get(p["class_set"], []):
         args = ["evaluate", file, "--suite", "imagenet", *[x for k, v in roots.items() for x in (f"--{k}", str(v))], "--class-set", p["class_set"]]
         wait = f"downloading {file}"
-        stages.append(Stage("evaluate", label, paper_row("table1", **t1), args, None, n_test / costs["inference_images_per_second"] / 3600, 0.0, wait))
+        ev = EvalConfig(checkpoint=file, suite="imagenet", class_set=p["class_set"], **{f"{k}_root": v for k, v in roots.items()})
+        out = _result_folder(f"eval-imagenet-{_label(Path(file))}", Path(file), lambda sha: ev.identity(sha, p["class_set"])) if roots else None
+        stages.append(Stage("evaluate", label, paper_row("table1", **t1), args, _done(out),
+                            n_test / costs["inference_images_per_second"] / 3600, 0.0, wait, out))
         if p.get("transfer_roots"):
             stages.append(_transfer_stage(p, file, label, paper_row("table2", **t2), costs, TransferConfig))
             stages[-1].waits_for = wait
@@ -307,18 +319,16 @@ def _transfer_stage(p: dict, checkpoint: str, label: str, rows: str, costs: dict
     tc = from_dict(TransferConfig, values)
     images, flops = _transfer_images(p)
     hours = images / costs["inference_images_per_second"] / 3600 + flops / costs["probe_flops_per_second"] / 3600
-    if not checkpoint.startswith("random:") and not Path(checkpoint).is_file() and "/" not in checkpoint:
-        done = None  # a published model's file, not downloaded yet
-    elif checkpoint.startswith("random:"):
-        from .store import is_done, stage_dir
+    if checkpoint.startswith("random:"):
+        from .store import stage_dir
         from .evaluate import checkpoint_label
         from .transfer import random_sha
 
-        done = is_done(stage_dir(f"transfer-{tc.suite}-{checkpoint_label(checkpoint)}", tc.identity(random_sha(checkpoint, tc.seed))))
-    else:
-        done = _checkpoint_folder_done(f"transfer-{tc.suite}-{_label(Path(checkpoint))}", Path(checkpoint), tc.identity)
-    return Stage("transfer", label, rows, ["transfer", checkpoint, "--suite", tc.suite, *args], done, hours,
-                 images * costs["feature_bytes_per_image"] / 2**30)
+        out = stage_dir(f"transfer-{tc.suite}-{checkpoint_label(checkpoint)}", tc.identity(random_sha(checkpoint, tc.seed)))
+    else:  # None while the checkpoint (or a published model's file) is not there
+        out = _result_folder(f"transfer-{tc.suite}-{_label(Path(checkpoint))}", Path(checkpoint), tc.identity)
+    return Stage("transfer", label, rows, ["transfer", checkpoint, "--suite", tc.suite, *args], _done(out), hours,
+                 images * costs["feature_bytes_per_image"] / 2**30, output=out)
 
 
 def _quote(arg: str) -> str:

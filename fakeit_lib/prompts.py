@@ -3,7 +3,9 @@
 Variants, by stable name (c: the synset's lemmas joined by ", ", underscores as spaces):
 - `c`: "c" (Fig. 2b);  `c_hc`: "c, h_c" (Fig. 2c);  `c_dc`: "c, d_c" (Fig. 2d);
 - `c_hc_inside_b`: "c, h_c inside b", one prompt per class and Places365 scene b (Fig. 2f);
-- `clip`: "a photo of a c" ("an" before a vowel), the CLIP prompt template the paper compares against.
+- `clip`: "a photo of a c" ("an" before a vowel), the CLIP prompt template the paper compares against;
+- `c_hc_inside_b_matched`: "c, h_c inside b" with b one of the class's `backgrounds.MATCHED_K` scenes most similar to
+  its description (beyond the paper: its Sec. 4.3 future work; see fakeit_lib.backgrounds).
 h_c, "the class name(s) of the parent node(s)": the first lemma of each parent synset (hypernyms, then instance
 hypernyms, in WordNet's order) joined by ", ". Most ImageNet synsets have one parent; e.g. papillon -> "toy spaniel".
 d_c: the synset's WordNet gloss, as is.
@@ -24,13 +26,17 @@ from .classes import BUILTIN_SETS, ClassInfo, ClassSet, load_class_set
 from .errors import FakeitError
 from .store import atomic_write_text
 
-VARIANTS = ("c", "c_hc", "c_dc", "c_hc_inside_b", "clip")
+PAPER_VARIANTS = ("c", "c_hc", "c_dc", "c_hc_inside_b", "clip")  # the prompts of the paper (Sec. 4)
+MATCHED = "c_hc_inside_b_matched"  # beyond the paper: backgrounds matched to the class
+VARIANTS = PAPER_VARIANTS + (MATCHED,)
+BACKGROUND_VARIANTS = ("c_hc_inside_b", MATCHED)  # one prompt per class and scene
 VARIANT_TEMPLATES = {
     "c": "c",
     "c_hc": "c, h_c",
     "c_dc": "c, d_c",
     "c_hc_inside_b": "c, h_c inside b",
     "clip": "a photo of a c",
+    MATCHED: "c, h_c inside b (b: the class's matched scenes)",
 }
 
 
@@ -42,7 +48,7 @@ class Prompt:
     wnid: str | None  # WordNet id of the class, None outside WordNet
     variant: str  # one of VARIANTS
     text: str  # the prompt given to the text-to-image model
-    scene: str | None = None  # readable Places365 scene for c_hc_inside_b, else None
+    scene: str | None = None  # readable Places365 scene for the background variants, else None
 
     def to_dict(self) -> dict:
         """The prompt as a plain dict (JSON-ready)."""
@@ -87,7 +93,7 @@ def _article(word: str) -> str:
 
 
 def prompt_texts(c: ClassInfo, variant: str, scenes: tuple[str, ...] | None = None) -> list[tuple[str, str | None]]:
-    """The (text, scene) pairs of one class for one variant."""
+    """The (text, scene) pairs of one class for one variant; `scenes` overrides a background variant's scenes."""
     if variant == "c":
         return [(class_text(c), None)]
     if variant == "c_hc":
@@ -99,6 +105,11 @@ def prompt_texts(c: ClassInfo, variant: str, scenes: tuple[str, ...] | None = No
     if variant == "c_hc_inside_b":
         head = f"{class_text(c)}, {hypernym_text(c)}"
         return [(f"{head} inside {b}", b) for b in (scenes or load_scenes())]
+    if variant == MATCHED:
+        from .backgrounds import matched_scenes
+
+        head = f"{class_text(c)}, {hypernym_text(c)}"
+        return [(f"{head} inside {b}", b) for b in (scenes or matched_scenes([c])[c.index])]
     if variant == "clip":
         return [(f"a photo of {_article(class_text(c))} {class_text(c)}", None)]
     raise FakeitError(f"unknown prompt variant {variant!r}; valid: {', '.join(VARIANTS)}")
@@ -114,6 +125,14 @@ def check_variant(variant: str) -> str:
 def build_prompts(class_set: ClassSet, variant: str) -> list[Prompt]:
     """All prompts of a class set for one variant, in class order (then scene order for backgrounds)."""
     check_variant(variant)
+    if variant == MATCHED:  # every class's scenes at once: one lookup, or one batch through the embedding model
+        from .backgrounds import matched_scenes
+
+        for c in class_set:
+            hypernym_text(c)  # a class without a parent fails here, before any embedding is computed
+        scenes = matched_scenes(class_set)
+        return [Prompt(c.index, c.wnid, variant, text, scene) for c in class_set
+                for text, scene in prompt_texts(c, variant, scenes[c.index])]
     return [
         Prompt(c.index, c.wnid, variant, text, scene)
         for c in class_set
@@ -153,7 +172,7 @@ class PromptsConfig:
 
     scale: str = "paper"  # label of the preset this ran with: smoke, mini or paper
     class_set: str = "imagenet100"  # class set whose prompts are counted and sampled; paper: ImageNet-100 and -1K
-    variants: list[str] = dataclasses.field(default_factory=lambda: list(VARIANTS))  # prompt variants to show
+    variants: list[str] = dataclasses.field(default_factory=lambda: list(PAPER_VARIANTS))  # prompt variants to show
     example_wnids: list[str] = dataclasses.field(default_factory=lambda: list(PAPER_EXAMPLES))  # paper's Fig. 2 classes
     sample_size: int = 5  # random classes of class_set to show
     scenes_shown: int = 3  # background prompts shown per class for c_hc_inside_b
@@ -172,7 +191,7 @@ def prompt_rows(class_set: ClassSet, classes: list[ClassInfo], variants: list[st
     rows = []
     for c in classes:
         for v in variants:
-            for text, _ in prompt_texts(c, v, scenes if v == "c_hc_inside_b" else None):
+            for text, _ in prompt_texts(c, v, scenes if v == "c_hc_inside_b" else None)[:scenes_shown]:
                 rows.append({"wnid": c.wnid, "class": c.name, "variant": v, "prompt": text})
     return rows
 

@@ -122,7 +122,7 @@ def test_fashion_mnist_classes_keep_official_labels():
 def test_counts_table():
     row = prompt_counts(["imagenet100"], list(VARIANTS))[0]
     assert row == {"class set": "imagenet100", "classes": 100, "c": 100, "c_hc": 100, "c_dc": 100,
-                   "c_hc_inside_b": 36500, "clip": 100}
+                   "c_hc_inside_b": 36500, "clip": 100, "c_hc_inside_b_matched": 1000}
 
 
 def test_class_file_with_wnids_and_free_classes(tmp_path: Path):

@@ -1,0 +1,144 @@
+"""Chapter imagenet1k (Table 1 rows 13-17, Table 2 rows 4-8, the poster's ImageNet-1K-SD vs RSB-A1): the paper's
+ImageNet-1K numbers from `data/paper_results.yaml`, and beside them whatever a `paper-1k` run has finished here,
+found through the library's plan without computing anything."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import FakeitError
+from ..paper import TEST_SETS, VARIANT_LABELS, paper_columns, paper_results, paper_rows
+from ..tables import PAPER
+
+TRANSFER_NAMES = {"aircraft": "Aircraft", "cars": "Cars196", "dtd": "DTD", "eurosat": "EuroSAT", "flowers": "Flowers",
+                  "pets": "Pets", "food101": "Food101", "sun397": "SUN397", "inat2018": "iNat18", "inat2019": "iNat19",
+                  "average": "average"}
+GROUP_NAMES = {"small_scale": "small-scale (8 sets)", "long_tail": "long-tail (2 sets)", "cog": "ImageNet-CoG (5 levels)"}
+
+
+@dataclass
+class ImageNet1KParams:
+    """Parameters of the ImageNet-1K chapter: which preset's finished outputs to show beside the paper."""
+
+    scale: str = "paper"  # label of the preset this ran with: smoke, mini or paper
+    imagenet1k_preset: str = "paper-1k"  # preset whose finished stages are shown (nothing is computed); paper: paper-1k
+
+    def validate(self) -> None:
+        if not self.imagenet1k_preset:
+            raise FakeitError("parameter imagenet1k_preset is empty; give a preset name (paper-1k) or a preset YAML file")
+
+
+def _model(row: dict) -> str:
+    if row["data"] == "real":
+        return f"{row['model']} (real ImageNet-1K)"
+    return f"ImageNet-1K-SD, prompt {VARIANT_LABELS[row['variant']]}, guidance {row['guidance']:.1f}"
+
+
+def table1_frame() -> pd.DataFrame:
+    """Table 1 rows 13-17 as the paper reports them: top-1 and top-5 on all five ImageNet test sets (%)."""
+    rows = []
+    for r in paper_rows("table1", train="imagenet1k"):
+        row = {"row": r["row"], "model": _model(r)}
+        for prefix, name in TEST_SETS.values():
+            row[f"{name} top-1"], row[f"{name} top-5"] = r[f"{prefix}_top1"], r[f"{prefix}_top5"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def table2_frame() -> pd.DataFrame:
+    """Table 2 rows 4-8 as the paper reports them: linear-probe top-1 on the ten transfer datasets (%)."""
+    return pd.DataFrame([{"row": r["row"], "model": _model(r), **{TRANSFER_NAMES[c]: r[c] for c in paper_columns("table2")}}
+                         for r in paper_rows("table2", train="imagenet1k")])
+
+
+def poster_frame() -> pd.DataFrame:
+    """The poster's comparison, axis by axis: ImageNet-1K-SD against RSB-A1 (Tables 1-2 rows 17/14 and 8/5)."""
+    spec = paper_results()["poster"]["imagenet1k_vs_rsb_a1"]
+    groups = paper_results()["fig1"]["groups"]
+    syn1, real1 = (paper_rows("table1", row=spec[k]["table1_row"])[0] for k in ("synthetic", "real"))
+    syn2, real2 = (paper_rows("table2", row=spec[k]["table2_row"])[0] for k in ("synthetic", "real"))
+    rows = []
+    for prefix, name in TEST_SETS.values():
+        for k in ("top1", "top5"):
+            rows.append({"group": "ImageNet test sets", "axis": f"{name} {k[:3]}-{k[3]}", "rsb": real1[f"{prefix}_{k}"],
+                         "sd": syn1[f"{prefix}_{k}"], "source": f"Table 1 rows {spec['real']['table1_row']}, {spec['synthetic']['table1_row']}"})
+    for group in spec["transfer_groups"]:
+        for d in groups[group]:
+            known = d in real2
+            rows.append({"group": GROUP_NAMES[group], "axis": TRANSFER_NAMES.get(d, d.replace("cog_l", "CoG level ")),
+                         "rsb": real2[d] if known else None, "sd": syn2[d] if known else None,
+                         "source": f"Table 2 rows {spec['real']['table2_row']}, {spec['synthetic']['table2_row']}" if known
+                         else "supplementary material (not in the text)"})
+    df = pd.DataFrame(rows)
+    df["difference"] = df["sd"] - df["rsb"]
+    return df.rename(columns={"rsb": f"{spec['real']['label']}", "sd": f"{spec['synthetic']['label']}",
+                              "difference": "synthetic minus real (points)"})
+
+
+def poster_figure():
+    """Bars: ImageNet-1K-SD minus RSB-A1 per axis of the poster, coloured by group (paper values)."""
+    import plotly.express as px
+
+    df = poster_frame().dropna(subset=["synthetic minus real (points)"])
+    fig = px.bar(df, x="axis", y="synthetic minus real (points)", color="group",
+                 title="Paper (reported): ImageNet-1K-SD minus RSB-A1, per test set and transfer dataset")
+    fig.update_layout(height=430, xaxis_title="", yaxis_title="points (synthetic minus real)")
+    return fig
+
+
+def linear_probe_text() -> str:
+    """The ImageNet-1K linear probe of Sec. 5.3, from the data file."""
+    return f"{paper_results()['text']['best_imagenet1k_cog_linear_top1']:.1f}%"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The paper-1k run, if there is one: its plan's finished stages
+
+
+def preset_stages(p: ImageNet1KParams) -> list:
+    """Every stage of the preset, with whether its output exists (the library's plan: nothing is computed)."""
+    from ..plan import plan
+    from ..runner import load_preset, project_root
+
+    named = not p.imagenet1k_preset.endswith((".yaml", ".yml"))  # a preset of the project, not a YAML file
+    return plan(load_preset(p.imagenet1k_preset, project_root() if named else Path.cwd()))
+
+
+def finished(stages: list) -> list[tuple]:
+    """(stage, results) of every evaluate or transfer stage whose results are on disk."""
+    out = []
+    for s in stages:
+        if s.step in ("evaluate", "transfer") and s.done and s.output is not None and (Path(s.output) / "results.json").is_file():
+            out.append((s, json.loads((Path(s.output) / "results.json").read_text())))
+    return out
+
+
+def run_frame(done: list[tuple]) -> pd.DataFrame:
+    """One row per finished stage: what it scored, top-1 (and top-5 for test sets) in %, beside its paper row."""
+    rows = []
+    for stage, res in done:
+        row = {"stage": stage.step, "model": stage.what, "paper rows": stage.paper}
+        for name, d in res["datasets"].items():
+            label = TEST_SETS[name][1] if name in TEST_SETS else TRANSFER_NAMES.get(name, name)
+            row[f"{label} top-1"] = round(100 * d["top1"], 1)
+            if stage.step == "evaluate" and "top5" in d:
+                row[f"{label} top-5"] = round(100 * d["top5"], 1)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def run_status(p: ImageNet1KParams, stages: list, done: list[tuple]) -> str:
+    """What this build holds of the ImageNet-1K run, in one or two sentences, with the command that makes it."""
+    command = f"`make book PRESET={p.imagenet1k_preset}`"
+    todo = sum(s.done is not True for s in stages)
+    if not done:
+        return (f"This build did not run ImageNet-1K: none of the {len(stages)} stages of preset "
+                f"`{p.imagenet1k_preset}` has a finished result here, so only the paper's numbers are shown. To run it on "
+                f"your GPUs, with ImageNet-1K and the test and transfer sets on disk: {command}.")
+    return (f"Preset `{p.imagenet1k_preset}`: {len(done)} evaluate or transfer stage(s) finished here, shown below; "
+            f"{todo} of its {len(stages)} stages are still to run ({command} runs what is missing). These are this "
+            f"run's numbers at the paper scale, one training seed each, beside the paper's rows named in each line.")

@@ -1,0 +1,106 @@
+"""Chapter matched_backgrounds (beyond the paper, its Sec. 4.3 future work): scenes matched to each class against
+scenes drawn from all 365, at Table 1's guidance scales, one model per clone and training seed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .. import findings as fd
+from ..backgrounds import MATCHED_K, matched_frame
+from ..errors import FakeitError
+from ..experiments import PipelineParams, model_runs
+from ..paper import VARIANT_LABELS, table1_row, train_set_of
+from ..prompts import MATCHED
+from ..tables import PAPER, interval_cell, interval_columns
+from .tab1_prompts import NO_SCENES
+
+RANDOM = "c_hc_inside_b"  # the paper's backgrounds: every image's scene from all 365, in turn
+COMPARED = (RANDOM, MATCHED)
+PAPER_VALUE = "not tested in the paper (named as future work in Sec. 4.3)"
+
+
+@dataclass
+class MatchedParams(PipelineParams):
+    """Parameters of the matched-backgrounds chapter: the two background variants at Table 1's guidance scales."""
+
+    guidances: list[float] = field(default_factory=lambda: [7.5, 2.0])  # as Table 1: 7.5 (default) and 2.0
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.guidances or any(g < 0 for g in self.guidances):
+            raise FakeitError(f"parameter guidances={self.guidances} must be non-empty, every scale >= 0")
+
+
+def untestable_reason(p: MatchedParams) -> str | None:
+    """Why this class set cannot show what a scene does (no background in its images), or None."""
+    return NO_SCENES if p.class_set == "fashion-mnist" else None
+
+
+def scene_table(class_set, classes: list | None = None, shown: int = 5) -> pd.DataFrame:
+    """Per class (all, or `classes`), the text it is matched by and its best `shown` scenes."""
+    return matched_frame(list(classes if classes is not None else class_set), shown)
+
+
+def matched_runs(p: MatchedParams) -> dict:
+    """Per (variant, guidance): the random- and the matched-background clone, trained per seed and evaluated; none
+    when the class set cannot show a background (nothing is generated or trained then)."""
+    if untestable_reason(p):
+        return {}
+    return {(v, float(g)): model_runs(p, v, g) for g in p.guidances for v in COMPARED}
+
+
+def matched_frame_of_runs(p: MatchedParams, runs: dict) -> pd.DataFrame:
+    """One row per clone: the paper's Table 1 value where it has one (random scenes only) beside this run's."""
+    train = train_set_of(p.class_set)
+    rows = []
+    for (v, g), r in runs.items():
+        paper = table1_row(train, "synthetic", v, g)
+        test = next(iter(r.results[0]["datasets"]))
+        rows.append({"backgrounds": "matched to the class" if v == MATCHED else "all 365 scenes, in turn",
+                     "prompt": VARIANT_LABELS[v], "guidance": f"{g:g}", "paper row": paper["row"] if paper else "-",
+                     f"{PAPER} IN-val top-1": paper["in_val_top1"] if paper else None,
+                     f"this run {test} top-1": interval_cell(r.scores()), "seeds": len(r.seeds)})
+    return pd.DataFrame(rows)
+
+
+def matched_figure(p: MatchedParams, runs: dict):
+    """Bars of in-domain top-1 per guidance, random against matched scenes, with 95% error bars over seeds."""
+    import plotly.express as px
+
+    df = pd.DataFrame([{"backgrounds": "matched" if v == MATCHED else "random", "guidance": f"{g:g}",
+                        **interval_columns(r.scores(), "top-1")} for (v, g), r in runs.items()])
+    err = (df["top-1 high"] - df["top-1"]).fillna(0.0)
+    fig = px.bar(df.assign(err=err), x="guidance", y="top-1", color="backgrounds", barmode="group", error_y="err",
+                 labels={"top-1": f"top-1 on real test images (%), {p.scale} scale"},
+                 title=f"Matched against random backgrounds at {p.scale} scale ({p.class_set})")
+    fig.update_layout(height=420)
+    return fig
+
+
+def matched_findings(p: MatchedParams, runs: dict) -> list[fd.Verdict]:
+    """The verdict of `matched_backgrounds_help` on this run's seeds (or why it cannot be tested)."""
+    reason = untestable_reason(p)
+    if reason:
+        return [fd.cannot_test("matched_backgrounds_help", p.scale, reason, PAPER_VALUE)]
+    scales = [float(g) for g in p.guidances if (RANDOM, float(g)) in runs and (MATCHED, float(g)) in runs]
+    if not scales:
+        return []
+    mean = lambda v: [sum(runs[(v, g)].scores()[s] for g in scales) / len(scales) for s in range(len(p.train_seeds))]
+    first = runs[(MATCHED, scales[0])]
+    evidence = {"guidances": scales, "test": next(iter(first.results[0]["datasets"])),
+                "a saw": f"{first.images} images a clone, each class's {MATCHED_K} matched scenes",
+                "b saw": f"{runs[(RANDOM, scales[0])].images} images a clone, scenes from all 365 in turn"}
+    return [fd.check_greater("matched_backgrounds_help", mean(MATCHED), mean(RANDOM), p.scale, evidence, PAPER_VALUE)]
+
+
+def runs_note(p: MatchedParams, runs: dict) -> str:
+    """What this page trained, in one sentence."""
+    from ..tables import seeds_note
+
+    if not runs:
+        return (f"Nothing was generated or trained for the {p.class_set} classes: {untestable_reason(p)}; the verdict "
+                "below says so instead of comparing models that cannot differ.")
+    return (f"This run: {len(runs)} clones of the {p.class_set} classes, {seeds_note(p.train_seeds)}, at the {p.scale} "
+            "scale; the paper's column holds Table 1's random-scene rows where the class set is the paper's.")

@@ -1,0 +1,189 @@
+"""Chapter own_dataset: a user's class file through the paper's protocol with the library's own functions: prompts,
+a synthetic clone, classifiers trained from scratch on it (per seed), and a test on the user's real images.
+
+The shipped example (`data/footwear_shop.tsv`) is three classes a footwear shop describes in its own words; at the
+mini scale they are drawn by the mini generator and tested on the real Fashion-MNIST test images of the same three
+kinds of shoe, exported into class folders named as the class file names them (`example_test_set`).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import FakeitError
+from ..experiments import PipelineParams, synthetic_clone, trained_checkpoint
+from ..params import from_dict
+
+EXAMPLE = "footwear_shop.tsv"
+# the example's classes (their folders) -> the Fashion-MNIST test label of the same kind of shoe
+EXAMPLE_LABELS = {"sandal": 5, "sneaker": 7, "ankle_boot": 9}
+
+
+@dataclass
+class OwnDatasetParams:
+    """Parameters of the clone-your-own-dataset chapter (defaults: the paper's settings for a new class set)."""
+
+    scale: str = "paper"  # label of the preset this ran with: smoke, mini or paper
+    class_file: str = ""  # your classes: one wnid a line, or name<TAB>description[<TAB>parent]; "": the footwear-shop example
+    test_root: str = ""  # your real test images, one folder per class; "": the example's Fashion-MNIST test images
+    generator: str = "CompVis/stable-diffusion-v1-4"  # diffusers model (hub id or folder) or "mini"; paper: SD v1.4
+    steps: int = 50  # denoising steps; paper: 50
+    gen_batch_size: int = 8  # images per generator call (part of a dataset's identity: fixed batches)
+    best_variant: str = "c_dc"  # prompt variant of the clone; paper's best: c_dc
+    best_guidance: float = 2.0  # guidance scale of the clone; paper's best: 2.0
+    own_images_per_class: int = 1300  # synthetic images per class; paper: as many as the real set (ImageNet: ~1,300)
+    recipe: str = "paper"  # training recipe: paper (ResNet-50, multi-crop, 100 epochs), mini or smoke
+    seed: int = 0  # seeds generation: the synthetic set is fixed whatever the training seeds
+    train_seeds: list[int] = field(default_factory=lambda: [0])  # one model per seed; paper: [0]
+    own_seeds: int = 0  # train only the first N of train_seeds here (0: all); this page checks no paper finding
+
+    def validate(self) -> None:
+        from ..prompts import check_variant
+
+        check_variant(self.best_variant)
+        if self.own_images_per_class < 1 or self.own_seeds < 0 or not self.train_seeds:
+            raise FakeitError(f"own_images_per_class ({self.own_images_per_class}) must be >= 1, own_seeds "
+                              f"({self.own_seeds}) >= 0 and train_seeds ({self.train_seeds}) non-empty")
+        if bool(self.class_file) != bool(self.test_root):
+            raise FakeitError("give class_file and test_root together (your classes and your real test images), or "
+                              f"neither for the shipped example; got class_file={self.class_file!r}, test_root={self.test_root!r}")
+
+    @property
+    def seeds(self) -> list[int]:
+        """The training seeds of this chapter."""
+        return self.train_seeds[: self.own_seeds] if self.own_seeds else list(self.train_seeds)
+
+
+def example_class_file() -> Path:
+    """The shipped example class file (a footwear shop's three kinds of shoe, in its own words)."""
+    return Path(str(importlib.resources.files("fakeit_lib") / "data" / EXAMPLE))
+
+
+def class_file(p: OwnDatasetParams) -> str:
+    """The class file this page clones."""
+    return p.class_file or str(example_class_file())
+
+
+def not_run_reason(p: OwnDatasetParams) -> str | None:
+    """Why nothing is computed with these parameters (the example needs the mini generator), or None."""
+    if not p.class_file and p.generator != "mini":
+        return (f"the shipped example is made for the mini generator (its test images are Fashion-MNIST's 28x28 "
+                f"photographs) and this build's generator is {p.generator}; give class_file and test_root to clone "
+                "your own classes with it")
+    return None
+
+
+def example_test_set() -> Path:
+    """The real Fashion-MNIST test images of the example's classes, in folders named as its class file names them
+    (a cached stage under the output root)."""
+    from PIL import Image
+
+    from ..classes import load_class_set
+    from ..realdata import fashion_mnist
+    from ..store import claim_folder, is_done, mark_done, stage_dir
+
+    folders = [c.folder for c in load_class_set(str(example_class_file()))]
+    if sorted(folders) != sorted(EXAMPLE_LABELS):
+        raise FakeitError(f"the example class file's folders {folders} differ from {sorted(EXAMPLE_LABELS)}")
+    config = {"source": "fashion-mnist", "split": "test", "folders": EXAMPLE_LABELS}
+    out = stage_dir("real-fashion-mnist-test-footwear", config)
+    claim_folder(out, config)
+    if is_done(out):
+        return out
+    ds = fashion_mnist("test")
+    label_to_folder = {v: k for k, v in EXAMPLE_LABELS.items()}
+    n = 0
+    for i, label in enumerate(ds.targets.tolist()):
+        if label in label_to_folder:
+            (out / label_to_folder[label]).mkdir(exist_ok=True)
+            Image.fromarray(ds.data[i].numpy()).save(out / label_to_folder[label] / f"test-{i:05d}.png")
+            n += 1
+    mark_done(out, {"images": n})
+    return out
+
+
+def test_root(p: OwnDatasetParams) -> str:
+    """The real test images this page tests on."""
+    return p.test_root or str(example_test_set())
+
+
+def pipeline_params(p: OwnDatasetParams) -> PipelineParams:
+    """The shared pipeline's parameters for this class file (the same stages as every chapter)."""
+    return from_dict(PipelineParams, dict(scale=p.scale, class_set=class_file(p), generator=p.generator, steps=p.steps,
+                                          gen_batch_size=p.gen_batch_size, images_per_class=p.own_images_per_class,
+                                          recipe=p.recipe, seed=p.seed, train_seeds=p.seeds))
+
+
+def prompts_frame(p: OwnDatasetParams) -> pd.DataFrame:
+    """The class file's classes and the prompt each gets."""
+    from ..classes import load_class_set
+    from ..prompts import build_prompts
+
+    cs = load_class_set(class_file(p))
+    prompts = build_prompts(cs, p.best_variant)
+    return pd.DataFrame([{"class": cs[q.class_index].name, "folder": cs[q.class_index].folder,
+                          "description": cs[q.class_index].definition, f"prompt ({p.best_variant})": q.text}
+                         for q in prompts])
+
+
+def own_clone(p: OwnDatasetParams) -> Path:
+    """The synthetic clone of the class file (generated unless finished)."""
+    return synthetic_clone(pipeline_params(p), p.best_variant, p.best_guidance)
+
+
+def own_models(p: OwnDatasetParams, clone: Path) -> list[Path]:
+    """One classifier per seed, trained from scratch on the clone (trained unless finished)."""
+    pp = pipeline_params(p)
+    return [trained_checkpoint(pp, clone, s) for s in p.seeds]
+
+
+def own_results(p: OwnDatasetParams, checkpoints: list[Path]) -> list[dict]:
+    """Each model's top-1/top-5 on the real test images (suite folder of `fakeit evaluate`)."""
+    from ..evaluate import EvalConfig, evaluate
+
+    return [evaluate(from_dict(EvalConfig, dict(checkpoint=str(c), suite="folder", test_root=test_root(p),
+                                                class_set=class_file(p)))) for c in checkpoints]
+
+
+def results_frame(p: OwnDatasetParams, results: list[dict]) -> pd.DataFrame:
+    """Per seed: top-1 and top-5 (%) on the real test images, the number of images, and chance level."""
+    rows = []
+    for s, r in zip(p.seeds, results):
+        d = next(iter(r["datasets"].values()))
+        row = {"training seed": s, "trained on": f"{p.own_images_per_class} synthetic images a class, no real image",
+               "real test images": d["images"], "classes": d["classes"], "top-1": round(100 * d["top1"], 1)}
+        if d["classes"] > 5:  # with five classes or fewer top-5 is 100% by construction
+            row["top-5"] = round(100 * d["top5"], 1)
+        rows.append({**row, "chance top-1": round(100 / d["classes"], 1)})
+    return pd.DataFrame(rows)
+
+
+def run_note(p: OwnDatasetParams, results: list[dict]) -> str:
+    """What this page computed, in one sentence: the scale, the test images, the seeds; or why nothing ran."""
+    from ..tables import seeds_note
+
+    reason = not_run_reason(p)
+    if reason:
+        return f"Nothing was generated or trained here: {reason}. The commands below do it by hand."
+    test = p.test_root or "the real Fashion-MNIST test images of sandals, sneakers and ankle boots"
+    return (f"At the {p.scale} scale: {len(results)} classifier(s) trained only on the synthetic clone "
+            f"({seeds_note(p.seeds)}), tested on {test}. This page states no finding of the paper, so it trains "
+            "fewer seeds than the others when own_seeds says so.")
+
+
+def commands(p: OwnDatasetParams) -> str:
+    """The command lines that do this page's stages by hand, at the paper's settings (your classes, your GPUs)."""
+    classes = shlex.quote(p.class_file or "my_classes.tsv")
+    test = shlex.quote(p.test_root or "my_test_images/")
+    return "\n".join([
+        f"fakeit prompts --classes {classes} --variant {p.best_variant}",
+        f"fakeit generate --classes {classes} --variant {p.best_variant} --guidance {p.best_guidance:g} "
+        "--generator CompVis/stable-diffusion-v1-4 --images-per-class 1300 --out my_clone/",
+        "fakeit train my_clone/ --preset paper --out my_run/",
+        f"fakeit evaluate my_run/checkpoint.pt --suite folder --test-root {test} --class-set {classes}",
+    ])

@@ -1,0 +1,117 @@
+"""The chapters past the paper and the ImageNet-1K chapter: verdicts on crafted seeds, nothing trained where a
+chapter must not train, paper tables read from the data file, a finished paper-1k run found without computing."""
+
+from pathlib import Path
+
+import pytest
+
+from fakeit_lib import experiments as ex
+from fakeit_lib.chapters import matched_backgrounds as mb
+from fakeit_lib.chapters.tab1_prompts import NO_SCENES
+
+
+def _runs(variant, guidance, top1):
+    result = lambda t: {"datasets": {"imagenet-val": {"top1": t / 100, "top5": 0.9}}}
+    return ex.ModelRuns(f"{variant} {guidance}", "synthetic", variant, guidance, 1.0, Path("/x"), 1300, [0, 1, 2],
+                        [Path("/c")] * 3, [result(t) for t in top1])
+
+
+def test_matched_backgrounds_untestable_on_fashion_mnist_and_trains_nothing(monkeypatch):
+    def no_training(*a, **k):
+        raise AssertionError("the chapter must not train at a class set without backgrounds")
+
+    monkeypatch.setattr(mb, "model_runs", no_training)
+    p = mb.MatchedParams(scale="mini", class_set="fashion-mnist", generator="mini", images_per_class=50, recipe="mini",
+                         eval_suite="mini", train_seeds=[0, 1, 2])
+    runs = mb.matched_runs(p)
+    assert runs == {}
+    (v,) = mb.matched_findings(p, runs)
+    assert v.id == "matched_backgrounds_help" and v.verdict == "cannot be tested" and v.reason == NO_SCENES
+    assert v.paper == mb.PAPER_VALUE
+    assert "Nothing was generated or trained for the fashion-mnist classes" in mb.runs_note(p, runs)
+
+
+@pytest.mark.parametrize("matched, expected", [
+    ([[55.0, 56.0, 55.5], [66.0, 65.5, 66.5]], "holds"),  # +3 points at each scale, tight
+    ([[50.0, 51.0, 50.5], [62.0, 61.5, 62.5]], "does not hold"),
+])
+def test_matched_backgrounds_verdict_averages_the_guidance_scales(monkeypatch, matched, expected):
+    p = mb.MatchedParams(scale="paper", class_set="imagenet100", real_root="/in100", train_seeds=[0, 1, 2])
+    runs = {("c_hc_inside_b", 7.5): _runs("c_hc_inside_b", 7.5, [52.0, 53.0, 52.5]),
+            ("c_hc_inside_b_matched", 7.5): _runs("c_hc_inside_b_matched", 7.5, matched[0]),
+            ("c_hc_inside_b", 2.0): _runs("c_hc_inside_b", 2.0, [63.0, 62.5, 63.5]),
+            ("c_hc_inside_b_matched", 2.0): _runs("c_hc_inside_b_matched", 2.0, matched[1])}
+    (v,) = mb.matched_findings(p, runs)
+    assert v.verdict == expected and v.n_seeds == 3
+    assert v.evidence["guidances"] == [7.5, 2.0]
+    table = mb.matched_frame_of_runs(p, runs)
+    assert table["paper row"].tolist() == [5, "-", 9, "-"]  # Table 1 has the random-scene rows only
+    assert table["paper (reported) IN-val top-1"].tolist()[::2] == [51.5, 63.1]
+
+
+def test_imagenet1k_tables_come_from_the_data_file():
+    from fakeit_lib.chapters import imagenet1k as in1k
+
+    t1 = in1k.table1_frame()
+    assert t1["row"].tolist() == [13, 14, 15, 16, 17]
+    assert t1.set_index("row").loc[17, "IN-val top-5"] == 70.3 and t1.set_index("row").loc[14, "IN-A top-1"] == 11.1
+    assert in1k.table2_frame()["row"].tolist() == [4, 5, 6, 7, 8]
+    poster = in1k.poster_frame().set_index("axis")
+    diff = "synthetic minus real (points)"
+    assert poster.loc["IN-val top-1", diff] == pytest.approx(42.9 - 80.1)
+    assert poster.loc["Aircraft", diff] == pytest.approx(55.3 - 46.8)
+    assert len(poster) == 10 + 15 and poster.loc["CoG level 3", "source"].startswith("supplementary")
+    assert in1k.linear_probe_text() == "70.4%"
+
+
+PRESET_1K = """scale: paper
+class_set: imagenet1k
+generator: CompVis/stable-diffusion-v1-4
+steps: 50
+gen_batch_size: 8
+images_per_class: 1300
+variants: [c_dc]
+guidances: [2.0]
+recipe: paper
+train_seeds: [0]
+real_root: ""
+eval_suite: imagenet
+eval_roots: {val: /data/imagenet/val}
+multipliers: [1.0]
+best_variant: c_dc
+best_guidance: 2.0
+best_multiplier: 1.0
+transfer_suite: paper
+transfer_roots: {}
+"""
+
+
+def test_imagenet1k_chapter_finds_a_finished_run_without_computing(tmp_path: Path, monkeypatch):
+    import json
+
+    from fakeit_lib.chapters import imagenet1k as in1k
+    from fakeit_lib.evaluate import EvalConfig
+    from fakeit_lib.models import sha256_file
+    from fakeit_lib.store import stage_dir
+
+    monkeypatch.setenv("FAKEIT_OUTPUT", str(tmp_path / "outputs"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p1k.yaml").write_text(PRESET_1K)
+    p = in1k.ImageNet1KParams(scale="mini", imagenet1k_preset=str(tmp_path / "p1k.yaml"))
+    stages = in1k.preset_stages(p)
+    assert in1k.finished(stages) == []
+    assert in1k.run_status(p, stages, []).startswith("This build did not run ImageNet-1K: none of the")
+    assert "`make book PRESET=" in in1k.run_status(p, stages, [])
+    # the authors' ImageNet-1K-SD checkpoint downloaded and evaluated by hand, where `fakeit evaluate` writes
+    (tmp_path / "imagenet_1k_sd.pth").write_bytes(b"weights")
+    ev = EvalConfig(checkpoint="imagenet_1k_sd.pth", suite="imagenet", class_set="imagenet1k", val_root="/data/imagenet/val")
+    folder = stage_dir("eval-imagenet-imagenet_1k_sd", ev.identity(sha256_file("imagenet_1k_sd.pth"), "imagenet1k"))
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps({"datasets": {"val": {"top1": 0.4291, "top5": 0.7032}}}))
+    (folder / "DONE").write_text("{}")
+    stages = in1k.preset_stages(p)
+    done = in1k.finished(stages)
+    assert len(done) == 1 and done[0][0].paper == "T1 r17"
+    row = in1k.run_frame(done).iloc[0]
+    assert row["IN-val top-1"] == 42.9 and row["IN-val top-5"] == 70.3
+    assert in1k.run_status(p, stages, done).startswith(f"Preset `{tmp_path / 'p1k.yaml'}`: 1 evaluate or transfer stage")
