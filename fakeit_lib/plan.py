@@ -207,7 +207,7 @@ def plan(p: dict) -> list[Stage]:
     costs = {k: _a(k) for k in ("generation_seconds_per_image", "train_images_per_second_224", "inference_images_per_second",
                                  "probe_flops_per_second", "checkpoint_gb", "feature_bytes_per_image")}
     png_gb = png_kb_per_image() / 2**20
-    class_set, seed, recipe_name = p["class_set"], p.get("seed", 0), p.get("recipe", "paper")
+    class_set, recipe_name = p["class_set"], p.get("recipe", "paper")
     clones = [(v, float(g)) for g in p.get("guidances", []) for v in p.get("variants", [])]
     at_paper_scale = p.get("scale") == "paper"
     if at_paper_scale:  # the paper's own 1x clones of this class set (ImageNet-1K: rows 15-17, not a full grid)
@@ -249,12 +249,14 @@ def plan(p: dict) -> list[Stage]:
             t2 = paper_row("table2", train=class_set, data="synthetic", variant=v, guidance=g, scale=int(m) if m >= 1 else m)
             models.append((f"{v}, gs {g:g}, {m:g}x", f"{row} {t2}".strip(), dataset_dir(c), (v, g, m) in probed, _drawn_images(c)[0]))
 
-    for label, rows, data, probe, n in models:
-        recipe = make_config(recipe_name, data=str(data), class_set=class_set, seed=seed)
+    seeds = list(p.get("train_seeds") or [0])
+    for (base_label, rows, data, probe, n), train_seed in ((m, s) for m in models for s in seeds):
+        label = base_label if len(seeds) == 1 else f"{base_label}, seed {train_seed}"
+        recipe = make_config(recipe_name, data=str(data), class_set=class_set, seed=train_seed)
         run = run_folder(recipe)
         ckpt = run / CHECKPOINT
         hours = recipe.epochs * n * _crop_cost(recipe) / costs["train_images_per_second_224"] / 3600
-        train_args = ["train", str(data), "--preset", recipe_name, "--set", f"class_set={class_set}"] + (["--set", f"seed={seed}"] if seed else [])
+        train_args = ["train", str(data), "--preset", recipe_name, "--set", f"class_set={class_set}"] + (["--set", f"seed={train_seed}"] if train_seed else [])
         stages.append(Stage("train", label, rows, train_args, is_done(run), hours, costs["checkpoint_gb"]))
         roots = {k: v for k, v in (p.get("eval_roots") or {}).items() if v}
         ev = EvalConfig(checkpoint=str(ckpt), suite=p.get("eval_suite", "imagenet"), class_set=class_set,
