@@ -101,32 +101,92 @@ def real_training_set(p: PipelineParams) -> Path:
 
 def trained_checkpoint(p: PipelineParams, data: Path, seed: int, **recipe) -> Path:
     """The checkpoint of a classifier trained from scratch on `data` with `p.recipe` and `seed` (trained unless done)."""
+    return Path(_train_job(p.recipe, str(data), p.class_set, seed, recipe))
+
+
+def _train_job(recipe: str, data: str, class_set: str, seed: int, overrides: dict) -> str:
     from .train import CHECKPOINT, make_config, train
 
-    cfg = make_config(p.recipe, data=str(data), class_set=p.class_set, seed=seed, **recipe)
-    return Path(train(cfg, log=lambda *a, **k: None)) / CHECKPOINT
+    cfg = make_config(recipe, data=data, class_set=class_set, seed=seed, **overrides)
+    return str(Path(train(cfg, log=lambda *a, **k: None)) / CHECKPOINT)
+
+
+def _train_done(recipe: str, data: str, class_set: str, seed: int, overrides: dict) -> bool:
+    from .store import is_done
+    from .train import make_config, run_folder
+
+    return is_done(run_folder(make_config(recipe, data=data, class_set=class_set, seed=seed, **overrides)))
+
+
+def _eval_values(p: PipelineParams, checkpoint: Path, suite: str | None = None) -> dict:
+    suite = suite or p.eval_suite
+    roots = {f"{k}_root": v for k, v in p.eval_roots.items()} if suite == "imagenet" else {}
+    return dict(checkpoint=str(checkpoint), suite=suite, class_set=p.class_set, max_images=p.eval_max_images or None, **roots)
+
+
+def _evaluate_job(values: dict) -> dict:
+    from .evaluate import EvalConfig, evaluate
+
+    return evaluate(from_dict(EvalConfig, values))
+
+
+def _evaluate_done(values: dict) -> bool:
+    from .evaluate import EvalConfig, checkpoint_label
+    from .plan import _done, _result_folder
+
+    cfg = from_dict(EvalConfig, values)
+    folder = _result_folder(f"eval-{cfg.suite}-{checkpoint_label(cfg.checkpoint)}", Path(cfg.checkpoint),
+                            lambda sha: cfg.identity(sha, cfg.class_set))
+    return bool(_done(folder))
 
 
 def evaluation(p: PipelineParams, checkpoint: Path, suite: str | None = None) -> dict:
     """Top-1/top-5 of a checkpoint on the real test sets of `suite` (default `p.eval_suite`; evaluated unless done)."""
-    from .evaluate import EvalConfig, evaluate
+    return _evaluate_job(_eval_values(p, checkpoint, suite))
 
-    roots = {f"{k}_root": v for k, v in p.eval_roots.items()} if (suite or p.eval_suite) == "imagenet" else {}
-    cfg = from_dict(EvalConfig, dict(checkpoint=str(checkpoint), suite=suite or p.eval_suite, class_set=p.class_set,
-                                     max_images=p.eval_max_images or None, **roots))
-    return evaluate(cfg)
+
+def evaluations(p: PipelineParams, checkpoints: list[Path], suite: str | None = None) -> list[dict]:
+    """`evaluation` of several checkpoints, side by side in worker processes (fakeit_lib.parallel)."""
+    from .parallel import run_jobs
+
+    jobs = [(_eval_values(p, c, suite),) for c in checkpoints]
+    return run_jobs(_evaluate_job, jobs, [_evaluate_done(*j) for j in jobs], desc=f"evaluate {suite or p.eval_suite}")
+
+
+def _transfer_values(p: PipelineParams, checkpoint: Path, suite: str, roots: dict, **settings) -> dict:
+    sets = list(getattr(p, "transfer_sets", []) or [])
+    if suite == "mini" and sets:
+        settings = {"mini_sets": sets, **settings}
+    return dict(checkpoint=str(checkpoint), suite=suite, **{f"{k}_root": v for k, v in roots.items()}, **settings)
+
+
+def _transfer_job(values: dict) -> dict:
+    from .transfer import TransferConfig, transfer
+
+    return transfer(from_dict(TransferConfig, values))
+
+
+def _transfer_done(values: dict) -> bool:
+    from .evaluate import checkpoint_label
+    from .plan import _done, _result_folder
+    from .transfer import TransferConfig
+
+    cfg = from_dict(TransferConfig, values)
+    folder = _result_folder(f"transfer-{cfg.suite}-{checkpoint_label(cfg.checkpoint)}", Path(cfg.checkpoint), cfg.identity)
+    return bool(_done(folder))
 
 
 def transfer_results(p: PipelineParams, checkpoint: Path, suite: str, roots: dict, **settings) -> dict:
     """Linear-probe top-1 of a checkpoint's frozen encoder on a transfer suite (probed unless done)."""
-    from .transfer import TransferConfig, transfer
+    return _transfer_job(_transfer_values(p, checkpoint, suite, roots, **settings))
 
-    sets = list(getattr(p, "transfer_sets", []) or [])
-    if suite == "mini" and sets:
-        settings = {"mini_sets": sets, **settings}
-    cfg = from_dict(TransferConfig, dict(checkpoint=str(checkpoint), suite=suite,
-                                         **{f"{k}_root": v for k, v in roots.items()}, **settings))
-    return transfer(cfg)
+
+def transfers(p: PipelineParams, checkpoints: list[Path], suite: str, roots: dict) -> list[dict]:
+    """`transfer_results` of several checkpoints, side by side in worker processes (fakeit_lib.parallel)."""
+    from .parallel import run_jobs
+
+    jobs = [(_transfer_values(p, c, suite, roots),) for c in checkpoints]
+    return run_jobs(_transfer_job, jobs, [_transfer_done(*j) for j in jobs], desc=f"transfer {suite}")
 
 
 @dataclass
@@ -178,25 +238,49 @@ def _count_images(folder: Path) -> int:
 def model_runs(p: PipelineParams, variant: str | None = None, guidance: float | None = None,
                multiplier: float = 1.0, **recipe) -> ModelRuns:
     """The real baseline (variant None) or a clone, trained with every seed of `p.train_seeds` and evaluated."""
-    if variant is None:
-        dataset, label, data = real_training_set(p), "real", "real"
-    else:
-        if guidance is None:
+    return model_runs_many(p, [(variant, guidance, multiplier, recipe)])[0]
+
+
+def model_runs_many(p: PipelineParams, specs: list[tuple]) -> list[ModelRuns]:
+    """Several models at once, each (variant or None for real, guidance, multiplier, recipe overrides): their
+    training sets made here (generation), then every (model, seed) trained and evaluated side by side."""
+    from .parallel import run_jobs
+
+    made = []
+    for variant, guidance, multiplier, recipe in specs:
+        if variant is None:
+            made.append((real_training_set(p), "real", "real"))
+        elif guidance is None:
             raise FakeitError("a synthetic clone needs a guidance scale")
-        dataset, label, data = synthetic_clone(p, variant, guidance, multiplier), clone_label(variant, guidance, multiplier), "synthetic"
-    checkpoints = [trained_checkpoint(p, dataset, s, **recipe) for s in p.train_seeds]
-    results = [evaluation(p, c) for c in checkpoints]
-    return ModelRuns(label, data, variant, guidance, multiplier, dataset, _count_images(dataset), list(p.train_seeds),
-                     checkpoints, results)
+        else:
+            made.append((synthetic_clone(p, variant, guidance, multiplier), clone_label(variant, guidance, multiplier), "synthetic"))
+    jobs = [(p.recipe, str(dataset), p.class_set, seed, dict(spec[3])) for (dataset, _, _), spec in zip(made, specs)
+            for seed in p.train_seeds]
+    checkpoints = [Path(c) for c in run_jobs(_train_job, jobs, [_train_done(*j) for j in jobs], desc="train")]
+    results = evaluations(p, checkpoints)
+    out, n = [], len(p.train_seeds)
+    for k, ((dataset, label, data), (variant, guidance, multiplier, _)) in enumerate(zip(made, specs)):
+        out.append(ModelRuns(label, data, variant, guidance, multiplier, dataset, _count_images(dataset),
+                             list(p.train_seeds), checkpoints[k * n:(k + 1) * n], results[k * n:(k + 1) * n]))
+    return out
 
 
 def transfer_scores(p: PipelineParams, runs: ModelRuns, suite: str, roots: dict) -> list[dict[str, float]]:
     """Per seed: linear-probe top-1 (%) on each transfer dataset, and their `average` (out-of-domain sets only)."""
+    return transfer_scores_many(p, [runs], suite, roots)[0]
+
+
+def transfer_scores_many(p: PipelineParams, models: list[ModelRuns], suite: str, roots: dict) -> list[list[dict[str, float]]]:
+    """`transfer_scores` of several models, every probe side by side in worker processes."""
     from .transfer import out_of_domain_average
 
-    out = []
-    for checkpoint in runs.checkpoints:
-        res = transfer_results(p, checkpoint, suite, roots)
-        per = {name: 100.0 * d["top1"] for name, d in res["datasets"].items()}
-        out.append({**per, "average": out_of_domain_average(suite, per)})
+    results = transfers(p, [c for m in models for c in m.checkpoints], suite, roots)
+    out, k = [], 0
+    for m in models:
+        per_model = []
+        for _ in m.checkpoints:
+            per = {name: 100.0 * d["top1"] for name, d in results[k]["datasets"].items()}
+            per_model.append({**per, "average": out_of_domain_average(suite, per)})
+            k += 1
+        out.append(per_model)
     return out

@@ -8,6 +8,7 @@ notebooks keep their papermill parameters in their metadata.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess

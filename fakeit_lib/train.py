@@ -116,7 +116,7 @@ class TrainConfig:
 
 
 # Presets: overrides of the paper recipe. `mini` trains a narrow ResNet on ~500-1000 grey 28x28 images held in
-# memory (loader "memory", bf16 autocast, every CPU thread on the model); `smoke` is the same in a few steps.
+# memory (loader "memory", bf16 autocast, one thread; seeds train side by side); `smoke` is the same in a few steps.
 # The mini and smoke recipes keep plain SGD over every parameter, a classifier bias and the lr as given.
 MINI_OPTIMISER = dict(lr_base_batch=None, decay_norm_and_bias=True, fc_bias=True)
 PRESETS: dict[str, dict] = {
@@ -125,6 +125,7 @@ PRESETS: dict[str, dict] = {
         **MINI_OPTIMISER, arch="resnet10_narrow", cifar_stem=True, epochs=30, batch_size=16, lr=0.2, min_lr=1e-5,
         warmup_epochs=2, weight_decay=5e-4, global_crops=1, global_size=28, global_scale=[0.35, 1.0], local_crops=2,
         local_size=14, local_scale=[0.1, 0.35], eval_resize=28, eval_crop=28, amp=True, loader="memory", workers=0,
+        threads=1,  # one thread per training, several trainings side by side (fakeit_lib/parallel.py)
     ),
     "smoke": dict(
         **MINI_OPTIMISER, arch="resnet10_narrow", cifar_stem=True, epochs=2, batch_size=16, lr=0.05, warmup_epochs=1,

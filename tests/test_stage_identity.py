@@ -90,3 +90,37 @@ def test_content_identity_of_a_user_image_folder(tmp_path: Path):
     assert store.content_identity(tmp_path) != first
     with pytest.raises(FakeitError, match="dataset .*nowhere does not exist"):
         store.content_identity(tmp_path / "nowhere")
+
+
+def test_job_slots_from_the_environment(monkeypatch):
+    from fakeit_lib.parallel import job_slots
+
+    monkeypatch.setenv("FAKEIT_JOBS", "3")
+    assert job_slots() == 3
+    monkeypatch.setenv("FAKEIT_JOBS", "many")
+    with pytest.raises(FakeitError, match="FAKEIT_JOBS must be a whole number of parallel jobs, got 'many'"):
+        job_slots()
+    monkeypatch.setenv("FAKEIT_JOBS", "0")
+    with pytest.raises(FakeitError, match="FAKEIT_JOBS must be at least 1, got 0"):
+        job_slots()
+
+
+@pytest.mark.integration
+def test_seeds_trained_side_by_side_equal_seeds_trained_in_turn(tmp_path: Path, monkeypatch):
+    """Two worker processes give the very weights one process gives (one thread each, seeded per image)."""
+    import torch
+
+    from fakeit_lib import experiments as ex
+
+    p = ex.PipelineParams(scale="smoke", class_set="fashion-mnist", recipe="smoke", eval_suite="mini",
+                          images_per_class=4, eval_max_images=50, train_seeds=[0, 1])
+    weights = {}
+    for jobs in ("2", "1"):  # two output roots: the checkpoints record different data paths, so compare weights
+        monkeypatch.setenv("FAKEIT_OUTPUT", str(tmp_path / f"out{jobs}"))
+        monkeypatch.setenv("FAKEIT_JOBS", jobs)
+        runs = ex.model_runs(p)
+        weights[jobs] = [torch.load(c, weights_only=False)["model"] for c in runs.checkpoints]
+        assert [r["datasets"]["fashion-mnist-test"]["images"] for r in runs.results] == [50, 50]
+    for side_by_side, in_turn in zip(weights["2"], weights["1"]):
+        assert all(torch.equal(side_by_side[k], in_turn[k]) for k in in_turn)
+    assert not torch.equal(weights["1"][0]["fc.weight"], weights["1"][1]["fc.weight"])  # the seeds differ

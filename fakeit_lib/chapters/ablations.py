@@ -17,7 +17,7 @@ import pandas as pd
 
 from .. import findings as fd
 from ..errors import FakeitError
-from ..experiments import ModelRuns, PipelineParams, model_runs
+from ..experiments import ModelRuns, PipelineParams, model_runs_many
 from ..stats import mean_interval
 
 
@@ -112,11 +112,13 @@ class Trained:
 
 def trained_ablations(p: AblationParams) -> Trained:
     """Models per seed: one per trained guidance, one without local crops, one per prompt of the CLIP comparison."""
-    by_g = {float(g): model_runs(p, p.ablation_variant, g) for g in sorted(p.trained_guidances)}
-    with_crops = model_runs(p, p.ablation_variant, p.multicrop_guidance)
-    without = model_runs(p, p.ablation_variant, p.multicrop_guidance, local_crops=0)
+    guidances = [float(g) for g in sorted(p.trained_guidances)]
+    specs = [(p.ablation_variant, g, 1.0, {}) for g in guidances]
+    specs += [(p.ablation_variant, p.multicrop_guidance, 1.0, {}), (p.ablation_variant, p.multicrop_guidance, 1.0, {"local_crops": 0}),
+              ("clip", p.clip_guidance, 1.0, {}), ("c", p.clip_guidance, 1.0, {})]
+    *by_g, with_crops, without, clip, name_only = model_runs_many(p, specs)
     without.label += ", no local crops"
-    return Trained(by_g, without, with_crops, model_runs(p, "clip", p.clip_guidance), model_runs(p, "c", p.clip_guidance))
+    return Trained(dict(zip(guidances, by_g)), without, with_crops, clip, name_only)
 
 
 def trained_frame(t: Trained) -> pd.DataFrame:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import FakeitError
-from ..experiments import ModelRuns, PipelineParams, model_runs
+from ..experiments import ModelRuns, PipelineParams, model_runs_many
 
 
 @dataclass
@@ -32,4 +32,5 @@ class ComparisonParams(PipelineParams):
 
 def compared_runs(p: ComparisonParams) -> tuple[ModelRuns, ModelRuns]:
     """(real-trained, clone-trained) models, each trained once per seed (stages shared with the other chapters)."""
-    return model_runs(p), model_runs(p, p.best_variant, p.best_guidance, p.best_multiplier)
+    real, synthetic = model_runs_many(p, [(None, None, 1.0, {}), (p.best_variant, p.best_guidance, p.best_multiplier, {})])
+    return real, synthetic

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .. import findings as fd
-from ..experiments import ModelRuns, evaluation
+from ..experiments import ModelRuns, evaluations
 from ..paper import TEST_SETS, VARIANT_LABELS, paper_rows, train_set_of
 from ..tables import interval_cell
 from .tab1_prompts import Table1Params
@@ -33,13 +33,17 @@ def shift_names(p: Table1Params, runs: dict) -> list[str]:
 def shifted_scores(p: Table1Params, runs: dict) -> dict:
     """Per model key and seed: {test: top-1 (%)} on the in-domain test (key "in-domain") and each shifted test."""
     out = {}
+    names = shift_names(p, runs)
+    checkpoints = [c for r in runs.values() for c in r.checkpoints]
+    shifted_all = iter(evaluations(p, checkpoints, "mini-shifts") if p.eval_suite == "mini" else [None] * len(checkpoints))
     for key, r in runs.items():
         per_seed = []
-        for checkpoint, result in zip(r.checkpoints, r.results):
+        for result in r.results:
             first = next(iter(result["datasets"]))
             scores = {"in-domain": 100 * result["datasets"][first]["top1"]}
-            shifted = evaluation(p, checkpoint, "mini-shifts")["datasets"] if p.eval_suite == "mini" else result["datasets"]
-            scores.update({k: 100 * v["top1"] for k, v in shifted.items() if k in shift_names(p, runs)})
+            extra = next(shifted_all)
+            shifted = extra["datasets"] if extra is not None else result["datasets"]
+            scores.update({k: 100 * v["top1"] for k, v in shifted.items() if k in names})
             per_seed.append(scores)
         out[key] = per_seed
     return out

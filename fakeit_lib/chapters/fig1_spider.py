@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .. import findings as fd
-from ..experiments import ModelRuns, evaluation, transfer_results, transfer_scores
+from ..experiments import ModelRuns, evaluations, transfer_scores, transfers
 from ..stats import mean_interval
 from .comparison import ComparisonParams
 
@@ -33,14 +33,15 @@ def axes_per_seed(p: ComparisonParams, runs: ModelRuns) -> list[dict[str, float]
     from ..minidata import SHIFTS, TRANSFER_GROUPS
 
     out = []
-    for checkpoint, result in zip(runs.checkpoints, runs.results):
-        transfer = transfer_results(p, checkpoint, p.transfer_suite, p.transfer_roots)
+    probes = transfers(p, runs.checkpoints, p.transfer_suite, p.transfer_roots)
+    shifts = evaluations(p, runs.checkpoints, "mini-shifts") if p.eval_suite == "mini" else [None] * len(probes)
+    for result, transfer, shifted_result in zip(runs.results, probes, shifts):
         if p.eval_suite != "mini":
             out.append({k: v for k, v in run_fig1_groups(result, transfer).items() if v is not None})
             continue
         first = next(iter(result["datasets"]))
         axes = {f"{first} (in-domain)": 100 * result["datasets"][first]["top1"]}
-        shifted = evaluation(p, checkpoint, "mini-shifts")["datasets"]
+        shifted = shifted_result["datasets"]
         axes.update({f"{SHIFTS[k].title} (shifted)": 100 * v["top1"] for k, v in shifted.items()})
         probed = {k: 100 * v["top1"] for k, v in transfer["datasets"].items()}
         for group, names in TRANSFER_GROUPS.items():

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .. import findings as fd
 from ..errors import FakeitError
-from ..experiments import ModelRuns, PipelineParams, model_runs, transfer_scores
+from ..experiments import ModelRuns, PipelineParams, model_runs_many, transfer_scores_many
 from ..paper import paper_rows, train_set_of
 from ..stats import mean_interval
 
@@ -51,11 +51,11 @@ def scaling_runs(p: ScalingParams) -> Scaling:
 
     from ..plan import clone_ladder
 
-    real = model_runs(p)
     clone_ladder(dataclasses.asdict(p), p.scaling_variant, p.scaling_guidance, sorted(p.multipliers))  # largest drawn once
-    clones = [model_runs(p, p.scaling_variant, p.scaling_guidance, m) for m in sorted(p.multipliers)]
-    return Scaling(real, clones, transfer_scores(p, real, p.transfer_suite, p.transfer_roots),
-                   [transfer_scores(p, c, p.transfer_suite, p.transfer_roots) for c in clones])
+    specs = [(None, None, 1.0, {})] + [(p.scaling_variant, p.scaling_guidance, m, {}) for m in sorted(p.multipliers)]
+    real, *clones = model_runs_many(p, specs)
+    real_t, *clones_t = transfer_scores_many(p, [real, *clones], p.transfer_suite, p.transfer_roots)
+    return Scaling(real, clones, real_t, clones_t)
 
 
 def scaling_frame(s: Scaling) -> pd.DataFrame:

@@ -12,7 +12,6 @@ import pandas as pd
 
 from ..errors import FakeitError
 from ..paper import TEST_SETS, VARIANT_LABELS, paper_columns, paper_results, paper_rows
-from ..tables import PAPER
 
 TRANSFER_NAMES = {"aircraft": "Aircraft", "cars": "Cars196", "dtd": "DTD", "eurosat": "EuroSAT", "flowers": "Flowers",
                   "pets": "Pets", "food101": "Food101", "sun397": "SUN397", "inat2018": "iNat18", "inat2019": "iNat19",

@@ -10,7 +10,7 @@ import pandas as pd
 from .. import findings as fd
 from ..backgrounds import MATCHED_K, matched_frame
 from ..errors import FakeitError
-from ..experiments import PipelineParams, model_runs
+from ..experiments import PipelineParams, model_runs_many
 from ..paper import VARIANT_LABELS, table1_row, train_set_of
 from ..prompts import MATCHED
 from ..tables import PAPER, interval_cell, interval_columns
@@ -48,7 +48,8 @@ def matched_runs(p: MatchedParams) -> dict:
     when the class set cannot show a background (nothing is generated or trained then)."""
     if untestable_reason(p):
         return {}
-    return {(v, float(g)): model_runs(p, v, g) for g in p.guidances for v in COMPARED}
+    keys = [(v, float(g)) for g in p.guidances for v in COMPARED]
+    return dict(zip(keys, model_runs_many(p, [(v, g, 1.0, {}) for v, g in keys])))
 
 
 def matched_frame_of_runs(p: MatchedParams, runs: dict) -> pd.DataFrame:

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .. import findings as fd
 from ..errors import FakeitError
-from ..experiments import PipelineParams, model_runs
+from ..experiments import PipelineParams, model_runs_many
 from ..paper import TEST_SETS, VARIANT_LABELS, table1_row, train_set_of
 from ..tables import PAPER, interval_cell, interval_columns
 
@@ -35,11 +35,9 @@ class Table1Params(PipelineParams):
 
 def table1_runs(p: Table1Params) -> dict:
     """The real baseline ("real") and every (variant, guidance) clone at 1x, each trained per seed and evaluated."""
-    runs = {"real": model_runs(p)}
-    for g in p.guidances:
-        for v in p.variants:
-            runs[(v, float(g))] = model_runs(p, v, g)
-    return runs
+    keys = ["real"] + [(v, float(g)) for g in p.guidances for v in p.variants]
+    specs = [(None, None, 1.0, {})] + [(v, g, 1.0, {}) for v, g in keys[1:]]
+    return dict(zip(keys, model_runs_many(p, specs)))
 
 
 def test_names(runs: dict) -> list[str]:

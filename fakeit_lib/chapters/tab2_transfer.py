@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import findings as fd
-from ..experiments import ModelRuns, transfer_scores
+from ..experiments import ModelRuns, transfer_scores_many
 from ..paper import paper_columns, paper_rows, train_set_of
 from ..stats import mean_interval
 from ..tables import PAPER, interval_cell
@@ -22,7 +22,8 @@ def paper_training_label(row: dict) -> str:
 
 def probes(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns) -> dict[str, list[dict[str, float]]]:
     """Per model and seed: linear-probe top-1 (%) on each transfer dataset and their out-of-domain average."""
-    return {m.label: transfer_scores(p, m, p.transfer_suite, p.transfer_roots) for m in (real, synthetic)}
+    real_t, synthetic_t = transfer_scores_many(p, [real, synthetic], p.transfer_suite, p.transfer_roots)
+    return {real.label: real_t, synthetic.label: synthetic_t}
 
 
 def table2_frame(ours: dict[str, list[dict[str, float]]], label: str) -> pd.DataFrame:
