@@ -31,10 +31,11 @@ import torch
 from tqdm.auto import tqdm
 
 from .errors import FakeitError
+from .paper import TEST_SETS
 from .params import from_dict
 from .store import atomic_write_json, code_version, claim_folder, is_done, mark_done, stage_dir
 
-IMAGENET_SETS = ("val", "v2", "sketch", "r", "a")
+IMAGENET_SETS = tuple(TEST_SETS)  # val, v2, sketch, r, a (fakeit_lib.paper names them once)
 SUITES = ("imagenet", "mini", "mini-shifts", "folder")
 RESULTS = "results.json"
 MAX_LISTED_SKIPS = 20
@@ -239,7 +240,8 @@ def evaluate(config: EvalConfig, out: Path | str | None = None) -> dict:
         sets[Path(config.test_root).name or "test"] = (ds, keys, str(config.test_root))
     else:
         from .classes import load_class_set
-        from .minidata import SHIFTS, as_dataset, shifted_test
+        from .minidata import as_dataset
+        from .shifts import SHIFTS, shifted_test
 
         wnids = [c.wnid for c in load_class_set("fashion-mnist")]
         for name, shift in SHIFTS.items():

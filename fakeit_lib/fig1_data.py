@@ -7,21 +7,19 @@ they come back as None, and a figure shows that axis without the paper's point r
 
 from __future__ import annotations
 
-import functools
-import importlib.resources
-from pathlib import Path
 
-import yaml
 
-AXIS_LABELS = {"in_val": "IN-val", "in_v2": "IN-v2", "in_sketch": "IN-Sketch", "in_r": "IN-R", "in_a": "IN-A"}
+from .paper import TEST_SETS
+
+AXIS_LABELS = {prefix: label for prefix, label in TEST_SETS.values()}  # "in_val" -> "IN-val", ...
 GROUP_LABELS = {"small_scale": "small-scale (8 datasets)", "long_tail": "long-tail (iNat 2018, 2019)",
                 "cog": "ImageNet-CoG (5 levels)"}
 
 
-@functools.lru_cache(maxsize=1)
 def _paper() -> dict:
-    path = Path(str(importlib.resources.files("fakeit_lib") / "data" / "paper_results.yaml"))
-    return yaml.safe_load(path.read_text())
+    from .paper import paper_results
+
+    return paper_results()
 
 
 def _row(table: str, number: int) -> dict:
@@ -54,7 +52,7 @@ def paper_fig1_groups() -> dict[str, dict[str, float | None]]:
 def run_fig1_groups(evaluation: dict, transfer: dict) -> dict[str, float | None]:
     """The same axes for one model of a run: top-5 (%) per ImageNet test set it was scored on, and each transfer
     group's average top-1 (%) over the group's datasets it was probed on (None when it has none of them)."""
-    names = {"val": "in_val", "v2": "in_v2", "sketch": "in_sketch", "r": "in_r", "a": "in_a"}
+    names = {key: prefix for key, (prefix, _) in TEST_SETS.items()}
     axes = {f"{AXIS_LABELS[names[k]]} (top-5)": round(100 * v["top5"], 1) for k, v in evaluation.get("datasets", {}).items() if k in names}
     probed = {k: 100 * v["top1"] for k, v in transfer.get("datasets", {}).items()}
     for group, members in _paper()["fig1"]["groups"].items():

@@ -105,15 +105,12 @@ def identity(config: GenerateConfig) -> dict:
             "code": store.code_version("generate")}
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-") or "x"
-
-
 def dataset_slug(config: GenerateConfig) -> str:
     """The readable part of a dataset's folder name: <classes>-<variant>-gs<guidance>-<generator>."""
     classes = Path(config.classes).stem if os.sep in config.classes else config.classes
     gen = Path(config.generator.rstrip("/")).name
-    return f"{_slug(classes)}-{config.variant}-gs{config.guidance:g}-{_slug(gen)}"
+    name = lambda text: store.slug(text, "-", keep=".") or "x"
+    return f"{name(classes)}-{config.variant}-gs{config.guidance:g}-{name(gen)}"
 
 
 def dataset_dir(config: GenerateConfig, root: Path | None = None) -> Path:

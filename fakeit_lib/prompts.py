@@ -30,14 +30,6 @@ PAPER_VARIANTS = ("c", "c_hc", "c_dc", "c_hc_inside_b", "clip")  # the prompts o
 MATCHED = "c_hc_inside_b_matched"  # beyond the paper: backgrounds matched to the class
 VARIANTS = PAPER_VARIANTS + (MATCHED,)
 BACKGROUND_VARIANTS = ("c_hc_inside_b", MATCHED)  # one prompt per class and scene
-VARIANT_TEMPLATES = {
-    "c": "c",
-    "c_hc": "c, h_c",
-    "c_dc": "c, d_c",
-    "c_hc_inside_b": "c, h_c inside b",
-    "clip": "a photo of a c",
-    MATCHED: "c, h_c inside b (b: the class's matched scenes)",
-}
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,7 @@ def mark_done(folder: Path, summary: dict | None = None) -> None:
 STAGE_CODE = {
     "generate": ("generate", "generate_plan", "generate_pipeline", "generate_writer", "minigen", "prompts", "classes"),
     "train": ("train", "train_recipe", "loaders", "augment", "models", "datasets"),
-    "evaluate": ("evaluate", "models", "augment", "arrayset", "datasets", "minidata"),
+    "evaluate": ("evaluate", "models", "augment", "arrayset", "datasets", "minidata", "shifts"),
     "transfer": ("transfer", "transfer_data", "probe", "repmetrics", "models", "augment", "arrayset", "minidata"),
     "judge": ("judge",),
     "real": ("datasets", "realdata"),

@@ -1,6 +1,5 @@
 """`make lab`'s preparation step: every notebook of the book written with the preset's parameters injected, unrun."""
 
-import json
 from pathlib import Path
 
 import nbformat

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from fakeit_lib import minidata as md
+from fakeit_lib import shifts
 from fakeit_lib.errors import FakeitError
 from fakeit_lib.transfer import out_of_domain_average
 
@@ -61,15 +62,15 @@ def test_mnist_style_fits_20px_and_centres_the_mass():
 def test_shifts_are_deterministic_and_named():
     from fakeit_lib.realdata import fashion_mnist
 
-    inverted = md.shifted_test("inverted")
+    inverted = shifts.shifted_test("inverted")
     assert len(inverted) == 2000 and np.bincount(inverted.labels).tolist() == [200] * 10
     first = fashion_mnist("test").data.numpy()[0]
     assert (inverted.images[0] == 255 - first).all()
-    assert (md.shift_images(first[None], "noise") == md.shift_images(first[None], "noise")).all()
-    contrast = md.shift_images(first[None], "contrast")[0].astype(float)
+    assert (shifts.shift_images(first[None], "noise") == shifts.shift_images(first[None], "noise")).all()
+    contrast = shifts.shift_images(first[None], "contrast")[0].astype(float)
     assert contrast.std() == pytest.approx(first.astype(float).std() * 0.2, rel=0.02)
     with pytest.raises(FakeitError, match="unknown shift 'fog'; valid: sketch, inverted, noise, blur, contrast"):
-        md.shift_images(first[None], "fog")
+        shifts.shift_images(first[None], "fog")
 
 
 def test_missing_mnist_names_the_fix(tmp_path, monkeypatch):

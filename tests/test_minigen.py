@@ -143,23 +143,32 @@ def test_shipped_tokenizer_knows_every_word_of_its_captions():
 
 @pytest.mark.integration
 def test_shipped_model_fidelity_and_diversity(output_root):
+    """The shipped generator at its book settings (its own sampler and steps) against the quality bar it was trained
+    to: little speckle and saturation compared with real test images, faithful at guidance 7.5 in every class, more
+    diverse at 2.0 in every class, and the prompt changing the image (same seeds under `c` and `c, d_c`)."""
     from fakeit_lib.minigen import measure_generator
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small convolutions: one thread is fastest on a busy 2-core machine
     try:
         pipe = MiniFashionPipeline.from_pretrained(mini_generator_path(), local_files_only=True)
-        # the model card's setting: 20 images per class, seed 0, 25 DDIM steps
-        result = measure_generator(pipe, images_per_class=20, guidance_scales=(7.5, 2.0), steps=25, progress=False)
+        steps = json.loads((mini_generator_path() / "training" / "measurements.json").read_text())["steps"]
+        result = measure_generator(pipe, images_per_class=20, guidance_scales=(7.5, 2.0), steps=steps, progress=False)
     finally:
         torch.set_num_threads(threads)
     recorded, measured = measured_judge_accuracy(output_root)  # the judge was trained in this session, re-measured
     assert result["judge_real_test_accuracy"] == recorded == pytest.approx(measured, abs=1e-6)
     assert measured >= 0.88
+    real = result["real"]
     hi, lo = result["by_guidance"]["7.5"], result["by_guidance"]["2.0"]
+    for g in (hi, lo):
+        # speckle: at most 5x the real rate (or one speck in the sample, when real images have almost none)
+        assert g["speckle per 1k px"] <= max(5 * real["speckle per 1k px"], 1000 / (200 * 784)), g
+        assert g["saturated share"] <= 3 * real["saturated share"], g
+        assert g["pixel_distance_c_vs_c_dc"] >= 0.01, g  # the prompt changes what is drawn
     assert hi["fidelity"] >= 0.85, hi
-    assert min(hi["per_class_fidelity"].values()) >= 0.5, hi["per_class_fidelity"]
-    assert lo["diversity"] > hi["diversity"], (lo["diversity"], hi["diversity"])
+    assert min(hi["per_class_fidelity"].values()) >= 0.6, hi["per_class_fidelity"]
+    assert all(lo["per_class_diversity"][c] > hi["per_class_diversity"][c] for c in hi["per_class_diversity"])
 
 
 # ---------------------------------------------------------------------------------------------------------------

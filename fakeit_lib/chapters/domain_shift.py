@@ -24,7 +24,7 @@ PAPER_SHIFTS = ("v2", "sketch", "r", "a")
 def shift_names(p: Table1Params, runs: dict) -> list[str]:
     """The shifted test sets of this run: the constructed mini shifts, or the ImageNet sets other than val."""
     if p.eval_suite == "mini":
-        from ..minidata import SHIFTS
+        from ..shifts import SHIFTS
 
         return list(SHIFTS)
     return [t for t in runs["real"].results[0]["datasets"] if t in PAPER_SHIFTS]
@@ -137,7 +137,7 @@ def shift_table(p: Table1Params) -> pd.DataFrame | None:
     """The constructed shifts of the mini scale: name, the ImageNet set each stands in for, the rule (None otherwise)."""
     if p.eval_suite != "mini":
         return None
-    from ..minidata import SHIFT_PER_CLASS, SHIFTS
+    from ..shifts import SHIFT_PER_CLASS, SHIFTS
 
     return pd.DataFrame([{"test": s.name, "what": s.title, "stands in for": s.analogue, "rule": s.rule,
                           "images": 10 * SHIFT_PER_CLASS} for s in SHIFTS.values()])

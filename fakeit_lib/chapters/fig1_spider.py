@@ -30,7 +30,8 @@ def axes_per_seed(p: ComparisonParams, runs: ModelRuns) -> list[dict[str, float]
     """Per seed, this run's axes. Paper scale: the paper's axes (fig1_data.run_fig1_groups). Mini scale: in-domain
     top-1, each constructed shift's top-1 (top-5 of ten classes is near 100%), each transfer group's mean top-1."""
     from ..fig1_data import run_fig1_groups
-    from ..minidata import SHIFTS, TRANSFER_GROUPS
+    from ..minidata import TRANSFER_GROUPS
+    from ..shifts import SHIFTS
 
     out = []
     probes = transfers(p, runs.checkpoints, p.transfer_suite, p.transfer_roots)
