@@ -40,8 +40,11 @@ def job_slots() -> int:
 
 
 def _init_worker() -> None:
+    import signal
+
     import torch
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is the parent's to handle; it shuts the workers down
     torch.set_num_threads(1)
     os.environ["TQDM_DISABLE"] = "1"  # the parent shows the progress; workers' bars would interleave
 

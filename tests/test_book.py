@@ -120,3 +120,13 @@ def test_findings_json_and_the_introduction_agree(built_book: Path):
         assert f["claim"].replace('"', "&quot;") in intro or f["claim"] in intro, f["id"]
     table = intro[intro.index("finding (paper)"):]
     assert table.count("<strong>") >= len(findings)
+
+
+def test_pages_show_the_parameters_used_not_the_defaults(built_book: Path):
+    executed = nbformat.read(built_book / "src" / "notebooks" / "tab1_prompts.ipynb", as_version=4)
+    tagged = [c.metadata.get("tags", []) for c in executed.cells]
+    hidden = [t for t in tagged if "parameters" in t or "injected-parameters" in t]
+    assert len(hidden) == 2 and all("remove-cell" in t for t in hidden)
+    page = (next(built_book.rglob("html")) / "notebooks" / "tab1_prompts.html").read_text()
+    assert 'scale: str = "paper"' not in page and "CompVis/stable-diffusion-v1-4" not in page  # the defaults
+    assert "Parameters of this run" in page and "&#39;smoke&#39;" in page  # the table of what ran
