@@ -68,15 +68,36 @@ def images_spec(p: PipelineParams, multiplier: float = 1.0) -> int | str:
     return max(1, round(int(p.images_per_class) * multiplier))
 
 
-def synthetic_clone(p: PipelineParams, variant: str, guidance: float, multiplier: float = 1.0) -> Path:
-    """The folder of a synthetic clone of `p.class_set`, `multiplier` times the 1x size (generated unless complete)."""
+def _clone_values(p: PipelineParams, variant: str, guidance: float, multiplier: float = 1.0) -> dict:
+    return dict(classes=p.class_set, variant=variant, generator=p.generator, guidance=float(guidance), steps=p.steps,
+                images_per_class=images_spec(p, multiplier), seed=p.seed, batch_size=p.gen_batch_size)
+
+
+def _generate_job(values: dict) -> str:
     from .generate import GenerateConfig, generate_dataset
 
-    cfg = from_dict(GenerateConfig, dict(
-        classes=p.class_set, variant=variant, generator=p.generator, guidance=float(guidance), steps=p.steps,
-        images_per_class=images_spec(p, multiplier), seed=p.seed, batch_size=p.gen_batch_size,
-    ))
-    return generate_dataset(cfg)
+    return str(generate_dataset(from_dict(GenerateConfig, values), progress=False))
+
+
+def _generate_done(values: dict) -> bool:
+    from .generate import GenerateConfig, dataset_dir
+    from .store import is_done
+
+    return is_done(dataset_dir(from_dict(GenerateConfig, values)))
+
+
+def synthetic_clone(p: PipelineParams, variant: str, guidance: float, multiplier: float = 1.0) -> Path:
+    """The folder of a synthetic clone of `p.class_set`, `multiplier` times the 1x size (generated unless complete)."""
+    return synthetic_clones(p, [(variant, guidance, multiplier)])[0]
+
+
+def synthetic_clones(p: PipelineParams, keys: list[tuple]) -> list[Path]:
+    """The folders of several clones (variant, guidance, multiplier), generated side by side in worker processes
+    when several are missing (fakeit_lib.parallel; on a GPU one after another in this process)."""
+    from .parallel import run_jobs
+
+    jobs = [(_clone_values(p, *k),) for k in keys]
+    return [Path(f) for f in run_jobs(_generate_job, jobs, [_generate_done(*j) for j in jobs], desc="generate")]
 
 
 def real_training_set(p: PipelineParams) -> Path:
@@ -246,14 +267,12 @@ def model_runs_many(p: PipelineParams, specs: list[tuple]) -> list[ModelRuns]:
     training sets made here (generation), then every (model, seed) trained and evaluated side by side."""
     from .parallel import run_jobs
 
-    made = []
-    for variant, guidance, multiplier, recipe in specs:
-        if variant is None:
-            made.append((real_training_set(p), "real", "real"))
-        elif guidance is None:
-            raise FakeitError("a synthetic clone needs a guidance scale")
-        else:
-            made.append((synthetic_clone(p, variant, guidance, multiplier), clone_label(variant, guidance, multiplier), "synthetic"))
+    if any(v is not None and g is None for v, g, _, _ in specs):
+        raise FakeitError("a synthetic clone needs a guidance scale")
+    clone_keys = list(dict.fromkeys((v, float(g), float(m)) for v, g, m, _ in specs if v is not None))
+    folders = dict(zip(clone_keys, synthetic_clones(p, clone_keys)))
+    made = [(real_training_set(p), "real", "real") if v is None else
+            (folders[(v, float(g), float(m))], clone_label(v, g, m), "synthetic") for v, g, m, _ in specs]
     jobs = [(p.recipe, str(dataset), p.class_set, seed, dict(spec[3])) for (dataset, _, _), spec in zip(made, specs)
             for seed in p.train_seeds]
     checkpoints = [Path(c) for c in run_jobs(_train_job, jobs, [_train_done(*j) for j in jobs], desc="train")]

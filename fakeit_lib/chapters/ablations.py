@@ -62,7 +62,7 @@ def image_sweeps(p: AblationParams) -> pd.DataFrame | None:
     counts (Fashion-MNIST only; None for other class sets, which have no judge)."""
     if p.class_set != "fashion-mnist":
         return None
-    from ..experiments import synthetic_clone
+    from ..experiments import synthetic_clones
     from ..imagestats import image_statistics
     from ..judge import load_judge, score_images
     from .fig2_qualitative import _clone_arrays
@@ -71,8 +71,13 @@ def image_sweeps(p: AblationParams) -> pd.DataFrame | None:
     rows = []
     settings = [("guidance", g, p.steps, g) for g in p.sweep_guidances]
     settings += [("steps", s, s, p.multicrop_guidance) for s in p.sweep_steps]
+    by_steps: dict[int, list] = {}
+    for _, _, steps, guidance in settings:
+        by_steps.setdefault(steps, []).append((p.ablation_variant, guidance, 1.0))
+    folders = {(steps, key[1]): f for steps, keys in by_steps.items()
+               for key, f in zip(keys, synthetic_clones(_sweep_params(p, steps), keys))}
     for sweep, value, steps, guidance in settings:
-        x, y, _ = _clone_arrays(synthetic_clone(_sweep_params(p, steps), p.ablation_variant, guidance))
+        x, y, _ = _clone_arrays(folders[(steps, guidance)])
         s = score_images(judge, x, y)
         rows.append({"sweep": sweep, "value": value, "guidance": guidance, "steps": steps, "images": len(y),
                      "fidelity": s["fidelity"], "diversity": s["diversity"], **image_statistics(x)})

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .. import findings as fd
 from ..errors import FakeitError
-from ..experiments import PipelineParams, synthetic_clone
+from ..experiments import PipelineParams, synthetic_clones
 from ..prompts import PAPER_EXAMPLES, check_variant
 
 SAMPLES = 5  # disjoint image samples per clone for the fidelity/diversity verdict
@@ -59,8 +59,8 @@ class QualitativeParams:
 
 def clones(p: QualitativeParams) -> dict[tuple[str, float], Path]:
     """One synthetic dataset per prompt variant and guidance scale (generated unless complete)."""
-    pipeline = p.pipeline()
-    return {(v, float(g)): synthetic_clone(pipeline, v, g) for v in p.variants for g in p.guidances}
+    keys = [(v, float(g)) for v in p.variants for g in p.guidances]
+    return dict(zip(keys, synthetic_clones(p.pipeline(), [(v, g, 1.0) for v, g in keys])))
 
 
 def clone_label(variant: str, guidance: float) -> str:
