@@ -83,6 +83,10 @@ def training_loader(dataset, config, batch_size: int, world: int = 1, rank: int 
     return loader, sampler, drop_last
 
 
+class NotForMemory(FakeitError):
+    """The images are not a set the memory loader can hold (colour, or of several sizes)."""
+
+
 def decoded_images(samples: list[tuple[str, int]]) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, 1, H, W) uint8 images and labels of an image list; every image must be grey (or R=G=B) and of one size."""
     from .datasets import load_image
@@ -94,14 +98,14 @@ def decoded_images(samples: list[tuple[str, int]]) -> tuple[torch.Tensor, torch.
             continue
         arr = np.asarray(image.convert("RGB"))
         if not (np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 0], arr[..., 2])):
-            raise FakeitError(f"the memory loader takes grey images only; {path} has colour (use loader 'workers')")
+            raise NotForMemory(f"the memory loader takes grey images only; {path} has colour (use loader 'workers')")
         sizes.add(arr.shape[:2])
         images.append(arr[..., 0])
         labels.append(label)
     if not images:
         raise FakeitError("no readable image in the training set")
     if len(sizes) > 1:
-        raise FakeitError(f"the memory loader takes images of one size; found sizes {sorted(sizes)[:4]} (use loader 'workers')")
+        raise NotForMemory(f"the memory loader takes images of one size; found sizes {sorted(sizes)[:4]} (use loader 'workers')")
     return torch.from_numpy(np.stack(images)).unsqueeze(1), torch.tensor(labels)
 
 

@@ -165,20 +165,19 @@ def _code_version(stage: str) -> str:
 
 
 def content_identity(path: Path | str, missing_ok: bool = False) -> str:
-    """A short hash of a dataset folder's content: its manifest and recorded config when it is a stage output (these
-    name every image and how it was made), else every image file's relative path and size (a user's ImageFolder)."""
+    """A short identity of a dataset folder's content. A stage output (a folder with a manifest and the config that
+    made it) is named by its folder, whose name hashes that stage's own identity (config, inputs' content, code): its
+    images follow from it, and a plan can name it before it is made. A user's ImageFolder is hashed by every image
+    file's relative path and size."""
     folder = Path(path)
     h = hashlib.sha256()
-    manifest = folder / "manifest.jsonl"
-    if manifest.is_file():
-        h.update(manifest.read_bytes())
-        if (folder / CONFIG_FILE).is_file():
-            h.update((folder / CONFIG_FILE).read_bytes())
+    if (folder / "manifest.jsonl").is_file() and (folder / CONFIG_FILE).is_file():
+        return f"stage:{folder.name}"
     elif folder.is_dir():
         for p in sorted(q for q in folder.rglob("*") if q.is_file()):
             h.update(f"{p.relative_to(folder).as_posix()}:{p.stat().st_size}\n".encode())
-    elif missing_ok:  # a plan names the stages of data not yet there
-        return f"absent:{folder}"
+    elif missing_ok:  # a plan names the outputs of stages not yet run
+        return f"stage:{folder.name}"
     else:
         raise FakeitError(f"dataset {folder} does not exist")
     return h.hexdigest()[:12]

@@ -30,7 +30,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .errors import FakeitError
-from .loaders import memory_training_loader, training_loader  # noqa: F401 (training_loader: public API)
+from .loaders import NotForMemory, memory_training_loader, training_loader  # noqa: F401 (training_loader: public API)
 from .models import CHECKPOINT_FORMAT, IMAGENET_MEAN, IMAGENET_STD, MultiCropClassifier, build_model  # noqa: F401
 from .params import from_dict, yaml_value
 from .store import atomic_write_bytes, atomic_write_text, claim_folder, config_hash, is_done, mark_done, stage_dir
@@ -235,9 +235,13 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
         net = nn.parallel.DistributedDataParallel(net, device_ids=[dist.local_rank] if device.type == "cuda" else None)
 
     per_rank = max(1, config.batch_size // dist.world)
+    loader = None
     if config.loader == "memory":
-        loader, sampler, drop_last = memory_training_loader(dataset, config, per_rank, dist.world, dist.rank)
-    else:
+        try:
+            loader, sampler, drop_last = memory_training_loader(dataset, config, per_rank, dist.world, dist.rank)
+        except NotForMemory as e:  # a colour clone (any text-to-image model) under a small recipe: the same
+            log(f"{e}; training with loader 'workers' instead")  # augmentation per image in PIL (augment.py)
+    if loader is None:
         loader, sampler, drop_last = training_loader(dataset, config, per_rank, dist.world, dist.rank, device.type == "cuda")
     steps_per_epoch = len(sampler) // per_rank if drop_last else math.ceil(len(sampler) / per_rank)
     total_steps, warmup_steps = config.epochs * steps_per_epoch, config.warmup_epochs * steps_per_epoch

@@ -68,7 +68,9 @@ def measured_judge_accuracy(root: Path) -> tuple[float, float]:
     from fakeit_lib.realdata import fashion_mnist
 
     (done,) = root.glob("judge-fmnist-*/DONE")  # trained in this test session: the root is new
-    cfg = JudgeConfig(**yaml.safe_load((done.parent / "config.yaml").read_text()))
+    recorded = yaml.safe_load((done.parent / "config.yaml").read_text())
+    assert recorded.pop("code")  # the judge's folder names the code version it was trained with
+    cfg = JudgeConfig(**recorded)
     model = JudgeNet(cfg.width, cfg.feature_dim)
     model.load_state_dict(torch.load(done.parent / "judge.pt", map_location="cpu", weights_only=True))
     test = fashion_mnist("test")

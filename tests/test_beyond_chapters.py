@@ -20,7 +20,7 @@ def test_matched_backgrounds_untestable_on_fashion_mnist_and_trains_nothing(monk
     def no_training(*a, **k):
         raise AssertionError("the chapter must not train at a class set without backgrounds")
 
-    monkeypatch.setattr(mb, "model_runs", no_training)
+    monkeypatch.setattr(mb, "model_runs_many", no_training)
     p = mb.MatchedParams(scale="mini", class_set="fashion-mnist", generator="mini", images_per_class=50, recipe="mini",
                          eval_suite="mini", train_seeds=[0, 1, 2])
     runs = mb.matched_runs(p)

@@ -50,7 +50,7 @@ def test_cli_runs_of_the_plan_are_what_the_notebook_path_finds(tmp_path, monkeyp
                                    images_per_class=2, recipe="smoke", eval_suite="mini", eval_max_images=40, seed=0)
     clone = experiments.synthetic_clone(p, "c", 2.0)
     assert clone == generate.dataset_dir(plan.clone_config(preset, "c", 2.0, 1.0))
-    checkpoint = experiments.trained_checkpoint(p, clone)
+    checkpoint = experiments.trained_checkpoint(p, clone, 0)  # the plan trains seed 0 (the preset has no train_seeds)
     results = experiments.evaluation(p, checkpoint)
     assert snapshot(out) == before  # nothing new, nothing rewritten
     eval_folder = next(out.glob("eval-mini-*"))

@@ -50,7 +50,7 @@ def test_two_process_evaluation_equals_one(tmp_path, checkpoint):
 
 @pytest.mark.integration
 def test_two_process_feature_extraction_equals_one(tmp_path, checkpoint):
-    args = ["transfer", str(checkpoint), "--suite", "mini", "--fmnist-classes", "3", "5", "--fmnist-per-class", "10",
+    args = ["transfer", str(checkpoint), "--suite", "mini", "--mini-sets", "digits", "clipart",
             "--batch-size", "64", "--device", "cpu"]
     launch([*args, "--out", str(tmp_path / "one")], tmp_path / "o1", 1)
     launch([*args, "--out", str(tmp_path / "two")], tmp_path / "o2", 2)

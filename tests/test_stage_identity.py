@@ -26,15 +26,17 @@ def dataset(tmp_path: Path) -> Path:
     return folder
 
 
-def test_training_identity_follows_the_data_content(dataset: Path):
+def test_training_identity_of_a_stage_output_is_known_before_it_exists(dataset: Path):
     from fakeit_lib.train import make_config, run_folder
 
     cfg = make_config("smoke", data=str(dataset), class_set="fashion-mnist")
     before = run_folder(cfg)
     assert run_folder(cfg) == before  # stable
-    with open(dataset / "manifest.jsonl", "a") as f:  # another image in the set: another training set
-        f.write(json.dumps({"path": "n03595614/1.png", "class_index": 0, "wnid": "n03595614"}) + "\n")
-    assert run_folder(cfg) != before
+    moved = dataset.rename(dataset.parent / "clone-planned")
+    planned = run_folder(make_config("smoke", data=str(moved.parent / "clone"), class_set="fashion-mnist"))
+    assert planned == before  # a plan names the run of a clone not yet generated: the run training will use
+    assert store.content_identity(moved) == "stage:clone-planned"  # the stage folder's name hashes its own identity
+    assert run_folder(make_config("smoke", data=str(moved), class_set="fashion-mnist")) != before
 
 
 def test_every_stage_identity_follows_its_code(dataset: Path, monkeypatch):
