@@ -144,7 +144,7 @@ def test_shipped_tokenizer_knows_every_word_of_its_captions():
 @pytest.mark.integration
 def test_shipped_model_fidelity_and_diversity(output_root):
     """The shipped generator at its book settings (its own sampler and steps) against the quality bar it was trained
-    to: little speckle and saturation compared with real test images, faithful at guidance 7.5 in every class, more
+    to, 50 images per class as the model card measures (20 are too few for one class's diversity): little speckle and saturation compared with real test images, faithful at guidance 7.5 in every class, more
     diverse at 2.0 in every class, and the prompt changing the image (same seeds under `c` and `c, d_c`)."""
     from fakeit_lib.minigen import measure_generator
 
@@ -153,7 +153,7 @@ def test_shipped_model_fidelity_and_diversity(output_root):
     try:
         pipe = MiniFashionPipeline.from_pretrained(mini_generator_path(), local_files_only=True)
         steps = json.loads((mini_generator_path() / "training" / "measurements.json").read_text())["steps"]
-        result = measure_generator(pipe, images_per_class=20, guidance_scales=(7.5, 2.0), steps=steps, progress=False)
+        result = measure_generator(pipe, images_per_class=50, guidance_scales=(7.5, 2.0), steps=steps, progress=False)
     finally:
         torch.set_num_threads(threads)
     recorded, measured = measured_judge_accuracy(output_root)  # the judge was trained in this session, re-measured
@@ -163,15 +163,12 @@ def test_shipped_model_fidelity_and_diversity(output_root):
     hi, lo = result["by_guidance"]["7.5"], result["by_guidance"]["2.0"]
     for g in (hi, lo):
         # speckle: at most 5x the real rate (or one speck in the sample, when real images have almost none)
-        assert g["speckle per 1k px"] <= max(5 * real["speckle per 1k px"], 1000 / (200 * 784)), g
+        assert g["speckle per 1k px"] <= max(5 * real["speckle per 1k px"], 1000 / (500 * 784)), g
         assert g["saturated share"] <= 3 * real["saturated share"], g
         assert g["pixel_distance_c_vs_c_dc"] >= 0.01, g  # the prompt changes what is drawn
     assert hi["fidelity"] >= 0.85, hi
     assert min(hi["per_class_fidelity"].values()) >= 0.6, hi["per_class_fidelity"]
-    # more diverse at 2.0: overall, and in most classes (20 images per class make each class's estimate noisy; the
-    # model card's 50 per class measured every class higher; here 7 of 10 measured 2.0 above 7.5)
-    assert lo["diversity"] > hi["diversity"]
-    assert sum(lo["per_class_diversity"][c] > hi["per_class_diversity"][c] for c in hi["per_class_diversity"]) >= 6
+    assert all(lo["per_class_diversity"][c] > hi["per_class_diversity"][c] for c in hi["per_class_diversity"])
 
 
 # ---------------------------------------------------------------------------------------------------------------
