@@ -140,15 +140,30 @@ def train_judge(cfg: JudgeConfig, progress: bool = True) -> tuple[JudgeNet, floa
     return model, float((pred == yt).float().mean())
 
 
+def judge_folder(cfg: JudgeConfig | None = None, root: Path | None = None) -> Path:
+    """The cache folder of the judge trained with `cfg` (default settings) under the output root."""
+    from .store import code_version, stage_dir
+
+    cfg = cfg or JudgeConfig()
+    return stage_dir("judge-fmnist", {**dataclasses.asdict(cfg), "code": code_version("judge")}, root)
+
+
+def judge_done(cfg: JudgeConfig | None = None, root: Path | None = None) -> bool:
+    """Whether the judge for `cfg` is trained and cached."""
+    from .store import is_done
+
+    return is_done(judge_folder(cfg, root))
+
+
 def load_judge(cfg: JudgeConfig | None = None, root: Path | None = None, progress: bool = True) -> tuple[JudgeNet, float]:
     """The cached judge for `cfg` (trained on first use under the output root) and its real test accuracy."""
-    from .store import atomic_write_bytes, claim_folder, is_done, mark_done, stage_dir
+    from .store import atomic_write_bytes, claim_folder, is_done, mark_done
 
     cfg = cfg or JudgeConfig()
     cfg.validate()
     from .store import code_version
 
-    folder = stage_dir("judge-fmnist", {**dataclasses.asdict(cfg), "code": code_version("judge")}, root)
+    folder = judge_folder(cfg, root)
     weights = folder / "judge.pt"
     if is_done(folder):
         model = JudgeNet(cfg.width, cfg.feature_dim)

@@ -58,9 +58,30 @@ class QualitativeParams:
 
 
 def clones(p: QualitativeParams) -> dict[tuple[str, float], Path]:
-    """One synthetic dataset per prompt variant and guidance scale (generated unless complete)."""
+    """One synthetic dataset per prompt variant and guidance scale (generated unless complete). At the
+    Fashion-MNIST scale the judge (one thread, about as long as two clones) trains side by side with them."""
     keys = [(v, float(g)) for v in p.variants for g in p.guidances]
-    return dict(zip(keys, synthetic_clones(p.pipeline(), [(v, g, 1.0) for v, g in keys])))
+    pipeline = p.pipeline()
+    if p.class_set != "fashion-mnist":
+        return dict(zip(keys, synthetic_clones(pipeline, [(v, g, 1.0) for v, g in keys])))
+    from ..experiments import _clone_values, _generate_done
+    from ..judge import judge_done
+    from ..parallel import run_jobs
+
+    jobs = [("judge", {})] + [("clone", _clone_values(pipeline, v, g)) for v, g in keys]  # longest first
+    done = [judge_done()] + [_generate_done(values) for _, values in jobs[1:]]
+    return dict(zip(keys, (Path(f) for f in run_jobs(_job, jobs, done, desc="generate + judge")[1:])))
+
+
+def _job(kind: str, values: dict) -> str:
+    """One job of `clones`: a clone's folder, or the judge's (trained unless cached)."""
+    from ..experiments import _generate_job
+    from ..judge import load_judge
+
+    if kind == "judge":
+        load_judge(progress=False)
+        return ""
+    return _generate_job(values)
 
 
 def clone_label(variant: str, guidance: float) -> str:
