@@ -232,11 +232,25 @@ def cost_table(preset: str, scale: str, timings: dict[str, float]) -> str:
     lines.append(f"| notebooks | **{notebooks:.1f}** | **{notebooks / 60:.1f}** |")
     lines.append(f"| HTML (Jupyter Book) | {HTML_SECONDS} | |")
     lines.append(f"| **notebooks and HTML** | **{TOTAL_SECONDS}** | **{TOTAL_MINUTES}** |")
+    if scale == "mini":
+        lines += ["", f"The mini book's budget is {MINI_BUDGET_MINUTES} minutes for notebooks and HTML on a 2-core machine "
+                  f"from a fresh output folder: this build was {BUDGET_VERDICT}."]
     return "\n".join(lines) + "\n"
 
 
 # filled into the built cost page once the HTML build (which renders that page) has finished
 HTML_SECONDS, TOTAL_SECONDS, TOTAL_MINUTES = "HTMLSECONDSPENDING", "TOTALSECONDSPENDING", "TOTALMINUTESPENDING"
+BUDGET_VERDICT = "BUDGETVERDICTPENDING"
+MINI_BUDGET_MINUTES = 25
+
+
+def budget_verdict(total_seconds: float, cores: int | None) -> str:
+    """How a mini build's time compares with the budget, in words."""
+    minutes = total_seconds / 60
+    where = f"on {cores} cores" if cores else "on this machine"
+    if minutes <= MINI_BUDGET_MINUTES:
+        return f"within it ({minutes:.1f} minutes {where})"
+    return f"over it by {minutes - MINI_BUDGET_MINUTES:.1f} minutes ({minutes:.1f} minutes {where})"
 
 
 def finish_cost_page(index: Path, notebooks_seconds: float, html_seconds: float) -> None:
@@ -244,6 +258,7 @@ def finish_cost_page(index: Path, notebooks_seconds: float, html_seconds: float)
     for page in index.parent.rglob("build_cost.html"):
         total = notebooks_seconds + html_seconds
         text = page.read_text().replace(HTML_SECONDS, f"{html_seconds:.1f}").replace(TOTAL_SECONDS, f"{total:.1f}")
+        text = text.replace(BUDGET_VERDICT, budget_verdict(total, os.cpu_count()))
         page.write_text(text.replace(TOTAL_MINUTES, f"{total / 60:.1f}"))
 
 

@@ -29,3 +29,16 @@ def test_an_html_build_past_its_limit_is_stopped(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(runner, "BUILD_TIMEOUT", 1.0)
     with pytest.raises(FakeitError, match=r"the book build did not finish within 1.0 s: .*jupyter-book build"):
         runner.build_html(tmp_path / "stage", tmp_path / "_build")
+
+
+def test_the_cost_page_says_whether_a_mini_build_kept_its_budget(tmp_path: Path):
+    assert runner.budget_verdict(1140.0, 2) == "within it (19.0 minutes on 2 cores)"
+    assert runner.budget_verdict(1818.0, 2) == "over it by 5.3 minutes (30.3 minutes on 2 cores)"
+    (tmp_path / "book").mkdir()
+    page = tmp_path / "book" / "build_cost.html"
+    page.write_text(runner.cost_table("mini", "mini", {"notebooks/prompts.ipynb": 60.0}))
+    runner.finish_cost_page(tmp_path / "index.html", 60.0, 12.0)
+    text = page.read_text()
+    assert "| **notebooks and HTML** | **72.0** | **1.2** |" in text and "| HTML (Jupyter Book) | 12.0 | |" in text
+    assert "this build was within it (1.2 minutes on" in text and "PENDING" not in text
+    assert "budget" not in runner.cost_table("smoke", "smoke", {"notebooks/prompts.ipynb": 1.0})
