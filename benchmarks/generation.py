@@ -96,7 +96,9 @@ def main() -> None:
         cfg.validate()
     except FakeitError as e:
         parser.error(str(e))
-    device = generate.resolve_device(args.device)
+    from fakeit_lib.devices import resolve_device
+
+    device = resolve_device(args.device)
     n_images = 10 * args.images_per_class
     print("compares: generate_dataset (class set, prompts, the pipeline, PNGs, manifest) against a bare loop "
           "calling the same pipeline with the same prompts and seeds, images/s of each")

@@ -67,9 +67,9 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
     Finding("low_guidance_better", "Clones made at guidance 2.0 train better models than clones made at 7.5.",
             "Sec. 5.1, Table 1 rows 2-9", "tab1_prompts", "top-1 on real test images of the training classes (%)",
             "guidance 2.0 minus 7.5, each averaged over the prompt variants", "greater"),
-    Finding("definition_beats_name", "Adding the WordNet definition to the class name (c, d_c) beats the name alone (c).",
-            "Sec. 4.2 and 5.1, Table 1 rows 2, 4, 6, 8", "tab1_prompts", "top-1 on real test images of the training classes (%)",
-            "prompt c, d_c minus prompt c, averaged over guidance scales", "greater"),
+    Finding("definition_beats_name", "At guidance 7.5, adding the WordNet definition to the class name (c, d_c) beats the name alone (c).",
+            "Sec. 4.2 and 5.1, Table 1 rows 2, 4", "tab1_prompts", "top-1 on real test images of the training classes (%)",
+            "prompt c, d_c minus prompt c at guidance 7.5", "greater"),
     Finding("prompt_matters_less_low_guidance", "At the lower guidance scale the choice of prompt matters less.",
             "Sec. 5.1, Table 1 rows 2-9", "tab1_prompts", "spread (standard deviation) of top-1 over prompt variants (points)",
             "spread at guidance 7.5 minus spread at 2.0", "greater"),
@@ -81,15 +81,15 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
             "real minus the best 1x clone", "greater"),
     Finding("more_images_help", "More synthetic images help on the training classes.",
             "Sec. 5.1, Table 1 rows 8, 10-12", "fig4_scaling",
-            "top-1 on real test images of the training classes (%)", "slope per doubling of the clone size", "trend",
+            "top-1 on real test images of the training classes (%)", "slope per doubling of the clone size, from 1x up", "trend",
             unit="points per doubling"),
     Finding("largest_clone_transfers", "The largest synthetic clone matches or beats the real training set in transfer.",
             "Sec. 5.3, Fig. 4, Table 2 rows 2-3", "fig4_scaling",
             "linear-probe top-1 averaged over the out-of-domain transfer datasets (%)",
             "largest clone minus real", "noninferior", margin=1.0),
-    Finding("synthetic_beats_real_transfer", "An encoder trained on a synthetic clone transfers better than one trained on the real set.",
-            "Sec. 5.3, Table 2", "tab2_transfer", "linear-probe top-1 averaged over the out-of-domain transfer datasets (%)",
-            "synthetic minus real", "greater"),
+    Finding("synthetic_beats_real_transfer", "An encoder trained on a synthetic clone of the real set's size transfers better than one trained on the real set.",
+            "Sec. 5.3, Table 2 rows 4, 8", "tab2_transfer", "linear-probe top-1 averaged over the out-of-domain transfer datasets (%)",
+            "1x clone minus real", "greater"),
     Finding("synthetic_holds_up_under_shift", "Models trained on a synthetic clone hold up better under domain shift than the real-trained model.",
             "Sec. 5.2, Table 1 (v2, Sketch, R, A)", "domain_shift",
             "share of in-domain top-1 kept on the shifted tests (shifted top-1 / in-domain top-1, mean over tests)",
@@ -100,9 +100,9 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
     Finding("name_beats_clip_template", "The class name alone makes better prompts than CLIP's template \"a photo of a c\".",
             "Sec. 4.1", "ablations", "top-1 on real test images of the training classes (%)",
             "prompt c minus prompt \"a photo of a c\", same guidance", "greater"),
-    Finding("gap_narrows_in_transfer", "The gap between real and synthetic training is much narrower in transfer than on the training classes.",
-            "Sec. 1, Fig. 1", "fig1_spider", "real-minus-synthetic gap in top-1 (points)",
-            "gap on the training classes minus gap in transfer", "greater"),
+    Finding("gap_narrows_in_transfer", "Training on a synthetic clone of the real set's size costs accuracy on the training classes, and much less in transfer.",
+            "Sec. 1, Fig. 1", "fig1_spider", "real-minus-synthetic gap in top-1 (points), 1x clone",
+            "gap on the training classes (above 0), minus the gap left in transfer (0 where synthetic is ahead)", "both"),
     Finding("matched_backgrounds_help", "Backgrounds matched to the class beat randomly drawn ones.",
             "Sec. 4.3 (future work), beyond the paper", "matched_backgrounds",
             "top-1 on real test images of the training classes (%)",
@@ -138,7 +138,7 @@ class Verdict:
         """The page's wording: the claim, its verdict at this scale, and what the verdict rests on."""
         claim = self.claim[0].lower() + self.claim[1:].rstrip(".")
         if self.verdict == UNTESTABLE:
-            return f"The paper's finding that {claim} {VERB[UNTESTABLE]} at the {self.scale} scale: {self.reason}"
+            return f"The paper's finding that {claim} {VERB[UNTESTABLE]} at the {self.scale} scale: {self.reason.rstrip('.')}."
         est = Interval(**self.estimate)
         detail = f"{self.comparison}: {est.text(digits(self.unit), signed=True)} {self.unit}"
         if est.low is not None:
@@ -273,12 +273,14 @@ def spread(values: list[float]) -> float:
     return float(np.std(np.asarray(values, float), ddof=1))
 
 
-def paper_value(finding_id: str, train: str = "imagenet100") -> str:
-    """The paper's own value for a finding's comparison, computed from its tables (`data/paper_results.yaml`)."""
+def paper_value(finding_id: str, train: str = "imagenet100", variants: tuple[str, ...] | list[str] | None = None) -> str:
+    """The paper's own value for a finding's comparison, computed from its tables (`data/paper_results.yaml`);
+    `variants`: the prompt variants this run averages over (default: the four of Table 1)."""
     from .paper import paper_rows, table1_value
 
     finding(finding_id)
-    variants = ("c", "c_hc", "c_dc", "c_hc_inside_b")
+    variants = tuple(v for v in (variants or ("c", "c_hc", "c_dc", "c_hc_inside_b"))
+                     if v in ("c", "c_hc", "c_dc", "c_hc_inside_b"))
     tag = {"imagenet100": "IN-100", "imagenet1k": "IN-1K"}[train]
 
     def top1(v, g, m=1.0):
@@ -292,13 +294,12 @@ def paper_value(finding_id: str, train: str = "imagenet100") -> str:
         return "stated without a number (Sec. 4.1)"
     if train == "imagenet100" and finding_id == "low_guidance_better":
         d = np.mean([top1(v, 2.0) for v in variants]) - np.mean([top1(v, 7.5) for v in variants])
-        return f"{d:+.1f} points ({tag} val top-1, Table 1)"
+        return f"{d:+.1f} points ({tag} val top-1, Table 1, prompts {', '.join(variants)})"
     if train == "imagenet100" and finding_id == "definition_beats_name":
-        d = np.mean([top1("c_dc", g) - top1("c", g) for g in (7.5, 2.0)])
-        return f"{d:+.1f} points ({tag} val top-1, Table 1)"
+        return f"{top1('c_dc', 7.5) - top1('c', 7.5):+.1f} points ({tag} val top-1, Table 1)"
     if train == "imagenet100" and finding_id == "prompt_matters_less_low_guidance":
         d = spread([top1(v, 7.5) for v in variants]) - spread([top1(v, 2.0) for v in variants])
-        return f"{d:+.1f} points ({tag} val top-1, Table 1)"
+        return f"{d:+.1f} points ({tag} val top-1, Table 1, prompts {', '.join(variants)})"
     if train == "imagenet100" and finding_id == "backgrounds_help_high_guidance":
         return f"{top1('c_hc_inside_b', 7.5) - top1('c_hc', 7.5):+.1f} points ({tag} val top-1, Table 1)"
     if finding_id == "synthetic_trails_real":
@@ -309,17 +310,17 @@ def paper_value(finding_id: str, train: str = "imagenet100") -> str:
         rows = paper_rows("table1", train=train, data="synthetic", variant="c_dc", guidance=2.0)
         s = slope([math.log2(r["scale"]) for r in rows], [r["in_val_top1"] for r in rows])
         return f"{s:+.1f} points per doubling ({tag} val top-1, 1x to 50x, Table 1)"
-    if train == "imagenet100" and finding_id in ("largest_clone_transfers", "synthetic_beats_real_transfer"):
+    if train == "imagenet100" and finding_id == "largest_clone_transfers":
         real = paper_rows("table2", train=train, data="real")[0]["average"]
         syn = max(r["average"] for r in paper_rows("table2", train=train, data="synthetic"))
         return f"{syn - real:+.1f} points ({tag}, 50x clone, 10-dataset average, Table 2)"
-    if train == "imagenet1k" and finding_id == "synthetic_beats_real_transfer":
+    if finding_id == "synthetic_beats_real_transfer":  # equal sizes are reported for ImageNet-1K only
         real = paper_rows("table2", row=4)[0]["average"]
         syn = paper_rows("table2", row=8)[0]["average"]
-        return f"{syn - real:+.1f} points ({tag}, Table 2 rows 4 and 8)"
+        return f"{syn - real:+.1f} points (IN-1K, 1x clone against real, Table 2 rows 4 and 8)"
     if finding_id == "gap_narrows_in_transfer":
         t1r, t1s = paper_rows("table1", row=13)[0]["in_val_top1"], paper_rows("table1", row=17)[0]["in_val_top1"]
         t2r, t2s = paper_rows("table2", row=4)[0]["average"], paper_rows("table2", row=8)[0]["average"]
-        return (f"{(t1r - t1s) - (t2r - t2s):+.1f} points (IN-1K: val top-1 gap {t1r - t1s:.1f}, "
+        return (f"{(t1r - t1s) - max(t2r - t2s, 0.0):+.1f} points (IN-1K: val top-1 gap {t1r - t1s:.1f}, "
                 f"transfer gap {t2r - t2s:.1f}; Tables 1-2 rows 13/17, 4/8)")
     return "not reported for this training set"

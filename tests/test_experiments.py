@@ -62,10 +62,47 @@ def test_table1_findings_on_crafted_seeds():
     verdicts = {v.id: v for v in ch.table1_findings(p, runs)}
     assert verdicts["low_guidance_better"].verdict == "holds"
     assert verdicts["low_guidance_better"].estimate["mean"] == pytest.approx(22 / 3)  # 60.33 at 2.0 against 53 at 7.5
-    assert verdicts["definition_beats_name"].verdict == "holds"  # +3.0 on average, tight
+    assert verdicts["definition_beats_name"].verdict == "holds"  # +6.0 at guidance 7.5, tight
+    assert verdicts["definition_beats_name"].estimate["mean"] == pytest.approx(6.0)  # 56 - 50: the 2.0 pair is not used
     assert verdicts["synthetic_trails_real"].verdict == "holds"
     assert verdicts["synthetic_trails_real"].evidence["best clone"] == "c_dc 2"
     assert verdicts["prompt_matters_less_low_guidance"].n_seeds == 3
+
+
+@pytest.mark.parametrize("in_domain, transfer, expected", [
+    ([70.0, 70.5, 69.5], [72.0, 72.5, 71.5], "holds"),  # real ahead by 5 in-domain, synthetic ahead in transfer
+    ([76.0, 76.5, 75.5], [72.0, 72.5, 71.5], "does not hold"),  # no in-domain gap to narrow: synthetic ahead by 1
+])
+def test_gap_finding_uses_the_equal_size_clone_and_needs_a_gap(monkeypatch, in_domain, transfer, expected):
+    from fakeit_lib.chapters import comparison, fig1_spider
+
+    real = _runs("real", "real", None, None, [75.0, 75.5, 74.5])
+    large = ex.ModelRuns("c_dc 2 (2x)", "synthetic", "c_dc", 2.0, 2.0, Path("/x2"), 1000, [0, 1, 2], [Path("/c")] * 3,
+                         real.results)  # the 2x clone ties real in-domain: it must not be the one compared
+    same = _runs("c_dc 2 (1x)", "synthetic", "c_dc", 2.0, in_domain)
+    monkeypatch.setattr(comparison, "model_runs_many", lambda p, keys: [same] if keys[0][2] == 1.0 else [])
+    averages = {"real": [70.0, 70.0, 70.0], "c_dc 2 (1x)": transfer}
+    monkeypatch.setattr(fig1_spider, "transfer_scores", lambda p, runs, *a: [{"average": v} for v in averages[runs.label]])
+    p = comparison.ComparisonParams(scale="mini", class_set="fashion-mnist", best_multiplier=2.0, train_seeds=[0, 1, 2])
+    (v,) = fig1_spider.gap_findings(p, real, large)
+    assert v.verdict == expected and v.evidence["synthetic saw"] == same.saw("fashion-mnist")
+    assert v.evidence["narrower in transfer"]["b"] == [0.0, 0.0, 0.0]  # transfer gap clipped at 0: synthetic is ahead
+
+
+def test_more_images_help_is_a_trend_from_1x_up():
+    from fakeit_lib.chapters import fig4_scaling as ch
+
+    clone = lambda m, top1: ex.ModelRuns(f"{m}x", "synthetic", "c_dc", 2.0, m, Path("/x"), int(500 * m), [0, 1, 2],
+                                         [Path("/c")] * 3, _runs("", "", None, None, top1).results)
+    real = _runs("real", "real", None, None, [75.0, 75.5, 74.5])
+    flat = [0.2, 0.5, 1.0, 2.0], [[40.0, 41.0, 39.0], [60.0, 61.0, 59.0], [70.0, 70.5, 69.5], [70.0, 69.5, 70.5]]
+    s = ch.Scaling(real, [clone(m, t) for m, t in zip(*flat)], [{"average": 60.0}] * 3, [[{"average": 60.0}] * 3] * 4)
+    p = ch.ScalingParams(scale="mini", class_set="fashion-mnist", train_seeds=[0, 1, 2])
+    v = next(v for v in ch.scaling_findings(p, s) if v.id == "more_images_help")
+    assert v.evidence["sizes"] == [1.0, 2.0] and v.verdict == "inconclusive"  # the gains below 1x do not count
+    s.clones, s.clones_transfer = s.clones[:2], s.clones_transfer[:2]
+    v = next(v for v in ch.scaling_findings(p, s) if v.id == "more_images_help")
+    assert v.verdict == "cannot be tested" and "1x or more" in v.reason
 
 
 def test_prompt_findings_cannot_be_tested_when_the_generator_learnt_the_prompts(tmp_path):

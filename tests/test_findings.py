@@ -78,13 +78,13 @@ def test_both_rule_needs_both_parts():
 def test_wording_comes_from_the_verdict():
     v = fd.check_greater("synthetic_beats_real_transfer", [60.0, 61.0, 62.0], [55.0, 55.5, 56.0], "mini")
     s = v.sentence()
-    assert s.startswith("The paper's finding that an encoder trained on a synthetic clone transfers better than one "
-                        "trained on the real set **holds** at the mini scale (synthetic minus real: +5.5 ± ")
+    assert s.startswith("The paper's finding that an encoder trained on a synthetic clone of the real set's size transfers "
+                        "better than one trained on the real set **holds** at the mini scale (1x clone minus real: +5.5 ± ")
     assert "95% interval [+" in s
     no = fd.check_greater("synthetic_beats_real_transfer", [55.0, 55.5, 56.0], [60.0, 61.0, 62.0], "mini")
     assert "**does not hold** at the mini scale" in no.sentence()
     why = fd.cannot_test("backgrounds_help_high_guidance", "mini", "no backgrounds here")
-    assert why.sentence().endswith("**cannot be tested** at the mini scale: no backgrounds here")
+    assert why.sentence().endswith("**cannot be tested** at the mini scale: no backgrounds here.")
     assert why.n_seeds == 0 and why.estimate is None
 
 
@@ -103,9 +103,12 @@ def test_every_finding_is_complete_and_json_ready():
 
 def test_paper_values_are_computed_from_its_tables():
     # Table 1 IN-100 val top-1: (63.5+63.4+64.8+63.1)/4 - (43.1+46.9+47.9+51.5)/4 = 16.35
-    assert fd.paper_value("low_guidance_better") == "+16.3 points (IN-100 val top-1, Table 1)"
-    # ((47.9-43.1) + (64.8-63.5)) / 2 = 3.05
-    assert fd.paper_value("definition_beats_name").startswith("+3.0 points")
+    assert fd.paper_value("low_guidance_better") == "+16.3 points (IN-100 val top-1, Table 1, prompts c, c_hc, c_dc, c_hc_inside_b)"
+    # on the prompts a run compares: (63.5+63.4+64.8)/3 - (43.1+46.9+47.9)/3 = 17.93
+    assert fd.paper_value("low_guidance_better", variants=["c", "c_hc", "c_dc"]).startswith("+17.9 points")
+    assert fd.paper_value("definition_beats_name").startswith("+4.8 points")  # at 7.5: 47.9 - 43.1
     assert fd.paper_value("synthetic_trails_real").startswith("+22.6 points")  # 87.4 - 64.8
-    assert fd.paper_value("synthetic_beats_real_transfer").startswith("+4.8 points")  # 63.2 - 58.4
-    assert fd.paper_value("synthetic_beats_real_transfer", "imagenet1k").startswith("+2.7 points")  # 68.4 - 65.7
+    assert fd.paper_value("largest_clone_transfers").startswith("+4.8 points")  # 63.2 - 58.4, the 50x clone
+    # equal sizes only for ImageNet-1K: 68.4 - 65.7 (Table 2 rows 8 and 4)
+    assert fd.paper_value("synthetic_beats_real_transfer").startswith("+2.7 points (IN-1K, 1x clone")
+    assert fd.paper_value("gap_narrows_in_transfer").startswith("+33.2 points")  # 33.2 - max(-2.7, 0)

@@ -98,7 +98,8 @@ def sweep_figure(sweeps: pd.DataFrame):
     fig.add_trace(go.Scatter(x=s.value, y=s.diversity / s.diversity.max(), mode="lines+markers",
                              name="diversity (scaled to its max)"), 1, 2)
     fig.update_xaxes(title_text="diversity (judge)", row=1, col=1)
-    fig.update_xaxes(title_text="diffusion steps", type="log", row=1, col=2)
+    steps = sorted(set(int(v) for v in s.value))
+    fig.update_xaxes(title_text="diffusion steps", type="log", tickvals=steps, ticktext=[str(v) for v in steps], row=1, col=2)
     fig.update_yaxes(title_text="fidelity (judge)", row=1, col=1)
     fig.update_layout(height=440, legend=dict(orientation="h", y=-0.25))
     return fig

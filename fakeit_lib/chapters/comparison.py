@@ -34,3 +34,12 @@ def compared_runs(p: ComparisonParams) -> tuple[ModelRuns, ModelRuns]:
     """(real-trained, clone-trained) models, each trained once per seed (stages shared with the other chapters)."""
     real, synthetic = model_runs_many(p, [(None, None, 1.0, {}), (p.best_variant, p.best_guidance, p.best_multiplier, {})])
     return real, synthetic
+
+
+def equal_size_runs(p: ComparisonParams, synthetic: ModelRuns) -> ModelRuns:
+    """The compared clone's models at the real set's size (1x): `synthetic` itself when it is 1x, else the 1x clone
+    of the same prompt and guidance (trained for Table 1 and Fig. 4, so loaded, not retrained)."""
+    if synthetic.multiplier == 1.0:
+        return synthetic
+    (same,) = model_runs_many(p, [(p.best_variant, p.best_guidance, 1.0, {})])
+    return same
