@@ -91,7 +91,7 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
             "Sec. 5.3, Table 2 rows 4, 8", "tab2_transfer", "linear-probe top-1 averaged over the out-of-domain transfer datasets (%)",
             "1x clone minus real", "greater"),
     Finding("synthetic_holds_up_under_shift", "Models trained on a synthetic clone hold up better under domain shift than the real-trained model.",
-            "Sec. 5.2, Table 1 (v2, Sketch, R, A)", "domain_shift",
+            "Sec. 1 and 5.2, Table 1 (Sketch, R, A)", "domain_shift",
             "share of in-domain top-1 kept on the shifted tests (shifted top-1 / in-domain top-1, mean over tests)",
             "best 1x clone minus real", "greater", unit="of in-domain top-1"),
     Finding("multicrop_helps", "Multi-crop augmentation gives large gains to models trained on synthetic images.",
