@@ -103,7 +103,7 @@ def retention_figure(runs: dict, scores: dict, scale: str):
 
 
 def paper_retention(train: str = "imagenet100") -> str:
-    """The paper's value for the finding: share kept under shift (v2, Sketch, R, A over val), best 1x clone minus real."""
+    """The paper's value for the finding: share kept under shift (Sketch, R, A over val), best 1x clone minus real."""
     real = paper_rows("table1", train=train, data="real")[0]
     clones = paper_rows("table1", train=train, data="synthetic", scale=1)
     best = max(clones, key=lambda r: r["in_val_top1"])
