@@ -4,7 +4,9 @@ Both sides start from nothing (load the pipeline the same way, then make every i
 in one process, several rounds; the ratio compares each side's best round (timeit's convention), and the
 median of per-round ratios and a CPU-time ratio are printed too, for a machine shared with other work. The dataset side also reads the class set,
 builds prompts, writes PNGs, the manifest and fsyncs; the bare loop keeps its images in memory.
-Defaults: the mini preset's batch of 50 images per pipeline call, 200 images a side per round, so that a
+Both make the same pipeline calls: whole batches within a class (generate_plan.plan_batches), so a batch size that
+does not divide the images per class draws images that are not kept, on both sides alike.
+Defaults: the mini preset's batch of 10 images per pipeline call, 200 images a side per round, so that a
 round's fixed costs (class set, folder records, manifest merge) weigh as in a real run rather than dominate.
 Device and dtype as `fakeit generate` takes them (default: CUDA in float16 when available, else CPU float32).
 Last line: `ratio <dataset images/s / bare images/s>` (goal >= 0.95).
@@ -41,18 +43,20 @@ def bare_loop(cfg: generate.GenerateConfig) -> int:
     gen = generate.load_generator(cfg.generator, cfg.device, cfg.dtype, cfg.scheduler)  # the same loading
     class_set = load_class_set(cfg.classes)
     texts = {p.class_index: p.text for p in build_prompts(class_set, cfg.variant)}
-    jobs = [(texts[c.index], generate.image_seed(cfg.seed, c.index, i)) for c in class_set for i in range(int(cfg.images_per_class))]
+    n_per_class, b = int(cfg.images_per_class), cfg.batch_size
+    # the same pipeline calls as generate_dataset (generate_plan.plan_batches): whole batches within a class
+    batches = [([(texts[c.index], generate.image_seed(cfg.seed, c.index, i)) for i in range(start, start + b)],
+                min(b, n_per_class - start)) for c in class_set for start in range(0, n_per_class, b)]
     size = {} if cfg.size is None else {"height": cfg.size, "width": cfg.size}
     # bf16 on the CPU runs under autocast, as generate_dataset runs it
     autocast = torch.autocast("cpu", dtype=gen.autocast) if gen.autocast is not None else contextlib.nullcontext()
     n = 0
-    for s in range(0, len(jobs), cfg.batch_size):
-        batch = jobs[s : s + cfg.batch_size]
+    for batch, kept in batches:
         gens = [torch.Generator("cpu").manual_seed(seed) for _, seed in batch]
         with autocast:
             images = gen.pipe([t for t, _ in batch], num_inference_steps=cfg.steps, guidance_scale=cfg.guidance,
                               generator=gens, **size).images
-        n += len(images)
+        n += kept  # a class's last batch is drawn whole, as generate_dataset draws it (prefix-stable seeds)
     return n
 
 
@@ -68,7 +72,7 @@ def main() -> None:
     parser.add_argument("--images-per-class", type=int, default=20)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--size", type=int, default=None)
-    parser.add_argument("--batch-size", type=int, default=50, help="images per pipeline call (default: the mini preset's)")
+    parser.add_argument("--batch-size", type=int, default=10, help="images per pipeline call (default: the mini preset's gen_batch_size)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is steadier on a shared 2-core machine)")
     parser.add_argument("--device", default="auto", help="auto (cuda when available, else cpu), cpu, cuda, cuda:N")

@@ -98,6 +98,10 @@ def _draw(folder: Path, config: GenerateConfig, recorded: dict, class_set, promp
     summary = {"images": len(jobs), "classes": len(class_set), "generator": config.generator, "revision": gen.revision,
                "drawn": sum(len(b.jobs) for b in batches)}
     with Ranks(gen.device) as ranks:
+        if ranks.rank == 0 and summary["drawn"] > summary["images"] and progress:
+            print(f"batch_size {config.batch_size} does not divide every class's image count: {summary['drawn']} images are "
+                  f"drawn to keep {summary['images']} (whole batches keep seeds prefix-stable); a batch size dividing the "
+                  "counts draws none in vain", flush=True)
         if ranks.rank == 0:
             store.claim_folder(folder, recorded)
             ranks.barrier()
