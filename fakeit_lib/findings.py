@@ -295,6 +295,8 @@ def paper_value(finding_id: str, train: str = "imagenet100", variants: tuple[str
     if train == "imagenet100" and finding_id == "low_guidance_better":
         d = np.mean([top1(v, 2.0) for v in variants]) - np.mean([top1(v, 7.5) for v in variants])
         return f"{d:+.1f} points ({tag} val top-1, Table 1, prompts {', '.join(variants)})"
+    if train == "imagenet1k" and finding_id == "low_guidance_better":  # one prompt at both scales in IN-1K's rows
+        return f"{top1('c_dc', 2.0) - top1('c_dc', 7.5):+.1f} points ({tag} val top-1, Table 1 rows 15 and 17, prompt c_dc)"
     if train == "imagenet100" and finding_id == "definition_beats_name":
         return f"{top1('c_dc', 7.5) - top1('c', 7.5):+.1f} points ({tag} val top-1, Table 1)"
     if train == "imagenet100" and finding_id == "prompt_matters_less_low_guidance":

@@ -107,6 +107,7 @@ def test_paper_values_are_computed_from_its_tables():
     # on the prompts a run compares: (63.5+63.4+64.8)/3 - (43.1+46.9+47.9)/3 = 17.93
     assert fd.paper_value("low_guidance_better", variants=["c", "c_hc", "c_dc"]).startswith("+17.9 points")
     assert fd.paper_value("definition_beats_name").startswith("+4.8 points")  # at 7.5: 47.9 - 43.1
+    assert fd.paper_value("low_guidance_better", "imagenet1k").startswith("+16.7 points")  # 42.9 - 26.2, rows 17 and 15
     assert fd.paper_value("synthetic_trails_real").startswith("+22.6 points")  # 87.4 - 64.8
     assert fd.paper_value("largest_clone_transfers").startswith("+4.8 points")  # 63.2 - 58.4, the 50x clone
     # equal sizes only for ImageNet-1K: 68.4 - 65.7 (Table 2 rows 8 and 4)
