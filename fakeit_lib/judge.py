@@ -140,12 +140,17 @@ def train_judge(cfg: JudgeConfig, progress: bool = True) -> tuple[JudgeNet, floa
     return model, float((pred == yt).float().mean())
 
 
+def _identity(cfg: JudgeConfig) -> dict:
+    from .store import code_version
+
+    return {**dataclasses.asdict(cfg), "code": code_version("judge")}
+
+
 def judge_folder(cfg: JudgeConfig | None = None, root: Path | None = None) -> Path:
     """The cache folder of the judge trained with `cfg` (default settings) under the output root."""
-    from .store import code_version, stage_dir
+    from .store import stage_dir
 
-    cfg = cfg or JudgeConfig()
-    return stage_dir("judge-fmnist", {**dataclasses.asdict(cfg), "code": code_version("judge")}, root)
+    return stage_dir("judge-fmnist", _identity(cfg or JudgeConfig()), root)
 
 
 def judge_done(cfg: JudgeConfig | None = None, root: Path | None = None) -> bool:
@@ -161,8 +166,6 @@ def load_judge(cfg: JudgeConfig | None = None, root: Path | None = None, progres
 
     cfg = cfg or JudgeConfig()
     cfg.validate()
-    from .store import code_version
-
     folder = judge_folder(cfg, root)
     weights = folder / "judge.pt"
     if is_done(folder):
@@ -170,7 +173,7 @@ def load_judge(cfg: JudgeConfig | None = None, root: Path | None = None, progres
         model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         model.eval()
         return model, json.loads((folder / "DONE").read_text())["real_test_accuracy"]
-    claim_folder(folder, {**dataclasses.asdict(cfg), "code": code_version("judge")})
+    claim_folder(folder, _identity(cfg))
     model, acc = train_judge(cfg, progress=progress)
     import io
 

@@ -170,14 +170,12 @@ def content_identity(path: Path | str, missing_ok: bool = False) -> str:
     images follow from it, and a plan can name it before it is made. A user's ImageFolder is hashed by every image
     file's relative path and size."""
     folder = Path(path)
-    h = hashlib.sha256()
-    if (folder / "manifest.jsonl").is_file() and (folder / CONFIG_FILE).is_file():
+    is_stage = (folder / "manifest.jsonl").is_file() and (folder / CONFIG_FILE).is_file()
+    if is_stage or (missing_ok and not folder.exists()):  # a plan names the outputs of stages not yet run
         return f"stage:{folder.name}"
-    elif folder.is_dir():
-        for p in sorted(q for q in folder.rglob("*") if q.is_file()):
-            h.update(f"{p.relative_to(folder).as_posix()}:{p.stat().st_size}\n".encode())
-    elif missing_ok:  # a plan names the outputs of stages not yet run
-        return f"stage:{folder.name}"
-    else:
+    if not folder.is_dir():
         raise FakeitError(f"dataset {folder} does not exist")
+    h = hashlib.sha256()
+    for p in sorted(q for q in folder.rglob("*") if q.is_file()):
+        h.update(f"{p.relative_to(folder).as_posix()}:{p.stat().st_size}\n".encode())
     return h.hexdigest()[:12]

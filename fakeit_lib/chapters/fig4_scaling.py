@@ -115,7 +115,7 @@ def scaling_figure(p: ScalingParams, s: Scaling):
 
 
 def scaling_findings(p: ScalingParams, s: Scaling) -> list[fd.Verdict]:
-    """Verdicts: more images help in-domain (trend over every size), the largest clone matches real in transfer."""
+    """Verdicts: more images help in-domain (trend over the sizes from 1x up), the largest clone matches real in transfer."""
     train = train_set_of(p.class_set)
     test = next(iter(s.real.results[0]["datasets"]))
     upward = [c for c in s.clones if c.multiplier >= 1.0]  # the paper's range: 1x to 50x (Table 1 rows 8, 10-12)
