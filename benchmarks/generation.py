@@ -35,6 +35,7 @@ from fakeit_lib import generate  # noqa: E402
 from fakeit_lib.classes import load_class_set  # noqa: E402
 from fakeit_lib.datasets import read_manifest  # noqa: E402
 from fakeit_lib.errors import FakeitError  # noqa: E402
+from fakeit_lib.parallel import pin_threads  # noqa: E402
 from fakeit_lib.prompts import build_prompts  # noqa: E402
 
 
@@ -74,12 +75,12 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=10, help="images per pipeline call (default: the mini preset's gen_batch_size)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is steadier on a shared 2-core machine)")
+    parser.add_argument("--threads", type=int, default=1, help="threads of every pool, both sides (1 is steadier on a shared 2-core machine)")
     parser.add_argument("--device", default="auto", help="auto (cuda when available, else cpu), cpu, cuda, cuda:N")
     parser.add_argument("--dtype", default="auto", choices=list(generate.DTYPES),
                         help="auto: float16 on CUDA, float32 on CPU; bfloat16 on the CPU runs under autocast")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    print(f"thread pools (both sides): {pin_threads(args.threads)}")
     work = Path(tempfile.mkdtemp(prefix="fakeit-bench-"))
     gen = args.generator
     if gen is None:

@@ -12,11 +12,13 @@ Last line: `ratio <bf16 images/s / float32 images/s>`.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import torch
 
 from fakeit_lib.models import build_model, encoder
+from fakeit_lib.parallel import pin_threads
 
 
 def images_per_s(model, x: torch.Tensor, amp: bool) -> tuple[float, torch.Tensor]:
@@ -31,10 +33,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help="threads of every pool, both sides (default: the machine's cores)")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    print(f"thread pools (both sides): {pin_threads(args.threads)}")
     torch.manual_seed(0)
     plain = encoder(build_model("resnet10_narrow", 10, cifar_stem=True)).eval()
     fast = encoder(build_model("resnet10_narrow", 10, cifar_stem=True)).eval()

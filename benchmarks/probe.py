@@ -8,7 +8,10 @@ scored on test. Features: a transfer dataset of the mini suite (default: MNIST, 
 encoder of a checkpoint (--checkpoint) or of a randomly initialised mini encoder (seeded). Rounds alternate; each
 side's best round counts. Both accuracies are printed; last line `ratio <scikit-learn seconds / our seconds>`.
 
-    OMP_NUM_THREADS=1 python benchmarks/probe.py [--dataset mnist] [--checkpoint PATH] [--max-iter 300]
+Both sides run with the same thread pools, pinned here whatever the caller's environment (torch's, and NumPy's, SciPy's
+and OpenMP's through threadpoolctl: `--threads`, default 1) and printed.
+
+    python benchmarks/probe.py [--dataset mnist] [--checkpoint PATH] [--max-iter 300] [--threads 1]
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import torch
 
 from fakeit_lib.augment import eval_transform
 from fakeit_lib.models import build_model, encoder, load_model
+from fakeit_lib.parallel import pin_threads
 from fakeit_lib.probe import DEFAULT_WDS, carve_validation, linear_probe
 from fakeit_lib.transfer import MINI_SETS, extract_features, mini_splits
 
@@ -58,9 +62,12 @@ def main() -> None:
     p.add_argument("--checkpoint")
     p.add_argument("--max-iter", type=int, default=300, help="iterations per fit on both sides")
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1, help="threads of every pool, both sides (default 1)")
     args = p.parse_args()
     warnings.filterwarnings("ignore", message=".*failed to converge.*")  # both sides stop at the same cap
-    torch.set_num_threads(1)  # both sides on one core (OMP_NUM_THREADS=1 for scikit-learn's BLAS too)
+    import sklearn.linear_model  # noqa: F401  (its libraries loaded before the pools are pinned)
+
+    print(f"thread pools (both sides): {pin_threads(args.threads)}")
     if args.checkpoint:
         loaded = load_model(args.checkpoint)
         model, meta = loaded.model, loaded.meta

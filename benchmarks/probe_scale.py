@@ -52,9 +52,10 @@ def child(solver: str, classes: int, images: int, dim: int) -> dict:
     """One probe in this process; its peak memory beyond the features."""
     import torch
 
+    from fakeit_lib.parallel import pin_threads
     from fakeit_lib.probe import SGDSettings, linear_probe
 
-    torch.set_num_threads(1)
+    pin_threads(1)  # every pool on one thread, whatever the caller's environment
     run = {
         "lbfgs": lambda *d: linear_probe(*d, [1e-4], solver="lbfgs", norm="none", split="per-class", max_iter=30),
         "sgd": lambda *d: linear_probe(*d, solver="sgd", norm="l2", split="per-class",

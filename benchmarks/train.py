@@ -21,6 +21,7 @@ from pathlib import Path
 
 from fakeit_lib import train as train_module
 from fakeit_lib.datasets import export_fashion_mnist
+from fakeit_lib.parallel import pin_threads
 from fakeit_lib.train import make_config, train
 
 
@@ -77,6 +78,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10, help="epochs per run (the mini recipe trains 30)")
     parser.add_argument("--per-class", type=int, default=50, help="real training images per class")
     args = parser.parse_args()
+    # the runs' compute thread is the recipe's (one); every other pool of this process pinned to one too
+    print(f"thread pools: {pin_threads(1)}")
     with tempfile.TemporaryDirectory() as tmp:
         data = export_fashion_mnist(Path(tmp) / "real", "train", args.per_class)
         results = {loader: timed_run(data, Path(tmp) / f"run-{loader}", loader, args.epochs) for loader in ("memory", "workers")}

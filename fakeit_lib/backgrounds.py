@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .classes import ClassInfo, ClassSet
 from .errors import FakeitError
-from .store import atomic_write_json
+from .store import atomic_write_json, cache_root
 
 MATCHED_K = 10  # scenes kept per class: enough variety within a class, few enough to stay on topic (of 365)
 EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"  # revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41
@@ -93,7 +93,7 @@ def shipped_matches() -> dict[str, tuple[int, ...]]:
 
 
 def _cache_dir() -> Path:
-    return Path(os.environ.get("FAKEIT_CACHE", Path.home() / ".cache" / "fakeit")) / "matched-scenes"
+    return cache_root() / "matched-scenes"
 
 
 def _identity(texts: list[str]) -> dict:

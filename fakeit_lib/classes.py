@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import FakeitError
-from .store import slug
+from .store import cache_root, slug
 from .wordnet import is_wnid, synset_of_wnid, wnid_of, wordnet
 
 BUILTIN_SETS = ("imagenet1k", "imagenet100", "imagenet-r", "imagenet-a", "fashion-mnist")
@@ -201,7 +201,7 @@ def _disk_cached(spec: str, build) -> ClassSet:
     from .store import atomic_write_text
 
     key = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:10]
-    path = Path(os.environ.get("FAKEIT_CACHE", Path.home() / ".cache" / "fakeit")) / "class_sets" / f"{spec}-{key}.json"
+    path = cache_root() / "class_sets" / f"{spec}-{key}.json"
     if path.is_file():
         return ClassSet(spec, [ClassInfo(**c) for c in json.loads(path.read_text())])
     cs = build()

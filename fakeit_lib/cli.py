@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prompts": ("fakeit_lib.prompts", "write the prompts of a class set as JSON lines"),
     "generate": ("fakeit_lib.generate", "generate a synthetic dataset with a text-to-image model"),
     "train-generator": ("fakeit_lib.minigen_train", "train the mini text-to-image generator on real Fashion-MNIST"),
+    "train-judge": ("fakeit_lib.judge", "train the judge of generated Fashion-MNIST images on the real train split"),
     "train": ("fakeit_lib.train", "train a classifier from scratch on a real or synthetic dataset"),
     "evaluate": ("fakeit_lib.evaluate", "top-1/top-5 of a checkpoint on real test sets"),
     "transfer": ("fakeit_lib.transfer", "linear probes of a frozen encoder on transfer datasets"),

@@ -3,12 +3,19 @@
 Fidelity: the fraction of generated images the judge labels as their prompt's class (overall and per class).
 Diversity: the mean pairwise Euclidean distance between the judge's penultimate features of images of the same
 class, averaged over classes (larger = more varied images within a class).
-The judge is trained once on the real train split, tested on the real test split, and cached under the output root.
+The judge the book and the tests use is SHIPPED with the package (`data/judge/`: float32 safetensors weights, their
+sha256 and the record of how they were trained, `judge.json`), so every machine measures generators with the same
+network: a judge trained anew on another CPU would differ in its last bits, and so would thin margins it measures.
+`fakeit train-judge --out DIR` trains one the same way (on the real train split, tested on the real test split);
+`load_judge(cfg)` with settings other than the shipped ones trains and caches one under the output root.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import hashlib
+import importlib.resources
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +29,8 @@ import torch.nn.functional as F
 from .errors import FakeitError
 
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST train pixel statistics
+WEIGHTS = "weights.safetensors"  # a judge folder: the weights ...
+RECORD = "judge.json"  # ... and how they were made (config, sha256 of the weights, real test accuracy, versions)
 
 
 @dataclass
@@ -108,10 +117,18 @@ def _real_tensors(split: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 def train_judge(cfg: JudgeConfig, progress: bool = True) -> tuple[JudgeNet, float]:
     """A judge trained on the real train split, and its accuracy on the real test split."""
+    cfg.validate()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    try:
+        return _train(cfg, progress)
+    finally:
+        torch.set_num_threads(threads)  # later work in this process keeps its threads
+
+
+def _train(cfg: JudgeConfig, progress: bool) -> tuple[JudgeNet, float]:
     from tqdm.auto import tqdm
 
-    cfg.validate()
-    torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     x, y = _real_tensors("train")
     model = JudgeNet(cfg.width, cfg.feature_dim)
@@ -140,49 +157,79 @@ def train_judge(cfg: JudgeConfig, progress: bool = True) -> tuple[JudgeNet, floa
     return model, float((pred == yt).float().mean())
 
 
+def shipped_judge_path() -> Path:
+    """The folder of the judge shipped with the package (`weights.safetensors`, `judge.json`)."""
+    return Path(str(importlib.resources.files("fakeit_lib") / "data" / "judge"))
+
+
+def save_judge(model: JudgeNet, cfg: JudgeConfig, accuracy: float, folder: Path | str) -> Path:
+    """Write a judge folder: its weights (safetensors) and `judge.json` (settings, sha256, real test accuracy)."""
+    from safetensors.torch import save
+
+    from .store import atomic_write_bytes, atomic_write_json
+
+    folder = Path(folder)
+    data = save({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()})
+    atomic_write_bytes(folder / WEIGHTS, data)
+    atomic_write_json(folder / RECORD, {
+        "config": dataclasses.asdict(cfg), "weights_sha256": hashlib.sha256(data).hexdigest(),
+        "real_test_accuracy": accuracy, "trained_on": "Fashion-MNIST train split (60,000 real images)",
+        "tested_on": "Fashion-MNIST test split (10,000 real images)", "torch": torch.__version__,
+    })
+    return folder
+
+
+def read_judge(folder: Path | str) -> tuple[JudgeNet, float, JudgeConfig]:
+    """(judge, its recorded real test accuracy, its settings) from a judge folder, its weights checked by sha256."""
+    from safetensors.torch import load
+
+    folder = Path(folder)
+    try:
+        record = json.loads((folder / RECORD).read_text())
+        data = (folder / WEIGHTS).read_bytes()
+    except (OSError, ValueError) as e:
+        raise FakeitError(f"{folder} is not a judge folder ({WEIGHTS} and {RECORD}): {e}") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != record.get("weights_sha256"):
+        raise FakeitError(f"{folder / WEIGHTS} has sha256 {digest[:12]}..., not the {str(record.get('weights_sha256'))[:12]}... "
+                          f"its {RECORD} records; reinstall the package or train one with `fakeit train-judge`")
+    cfg = JudgeConfig(**record["config"])
+    model = JudgeNet(cfg.width, cfg.feature_dim)
+    model.load_state_dict(load(data))
+    return model.eval(), float(record["real_test_accuracy"]), cfg
+
+
 def _identity(cfg: JudgeConfig) -> dict:
     from .store import code_version
 
     return {**dataclasses.asdict(cfg), "code": code_version("judge")}
 
 
-def judge_folder(cfg: JudgeConfig | None = None, root: Path | None = None) -> Path:
-    """The cache folder of the judge trained with `cfg` (default settings) under the output root."""
+def judge_folder(cfg: JudgeConfig, root: Path | None = None) -> Path:
+    """The cache folder of a judge trained with settings `cfg` under the output root (not the shipped judge)."""
     from .store import stage_dir
 
-    return stage_dir("judge-fmnist", _identity(cfg or JudgeConfig()), root)
-
-
-def judge_done(cfg: JudgeConfig | None = None, root: Path | None = None) -> bool:
-    """Whether the judge for `cfg` is trained and cached."""
-    from .store import is_done
-
-    return is_done(judge_folder(cfg, root))
+    return stage_dir("judge-fmnist", _identity(cfg), root)
 
 
 def load_judge(cfg: JudgeConfig | None = None, root: Path | None = None, progress: bool = True) -> tuple[JudgeNet, float]:
-    """The cached judge for `cfg` (trained on first use under the output root) and its real test accuracy."""
-    from .store import atomic_write_bytes, claim_folder, is_done, mark_done
+    """(judge, its real test accuracy): the shipped judge (cfg None), or one trained with `cfg` on first use and
+    cached under the output root."""
+    from .store import claim_folder, is_done, mark_done
 
-    cfg = cfg or JudgeConfig()
+    if cfg is None:
+        model, accuracy, _ = read_judge(shipped_judge_path())
+        return model, accuracy
     cfg.validate()
     folder = judge_folder(cfg, root)
-    weights = folder / "judge.pt"
     if is_done(folder):
-        model = JudgeNet(cfg.width, cfg.feature_dim)
-        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-        model.eval()
-        return model, json.loads((folder / "DONE").read_text())["real_test_accuracy"]
+        model, accuracy, _ = read_judge(folder)
+        return model, accuracy
     claim_folder(folder, _identity(cfg))
     model, acc = train_judge(cfg, progress=progress)
-    import io
-
-    buf = io.BytesIO()
-    torch.save(model.state_dict(), buf)
-    atomic_write_bytes(weights, buf.getvalue())
+    save_judge(model, cfg, acc, folder)
     mark_done(folder, {"real_test_accuracy": acc})
-    model.eval()
-    return model, acc
+    return model.eval(), acc
 
 
 def fidelity(predicted: Sequence[int] | torch.Tensor, labels: Sequence[int] | torch.Tensor) -> float:
@@ -230,3 +277,32 @@ def score_images(model: JudgeNet, images, labels) -> dict:
         "diversity": diversity(feats, y),
         "per_class_diversity": per_class_diversity(feats, y),
     }
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Command line: `fakeit train-judge`
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Options of `fakeit train-judge` (defaults: the shipped judge's settings)."""
+    d = JudgeConfig()
+    parser.add_argument("--out", required=True, metavar="DIR", help="judge folder to write (weights.safetensors, judge.json)")
+    for f in dataclasses.fields(JudgeConfig):
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(getattr(d, f.name)), default=getattr(d, f.name),
+                            help=f"default {getattr(d, f.name)}")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """`fakeit train-judge`: train a judge on the real train split and write it as the package ships it."""
+    from .params import from_dict
+
+    cfg = from_dict(JudgeConfig, {f.name: getattr(args, f.name) for f in dataclasses.fields(JudgeConfig)})
+    cfg.validate()
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise FakeitError(f"output folder {out} is not empty; choose a new folder")
+    model, accuracy = train_judge(cfg, progress=not args.no_progress)
+    save_judge(model, cfg, accuracy, out)
+    print(f"judge written to {out}: real test accuracy {accuracy:.4f}")
+    return 0

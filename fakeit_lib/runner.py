@@ -339,8 +339,9 @@ def build_book(preset: str = "mini", root: Path | None = None, build_dir: Path |
             raise FakeitError(f"unknown notebook(s) {', '.join(unknown)}; valid: {', '.join(nb.stem for nb in notebooks)}")
     stage_book(root, stage)
     write_plan_page(stage, root)
-    env_note = os.environ.get("FAKEIT_OUTPUT", "outputs")
-    print(f"preset {preset} (scale {params['scale']}), outputs under {env_note}", flush=True)
+    from .store import output_root
+
+    print(f"preset {preset} (scale {params['scale']}), outputs under {output_root()}", flush=True)
     timings = {}
     for nb in notebooks:
         if only and nb.stem not in only and (stage / nb).exists():

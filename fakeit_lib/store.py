@@ -24,6 +24,12 @@ def output_root() -> Path:
     return Path(os.environ.get("FAKEIT_OUTPUT", "outputs")).expanduser()
 
 
+def cache_root() -> Path:
+    """The root of prepared inputs (decompressed data, WordNet for nltk, class sets, rendered datasets, matched
+    scenes): $FAKEIT_CACHE, else ~/.cache/fakeit. Every cache of the library lives under it."""
+    return Path(os.environ.get("FAKEIT_CACHE", Path.home() / ".cache" / "fakeit")).expanduser()
+
+
 def _plain(obj: Any) -> Any:
     """A JSON/YAML-safe copy of a config (dataclasses, paths and tuples made plain)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):

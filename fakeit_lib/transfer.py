@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from .errors import FakeitError
 from .minidata import TRANSFER_SETS as _MINI
+from .minidata import content_sha256
 from .params import from_dict
 from .probe import (  # noqa: F401 (public API)
     DEFAULT_WDS, PAPER_WDS, SOLVERS, SGDSettings, _Problem, carve_validation, linear_probe, per_class_validation,
@@ -282,11 +283,14 @@ def transfer(config: TransferConfig, out: Path | str | None = None) -> dict:
             key = {"dataset": name, "root": os.path.normpath(roots[name]) if config.suite == "paper" else roots[name],
                    "transform": "authors-224" if config.suite == "paper" else [meta["eval_resize"], meta["eval_crop"]],
                    "seed": config.seed if name == "eurosat" else None}
+            if config.suite == "mini":  # the data's own content: another machine's data is never taken for this one's
+                key["content_sha256"] = content_sha256(name)
             xtr, ytr = cached_features(enc, sha, {**key, "split": "train"}, train_ds, config, ranks, device)
             xte, yte = cached_features(enc, sha, {**key, "split": "test"}, test_ds, config, ranks, device)
             if ranks.rank == 0:
                 probe = probe_features(xtr, ytr, xte, yte, config, device)
                 results["datasets"][name] = {**probe, "root": roots[name], "feature_dim": int(xtr.shape[1]),
+                                             **({"content_sha256": key["content_sha256"]} if "content_sha256" in key else {}),
                                              "repmetrics_test": representation_metrics(xte, yte)}
         if ranks.rank == 0:
             atomic_write_json(folder / RESULTS, results)

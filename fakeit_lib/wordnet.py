@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from .errors import FakeitError
+from .store import cache_root
 
 DEBIAN_WORDNET = Path("/usr/share/wordnet")
 # The files nltk's WordNetCorpusReader reads (plus `lexnames`, which Debian does not ship).
@@ -63,7 +64,7 @@ def build_nltk_wordnet(target: Path, source: Path = DEBIAN_WORDNET) -> Path:
 
 
 def _cache_dir() -> Path:
-    return Path(os.environ.get("FAKEIT_CACHE", Path.home() / ".cache" / "fakeit")) / "nltk_data"
+    return cache_root() / "nltk_data"
 
 
 @functools.lru_cache(maxsize=1)

@@ -39,8 +39,10 @@ class PageReport:
     text: str = ""
 
 
-def open_pages(pages: list[Path], screenshot_dir: Path | None = None, timeout_ms: int = 30_000) -> list[PageReport]:
-    """Load each page (file://) offline, wait until it has drawn, and report requests, errors, images and figures."""
+def open_pages(pages: list[Path], screenshot_dir: Path | None = None, timeout_ms: int = 120_000) -> list[PageReport]:
+    """Load each page (file://) offline, wait until it has drawn, and report requests, errors, images and figures.
+    `timeout_ms` bounds each wait, it measures no speed: a page of several plotly figures took over 30 s to draw on a
+    2-core machine busy with the rest of the suite."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
@@ -64,13 +66,25 @@ def open_pages(pages: list[Path], screenshot_dir: Path | None = None, timeout_ms
             page.on("console", lambda m, rep=rep: rep.console_errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e, rep=rep: rep.console_errors.append(str(e)))
             page.on("requestfailed", lambda r, rep=rep: rep.failed_requests.append(r.url))
+            in_flight: set = set()
+            page.on("request", lambda r, s=in_flight: s.add(r))
+            page.on("requestfinished", lambda r, s=in_flight: s.discard(r))
+            page.on("requestfailed", lambda r, s=in_flight: s.discard(r))
             page.goto(url, wait_until="load", timeout=timeout_ms)
-            try:  # a figure that never draws is reported below (plotly_figures < plotly_divs), not raised here
-                page.wait_for_function(RENDERED, timeout=timeout_ms)
-                page.wait_for_function(MATHJAX_DONE, timeout=timeout_ms)
-                page.wait_for_load_state("networkidle", timeout=timeout_ms)
-            except PlaywrightTimeout:
-                rep.console_errors.append(f"page not drawn within {timeout_ms} ms")
+            for what, condition in (("figures and images drawn", RENDERED), ("MathJax typeset", MATHJAX_DONE)):
+                try:  # a figure that never draws is reported below (plotly_figures < plotly_divs), not raised here
+                    page.wait_for_function(condition, timeout=timeout_ms)
+                except PlaywrightTimeout:
+                    rep.console_errors.append(f"page not drawn within {timeout_ms} ms: {what}")
+            # no request in flight for half a second (Playwright's own "networkidle" event did not always fire for
+            # file:// pages whose requests had all finished)
+            quiet, waited = 0, 0
+            while quiet < 500 and waited < timeout_ms:
+                page.wait_for_timeout(100)
+                waited += 100
+                quiet = quiet + 100 if not in_flight else 0
+            if in_flight:
+                rep.console_errors.append(f"requests still in flight after {timeout_ms} ms: {[r.url for r in in_flight][:3]}")
             rep.broken_images = page.eval_on_selector_all(
                 "img", "els => els.filter(e => !(e.complete && e.naturalWidth > 0)).map(e => e.src)")
             rep.plotly_divs = page.eval_on_selector_all("div.plotly-graph-div", "els => els.length")

@@ -104,5 +104,21 @@ def test_shipped_scenes_equal_the_embedding_model_offline(monkeypatch):
     cs = load_class_set("imagenet1k")
     classes = [cs.by_wnid(w) for w in ("n02086910", "n01820546", "n03947888", "n01440764")]
     fm = list(load_class_set("fashion-mnist"))
-    computed = bg.compute_matches([bg.class_description(c) for c in classes + fm])
-    assert computed == [list(bg.shipped_matches()[c.wnid]) for c in classes + fm]
+    import numpy as np
+
+    from fakeit_lib.prompts import load_scenes
+
+    # the embeddings' last bits differ between CPUs and torch builds: the shipped order must be the order of the
+    # similarities computed here wherever two scenes differ by more than TIE, and may swap only within it
+    TIE = 1e-4
+    sims = np.asarray(bg.embed([bg.class_description(c) for c in classes + fm]), np.float64) @ \
+        np.asarray(bg.embed(list(load_scenes())), np.float64).T
+    for c, row in zip(classes + fm, sims):
+        shipped = list(bg.shipped_matches()[c.wnid])
+        kept = row[shipped]
+        assert all(kept[i] >= kept[i + 1] - TIE for i in range(len(kept) - 1)), (c.name, kept)  # best first
+        others = np.delete(row, shipped)
+        assert others.max() <= kept.min() + TIE, (c.name, others.max(), kept.min())  # no better scene left out
+    exact = bg.compute_matches([bg.class_description(c) for c in classes + fm])
+    agree = np.mean([a == list(bg.shipped_matches()[c.wnid]) for a, c in zip(exact, classes + fm)])
+    assert agree >= 0.5  # most lists come out identical to the letter; the rest differ only within TIE (checked above)

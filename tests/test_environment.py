@@ -77,7 +77,7 @@ def test_versions_table_reads_the_running_environment(tmp_path: Path):
     lock.write_text(f"torch==0.0.1\n    # via fakeit (pyproject.toml)\nnumpy=={numpy}\n")
     table = environment.versions_table(lock).splitlines()
     rows = [r for r in table if r.startswith("| ") and not r.startswith("| package")]
-    assert len(rows) == 28  # 24 dependencies and 4 of the test extra in pyproject.toml
+    assert len(rows) == 29  # 25 dependencies and 4 of the test extra in pyproject.toml
     assert "| sentence-transformers | 6.2.0 | - (**differs**) |" in rows
     assert f"| torch | {importlib.metadata.version('torch')} | 0.0.1 (**differs**) |" in rows
     assert f"| numpy | {numpy} | {numpy} |" in rows

@@ -48,6 +48,37 @@ def test_letters_are_split_by_font_and_balanced():
     assert same / len(test) < 0.01
 
 
+def test_letters_are_rendered_from_the_named_font_packages_only():
+    allowed = {str(p.relative_to(md.FONT_ROOT)) for package in md.FONT_PACKAGES for p in md.package_font_files(package)}
+    used = md.letters_fonts()
+    assert len(used) > 200 and set(used) <= allowed
+    assert set(md.FONT_PACKAGES) <= set(md.TRANSFER_SETS["letters"].source.replace(",", " ").split())
+
+
+def test_a_font_outside_the_named_packages_is_never_read(tmp_path, monkeypatch):
+    fonts, info = tmp_path / "fonts", tmp_path / "info"
+    for name in ("listed.ttf", "extra.ttf", "notes.txt"):
+        (fonts / "truetype" / name).parent.mkdir(parents=True, exist_ok=True)
+        (fonts / "truetype" / name).write_bytes(b"x")
+    info.mkdir()
+    (info / "fonts-listed.list").write_text(f"/.\n{fonts}\n{fonts / 'truetype'}\n{fonts / 'truetype' / 'listed.ttf'}\n"
+                                            f"{fonts / 'truetype' / 'notes.txt'}\n")
+    monkeypatch.setattr(md, "FONT_ROOT", fonts)
+    monkeypatch.setattr(md, "DPKG_INFO", info)
+    monkeypatch.setattr(md, "FONT_PACKAGES", ("fonts-listed",))
+    assert md.font_files() == [fonts / "truetype" / "listed.ttf"]  # extra.ttf lies in the font folder, unread
+    monkeypatch.setattr(md, "FONT_PACKAGES", ("fonts-listed", "fonts-gone"))
+    with pytest.raises(FakeitError, match="the font package fonts-gone is not installed"):
+        md.font_files()
+
+
+def test_content_hash_names_the_data_not_its_place():
+    digits = md.content_sha256("digits")
+    assert len(digits) == 64 and digits != md.content_sha256("clipart")
+    md.content_sha256.cache_clear()
+    assert md.content_sha256("digits") == digits  # recomputed from the same data
+
+
 def test_mnist_style_fits_20px_and_centres_the_mass():
     blob = np.zeros((100, 60))
     blob[10:90, 5:25] = 1.0  # 80 tall, 20 wide, off-centre

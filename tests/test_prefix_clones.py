@@ -25,6 +25,7 @@ def calls(monkeypatch):
     """Counts the pipeline calls (batches drawn)."""
     import torch
 
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
     seen = []
     original = generate.generate_images
@@ -34,7 +35,8 @@ def calls(monkeypatch):
         return original(gen, texts, *a, **kw)
 
     monkeypatch.setattr(generate, "generate_images", counting)
-    return seen
+    yield seen
+    torch.set_num_threads(threads)  # later tests run with the threads they started with
 
 
 def config(sd: Path, n: int) -> GenerateConfig:

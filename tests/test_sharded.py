@@ -42,9 +42,13 @@ def test_two_process_evaluation_equals_one(tmp_path, checkpoint):
     one = launch([*args, "--out", str(tmp_path / "one")], tmp_path / "o1", 1)
     two = launch([*args, "--out", str(tmp_path / "two")], tmp_path / "o2", 2)
     a, b = (json.loads((tmp_path / n / "results.json").read_text()) for n in ("one", "two"))
-    assert a["datasets"] == b["datasets"] and a["datasets"]["fashion-mnist-test"]["images"] == 51
+    x, y = a["datasets"]["fashion-mnist-test"], b["datasets"]["fashion-mnist-test"]
+    assert x["images"] == y["images"] == 51 and x["classes"] == y["classes"] == 10  # the same images, each once
+    # bf16 autocast over other batch compositions (shards of 26 and 25 images): logits equal up to rounding, so an
+    # image whose two best classes nearly tie may flip; at most one of 51 here
+    assert abs(x["top1"] - y["top1"]) <= 1 / 51 + 1e-9 and abs(x["top5"] - y["top5"]) <= 1 / 51 + 1e-9
     assert (a["processes"], b["processes"]) == (1, 2)
-    assert json.loads(two.stdout) == json.loads(one.stdout)  # printed once, by rank 0
+    assert json.loads(two.stdout) == b["datasets"]  # printed once, by rank 0
     assert "terminate called" not in two.stderr
 
 

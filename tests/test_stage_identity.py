@@ -107,6 +107,23 @@ def test_job_slots_from_the_environment(monkeypatch):
         job_slots()
 
 
+def test_pin_threads_sets_every_pool_whatever_the_environment():
+    import os
+    import subprocess
+    import sys
+
+    code = "import json; from fakeit_lib.parallel import pin_threads; print(json.dumps(pin_threads(1)))"
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}  # the pools' own defaults: one per core
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    pools = json.loads(res.stdout)
+    assert pools["torch"] == 1 and any(k.startswith("openblas:") for k in pools), pools
+    assert set(pools.values()) == {1}, pools
+    from fakeit_lib.parallel import pin_threads
+
+    with pytest.raises(FakeitError, match="threads must be at least 1, got 0"):
+        pin_threads(0)
+
+
 @pytest.mark.integration
 def test_seeds_trained_side_by_side_equal_seeds_trained_in_turn(tmp_path: Path, monkeypatch):
     """Two worker processes give the very weights one process gives (one thread each, seeded per image)."""
@@ -120,7 +137,7 @@ def test_seeds_trained_side_by_side_equal_seeds_trained_in_turn(tmp_path: Path, 
     for jobs in ("2", "1"):  # two output roots: the checkpoints record different data paths, so compare weights
         monkeypatch.setenv("FAKEIT_OUTPUT", str(tmp_path / f"out{jobs}"))
         monkeypatch.setenv("FAKEIT_JOBS", jobs)
-        runs = ex.model_runs(p)
+        runs = ex.model_runs(p, device="cpu")  # bit-exact on the CPU with one thread each; not part of the identity
         weights[jobs] = [torch.load(c, weights_only=False)["model"] for c in runs.checkpoints]
         assert [r["datasets"]["fashion-mnist-test"]["images"] for r in runs.results] == [50, 50]
     for side_by_side, in_turn in zip(weights["2"], weights["1"]):

@@ -1,8 +1,8 @@
 """Chapter fig2_qualitative (paper Fig. 2): real images beside every clone, and what a judge measures of them.
 
-At the Fashion-MNIST scale a small CNN trained on the real train split (fakeit_lib.judge) scores every image:
-fidelity (the share judged as its prompt's class) and diversity (mean pairwise distance of the judge's features
-within a class). The finding "lower guidance gives more diverse, less faithful images" is checked on five disjoint
+At the Fashion-MNIST scale a small CNN trained on the real train split and shipped with the package
+(fakeit_lib.judge) scores every image: fidelity (the share judged as its prompt's class) and diversity (mean
+pairwise distance of the judge's features within a class). The finding "lower guidance gives more diverse, less faithful images" is checked on five disjoint
 image samples of each clone (image i of a class goes to sample i mod 5; fewer when a class has under ten images):
 independent draws of the generator, so their spread is the sampling noise of the measure.
 """
@@ -58,30 +58,9 @@ class QualitativeParams:
 
 
 def clones(p: QualitativeParams) -> dict[tuple[str, float], Path]:
-    """One synthetic dataset per prompt variant and guidance scale (generated unless complete). At the
-    Fashion-MNIST scale the judge (one thread, about as long as two clones) trains side by side with them."""
+    """One synthetic dataset per prompt variant and guidance scale (generated unless complete)."""
     keys = [(v, float(g)) for v in p.variants for g in p.guidances]
-    pipeline = p.pipeline()
-    if p.class_set != "fashion-mnist":
-        return dict(zip(keys, synthetic_clones(pipeline, [(v, g, 1.0) for v, g in keys])))
-    from ..experiments import _clone_values, _generate_done
-    from ..judge import judge_done
-    from ..parallel import run_jobs
-
-    jobs = [("judge", {})] + [("clone", _clone_values(pipeline, v, g)) for v, g in keys]  # longest first
-    done = [judge_done()] + [_generate_done(values) for _, values in jobs[1:]]
-    return dict(zip(keys, (Path(f) for f in run_jobs(_job, jobs, done, desc="generate + judge")[1:])))
-
-
-def _job(kind: str, values: dict) -> str:
-    """One job of `clones`: a clone's folder, or the judge's (trained unless cached)."""
-    from ..experiments import _generate_job
-    from ..judge import load_judge
-
-    if kind == "judge":
-        load_judge(progress=False)
-        return ""
-    return _generate_job(values)
+    return dict(zip(keys, synthetic_clones(p.pipeline(), [(v, g, 1.0) for v, g in keys])))
 
 
 def clone_label(variant: str, guidance: float) -> str:

@@ -65,11 +65,12 @@ def transfer_sets_frame(suite: str) -> pd.DataFrame | None:
     """The mini suite's datasets with their classes, source, licence and split (None for the paper suite)."""
     if suite != "mini":
         return None
-    from ..minidata import TRANSFER_SETS, transfer_split
+    from ..minidata import TRANSFER_SETS, content_sha256, transfer_split
 
     return pd.DataFrame([{"dataset": s.name, "what": s.title, "group": s.group, "classes": ", ".join(s.classes),
                           "train / test images": f"{len(transfer_split(s.name, 'train'))} / {len(transfer_split(s.name, 'test'))}",
-                          "split": s.split, "source": s.source, "licence": s.licence} for s in TRANSFER_SETS.values()])
+                          "split": s.split, "source": s.source, "licence": s.licence,
+                          "content sha256": content_sha256(s.name)[:16]} for s in TRANSFER_SETS.values()])
 
 
 def transfer_findings(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns,
