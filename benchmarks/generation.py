@@ -4,7 +4,7 @@ Both sides start from nothing (load the pipeline the same way, then make every i
 in one process, several rounds; the ratio compares each side's best round (timeit's convention), and the
 median of per-round ratios and a CPU-time ratio are printed too, for a machine shared with other work. The dataset side also reads the class set,
 builds prompts, writes PNGs, the manifest and fsyncs; the bare loop keeps its images in memory.
-Both make the same pipeline calls: whole batches within a class (generate_plan.plan_batches), so a batch size that
+Both make the same pipeline calls: whole batches within a class (generation.config.plan_batches), so a batch size that
 does not divide the images per class draws images that are not kept, on both sides alike.
 Defaults: the mini preset's batch of 10 images per pipeline call, 200 images a side per round, so that a
 round's fixed costs (class set, folder records, manifest merge) weigh as in a real run rather than dominate.
@@ -31,12 +31,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fakeit_lib import generate  # noqa: E402
-from fakeit_lib.classes import load_class_set  # noqa: E402
-from fakeit_lib.datasets import read_manifest  # noqa: E402
-from fakeit_lib.errors import FakeitError  # noqa: E402
-from fakeit_lib.parallel import pin_threads  # noqa: E402
-from fakeit_lib.prompts import build_prompts  # noqa: E402
+from fakeit_lib.core.errors import FakeitError  # noqa: E402
+from fakeit_lib.core.parallel import pin_threads  # noqa: E402
+from fakeit_lib.datasets.classes import load_class_set  # noqa: E402
+from fakeit_lib.datasets.images import read_manifest  # noqa: E402
+from fakeit_lib.generation import generate  # noqa: E402
+from fakeit_lib.prompts.variants import build_prompts  # noqa: E402
 
 
 def bare_loop(cfg: generate.GenerateConfig) -> int:
@@ -45,7 +45,7 @@ def bare_loop(cfg: generate.GenerateConfig) -> int:
     class_set = load_class_set(cfg.classes)
     texts = {p.class_index: p.text for p in build_prompts(class_set, cfg.variant)}
     n_per_class, b = int(cfg.images_per_class), cfg.batch_size
-    # the same pipeline calls as generate_dataset (generate_plan.plan_batches): whole batches within a class
+    # the same pipeline calls as generate_dataset (generation.config.plan_batches): whole batches within a class
     batches = [([(texts[c.index], generate.image_seed(cfg.seed, c.index, i)) for i in range(start, start + b)],
                 min(b, n_per_class - start)) for c in class_set for start in range(0, n_per_class, b)]
     size = {} if cfg.size is None else {"height": cfg.size, "width": cfg.size}
@@ -84,7 +84,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="fakeit-bench-"))
     gen = args.generator
     if gen is None:
-        from fakeit_lib.minigen import mini_generator_path
+        from fakeit_lib.generation.mini.model import mini_generator_path
 
         if (mini_generator_path() / "model_index.json").exists():
             gen = "mini"
@@ -101,7 +101,7 @@ def main() -> None:
         cfg.validate()
     except FakeitError as e:
         parser.error(str(e))
-    from fakeit_lib.devices import resolve_device
+    from fakeit_lib.core.devices import resolve_device
 
     device = resolve_device(args.device)
     n_images = 10 * args.images_per_class

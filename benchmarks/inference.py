@@ -17,8 +17,8 @@ import time
 
 import torch
 
-from fakeit_lib.models import build_model, encoder
-from fakeit_lib.parallel import pin_threads
+from fakeit_lib.core.parallel import pin_threads
+from fakeit_lib.training.models import build_model, encoder
 
 
 def images_per_s(model, x: torch.Tensor, amp: bool) -> tuple[float, torch.Tensor]:

@@ -23,13 +23,13 @@ import warnings
 import numpy as np
 import torch
 
-from fakeit_lib.augment import eval_transform
-from fakeit_lib.models import build_model, encoder, load_model
-from fakeit_lib.parallel import pin_threads
-from fakeit_lib.probe import DEFAULT_WDS, carve_validation, linear_probe
-from fakeit_lib.transfer import MINI_SETS, extract_features, mini_splits
+from fakeit_lib.core.parallel import pin_threads
+from fakeit_lib.evaluation.probe import DEFAULT_WDS, carve_validation, linear_probe
+from fakeit_lib.evaluation.transfer import MINI_SETS, extract_features, mini_splits
+from fakeit_lib.training.augment import eval_transform
+from fakeit_lib.training.models import build_model, encoder, load_model
 
-TOLERANCE = 1e-4  # our L-BFGS tolerance_grad (probe._Problem.fit) and scikit-learn's tol
+TOLERANCE = 1e-4  # our L-BFGS tolerance_grad (probe.LogisticProblem.fit) and scikit-learn's tol
 
 
 def sklearn_probe(xtr, ytr, xte, yte, wds, max_iter: int, val_fraction: float = 0.2, seed: int = 0) -> dict:

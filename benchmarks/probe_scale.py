@@ -50,10 +50,9 @@ def _status(field: str) -> int:
 
 def child(solver: str, classes: int, images: int, dim: int) -> dict:
     """One probe in this process; its peak memory beyond the features."""
-    import torch
 
-    from fakeit_lib.parallel import pin_threads
-    from fakeit_lib.probe import SGDSettings, linear_probe
+    from fakeit_lib.core.parallel import pin_threads
+    from fakeit_lib.evaluation.probe import SGDSettings, linear_probe
 
     pin_threads(1)  # every pool on one thread, whatever the caller's environment
     run = {

@@ -19,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from fakeit_lib import train as train_module
-from fakeit_lib.datasets import export_fashion_mnist
-from fakeit_lib.parallel import pin_threads
-from fakeit_lib.train import make_config, train
+from fakeit_lib.core.parallel import pin_threads
+from fakeit_lib.datasets.images import export_fashion_mnist
+from fakeit_lib.training import train as train_module
+from fakeit_lib.training.train import make_config, train
 
 
 class TimedLoader:

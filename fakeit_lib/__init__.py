@@ -1,21 +1,21 @@
 """fakeit: synthetic ImageNet clones from class names (Sariyildiz et al., CVPR 2023), reproduced.
 
-The data flow, one module (or a few) per arrow:
+The folders are the pipeline, one arrow each:
 
-    class set (wnids, names)      classes, wordnet
-      --prompts-->                prompts, backgrounds           prompts.jsonl
-      --generate-->               generate, generate_plan, generate_pipeline, generate_writer, minigen
-                                  synthetic set: class folders + manifest.jsonl (a smaller clone: a view of a larger)
-      --train (per seed)-->       train, train_recipe, loaders, augment, models       run folder: checkpoint.pt
-      --evaluate-->               evaluate, arrayset, minidata, shifts                results.json (top-1/top-5)
-      --transfer-->               transfer, transfer_data, probe, repmetrics          results.json (probe top-1)
-      --chapters-->               experiments (cached stages, models per seed), parallel (jobs side by side),
-                                  findings + stats (verdicts from seeds), chapters/* (one per notebook), paper
-      --notebook-->               nb (parameters, provenance, glue), notebooks/*.ipynb (papermill)
-      --book-->                   runner (execute, findings.json, cost page, plan), Jupyter Book
+    class set (wnids, names)                                            datasets/    classes, WordNet, real images
+      --prompts-->      prompts.jsonl                                   prompts/     variants, scenes, backgrounds
+      --generation-->   synthetic set: class folders + manifest.jsonl  generation/  config, pipeline, writer; mini/
+      --training-->     run folder: checkpoint.pt (one per seed)        training/    recipe, models, augment, loaders
+      --evaluation-->   results.json: top-1/top-5, probe top-1          evaluation/  evaluate, shifts, transfer, probe
+      --experiments-->  the paper's stage chains, presets, the plan     experiments/ stages, presets, plan
+      --chapters-->     tables, figures, verdicts of one notebook       chapters/    one module per notebook
+      --builder-->      the Jupyter Book, findings.json                 builder/     runner, lab, environment
 
-Every stage writes its own folder under the output root (store), named by its settings, the content of its
-inputs and the version of its code, and reuses it when finished.
+Under them `core/` (errors, parameters, output folders, devices, ranks, jobs side by side) and `paper/` (the
+paper's numbers, its findings and their rules); beside them the two faces, `fakeit` (cli) and `nb` (what a notebook
+imports). Imports run down this list, never back up. Every stage writes its own folder under the output root
+(core.store), named by its settings, the content of its inputs and the version of its code, and reuses it when
+finished.
 """
 
 import os

@@ -10,20 +10,20 @@ import argparse
 import importlib
 import sys
 
-from .errors import FakeitError
+from .core.errors import FakeitError
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "classes": ("fakeit_lib.classes", "list the classes of a class set"),
-    "prompts": ("fakeit_lib.prompts", "write the prompts of a class set as JSON lines"),
-    "generate": ("fakeit_lib.generate", "generate a synthetic dataset with a text-to-image model"),
-    "train-generator": ("fakeit_lib.minigen_train", "train the mini text-to-image generator on real Fashion-MNIST"),
-    "train-judge": ("fakeit_lib.judge", "train the judge of generated Fashion-MNIST images on the real train split"),
-    "train": ("fakeit_lib.train", "train a classifier from scratch on a real or synthetic dataset"),
-    "evaluate": ("fakeit_lib.evaluate", "top-1/top-5 of a checkpoint on real test sets"),
-    "transfer": ("fakeit_lib.transfer", "linear probes of a frozen encoder on transfer datasets"),
-    "book": ("fakeit_lib.runner", "execute the notebooks with a preset and build the book"),
-    "lab": ("fakeit_lib.lab", "prepare the notebooks with a preset's parameters for JupyterLab"),
+    "classes": ("fakeit_lib.datasets.classes", "list the classes of a class set"),
+    "prompts": ("fakeit_lib.prompts.variants", "write the prompts of a class set as JSON lines"),
+    "generate": ("fakeit_lib.generation.generate", "generate a synthetic dataset with a text-to-image model"),
+    "train-generator": ("fakeit_lib.generation.mini.train", "train the mini text-to-image generator on real Fashion-MNIST"),
+    "train-judge": ("fakeit_lib.evaluation.judge", "train the judge of generated Fashion-MNIST images on the real train split"),
+    "train": ("fakeit_lib.training.train", "train a classifier from scratch on a real or synthetic dataset"),
+    "evaluate": ("fakeit_lib.evaluation.evaluate", "top-1/top-5 of a checkpoint on real test sets"),
+    "transfer": ("fakeit_lib.evaluation.transfer", "linear probes of a frozen encoder on transfer datasets"),
+    "book": ("fakeit_lib.builder.runner", "execute the notebooks with a preset and build the book"),
+    "lab": ("fakeit_lib.builder.lab", "prepare the notebooks with a preset's parameters for JupyterLab"),
 }
 
 

@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .params import from_dict
-from .store import config_hash
-from .tables import seeds_note  # noqa: F401  (notebooks state their seeds with nb.seeds_note)
+from .core.params import from_dict
+from .core.store import config_hash
+from .paper.tables import seeds_note  # noqa: F401  (notebooks state their seeds with nb.seeds_note)
 
 T = TypeVar("T")
 
@@ -48,11 +48,62 @@ def setup() -> None:
 
 
 def params_from(cls: type[T], namespace: dict[str, Any]) -> T:
-    """The notebook's parameters (names of `cls`'s fields found in `namespace`) checked through `cls`."""
+    """The notebook's parameters (names of `cls`'s fields found in `namespace`) checked through `cls`; a parameter
+    papermill injected that no notebook of the book knows (a typo) stops the notebook, naming the closest one."""
     import dataclasses
+    import difflib
 
+    from .core.errors import FakeitError
+
+    known = notebook_parameter_names()
+    for name in injected_parameters(namespace):
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; valid: {', '.join(sorted(known))}"
+            raise FakeitError(f"unknown parameter {name!r}: no notebook of the book has it{hint}")
     names = [f.name for f in dataclasses.fields(cls)]
     return from_dict(cls, {n: namespace[n] for n in names if n in namespace})
+
+
+def injected_parameters(namespace: dict[str, Any]) -> list[str]:
+    """The names papermill injected into this kernel (its `# Parameters` cell, read from the input history `In`)."""
+    import ast
+
+    names = []
+    for source in namespace.get("In") or []:
+        if isinstance(source, str) and source.lstrip().startswith("# Parameters"):
+            try:
+                body = ast.parse(source).body
+            except SyntaxError:
+                continue
+            names += [t.id for node in body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)]
+    return names
+
+
+@functools.lru_cache(maxsize=1)
+def notebook_parameter_names() -> frozenset[str]:
+    """Every parameter some notebook of the book declares: the fields of the chapters' parameter dataclasses (a
+    preset sets them all, and each notebook takes its own)."""
+    import dataclasses
+    import importlib
+    import pkgutil
+
+    from . import chapters
+
+    names: set[str] = set()
+    for info in pkgutil.iter_modules(chapters.__path__):
+        module = importlib.import_module(f"{chapters.__name__}.{info.name}")
+        for obj in vars(module).values():
+            if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__name__.endswith("Params"):
+                names |= {f.name for f in dataclasses.fields(obj)}
+    return frozenset(names)
+
+
+def run_label(p: Any) -> str:
+    """How this run's rows are labelled beside the paper's: `this run (scale, hash of the parameters)`."""
+    from .paper.tables import run_label as label
+
+    return label(p.scale, config_hash(p))
 
 
 @functools.lru_cache(maxsize=1)
@@ -116,7 +167,7 @@ def record_findings(verdicts: list) -> Any:
     from IPython.display import Markdown
     from myst_nb import glue
 
-    from .findings import table
+    from .paper.findings import table
 
     for v in verdicts:
         glue(f"v_{v.id}", Markdown(v.sentence()), display=False)

@@ -13,5 +13,5 @@ for arch in x86_64 aarch64; do
   "$UV" pip compile --quiet pyproject.toml requirements/torch.in --extra test \
     --python-version 3.11 --python-platform "$arch-manylinux_2_28" -o "requirements/lock-$arch.txt"
 done
-"$PYTHON" -c "import sys; sys.path.insert(0, '.'); from fakeit_lib.environment import conda_environment as c; print(c(), end='')" > environment.yml
+"$PYTHON" -c "import sys; sys.path.insert(0, '.'); from fakeit_lib.builder.environment import conda_environment as c; print(c(), end='')" > environment.yml
 echo "wrote requirements/lock-x86_64.txt, requirements/lock-aarch64.txt and environment.yml"

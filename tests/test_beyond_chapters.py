@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from fakeit_lib import experiments as ex
 from fakeit_lib.chapters import matched_backgrounds as mb
 from fakeit_lib.chapters.tab1_prompts import NO_SCENES
+from fakeit_lib.experiments import stages as ex
 
 
 def _runs(variant, guidance, top1):
@@ -90,9 +90,9 @@ def test_imagenet1k_chapter_finds_a_finished_run_without_computing(tmp_path: Pat
     import json
 
     from fakeit_lib.chapters import imagenet1k as in1k
-    from fakeit_lib.evaluate import EvalConfig
-    from fakeit_lib.models import sha256_file
-    from fakeit_lib.store import stage_dir
+    from fakeit_lib.core.store import stage_dir
+    from fakeit_lib.evaluation.evaluate import EvalConfig
+    from fakeit_lib.training.models import sha256_file
 
     monkeypatch.setenv("FAKEIT_OUTPUT", str(tmp_path / "outputs"))
     monkeypatch.chdir(tmp_path)

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from conftest import JUDGE_FLIP_TOLERANCE, measured_judge_accuracy
 
-from fakeit_lib import runner
+from fakeit_lib.builder import runner
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.book, pytest.mark.timeout(3600)]

@@ -4,7 +4,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from browser import CHROMIUM, is_local, open_pages
 
 pytestmark = [pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed"),

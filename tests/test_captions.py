@@ -5,7 +5,7 @@ import random
 import pytest
 import torch
 
-from fakeit_lib import captions as cap
+from fakeit_lib.generation.mini import captions as cap
 
 
 def _blob(top, bottom, left, right, value=1.0):
@@ -34,8 +34,8 @@ def test_sleeves_only_for_tops():
 
 
 def test_captions_are_reproducible_and_never_a_prompt_variant():
-    from fakeit_lib.classes import load_class_set
-    from fakeit_lib.prompts import build_prompts
+    from fakeit_lib.datasets.classes import load_class_set
+    from fakeit_lib.prompts.variants import build_prompts
 
     cs = load_class_set("fashion-mnist")
     names = [cap.class_names(c.lemmas, c.label) for c in cs]

@@ -7,8 +7,8 @@ import pytest
 import torch
 import torchvision
 
-from fakeit_lib.errors import FakeitError
-from fakeit_lib.models import load_model, model_class_set
+from fakeit_lib.core.errors import FakeitError
+from fakeit_lib.training.models import load_model, model_class_set
 
 pytestmark = pytest.mark.timeout(600)
 X = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))

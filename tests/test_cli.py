@@ -91,6 +91,9 @@ BAD_INPUT = [
     (["book", "--preset", "huge", "--build-dir", "{out}"], "unknown preset 'huge'; valid: mini, paper, paper-1k, smoke or a YAML file"),
     (["book", "--preset", "{tmp}/bad.yaml", "--build-dir", "{out}"], "bad.yaml is not valid YAML: expected ',' or ']'"),
     (["book", "--preset", "smoke", "--only", "nosuch", "--build-dir", "{out}"], "unknown notebook(s) nosuch; valid: prompts, "),
+    (["book", "--preset", "smoke", "--build-dir", "/proc/fakeit-build"], "cannot write the build folder /proc/fakeit-build"),
+    (["book", "--preset", "smoke", "--build-dir", "{tmp}/bad.yaml"], "build folder {tmp}/bad.yaml is a file, not a folder"),
+    (["train-judge", "--out", "{tmp}/data/../bad.yaml"], "cannot write the judge to"),
 ]
 
 

@@ -11,8 +11,8 @@ import yaml
 from packaging.markers import Marker
 from packaging.version import Version
 
-from fakeit_lib import environment, runner
-from fakeit_lib.errors import FakeitError
+from fakeit_lib.builder import environment, runner
+from fakeit_lib.core.errors import FakeitError
 
 ROOT = Path(__file__).resolve().parents[1]
 MACHINES = ("x86_64", "aarch64")

@@ -13,10 +13,10 @@ import torch
 import torchvision
 from PIL import Image
 
-from fakeit_lib.classes import load_class_set
-from fakeit_lib.errors import FakeitError
-from fakeit_lib.evaluate import EvalConfig, evaluate, load_results
-from fakeit_lib.params import from_dict
+from fakeit_lib.core.errors import FakeitError
+from fakeit_lib.core.params import from_dict
+from fakeit_lib.datasets.classes import load_class_set
+from fakeit_lib.evaluation.evaluate import EvalConfig, evaluate, load_results
 
 IN1K, IN100, INR = (load_class_set(n) for n in ("imagenet1k", "imagenet100", "imagenet-r"))
 R_WNIDS, W100 = {c.wnid for c in INR}, {c.wnid for c in IN100}

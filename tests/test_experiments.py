@@ -8,10 +8,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fakeit_lib import experiments as ex
-from fakeit_lib.errors import FakeitError
-from fakeit_lib.paper import paper_results, paper_rows, table1_row, table1_value
-from fakeit_lib.params import from_dict
+from fakeit_lib.core.errors import FakeitError
+from fakeit_lib.core.params import from_dict
+from fakeit_lib.experiments import stages as ex
+from fakeit_lib.paper.results import paper_results, paper_rows, table1_row, table1_value
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from fakeit_lib import findings as fd
-from fakeit_lib.errors import FakeitError
-from fakeit_lib.stats import mean_interval
+from fakeit_lib.core.errors import FakeitError
+from fakeit_lib.paper import findings as fd
+from fakeit_lib.paper.stats import mean_interval
 
 
 def test_mean_interval_is_student_t():

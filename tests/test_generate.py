@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fakeit_lib import cli, generate
-from fakeit_lib.datasets import read_manifest
-from fakeit_lib.errors import FakeitError
-from fakeit_lib.generate import GenerateConfig, generate_dataset
+from fakeit_lib import cli
+from fakeit_lib.core.errors import FakeitError
+from fakeit_lib.datasets.images import read_manifest
+from fakeit_lib.generation import generate
+from fakeit_lib.generation.generate import GenerateConfig, generate_dataset
 
 sys.path.insert(0, str(Path(__file__).parent))
 from tiny_sd import build_tiny_sd  # noqa: E402
@@ -44,7 +45,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def fmnist():
-    from fakeit_lib.classes import load_class_set
+    from fakeit_lib.datasets.classes import load_class_set
 
     return load_class_set("fashion-mnist")
 
@@ -109,14 +110,15 @@ def test_counts_match_an_imagefolder_root_keeping_its_imbalance(tmp_path, fmnist
 def test_counts_known_without_a_root_only_for_fashion_mnist(fmnist):
     assert generate.resolve_counts("match", fmnist) == [6000] * 10  # the real train split
     assert generate.resolve_counts("x0.1", fmnist) == [600] * 10
-    from fakeit_lib.classes import load_class_set
+    from fakeit_lib.datasets.classes import load_class_set
 
     with pytest.raises(FakeitError, match=r"real per-class counts of class set 'imagenet100' are not known here"):
         generate.resolve_counts("x2", load_class_set("imagenet100"))
 
 
 def test_background_prompts_assign_scene_i_plus_c_mod_365(fmnist):
-    from fakeit_lib.prompts import build_prompts, load_scenes
+    from fakeit_lib.prompts.scenes import load_scenes
+    from fakeit_lib.prompts.variants import build_prompts
 
     scenes = load_scenes()
     prompts = build_prompts(fmnist, "c_hc_inside_b")
@@ -131,7 +133,7 @@ def test_background_prompts_assign_scene_i_plus_c_mod_365(fmnist):
 
 
 def test_plan_labels_paths_and_prefix_stable_batches(fmnist):
-    from fakeit_lib.prompts import build_prompts
+    from fakeit_lib.prompts.variants import build_prompts
 
     prompts = build_prompts(fmnist, "c")
     jobs = generate.plan_images(fmnist, prompts, [2] * 10, seed=5)
@@ -411,8 +413,8 @@ def test_slurm_example_runs_with_srun_and_scontrol_stand_ins(tmp_path, tiny_sd):
 @pytest.fixture(scope="module")
 def untrained_mini(tmp_path_factory) -> Path:
     """A randomly initialised MiniFashionPipeline saved as a local folder (the shipped one is the trained twin)."""
-    from fakeit_lib.minigen import train_tokenizer
-    from fakeit_lib.minigen_train import GeneratorTrainConfig, build_pipeline
+    from fakeit_lib.generation.mini.model import train_tokenizer
+    from fakeit_lib.generation.mini.train import GeneratorTrainConfig, build_pipeline
 
     cfg = GeneratorTrainConfig()
     pipe, _ = build_pipeline(cfg, train_tokenizer(["t-shirt trouser pullover dress coat sandal shirt sneaker bag ankle boot"], 600, cfg.max_tokens))
@@ -436,13 +438,6 @@ def test_mini_pipeline_folder_loads_by_class_and_writes_official_labels(tmp_path
     assert not (tmp_path / "mini64").exists()
 
 
-def mini_available() -> bool:
-    from fakeit_lib.minigen import mini_generator_path
-
-    return (mini_generator_path() / "model_index.json").exists()
-
-
-@pytest.mark.skipif(not mini_available(), reason="the mini generator's weights are not in fakeit_lib/generators/mini yet")
 def test_mini_generator_writes_fashion_mnist_with_official_labels(tmp_path, fmnist, one_thread):
     cfg = GenerateConfig(classes="fashion-mnist", variant="c_dc", generator="mini", images_per_class=2, guidance=7.5, steps=10, batch_size=10)
     folder = generate_dataset(cfg, tmp_path / "mini", progress=False)

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from tiny_sd import build_tiny_sd
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +21,9 @@ def snapshot(root: Path) -> dict[str, int]:
 
 @pytest.mark.integration
 def test_cli_runs_of_the_plan_are_what_the_notebook_path_finds(tmp_path, monkeypatch):
-    from fakeit_lib import experiments, generate, plan
+    from fakeit_lib.experiments import plan
+    from fakeit_lib.experiments import stages as experiments
+    from fakeit_lib.generation import generate
 
     sd = build_tiny_sd(tmp_path / "sd")
     out = tmp_path / "outputs"

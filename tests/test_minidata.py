@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from fakeit_lib import minidata as md
-from fakeit_lib import shifts
-from fakeit_lib.errors import FakeitError
-from fakeit_lib.transfer import out_of_domain_average
+from fakeit_lib.core.errors import FakeitError
+from fakeit_lib.evaluation import minidata as md
+from fakeit_lib.evaluation import shifts
+from fakeit_lib.evaluation.transfer import out_of_domain_average
 
 
 @pytest.mark.parametrize("name", list(md.TRANSFER_SETS))
@@ -20,7 +20,7 @@ def test_transfer_sets_share_no_class_and_no_image_with_fashion_mnist(name):
 def test_a_fashion_mnist_class_or_image_cannot_reach_a_transfer_average():
     with pytest.raises(FakeitError, match="'fashion-mnist' is not an out-of-domain transfer dataset"):
         out_of_domain_average("mini", {"digits": 80.0, "fashion-mnist": 90.0})
-    from fakeit_lib.realdata import fashion_mnist
+    from fakeit_lib.datasets.fashion_mnist import fashion_mnist
 
     leaked = md.Split(np.concatenate([md.transfer_split("digits", "test").images[:5],
                                       fashion_mnist("test").data.numpy()[:1]]), np.zeros(6, np.int64))
@@ -91,7 +91,7 @@ def test_mnist_style_fits_20px_and_centres_the_mass():
 
 
 def test_shifts_are_deterministic_and_named():
-    from fakeit_lib.realdata import fashion_mnist
+    from fakeit_lib.datasets.fashion_mnist import fashion_mnist
 
     inverted = shifts.shifted_test("inverted")
     assert len(inverted) == 2000 and np.bincount(inverted.labels).tolist() == [200] * 10

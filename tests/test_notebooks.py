@@ -8,8 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fakeit_lib import runner
-from fakeit_lib.errors import FakeitError
+from fakeit_lib.builder import runner
+from fakeit_lib.core.errors import FakeitError
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = runner.toc_notebooks(ROOT)
@@ -87,3 +87,47 @@ def test_failing_notebook_is_named_with_its_cell(tmp_path: Path):
     assert "notebook broken.ipynb failed in cell 3 (\"raise ValueError(f'bad x={x}')\")" in msg and "ValueError: bad x=3" in msg
     executed = nbformat.read(tmp_path / "_build" / "src" / "broken.ipynb", as_version=4)
     assert executed.metadata["papermill"]["parameters"] == {"x": 3}
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=str)
+def test_notebooks_only_call_and_narrate(nb_path):
+    """No code cell of a notebook holds a definition, a loop, a DataFrame built by hand or a figure built by hand:
+    that logic lives in the notebook's chapter module."""
+    import ast
+
+    for cell in nbformat.read(ROOT / nb_path, as_version=4).cells:
+        if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []):
+            continue
+        tree = ast.parse(cell.source)
+        for node in ast.walk(tree):
+            assert not isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Lambda)), (nb_path, cell.source)
+            assert not isinstance(node, (ast.For, ast.While, ast.ListComp, ast.DictComp, ast.SetComp, ast.GeneratorExp)), (nb_path, cell.source)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+                assert (node.func.value.id, node.func.attr) not in {("pd", "DataFrame")}, (nb_path, cell.source)
+                assert node.func.value.id not in ("px", "go", "plt", "sns"), (nb_path, cell.source)  # figures by hand
+        assert len(cell.source.splitlines()) <= 10, (nb_path, cell.source)
+
+
+def test_every_notebook_parameter_is_known_to_the_typo_check():
+    from fakeit_lib import nb
+
+    declared = set()
+    for nb_path in NOTEBOOKS:
+        declared |= set(runner.notebook_parameters(ROOT / nb_path))
+    assert nb.notebook_parameter_names() == declared
+
+
+@pytest.mark.integration
+def test_a_mistyped_parameter_stops_the_notebook_with_the_closest_name(tmp_path: Path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "prompts.ipynb"
+    cmd = [sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "prompts.ipynb"), str(out), "-f",
+           str(ROOT / "presets" / "smoke.yaml"), "--cwd", str(ROOT)]
+    res = subprocess.run(cmd + ["-p", "sampel_size", "3"], capture_output=True, text=True, timeout=600)
+    assert res.returncode != 0
+    assert "unknown parameter 'sampel_size': no notebook of the book has it; did you mean 'sample_size'?" in res.stderr
+    # the preset's parameters of other notebooks are known: the same run without the typo passes the check cell
+    ok = subprocess.run(cmd + ["-p", "sample_size", "3"], capture_output=True, text=True, timeout=600)
+    assert ok.returncode == 0, ok.stderr[-2000:]

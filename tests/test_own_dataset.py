@@ -9,10 +9,10 @@ import torchvision
 from PIL import Image
 
 from fakeit_lib.chapters import own_dataset as ch
-from fakeit_lib.classes import load_class_set
-from fakeit_lib.errors import FakeitError
-from fakeit_lib.evaluate import EvalConfig, evaluate
-from fakeit_lib.params import from_dict
+from fakeit_lib.core.errors import FakeitError
+from fakeit_lib.core.params import from_dict
+from fakeit_lib.datasets.classes import load_class_set
+from fakeit_lib.evaluation.evaluate import EvalConfig, evaluate
 
 
 def test_example_class_file_is_in_a_users_words():

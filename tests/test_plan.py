@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from fakeit_lib import generate, plan, runner
-from fakeit_lib.fig1_data import fig1_axes, paper_fig1_groups, run_fig1_groups
-from fakeit_lib.train import configure_parser as train_parser, make_config, run_folder
+from fakeit_lib.builder import runner
+from fakeit_lib.chapters.fig1_spider import fig1_axes, paper_fig1_groups, run_fig1_groups
+from fakeit_lib.experiments import plan
+from fakeit_lib.generation import generate
+from fakeit_lib.training.train import configure_parser as train_parser
+from fakeit_lib.training.train import make_config, run_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,11 +8,12 @@ import os
 from pathlib import Path
 
 import pytest
-
-from fakeit_lib import cli, generate
-from fakeit_lib.errors import FakeitError
-from fakeit_lib.generate import GenerateConfig, generate_clones, generate_dataset
 from tiny_sd import build_tiny_sd
+
+from fakeit_lib import cli
+from fakeit_lib.core.errors import FakeitError
+from fakeit_lib.generation import generate
+from fakeit_lib.generation.generate import GenerateConfig, generate_clones, generate_dataset
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from fakeit_lib.classes import class_set_from_file, load_class_set, timm_info_file
-from fakeit_lib.errors import FakeitError
-from fakeit_lib.prompts import VARIANTS, build_prompts, load_scenes, prompt_counts, readable_scene
+from fakeit_lib.chapters.prompts import prompt_counts
+from fakeit_lib.core.errors import FakeitError
+from fakeit_lib.datasets.classes import class_set_from_file, load_class_set, timm_info_file
+from fakeit_lib.prompts.scenes import load_scenes, readable_scene
+from fakeit_lib.prompts.variants import VARIANTS, build_prompts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,7 +68,7 @@ def test_every_imagenet1k_wnid_matches_timm_lemmas_and_definitions():
 
 
 def _timm_lines(name: str) -> list[str]:
-    """A file of timm's ImageNet metadata, found and read here, not through fakeit_lib.classes."""
+    """A file of timm's ImageNet metadata, found and read here, not through fakeit_lib.datasets.classes."""
     info = Path(importlib.util.find_spec("timm").origin).parent / "data" / "_info"
     return [ln.strip() for ln in (info / name).read_text().splitlines() if ln.strip()]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from fakeit_lib import devices
-from fakeit_lib.errors import FakeitError
-from fakeit_lib.models import build_model
-from fakeit_lib.train import identity, make_config, param_groups, peak_lr, run_folder
+from fakeit_lib.core import devices
+from fakeit_lib.core.errors import FakeitError
+from fakeit_lib.training.models import build_model
+from fakeit_lib.training.train import identity, make_config, param_groups, peak_lr, run_folder
 
 
 def test_paper_recipe_follows_the_released_models():

@@ -5,8 +5,10 @@ import math
 import pytest
 import torch
 
-from fakeit_lib.errors import FakeitError
-from fakeit_lib.repmetrics import coding_length, feature_redundancy, intra_class_distance, representation_metrics, sparsity
+from fakeit_lib.core.errors import FakeitError
+from fakeit_lib.evaluation.repmetrics import (
+    coding_length, feature_redundancy, intra_class_distance, representation_metrics, sparsity,
+)
 
 
 def test_sparsity_counts_zero_entries():

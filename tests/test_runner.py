@@ -5,8 +5,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fakeit_lib import runner
-from fakeit_lib.errors import FakeitError
+from fakeit_lib.builder import runner
+from fakeit_lib.core.errors import FakeitError
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.timeout(300)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fakeit_lib.models import CHECKPOINT_FORMAT, IMAGENET_MEAN, IMAGENET_STD, build_model
+from fakeit_lib.training.models import CHECKPOINT_FORMAT, IMAGENET_MEAN, IMAGENET_STD, build_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,7 +39,7 @@ def launch(args: list[str], output: Path, processes: int) -> subprocess.Complete
 @pytest.mark.integration
 def test_two_process_evaluation_equals_one(tmp_path, checkpoint):
     args = ["evaluate", str(checkpoint), "--suite", "mini", "--max-images", "51", "--batch-size", "8", "--device", "cpu"]
-    one = launch([*args, "--out", str(tmp_path / "one")], tmp_path / "o1", 1)
+    launch([*args, "--out", str(tmp_path / "one")], tmp_path / "o1", 1)
     two = launch([*args, "--out", str(tmp_path / "two")], tmp_path / "o2", 2)
     a, b = (json.loads((tmp_path / n / "results.json").read_text()) for n in ("one", "two"))
     x, y = a["datasets"]["fashion-mnist-test"], b["datasets"]["fashion-mnist-test"]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from fakeit_lib import store
-from fakeit_lib.errors import FakeitError
+from fakeit_lib.core import store
+from fakeit_lib.core.errors import FakeitError
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def dataset(tmp_path: Path) -> Path:
 
 
 def test_training_identity_of_a_stage_output_is_known_before_it_exists(dataset: Path):
-    from fakeit_lib.train import make_config, run_folder
+    from fakeit_lib.training.train import make_config, run_folder
 
     cfg = make_config("smoke", data=str(dataset), class_set="fashion-mnist")
     before = run_folder(cfg)
@@ -40,9 +40,9 @@ def test_training_identity_of_a_stage_output_is_known_before_it_exists(dataset: 
 
 
 def test_every_stage_identity_follows_its_code(dataset: Path, monkeypatch):
-    from fakeit_lib.evaluate import EvalConfig
-    from fakeit_lib.train import make_config, run_folder
-    from fakeit_lib.transfer import TransferConfig
+    from fakeit_lib.evaluation.evaluate import EvalConfig
+    from fakeit_lib.evaluation.transfer import TransferConfig
+    from fakeit_lib.training.train import make_config, run_folder
 
     cfg = make_config("smoke", data=str(dataset), class_set="fashion-mnist")
     ev, tr = EvalConfig(checkpoint="x.pt", suite="mini"), TransferConfig(checkpoint="x.pt", suite="mini")
@@ -65,8 +65,8 @@ def test_code_version_hashes_the_stage_modules():
 def test_generation_identity_follows_the_generator_weights(tmp_path: Path):
     from tiny_sd import build_tiny_sd
 
-    from fakeit_lib.generate import GenerateConfig, dataset_dir
-    from fakeit_lib.generate_pipeline import generator_content
+    from fakeit_lib.generation.generate import GenerateConfig, dataset_dir
+    from fakeit_lib.generation.pipeline import generator_content
 
     gen = build_tiny_sd(tmp_path / "gen")
     cfg = GenerateConfig(classes="fashion-mnist", variant="c", generator=str(gen), images_per_class=1)
@@ -95,7 +95,7 @@ def test_content_identity_of_a_user_image_folder(tmp_path: Path):
 
 
 def test_job_slots_from_the_environment(monkeypatch):
-    from fakeit_lib.parallel import job_slots
+    from fakeit_lib.core.parallel import job_slots
 
     monkeypatch.setenv("FAKEIT_JOBS", "3")
     assert job_slots() == 3
@@ -112,13 +112,13 @@ def test_pin_threads_sets_every_pool_whatever_the_environment():
     import subprocess
     import sys
 
-    code = "import json; from fakeit_lib.parallel import pin_threads; print(json.dumps(pin_threads(1)))"
+    code = "import json; from fakeit_lib.core.parallel import pin_threads; print(json.dumps(pin_threads(1)))"
     env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}  # the pools' own defaults: one per core
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     pools = json.loads(res.stdout)
     assert pools["torch"] == 1 and any(k.startswith("openblas:") for k in pools), pools
     assert set(pools.values()) == {1}, pools
-    from fakeit_lib.parallel import pin_threads
+    from fakeit_lib.core.parallel import pin_threads
 
     with pytest.raises(FakeitError, match="threads must be at least 1, got 0"):
         pin_threads(0)
@@ -129,7 +129,7 @@ def test_seeds_trained_side_by_side_equal_seeds_trained_in_turn(tmp_path: Path, 
     """Two worker processes give the very weights one process gives (one thread each, seeded per image)."""
     import torch
 
-    from fakeit_lib import experiments as ex
+    from fakeit_lib.experiments import stages as ex
 
     p = ex.PipelineParams(scale="smoke", class_set="fashion-mnist", recipe="smoke", eval_suite="mini",
                           images_per_class=4, eval_max_images=50, train_seeds=[0, 1])
@@ -143,3 +143,16 @@ def test_seeds_trained_side_by_side_equal_seeds_trained_in_turn(tmp_path: Path, 
     for side_by_side, in_turn in zip(weights["2"], weights["1"]):
         assert all(torch.equal(side_by_side[k], in_turn[k]) for k in in_turn)
     assert not torch.equal(weights["1"][0]["fc.weight"], weights["1"][1]["fc.weight"])  # the seeds differ
+
+
+def test_a_stage_computed_anew_says_why(tmp_path: Path):
+    old = tmp_path / "train-clone-resnet10_narrow-aaaaaa"
+    store.claim_folder(old, {"epochs": 2, "code": "old-code", "data_content": "x"})
+    store.mark_done(old)
+    new = tmp_path / "train-clone-resnet10_narrow-bbbbbb"
+    note = store.recompute_note(new, {"epochs": 2, "code": "new-code", "data_content": "x"})
+    assert note == ("train-clone-resnet10_narrow-bbbbbb: computed anew beside finished train-clone-resnet10_narrow-aaaaaa "
+                    "(its code changed; differs in: code)")
+    assert store.recompute_note(new, {"epochs": 3, "code": "old-code", "data_content": "x"}).endswith(
+        "(its settings or inputs changed; differs in: epochs)")
+    assert store.recompute_note(tmp_path / "eval-mini-other-cccccc", {"code": "x"}) is None  # no finished sibling

@@ -4,7 +4,7 @@ import re
 import sys
 from pathlib import Path
 
-from fakeit_lib import store
+from fakeit_lib.core import store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,7 +20,7 @@ def test_stages_and_caches_go_under_the_suites_own_folders(output_root: Path):
 def test_commands_started_by_tests_inherit_them(output_root: Path):
     import subprocess
 
-    code = "from fakeit_lib.store import cache_root, output_root; print(output_root()); print(cache_root())"
+    code = "from fakeit_lib.core.store import cache_root, output_root; print(output_root()); print(cache_root())"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.stdout.split() == [str(output_root), str(store.cache_root())]
 

@@ -14,12 +14,12 @@ import torch
 from conftest import free_port
 from PIL import Image
 
-from fakeit_lib.classes import load_class_set
-from fakeit_lib.datasets import SKIPPED, ImageListDataset, export_fashion_mnist, training_samples
-from fakeit_lib.errors import FakeitError
-from fakeit_lib.models import build_model, load_model
-from fakeit_lib.loaders import training_loader
-from fakeit_lib.train import PRESETS, TrainConfig, lr_at, make_config, read_metrics, training_dataset
+from fakeit_lib.core.errors import FakeitError
+from fakeit_lib.datasets.classes import load_class_set
+from fakeit_lib.datasets.images import SKIPPED, ImageListDataset, export_fashion_mnist, training_samples
+from fakeit_lib.training.loaders import training_loader
+from fakeit_lib.training.models import build_model, load_model
+from fakeit_lib.training.train import PRESETS, TrainConfig, lr_at, make_config, read_metrics, training_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 FMNIST = load_class_set("fashion-mnist")
@@ -128,22 +128,15 @@ def test_augmentation_depends_on_seed_epoch_and_image_not_on_workers(real_small)
 
 @pytest.mark.integration
 def test_smoke_chain_generate_train_evaluate_transfer(tmp_path, monkeypatch):
-    """mini generator (or a tiny random SD when the mini one is not shipped) -> dataset -> train -> evaluate."""
-    from fakeit_lib.evaluate import EvalConfig, evaluate
-    from fakeit_lib.generate import GenerateConfig, generate_dataset
-    from fakeit_lib.train import train
-    from fakeit_lib.transfer import TransferConfig, transfer
+    """The shipped mini generator -> dataset -> train -> evaluate -> transfer."""
+    from fakeit_lib.evaluation.evaluate import EvalConfig, evaluate
+    from fakeit_lib.evaluation.transfer import TransferConfig, transfer
+    from fakeit_lib.generation.generate import GenerateConfig, generate_dataset
+    from fakeit_lib.training.train import train
 
     monkeypatch.setenv("FAKEIT_OUTPUT", str(tmp_path / "outputs"))
 
-    if (ROOT / "fakeit_lib" / "generators" / "mini").is_dir():
-        gen = GenerateConfig(classes="fashion-mnist", variant="c", generator="mini", images_per_class=4, steps=5, guidance=2.0)
-    else:
-        sys.path.insert(0, str(Path(__file__).parent))
-        from tiny_sd import build_tiny_sd
-
-        gen = GenerateConfig(classes="fashion-mnist", variant="c", generator=str(build_tiny_sd(tmp_path / "sd")),
-                             images_per_class=4, steps=2, size=32, guidance=2.0)
+    gen = GenerateConfig(classes="fashion-mnist", variant="c", generator="mini", images_per_class=4, steps=5, guidance=2.0)
     data = generate_dataset(gen, tmp_path / "synthetic", progress=False)
     run = train(make_config("smoke", data=str(data)), tmp_path / "run")
     metrics = read_metrics(run)

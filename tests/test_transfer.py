@@ -7,9 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from fakeit_lib.errors import FakeitError
-from fakeit_lib.params import from_dict
-from fakeit_lib.transfer import TransferConfig, carve_validation, linear_probe, paper_splits, transfer
+from fakeit_lib.core.errors import FakeitError
+from fakeit_lib.core.params import from_dict
+from fakeit_lib.evaluation.transfer import TransferConfig, carve_validation, linear_probe, paper_splits, transfer
 
 
 def test_probe_separates_gaussian_blobs_and_reports_its_choice():
@@ -43,12 +43,12 @@ def test_preconditioned_fit_reaches_sklearns_optimum():
     from sklearn.datasets import load_digits
     from sklearn.linear_model import LogisticRegression
 
-    from fakeit_lib.transfer import _Problem
+    from fakeit_lib.evaluation.probe import LogisticProblem
 
     x, y = load_digits(return_X_y=True)
     x = torch.tensor((x - x.mean(0)) / x.std(0).clip(min=1e-6))
     y = torch.tensor(y)
-    problem = _Problem(x, y, 10)
+    problem = LogisticProblem(x, y, 10)
 
     def objective(w, b, wd):
         return float(torch.nn.functional.cross_entropy(x @ w + b, y) + wd / 2 * (w * w).sum())

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from fakeit_lib import wordnet as wnmod
-from fakeit_lib.errors import FakeitError
+from fakeit_lib.core.errors import FakeitError
+from fakeit_lib.datasets import wordnet as wnmod
 
 
 def test_lexnames_table():

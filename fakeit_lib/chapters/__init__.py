@@ -1,2 +1,5 @@
-"""One module per chapter of the book: its parameters (a dataclass the notebook mirrors), the stages it runs, its
-tables and figures, and the findings it checks. A notebook imports its chapter module and makes one call per step."""
+"""One module per notebook of the book: its parameters (a dataclass the notebook's parameters cell mirrors) and the
+stages, tables, figures and verdicts it shows, so a notebook only calls and narrates.
+
+May import everything below it (`core` to `experiments`); never the book builder.
+"""

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .. import findings as fd
-from ..errors import FakeitError
-from ..experiments import ModelRuns, PipelineParams, model_runs_many
-from ..stats import mean_interval
+from ..core.errors import FakeitError
+from ..experiments.stages import ModelRuns, PipelineParams, model_runs_many
+from ..paper import findings as fd
+from ..paper.stats import mean_interval
 
 
 @dataclass
@@ -34,7 +34,7 @@ class AblationParams(PipelineParams):
     clip_guidance: float = 7.5  # guidance of the CLIP-template comparison; paper (Sec. 4.1): Stable Diffusion's default
 
     def validate(self) -> None:
-        from ..prompts import check_variant
+        from ..prompts.variants import check_variant
 
         super().validate()
         check_variant(self.ablation_variant)
@@ -62,10 +62,10 @@ def image_sweeps(p: AblationParams) -> pd.DataFrame | None:
     counts (Fashion-MNIST only; None for other class sets, which have no judge)."""
     if p.class_set != "fashion-mnist":
         return None
-    from ..experiments import synthetic_clones
-    from ..imagestats import image_statistics
-    from ..judge import load_judge, score_images
-    from .fig2_qualitative import _clone_arrays
+    from ..datasets.images import clone_arrays
+    from ..evaluation.imagestats import image_statistics
+    from ..evaluation.judge import load_judge, score_images
+    from ..experiments.stages import synthetic_clones
 
     judge, _ = load_judge(progress=False)
     rows = []
@@ -77,7 +77,7 @@ def image_sweeps(p: AblationParams) -> pd.DataFrame | None:
     folders = {(steps, key[1]): f for steps, keys in by_steps.items()
                for key, f in zip(keys, synthetic_clones(_sweep_params(p, steps), keys))}
     for sweep, value, steps, guidance in settings:
-        x, y, _ = _clone_arrays(folders[(steps, guidance)])
+        x, y, _ = clone_arrays(folders[(steps, guidance)])
         s = score_images(judge, x, y)
         rows.append({"sweep": sweep, "value": value, "guidance": guidance, "steps": steps, "images": len(y),
                      "fidelity": s["fidelity"], "diversity": s["diversity"], **image_statistics(x)})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import FakeitError
-from ..experiments import ModelRuns, PipelineParams, model_runs_many
+from ..core.errors import FakeitError
+from ..experiments.stages import ModelRuns, PipelineParams, model_runs_many
 
 
 @dataclass
@@ -20,7 +20,7 @@ class ComparisonParams(PipelineParams):
     transfer_sets: list[str] = field(default_factory=list)  # mini suite: datasets probed ([]: all four)
 
     def validate(self) -> None:
-        from ..prompts import check_variant
+        from ..prompts.variants import check_variant
 
         super().validate()
         check_variant(self.best_variant)

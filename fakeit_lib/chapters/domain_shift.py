@@ -2,7 +2,7 @@
 
 The paper tests its ImageNet-100 models on ImageNet-v2, -Sketch, -R and -A besides the validation set: several
 synthetic-trained models beat the real-trained one on Sketch and R although they trail it on val. At the mini scale
-the shifted tests are constructed from the real Fashion-MNIST test split (fakeit_lib.minidata.SHIFTS: edge-map
+the shifted tests are constructed from the real Fashion-MNIST test split (fakeit_lib.evaluation.minidata.SHIFTS: edge-map
 sketches, inverted renditions, noise, blur, low contrast), deterministically, and labelled as constructed. The
 models are Table 1's, per seed; "holding up" is the share of in-domain top-1 kept under shift.
 """
@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import findings as fd
-from ..experiments import ModelRuns, evaluations
-from ..paper import TEST_SETS, VARIANT_LABELS, paper_rows, train_set_of
-from ..tables import interval_cell
+from ..experiments.stages import ModelRuns, evaluations
+from ..paper import findings as fd
+from ..paper.results import TEST_SETS, VARIANT_LABELS, paper_rows, train_set_of
+from ..paper.tables import interval_cell
 from .tab1_prompts import Table1Params
 
 PAPER_SHIFTS = ("sketch", "r", "a")  # Sec. 5.2's domain shifts; ImageNet-v2 is Sec. 5.1's second in-domain test
@@ -24,7 +24,7 @@ PAPER_SHIFTS = ("sketch", "r", "a")  # Sec. 5.2's domain shifts; ImageNet-v2 is 
 def shift_names(p: Table1Params, runs: dict) -> list[str]:
     """The shifted test sets of this run: the constructed mini shifts, or the ImageNet sets other than val."""
     if p.eval_suite == "mini":
-        from ..shifts import SHIFTS
+        from ..evaluation.shifts import SHIFTS
 
         return list(SHIFTS)
     return [t for t in runs["real"].results[0]["datasets"] if t in PAPER_SHIFTS]
@@ -88,7 +88,7 @@ def retention_figure(runs: dict, scores: dict, scale: str):
     """Bars of top-1 per test set (in-domain first) for the real model and every clone, with 95% error bars."""
     import plotly.express as px
 
-    from ..stats import mean_interval
+    from ..paper.stats import mean_interval
 
     rows = []
     for key, r in runs.items():
@@ -137,7 +137,7 @@ def shift_table(p: Table1Params) -> pd.DataFrame | None:
     """The constructed shifts of the mini scale: name, the ImageNet set each stands in for, the rule (None otherwise)."""
     if p.eval_suite != "mini":
         return None
-    from ..shifts import SHIFT_PER_CLASS, SHIFTS
+    from ..evaluation.shifts import SHIFT_PER_CLASS, SHIFTS
 
     return pd.DataFrame([{"test": s.name, "what": s.title, "stands in for": s.analogue, "rule": s.rule,
                           "images": 10 * SHIFT_PER_CLASS} for s in SHIFTS.values()])

@@ -4,6 +4,9 @@ The paper's panel: top-5 on the five ImageNet test sets (in-domain: val; domain-
 average top-1 of two transfer groups computed from Table 2 (eight small-scale datasets, two long-tail iNaturalist
 sets); its CoG axes are not given as numbers and are left out. This run's panel follows the same grouping with its
 own test sets: the in-domain test, the domain-shifted tests (one axis each), and one axis per transfer group.
+
+The groups are declared in `data/paper_results.yaml` (fig1). The CoG levels' values are not in the paper's text:
+they come back as None, and a figure shows that axis without the paper's point rather than an estimate.
 """
 
 from __future__ import annotations
@@ -11,27 +14,72 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import findings as fd
-from ..experiments import ModelRuns, evaluations, transfer_scores, transfers
-from ..stats import mean_interval
+from ..experiments.stages import ModelRuns, evaluations, transfer_scores, transfers
+from ..paper import findings as fd
+from ..paper.results import TEST_SETS
 from .comparison import ComparisonParams, equal_size_runs
 
+AXIS_LABELS = {prefix: label for prefix, label in TEST_SETS.values()}  # "in_val" -> "IN-val", ...
+GROUP_LABELS = {"small_scale": "small-scale (8 datasets)", "long_tail": "long-tail (iNat 2018, 2019)",
+                "cog": "ImageNet-CoG (5 levels)"}
+
+
+def _paper() -> dict:
+    from ..paper.results import paper_results
+
+    return paper_results()
+
+
+def _row(table: str, number: int) -> dict:
+    t = _paper()[table]
+    row = next(r for r in t["rows"] if r["row"] == number)
+    return dict(zip(t["columns"], row["values"]))
+
+
+def fig1_axes() -> list[str]:
+    """The eight axes of Fig. 1, in the paper's order: five ImageNet test sets (top-5), three transfer groups."""
+    return [f"{AXIS_LABELS[a]} (top-5)" for a in _paper()["fig1"]["imagenet_axes"]] + [
+        f"{GROUP_LABELS[g]} (avg top-1)" for g in _paper()["fig1"]["groups"]]
+
+
+def paper_fig1_groups() -> dict[str, dict[str, float | None]]:
+    """The paper's Fig. 1 values per model: {model: {axis: value (%) or None where the text gives none}}, the
+    transfer groups averaged over Table 2's columns (rounded to 0.1 as the paper's tables)."""
+    fig = _paper()["fig1"]
+    out = {}
+    for model in fig["models"]:
+        t1, t2 = _row("table1", model["table1_row"]), _row("table2", model["table2_row"])
+        axes = {f"{AXIS_LABELS[a]} (top-5)": t1[f"{a}_top5"] for a in fig["imagenet_axes"]}
+        for group, names in fig["groups"].items():
+            values = [t2[n] for n in names if n in t2]
+            axes[f"{GROUP_LABELS[group]} (avg top-1)"] = round(sum(values) / len(values), 1) if len(values) == len(names) else model.get(group)
+        out[model["label"]] = axes
+    return out
+
+
+def run_fig1_groups(evaluation: dict, transfer: dict) -> dict[str, float | None]:
+    """The same axes for one model of a run: top-5 (%) per ImageNet test set it was scored on, and each transfer
+    group's average top-1 (%) over the group's datasets it was probed on (None when it has none of them)."""
+    names = {key: prefix for key, (prefix, _) in TEST_SETS.items()}
+    axes = {f"{AXIS_LABELS[names[k]]} (top-5)": round(100 * v["top5"], 1) for k, v in evaluation.get("datasets", {}).items() if k in names}
+    probed = {k: 100 * v["top1"] for k, v in transfer.get("datasets", {}).items()}
+    for group, members in _paper()["fig1"]["groups"].items():
+        values = [probed[n] for n in members if n in probed]
+        axes[f"{GROUP_LABELS[group]} (avg top-1)"] = round(sum(values) / len(values), 1) if values else None
+    return axes
 
 
 def paper_spider() -> dict[str, dict[str, float]]:
-    """Fig. 1's values from the paper's tables (fig1_data): top-5 on the ImageNet test sets (Table 1 rows 13, 14, 17)
+    """Fig. 1's values from the paper's tables (paper_fig1_groups): top-5 on the ImageNet test sets (Table 1 rows 13, 14, 17)
     and the transfer groups' average top-1 (Table 2 rows 4, 5, 8); the CoG axes, not given as numbers, left out."""
-    from ..fig1_data import paper_fig1_groups
-
     return {model: {a: v for a, v in axes.items() if v is not None} for model, axes in paper_fig1_groups().items()}
 
 
 def axes_per_seed(p: ComparisonParams, runs: ModelRuns) -> list[dict[str, float]]:
-    """Per seed, this run's axes. Paper scale: the paper's axes (fig1_data.run_fig1_groups). Mini scale: in-domain
+    """Per seed, this run's axes. Paper scale: the paper's axes (run_fig1_groups). Mini scale: in-domain
     top-1, each constructed shift's top-1 (top-5 of ten classes is near 100%), each transfer group's mean top-1."""
-    from ..fig1_data import run_fig1_groups
-    from ..minidata import TRANSFER_GROUPS
-    from ..shifts import SHIFTS
+    from ..evaluation.minidata import TRANSFER_GROUPS
+    from ..evaluation.shifts import SHIFTS
 
     out = []
     probes = transfers(p, runs.checkpoints, p.transfer_suite, p.transfer_roots)
@@ -51,6 +99,17 @@ def axes_per_seed(p: ComparisonParams, runs: ModelRuns) -> list[dict[str, float]
                 axes[f"transfer: {group}"] = float(np.mean(present))
         out.append(axes)
     return out
+
+
+def panels(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns) -> dict[str, dict[str, dict[str, float]]]:
+    """The figure's two panels: the paper's values, and this run's (each model's axes averaged over seeds), labelled
+    with the run's scale and the hash of its parameters."""
+    from ..core.store import config_hash
+    from ..paper.tables import PAPER, run_label
+
+    run = {f"real ({real.label})": mean_axes(axes_per_seed(p, real)),
+           f"synthetic ({synthetic.label})": mean_axes(axes_per_seed(p, synthetic))}
+    return {PAPER: paper_spider(), run_label(p.scale, config_hash(p)): run}
 
 
 def mean_axes(per_seed: list[dict[str, float]]) -> dict[str, float]:

@@ -1,7 +1,7 @@
 """Chapter fig2_qualitative (paper Fig. 2): real images beside every clone, and what a judge measures of them.
 
 At the Fashion-MNIST scale a small CNN trained on the real train split and shipped with the package
-(fakeit_lib.judge) scores every image: fidelity (the share judged as its prompt's class) and diversity (mean
+(fakeit_lib.evaluation.judge) scores every image: fidelity (the share judged as its prompt's class) and diversity (mean
 pairwise distance of the judge's features within a class). The finding "lower guidance gives more diverse, less faithful images" is checked on five disjoint
 image samples of each clone (image i of a class goes to sample i mod 5; fewer when a class has under ten images):
 independent draws of the generator, so their spread is the sampling noise of the measure.
@@ -15,10 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import findings as fd
-from ..errors import FakeitError
-from ..experiments import PipelineParams, synthetic_clones
-from ..prompts import PAPER_EXAMPLES, check_variant
+from ..core.errors import FakeitError
+from ..datasets.images import clone_arrays
+from ..experiments.stages import PipelineParams, synthetic_clones
+from ..paper import findings as fd
+from ..paper.results import PAPER_EXAMPLES
+from ..prompts.variants import check_variant
 
 SAMPLES = 5  # disjoint image samples per clone for the fidelity/diversity verdict
 
@@ -78,6 +80,28 @@ def shown_classes(class_set, wnids: list[str]) -> list:
     return [class_set.classes[i] for i in picks]
 
 
+def classes_shown(p: QualitativeParams) -> list:
+    """The classes the grids show: the example wnids found in the run's class set (else evenly spaced classes)."""
+    from ..datasets.classes import load_class_set
+
+    return shown_classes(load_class_set(p.class_set), p.example_wnids)
+
+
+def names_of(classes: list) -> str:
+    """Class names joined for a sentence."""
+    return ", ".join(c.name for c in classes)
+
+
+def class_grids(p: QualitativeParams, folders: dict[tuple[str, float], Path], shown: list) -> list:
+    """One figure per shown class: its real images, then every clone's first `p.images_shown` images, a row each."""
+    figures = []
+    for info in shown:
+        rows = [("real", real_images(p, info, p.images_shown))]
+        rows += [(clone_label(v, g), synthetic_images(f, info.index, p.images_shown)) for (v, g), f in folders.items()]
+        figures.append(image_grid(rows, f"{info.name} ({info.wnid or info.folder})"))
+    return figures
+
+
 def real_images(p: QualitativeParams, info, n: int) -> list:
     """The first `n` real training images of a class: Fashion-MNIST train (mini) or files of `real_root/<folder>`."""
     from PIL import Image
@@ -85,7 +109,7 @@ def real_images(p: QualitativeParams, info, n: int) -> list:
     if not p.real_root:
         if p.class_set != "fashion-mnist":
             return []
-        from ..realdata import fashion_mnist
+        from ..datasets.fashion_mnist import fashion_mnist
 
         ds = fashion_mnist("train")
         idx = (ds.targets == info.index).nonzero().flatten()[:n].tolist()
@@ -101,7 +125,7 @@ def synthetic_images(folder: Path, class_index: int, n: int | None = None) -> li
     """The first `n` (all: None) images of a class in a synthetic dataset, in manifest order."""
     from PIL import Image
 
-    from ..datasets import read_manifest
+    from ..datasets.images import read_manifest
 
     rows = [r for r in read_manifest(folder) if r["class_index"] == class_index][:n]
     return [Image.open(Path(folder) / r["path"]).copy() for r in rows]
@@ -129,27 +153,9 @@ def image_grid(rows: list[tuple[str, list]], title: str = "", cell: float = 1.1)
     return fig
 
 
-def _clone_arrays(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(images (N, 28, 28) uint8, labels, index of each image within its class) of a clone, in manifest order."""
-    from PIL import Image
-
-    from ..datasets import read_manifest
-
-    rows = read_manifest(folder)
-    images, labels, within, seen = [], [], [], {}
-    for r in rows:
-        with Image.open(Path(folder) / r["path"]) as im:
-            images.append(np.asarray(im.convert("L")))
-        c = r["class_index"]
-        labels.append(c)
-        within.append(seen.get(c, 0))
-        seen[c] = seen.get(c, 0) + 1
-    return np.stack(images), np.asarray(labels), np.asarray(within)
-
-
 def _real_reference(per_class: int) -> tuple[np.ndarray, np.ndarray]:
     """The first `per_class` real test images of each Fashion-MNIST class (the judge never trained on them)."""
-    from ..realdata import fashion_mnist
+    from ..datasets.fashion_mnist import fashion_mnist
 
     ds = fashion_mnist("test")
     y = ds.targets.numpy()
@@ -170,15 +176,15 @@ def clone_quality(p: QualitativeParams, folders: dict[tuple[str, float], Path]) 
     """Judge and image statistics of Fashion-MNIST clones beside real test images; None for other class sets."""
     if p.class_set != "fashion-mnist":
         return None
-    from ..imagestats import frechet_distance, image_statistics
-    from ..judge import judge_outputs, load_judge, score_images
+    from ..evaluation.imagestats import frechet_distance, image_statistics
+    from ..evaluation.judge import judge_outputs, load_judge, score_images
 
     judge, accuracy = load_judge(progress=False)
-    per_class = max(len(_clone_arrays(f)[0]) for f in folders.values()) // 10
+    per_class = max(len(clone_arrays(f)[0]) for f in folders.values()) // 10
     real_x, real_y = _real_reference(max(per_class, 200))
     _, real_feats = judge_outputs(judge, real_x)
     rows, samples = [], {}
-    arrays = {key: _clone_arrays(folder) for key, folder in folders.items()}
+    arrays = {key: clone_arrays(folder) for key, folder in folders.items()}
     for (variant, guidance), (x, y, within) in arrays.items():
         s = score_images(judge, x, y)
         _, feats = judge_outputs(judge, x)

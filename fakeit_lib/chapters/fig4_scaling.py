@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .. import findings as fd
-from ..errors import FakeitError
-from ..experiments import ModelRuns, PipelineParams, model_runs_many, transfer_scores_many
-from ..paper import paper_rows, train_set_of
-from ..stats import mean_interval
+from ..core.errors import FakeitError
+from ..experiments.stages import ModelRuns, PipelineParams, clone_ladder, model_runs_many, transfer_scores_many
+from ..paper import findings as fd
+from ..paper.results import paper_rows, train_set_of
+from ..paper.stats import mean_interval
 
 
 @dataclass
@@ -25,7 +25,7 @@ class ScalingParams(PipelineParams):
     transfer_sets: list[str] = field(default_factory=list)  # mini suite: datasets probed ([]: all four)
 
     def validate(self) -> None:
-        from ..prompts import check_variant
+        from ..prompts.variants import check_variant
 
         super().validate()
         check_variant(self.scaling_variant)
@@ -47,11 +47,7 @@ class Scaling:
 
 def scaling_runs(p: ScalingParams) -> Scaling:
     """Train (or load) every model of the figure per seed, evaluate it and probe it on the transfer suite."""
-    import dataclasses
-
-    from ..plan import clone_ladder
-
-    clone_ladder(dataclasses.asdict(p), p.scaling_variant, p.scaling_guidance, sorted(p.multipliers))  # largest drawn once
+    clone_ladder(p, p.scaling_variant, p.scaling_guidance, sorted(p.multipliers))  # the largest drawn once
     specs = [(None, None, 1.0, {})] + [(p.scaling_variant, p.scaling_guidance, m, {}) for m in sorted(p.multipliers)]
     real, *clones = model_runs_many(p, specs)
     real_t, *clones_t = transfer_scores_many(p, [real, *clones], p.transfer_suite, p.transfer_roots)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import FakeitError
-from ..paper import TEST_SETS, VARIANT_LABELS, paper_columns, paper_results, paper_rows
+from ..core.errors import FakeitError
+from ..paper.results import TEST_SETS, VARIANT_LABELS, paper_columns, paper_results, paper_rows
 
 TRANSFER_NAMES = {"aircraft": "Aircraft", "cars": "Cars196", "dtd": "DTD", "eurosat": "EuroSAT", "flowers": "Flowers",
                   "pets": "Pets", "food101": "Food101", "sun397": "SUN397", "inat2018": "iNat18", "inat2019": "iNat19",
@@ -100,8 +100,8 @@ def linear_probe_text() -> str:
 
 def preset_stages(p: ImageNet1KParams) -> list:
     """Every stage of the preset, with whether its output exists (the library's plan: nothing is computed)."""
-    from ..plan import plan
-    from ..runner import load_preset, project_root
+    from ..experiments.plan import plan
+    from ..experiments.presets import load_preset, project_root
 
     named = not p.imagenet1k_preset.endswith((".yaml", ".yml"))  # a preset of the project, not a YAML file
     return plan(load_preset(p.imagenet1k_preset, project_root() if named else Path.cwd()))

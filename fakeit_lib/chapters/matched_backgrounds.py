@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .. import findings as fd
-from ..backgrounds import MATCHED_K, matched_frame
-from ..errors import FakeitError
-from ..experiments import PipelineParams, model_runs_many
-from ..paper import VARIANT_LABELS, table1_row, train_set_of
-from ..prompts import MATCHED
-from ..tables import PAPER, interval_cell, interval_columns
+from ..core.errors import FakeitError
+from ..experiments.stages import PipelineParams, model_runs_many
+from ..paper import findings as fd
+from ..paper.results import VARIANT_LABELS, table1_row, train_set_of
+from ..paper.tables import PAPER, interval_cell, interval_columns
+from ..prompts.backgrounds import MATCHED_K, matched_frame
+from ..prompts.variants import MATCHED
 from .tab1_prompts import NO_SCENES
 
 RANDOM = "c_hc_inside_b"  # the paper's backgrounds: every image's scene from all 365, in turn
@@ -38,9 +38,13 @@ def untestable_reason(p: MatchedParams) -> str | None:
     return NO_SCENES if p.class_set == "fashion-mnist" else None
 
 
-def scene_table(class_set, classes: list | None = None, shown: int = 5) -> pd.DataFrame:
-    """Per class (all, or `classes`), the text it is matched by and its best `shown` scenes."""
-    return matched_frame(list(classes if classes is not None else class_set), shown)
+def scene_table(p: MatchedParams, shown: int = 5, sample: int = 10) -> pd.DataFrame:
+    """For a seeded sample of `sample` classes of the run's class set, the text each is matched by and its best
+    `shown` scenes."""
+    from ..datasets.classes import load_class_set
+    from .prompts import sample_classes
+
+    return matched_frame(sample_classes(load_class_set(p.class_set), sample, p.seed), shown)
 
 
 def matched_runs(p: MatchedParams) -> dict:
@@ -98,7 +102,7 @@ def matched_findings(p: MatchedParams, runs: dict) -> list[fd.Verdict]:
 
 def runs_note(p: MatchedParams, runs: dict) -> str:
     """What this page trained, in one sentence."""
-    from ..tables import seeds_note
+    from ..paper.tables import seeds_note
 
     if not runs:
         return (f"Nothing was generated or trained for the {p.class_set} classes: {untestable_reason(p)}; the verdict "

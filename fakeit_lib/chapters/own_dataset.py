@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import FakeitError
-from ..experiments import PipelineParams, synthetic_clone, trained_checkpoint
-from ..params import from_dict
+from ..core.errors import FakeitError
+from ..core.params import from_dict
+from ..experiments.stages import PipelineParams, synthetic_clone, trained_checkpoint
 
 EXAMPLE = "footwear_shop.tsv"
 # the example's classes (their folders) -> the Fashion-MNIST test label of the same kind of shoe
@@ -43,7 +43,7 @@ class OwnDatasetParams:
     own_seeds: int = 0  # train only the first N of train_seeds here (0: all); this page checks no paper finding
 
     def validate(self) -> None:
-        from ..prompts import check_variant
+        from ..prompts.variants import check_variant
 
         check_variant(self.best_variant)
         if self.own_images_per_class < 1 or self.own_seeds < 0 or not self.train_seeds:
@@ -83,9 +83,9 @@ def example_test_set() -> Path:
     (a cached stage under the output root)."""
     from PIL import Image
 
-    from ..classes import load_class_set
-    from ..realdata import fashion_mnist
-    from ..store import claim_folder, is_done, mark_done, stage_dir
+    from ..core.store import claim_folder, is_done, mark_done, stage_dir
+    from ..datasets.classes import load_class_set
+    from ..datasets.fashion_mnist import fashion_mnist
 
     folders = [c.folder for c in load_class_set(str(example_class_file()))]
     if sorted(folders) != sorted(EXAMPLE_LABELS):
@@ -121,8 +121,8 @@ def pipeline_params(p: OwnDatasetParams) -> PipelineParams:
 
 def prompts_frame(p: OwnDatasetParams) -> pd.DataFrame:
     """The class file's classes and the prompt each gets."""
-    from ..classes import load_class_set
-    from ..prompts import build_prompts
+    from ..datasets.classes import load_class_set
+    from ..prompts.variants import build_prompts
 
     cs = load_class_set(class_file(p))
     prompts = build_prompts(cs, p.best_variant)
@@ -144,7 +144,7 @@ def own_models(p: OwnDatasetParams, clone: Path) -> list[Path]:
 
 def own_results(p: OwnDatasetParams, checkpoints: list[Path]) -> list[dict]:
     """Each model's top-1/top-5 on the real test images (suite folder of `fakeit evaluate`)."""
-    from ..evaluate import EvalConfig, evaluate
+    from ..evaluation.evaluate import EvalConfig, evaluate
 
     return [evaluate(from_dict(EvalConfig, dict(checkpoint=str(c), suite="folder", test_root=test_root(p),
                                                 class_set=class_file(p)))) for c in checkpoints]
@@ -165,7 +165,7 @@ def results_frame(p: OwnDatasetParams, results: list[dict]) -> pd.DataFrame:
 
 def run_note(p: OwnDatasetParams, results: list[dict]) -> str:
     """What this page computed, in one sentence: the scale, the test images, the seeds; or why nothing ran."""
-    from ..tables import seeds_note
+    from ..paper.tables import seeds_note
 
     reason = not_run_reason(p)
     if reason:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..errors import FakeitError
-from ..experiments import ModelRuns, transfer_results
-from ..stats import mean_interval
+from ..core.errors import FakeitError
+from ..experiments.stages import ModelRuns, transfer_results
+from ..paper.stats import mean_interval
 from .comparison import ComparisonParams
 
 # what each measure is, and the direction that the works introducing them associate with better transfer

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .. import findings as fd
-from ..errors import FakeitError
-from ..experiments import PipelineParams, model_runs_many
-from ..paper import TEST_SETS, VARIANT_LABELS, table1_row, train_set_of
-from ..tables import PAPER, interval_cell, interval_columns
+from ..core.errors import FakeitError
+from ..experiments.stages import PipelineParams, model_runs_many
+from ..paper import findings as fd
+from ..paper.results import TEST_SETS, VARIANT_LABELS, table1_row, train_set_of
+from ..paper.tables import PAPER, interval_cell, interval_columns
 
 NO_SCENES = ("Fashion-MNIST images show one object on a black ground and the mini generator draws no scene, so a "
              "background in the prompt cannot change what is drawn the way it does for Stable Diffusion")
@@ -24,7 +24,7 @@ class Table1Params(PipelineParams):
     guidances: list[float] = field(default_factory=lambda: [7.5, 2.0])  # paper: 7.5 (default) and 2.0
 
     def validate(self) -> None:
-        from ..prompts import check_variant
+        from ..prompts.variants import check_variant
 
         super().validate()
         for v in self.variants:
@@ -101,7 +101,7 @@ def _per_seed_mean(runs: dict, keys: list) -> list[float]:
 
 def prompt_testability(p: Table1Params, variants: list[str]) -> str | None:
     """Why prompt variants cannot be compared with this generator (it was trained on them as captions), or None."""
-    from ..captions import generator_captions
+    from ..generation.mini.captions import generator_captions
 
     captions = generator_captions(p.generator)
     if captions is None:
@@ -168,8 +168,8 @@ def table1_findings(p: Table1Params, runs: dict) -> list[fd.Verdict]:
 def generator_text(p: Table1Params) -> tuple[str, pd.DataFrame | None]:
     """What the generator's training text was, in one sentence, and per variant: was it a training caption, and
     what share of its words the captions held (None when the project did not train the generator)."""
-    from ..captions import generator_captions, prompt_word_shares
-    from ..prompts import build_prompts
+    from ..generation.mini.captions import generator_captions, prompt_word_shares
+    from ..prompts.variants import build_prompts
 
     captions = generator_captions(p.generator)
     if captions is None:
@@ -177,7 +177,7 @@ def generator_text(p: Table1Params) -> tuple[str, pd.DataFrame | None]:
                 "Diffusion v1.4, LAION-5B image alt-texts) are not listed here.", None)
     shares = prompt_word_shares(captions, p.class_set, p.variants)
     as_captions = set(captions.get("prompt_variants_as_captions", []))
-    from ..classes import load_class_set
+    from ..datasets.classes import load_class_set
 
     example = build_prompts(load_class_set(p.class_set), p.variants[0])[0].text
     rows = [{"variant": v, "template": VARIANT_LABELS[v], "used as a training caption": "yes" if v in as_captions else "no",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import findings as fd
-from ..experiments import ModelRuns, transfer_scores, transfer_scores_many
-from ..paper import paper_columns, paper_rows, train_set_of
-from ..stats import mean_interval
-from ..tables import PAPER, interval_cell
+from ..experiments.stages import ModelRuns, transfer_scores, transfer_scores_many
+from ..paper import findings as fd
+from ..paper.results import paper_columns, paper_rows, train_set_of
+from ..paper.stats import mean_interval
+from ..paper.tables import PAPER, interval_cell
 from .comparison import ComparisonParams, equal_size_runs
 
 
@@ -65,7 +65,7 @@ def transfer_sets_frame(suite: str) -> pd.DataFrame | None:
     """The mini suite's datasets with their classes, source, licence and split (None for the paper suite)."""
     if suite != "mini":
         return None
-    from ..minidata import TRANSFER_SETS, content_sha256, transfer_split
+    from ..evaluation.minidata import TRANSFER_SETS, content_sha256, transfer_split
 
     return pd.DataFrame([{"dataset": s.name, "what": s.title, "group": s.group, "classes": ", ".join(s.classes),
                           "train / test images": f"{len(transfer_split(s.name, 'train'))} / {len(transfer_split(s.name, 'test'))}",

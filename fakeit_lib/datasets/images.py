@@ -1,0 +1,303 @@
+"""Image datasets: synthetic clones (manifest.jsonl), ImageFolder trees, the ImageNet test-set layouts, and small grey
+images held in memory (`ArrayImages`).
+
+Every dataset here yields `(image_tensor_or_crops, label)`. Labels are always indices in a class set's label space:
+from the manifest's `class_index` when a dataset has a manifest (ImageFolder's sorted-folder order would not match,
+e.g., Fashion-MNIST's official labels), else from folder names mapped through the class set.
+
+Unreadable or corrupt image files are skipped and counted, never silently: such a sample comes back with label
+SKIPPED (-1); training ignores it in the loss and reports the count per epoch, evaluation leaves it out of the
+accuracy and lists the files in its results. A dataset in which every file is unreadable is an error.
+
+The mini scale's test and transfer sets are a few thousand 28x28 grey images. Decoding each into a PIL image and
+transforming it alone costs more than the model; `ArrayImages` keeps them as one uint8 array and, through
+`__getitems__` (which torch's DataLoader calls with a whole batch of indices), applies the test-time transform
+(`training.augment.EvalTransform`: resize, centre crop, normalise) to the batch at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from ..core.errors import FakeitError
+from .wordnet import is_wnid
+
+SKIPPED = -1
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
+
+# The ImageNet test sets of Table 1: name -> (folder layout, the class set whose classes the set covers)
+IMAGENET_EVAL_SETS: dict[str, tuple[str, str]] = {
+    "val": ("wnid", "imagenet1k"),  # ILSVRC2012 val sorted into wnid folders (the usual valprep layout)
+    "v2": ("index", "imagenet1k"),  # ImageNetV2 (matched-frequency): folders 0..999 = ImageNet-1K class indices
+    "sketch": ("wnid", "imagenet1k"),  # ImageNet-Sketch: `sketch/<wnid>/*.JPEG`
+    "r": ("wnid", "imagenet-r"),  # ImageNet-R: 200 wnid folders
+    "a": ("wnid", "imagenet-a"),  # ImageNet-A: 200 wnid folders
+}
+
+
+def _is_image(name: str) -> bool:
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _existing_dir(root: Path | str, what: str) -> Path:
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise FakeitError(f"{what} root {root} does not exist")
+    if not root.is_dir():
+        raise FakeitError(f"{what} root {root} is not a folder")
+    return root
+
+
+def load_image(path: Path | str) -> Image.Image | None:
+    """The image as RGB, or None when the file is unreadable or corrupt."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im.convert("RGB")
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        return None
+
+
+class ImageListDataset(torch.utils.data.Dataset):
+    """Images from a list of (path, label) pairs; unreadable files come back with label SKIPPED."""
+
+    def __init__(self, samples: list[tuple[str, int]], transform: Callable | None = None, name: str = ""):
+        self.samples = samples
+        self.transform = transform
+        self.name = name
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int):
+        path, label = self.samples[i]
+        image = load_image(path)
+        if image is None:
+            image, label = Image.new("RGB", (32, 32)), SKIPPED
+        return (self.transform(image) if self.transform else image), label
+
+    @property
+    def targets(self) -> list[int]:
+        return [label for _, label in self.samples]
+
+
+class TensorImageDataset(torch.utils.data.Dataset):
+    """In-memory images (a torchvision dataset such as FashionMNIST, or arrays) with a transform on PIL RGB images."""
+
+    def __init__(self, images: list[Image.Image], labels: list[int], transform: Callable | None = None, name: str = ""):
+        self.images, self.labels, self.transform, self.name = images, labels, transform, name
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        image = self.images[i].convert("RGB")
+        return (self.transform(image) if self.transform else image), self.labels[i]
+
+    @property
+    def targets(self) -> list[int]:
+        return list(self.labels)
+
+
+class ArrayImages(torch.utils.data.Dataset):
+    """(N, H, W) uint8 grey images and labels; `transform` an augment.EvalTransform (or any PIL transform)."""
+
+    def __init__(self, images: np.ndarray, labels, transform=None, name: str = ""):
+        self.images = torch.from_numpy(np.ascontiguousarray(images))
+        self.labels = [int(v) for v in labels]
+        self.transform, self.name = transform, name
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def targets(self) -> list[int]:
+        return list(self.labels)
+
+    def __getitems__(self, indices: list[int]) -> list:
+        batch = self.images[torch.as_tensor(indices, dtype=torch.long)]
+        if hasattr(self.transform, "batch"):
+            x = self.transform.batch(batch.unsqueeze(1))
+            return [(x[i], self.labels[j]) for i, j in enumerate(indices)]
+        return [self[i] for i in indices]
+
+    def __getitem__(self, i: int):
+        if hasattr(self.transform, "batch"):
+            return self.transform.batch(self.images[i][None, None])[0], self.labels[i]
+        from PIL import Image
+
+        image = Image.fromarray(self.images[i].numpy()).convert("RGB")
+        return (self.transform(image) if self.transform else image), self.labels[i]
+
+
+def read_manifest(folder: Path) -> list[dict]:
+    """The rows of a synthetic dataset's manifest.jsonl (one a generated image)."""
+    path = Path(folder) / "manifest.jsonl"
+    rows = []
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                row["path"], row["class_index"] = str(row["path"]), int(row["class_index"])
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+                raise FakeitError(f"{path} line {lineno} is not a manifest row with path and class_index: {e}") from None
+            rows.append(row)
+    return rows
+
+
+def clone_arrays(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(grey images (N, H, W) uint8, labels, index of each image within its class) of a clone, in manifest order."""
+    rows = read_manifest(folder)
+    images, labels, within, seen = [], [], [], {}
+    for r in rows:
+        with Image.open(Path(folder) / r["path"]) as im:
+            images.append(np.asarray(im.convert("L")))
+        c = r["class_index"]
+        labels.append(c)
+        within.append(seen.get(c, 0))
+        seen[c] = seen.get(c, 0) + 1
+    return np.stack(images), np.asarray(labels), np.asarray(within)
+
+
+def dataset_class_set_name(folder: Path) -> str | None:
+    """The class set a dataset folder was made for, from its config.yaml (`classes` or `class_set`), if recorded."""
+    from ..core.store import read_config
+
+    config = read_config(folder) or {}
+    value = config.get("classes", config.get("class_set"))
+    return value if isinstance(value, str) else None
+
+
+def folder_samples(root: Path, folder_to_label: dict[str, int] | None = None) -> tuple[list[tuple[str, int]], list[str]]:
+    """(path, label) pairs of an ImageFolder tree and its class folders; labels from `folder_to_label` or sorted order."""
+    folders = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
+    if not folders:
+        raise FakeitError(f"dataset root {root} holds no class folders; expected one sub-folder of images per class")
+    if folder_to_label is None:
+        folder_to_label = {f: i for i, f in enumerate(folders)}
+    unknown = [f for f in folders if f not in folder_to_label]
+    if unknown:
+        example = next(iter(folder_to_label))
+        raise FakeitError(
+            f"dataset root {root} has folder(s) {', '.join(unknown[:5])} that name no class of the class set "
+            f"(expected folders such as {example!r})"
+        )
+    samples = []
+    for f in folders:
+        for dirpath, _, files in sorted(os.walk(root / f)):
+            samples.extend((os.path.join(dirpath, n), folder_to_label[f]) for n in sorted(files) if _is_image(n))
+    if not samples:
+        raise FakeitError(f"dataset root {root} holds no image files ({', '.join(IMAGE_EXTENSIONS)})")
+    return samples, folders
+
+
+def training_samples(root: Path | str, class_set=None) -> tuple[list[tuple[str, int]], int]:
+    """(path, label) pairs of a training dataset folder and the number of classes of its label space.
+
+    Labels come from manifest.jsonl `class_index` when present; otherwise folders are mapped through the class
+    set's `folder` names (or sorted-folder order when no class set is known).
+    """
+    root = _existing_dir(root, "dataset")
+    if (root / "manifest.jsonl").exists():
+        rows = read_manifest(root)
+        if not rows:
+            raise FakeitError(f"{root / 'manifest.jsonl'} is empty")
+        samples = [(str(root / r["path"]), r["class_index"]) for r in rows]
+        top = max(label for _, label in samples)
+        num_classes = len(class_set) if class_set is not None else top + 1
+        if top >= num_classes or min(label for _, label in samples) < 0:
+            raise FakeitError(f"{root}/manifest.jsonl has class_index {top}, outside class set {class_set.name} (0..{num_classes - 1})")
+        return samples, num_classes
+    if class_set is not None:
+        mapping = {c.folder: c.index for c in class_set}
+        samples, _ = folder_samples(root, mapping)
+        return samples, len(class_set)
+    samples, folders = folder_samples(root)
+    return samples, len(folders)
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """A real test set, with each image labelled by its ImageNet-1K wnid's position in `wnids`."""
+
+    name: str
+    samples: list[tuple[str, int]]  # (path, index into wnids)
+    wnids: list[str]  # the classes the test set covers (200 for R/A, 1000 for val/v2/sketch)
+
+
+def imagenet_eval_set(name: str, root: Path | str) -> EvalSet:
+    """An ImageNet test set (val, v2, sketch, r, a) read from its usual layout under `root`."""
+    from .classes import load_class_set
+
+    if name not in IMAGENET_EVAL_SETS:
+        raise FakeitError(f"unknown ImageNet test set {name!r}; valid: {', '.join(IMAGENET_EVAL_SETS)}")
+    layout, set_name = IMAGENET_EVAL_SETS[name]
+    root = _existing_dir(root, f"ImageNet-{name}")
+    covered = load_class_set(set_name)
+    wnids = [c.wnid for c in covered]
+    position = {w: i for i, w in enumerate(wnids)}
+    if layout == "wnid":
+        if name == "sketch" and not any(is_wnid(e.name) for e in os.scandir(root)) and (root / "sketch").is_dir():
+            root = root / "sketch"
+        folder_to_label = position
+        example = "n01440764"
+    else:  # v2: folder k holds images of ImageNet-1K class k
+        in1k = load_class_set("imagenet1k")
+        folder_to_label = {str(c.index): position[c.wnid] for c in in1k}
+        example = "0 .. 999"
+    folders = [e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith(".")]
+    if not folders or not any(f in folder_to_label for f in folders):
+        raise FakeitError(
+            f"ImageNet-{name} root {root} does not have the expected layout: one folder per class named like "
+            f"{example} ({covered.name} classes); found {', '.join(sorted(folders)[:5]) or 'no folders'}"
+        )
+    samples, _ = folder_samples(root, folder_to_label)
+    return EvalSet(name=name, samples=samples, wnids=wnids)
+
+
+def export_fashion_mnist(out: Path | str, split: str = "train", per_class: int = 100) -> Path:
+    """A real Fashion-MNIST subset written like a synthetic clone (class folders, manifest.jsonl, DONE); reused if done.
+
+    Takes the first `per_class` images of each class in the official order; labels are the official ones.
+    """
+    from ..core.store import atomic_write_text, claim_folder, is_done, mark_done
+    from .classes import load_class_set
+    from .fashion_mnist import fashion_mnist
+
+    out = Path(out)
+    from ..core.store import code_version
+
+    config = {"source": "fashion-mnist", "split": split, "per_class": per_class, "class_set": "fashion-mnist",
+              "code": code_version("real")}
+    if is_done(out):
+        claim_folder(out, config)  # refuses a folder made with another config
+        return out
+    claim_folder(out, config)
+    classes = load_class_set("fashion-mnist")
+    ds = fashion_mnist(split)
+    counts = [0] * len(classes)
+    rows = []
+    for i, label in enumerate(ds.targets.tolist()):
+        if counts[label] >= per_class:
+            continue
+        folder = classes[label].folder
+        rel = f"{folder}/{split}-{i:05d}.png"
+        (out / folder).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(ds.data[i].numpy()).save(out / rel)
+        rows.append({"path": rel, "class_index": label, "wnid": classes[label].wnid, "source": f"fashion-mnist/{split}/{i}"})
+        counts[label] += 1
+        if min(counts) >= per_class:
+            break
+    atomic_write_text(out / "manifest.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    mark_done(out, {"images": len(rows)})
+    return out

@@ -1,0 +1,313 @@
+"""The paper's experiments as chains of cached stages: prompts -> generate -> train (per seed) -> evaluate / transfer.
+
+Each function returns the output of one stage, computing it only when its folder (named by a hash of its
+settings, under the output root) is not finished yet, so chapters that need the same synthetic set or model share
+it. A "model" of the book is one training set trained with every seed of `train_seeds` (`ModelRuns`): the synthetic
+set stays fixed, the seeds change the initialisation and the augmentation stream, and every verdict is computed over
+them (fakeit_lib.paper.findings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core.errors import FakeitError
+from ..core.params import from_dict
+from ..core.store import stage_dir
+from .presets import SCALES
+
+
+@dataclass
+class PipelineParams:
+    """Settings every experiment notebook shares (one name, one meaning, in every preset)."""
+
+    scale: str = "paper"  # label of the preset this ran with: smoke, mini or paper
+    class_set: str = "imagenet100"  # classes of the clone; paper: imagenet100 (and imagenet1k); mini: fashion-mnist
+    generator: str = "CompVis/stable-diffusion-v1-4"  # diffusers model (hub id or folder) or "mini"; paper: SD v1.4
+    steps: int = 50  # denoising steps; paper: 50
+    gen_batch_size: int = 8  # images per generator call (part of a dataset's identity: fixed batches)
+    images_per_class: int | str = "match"  # synthetic images per class at 1x: N, or "match" (the real set's counts, real_root); paper: match
+    recipe: str = "paper"  # training recipe: paper (ResNet-50, multi-crop, 100 epochs), mini or smoke
+    real_root: str = ""  # real training set (ImageFolder of wnid folders) for the baseline; "" at mini: Fashion-MNIST
+    eval_suite: str = "imagenet"  # imagenet (val, v2, sketch, r, a from eval_roots) or mini (Fashion-MNIST test)
+    eval_roots: dict = field(default_factory=dict)  # imagenet suite: {val: root, v2: root, sketch: ..., r: ..., a: ...}
+    eval_max_images: int = 0  # evaluate on the first N images of each test set (0: all)
+    seed: int = 0  # seeds generation: the synthetic sets are fixed whatever the training seeds
+    train_seeds: list[int] = field(default_factory=lambda: [0])  # one model per seed behind every number; paper: [0]
+
+    def validate(self) -> None:
+        from ..training.train import PRESETS
+
+        if self.scale not in SCALES:
+            raise FakeitError(f"parameter scale={self.scale!r} is not valid; valid: {', '.join(SCALES)}")
+        if self.recipe not in PRESETS:
+            raise FakeitError(f"parameter recipe={self.recipe!r} is not valid; valid: {', '.join(PRESETS)}")
+        if self.eval_suite not in ("imagenet", "mini"):
+            raise FakeitError(f"parameter eval_suite={self.eval_suite!r} is not valid; valid: imagenet, mini")
+        bad = sorted(set(self.eval_roots) - {"val", "v2", "sketch", "r", "a"})
+        if bad:
+            raise FakeitError(f"parameter eval_roots has unknown test set(s) {', '.join(bad)}; valid: val, v2, sketch, r, a")
+        if self.steps < 1 or self.gen_batch_size < 1:
+            raise FakeitError("parameters steps and gen_batch_size must be at least 1")
+        if isinstance(self.images_per_class, str) and self.images_per_class != "match":
+            raise FakeitError(f"parameter images_per_class={self.images_per_class!r} must be a number >= 1 or 'match'")
+        if isinstance(self.images_per_class, int) and self.images_per_class < 1:
+            raise FakeitError(f"parameter images_per_class={self.images_per_class} must be at least 1")
+        if not self.train_seeds or len(set(self.train_seeds)) != len(self.train_seeds):
+            raise FakeitError(f"parameter train_seeds={self.train_seeds} must list distinct seeds, at least one")
+
+
+def images_spec(p: PipelineParams, multiplier: float = 1.0) -> int | str:
+    """The images-per-class spec of a clone `multiplier` times the 1x size (a count, or a spec of the real counts)."""
+    if p.images_per_class == "match":
+        if not p.real_root:
+            raise FakeitError("images_per_class 'match' needs real_root, the real training set whose counts are matched")
+        return f"match:{p.real_root}" if multiplier == 1 else f"x{multiplier:g}:{p.real_root}"
+    return max(1, round(int(p.images_per_class) * multiplier))
+
+
+def clone_config(p: PipelineParams, variant: str, guidance: float, multiplier: float = 1.0):
+    """The GenerateConfig of the clone of `p.class_set` with this prompt variant and guidance, `multiplier` times the
+    1x size: the one definition of a clone that the notebooks, the plan and the commands it prints share."""
+    from ..generation.config import GenerateConfig
+
+    return from_dict(GenerateConfig, dict(classes=p.class_set, variant=variant, generator=p.generator,
+                                          guidance=float(guidance), steps=p.steps, images_per_class=images_spec(p, multiplier),
+                                          seed=p.seed, batch_size=p.gen_batch_size))
+
+
+def _generate_job(config) -> str:
+    from ..generation.generate import generate_dataset
+
+    return str(generate_dataset(config, progress=False))
+
+
+def _generate_done(config) -> bool:
+    from ..core.store import is_done
+    from ..generation.config import dataset_dir
+
+    return is_done(dataset_dir(config))
+
+
+def synthetic_clone(p: PipelineParams, variant: str, guidance: float, multiplier: float = 1.0) -> Path:
+    """The folder of a synthetic clone of `p.class_set`, `multiplier` times the 1x size (generated unless complete)."""
+    return synthetic_clones(p, [(variant, guidance, multiplier)])[0]
+
+
+def synthetic_clones(p: PipelineParams, keys: list[tuple]) -> list[Path]:
+    """The folders of several clones (variant, guidance, multiplier), generated side by side in worker processes
+    when several are missing (fakeit_lib.core.parallel; on a GPU one after another in this process)."""
+    from ..core.parallel import run_jobs
+
+    jobs = [(clone_config(p, *k),) for k in keys]
+    return [Path(f) for f in run_jobs(_generate_job, jobs, [_generate_done(*j) for j in jobs], desc="generate")]
+
+
+def clone_ladder(p: PipelineParams, variant: str, guidance: float, multipliers: list[float]) -> dict[float, Path]:
+    """The folders of one clone at several sizes (a scaling study): the largest drawn once, the others views of it."""
+    from ..generation.generate import generate_clones
+
+    configs = [clone_config(p, variant, guidance, m) for m in multipliers]
+    return dict(zip(multipliers, generate_clones(configs, progress=False)))
+
+
+def real_training_set(p: PipelineParams) -> Path:
+    """The real training set of the baseline: `p.real_root`, or real Fashion-MNIST train images at mini scale."""
+    from ..datasets.images import export_fashion_mnist
+
+    if p.real_root:
+        root = Path(p.real_root).expanduser()
+        if not root.is_dir():
+            raise FakeitError(f"real_root {root} is not a folder; give the real training set (ImageFolder of wnid folders)")
+        return root
+    if p.class_set != "fashion-mnist":
+        raise FakeitError(f"real_root is empty; class set {p.class_set} needs its real training images (e.g. ImageNet-100 train)")
+    if p.images_per_class == "match":
+        raise FakeitError("images_per_class 'match' needs real_root; at mini scale give a number of images per class")
+    from ..core.store import code_version
+
+    n = int(p.images_per_class)
+    folder = stage_dir(f"real-fashion-mnist-train{n}", {"split": "train", "per_class": n, "code": code_version("real")})
+    return export_fashion_mnist(folder, "train", n)
+
+
+def trained_checkpoint(p: PipelineParams, data: Path, seed: int, **recipe) -> Path:
+    """The checkpoint of a classifier trained from scratch on `data` with `p.recipe` and `seed` (trained unless done)."""
+    return Path(_train_job(p.recipe, str(data), p.class_set, seed, recipe))
+
+
+def _train_job(recipe: str, data: str, class_set: str, seed: int, overrides: dict) -> str:
+    from ..training.train import CHECKPOINT, make_config, train
+
+    cfg = make_config(recipe, data=data, class_set=class_set, seed=seed, **overrides)
+    return str(Path(train(cfg, log=lambda *a, **k: None)) / CHECKPOINT)
+
+
+def _train_done(recipe: str, data: str, class_set: str, seed: int, overrides: dict) -> bool:
+    from ..core.store import is_done
+    from ..training.train import make_config, run_folder
+
+    return is_done(run_folder(make_config(recipe, data=data, class_set=class_set, seed=seed, **overrides)))
+
+
+def _eval_values(p: PipelineParams, checkpoint: Path, suite: str | None = None) -> dict:
+    suite = suite or p.eval_suite
+    roots = {f"{k}_root": v for k, v in p.eval_roots.items()} if suite == "imagenet" else {}
+    return dict(checkpoint=str(checkpoint), suite=suite, class_set=p.class_set, max_images=p.eval_max_images or None, **roots)
+
+
+def _evaluate_job(values: dict) -> dict:
+    from ..evaluation.evaluate import EvalConfig, evaluate
+
+    return evaluate(from_dict(EvalConfig, values))
+
+
+def _evaluate_done(values: dict) -> bool:
+    from ..core.store import is_done
+    from ..evaluation.evaluate import EvalConfig, results_folder
+
+    folder = results_folder(from_dict(EvalConfig, values))
+    return folder is not None and is_done(folder)
+
+
+def evaluation(p: PipelineParams, checkpoint: Path, suite: str | None = None) -> dict:
+    """Top-1/top-5 of a checkpoint on the real test sets of `suite` (default `p.eval_suite`; evaluated unless done)."""
+    return _evaluate_job(_eval_values(p, checkpoint, suite))
+
+
+def evaluations(p: PipelineParams, checkpoints: list[Path], suite: str | None = None) -> list[dict]:
+    """`evaluation` of several checkpoints, side by side in worker processes (fakeit_lib.core.parallel)."""
+    from ..core.parallel import run_jobs
+
+    jobs = [(_eval_values(p, c, suite),) for c in checkpoints]
+    return run_jobs(_evaluate_job, jobs, [_evaluate_done(*j) for j in jobs], desc=f"evaluate {suite or p.eval_suite}")
+
+
+def _transfer_values(p: PipelineParams, checkpoint: Path, suite: str, roots: dict, **settings) -> dict:
+    sets = list(getattr(p, "transfer_sets", []) or [])
+    if suite == "mini" and sets:
+        settings = {"mini_sets": sets, **settings}
+    return dict(checkpoint=str(checkpoint), suite=suite, **{f"{k}_root": v for k, v in roots.items()}, **settings)
+
+
+def _transfer_job(values: dict) -> dict:
+    from ..evaluation.transfer import TransferConfig, transfer
+
+    return transfer(from_dict(TransferConfig, values))
+
+
+def _transfer_done(values: dict) -> bool:
+    from ..core.store import is_done
+    from ..evaluation.transfer import TransferConfig, results_folder
+
+    folder = results_folder(from_dict(TransferConfig, values))
+    return folder is not None and is_done(folder)
+
+
+def transfer_results(p: PipelineParams, checkpoint: Path, suite: str, roots: dict, **settings) -> dict:
+    """Linear-probe top-1 of a checkpoint's frozen encoder on a transfer suite (probed unless done)."""
+    return _transfer_job(_transfer_values(p, checkpoint, suite, roots, **settings))
+
+
+def transfers(p: PipelineParams, checkpoints: list[Path], suite: str, roots: dict) -> list[dict]:
+    """`transfer_results` of several checkpoints, side by side in worker processes (fakeit_lib.core.parallel)."""
+    from ..core.parallel import run_jobs
+
+    jobs = [(_transfer_values(p, c, suite, roots),) for c in checkpoints]
+    return run_jobs(_transfer_job, jobs, [_transfer_done(*j) for j in jobs], desc=f"transfer {suite}")
+
+
+@dataclass
+class ModelRuns:
+    """One training set trained once per seed, and what each seed's model scored on the in-domain test sets."""
+
+    label: str  # how tables name it: "real", or "c_dc, gs 2 (1x)"
+    data: str  # real or synthetic
+    variant: str | None  # prompt variant of a synthetic set
+    guidance: float | None  # guidance scale of a synthetic set
+    multiplier: float  # size relative to the 1x set
+    dataset: Path  # the training set's folder
+    images: int  # its number of images
+    seeds: list[int]
+    checkpoints: list[Path]
+    results: list[dict]  # evaluation results, one per seed
+
+    def scores(self, metric: str = "top1", test: str | None = None) -> list[float]:
+        """Per-seed score (%) on one test set (default: the first, i.e. the in-domain one)."""
+        out = []
+        for r in self.results:
+            name = test or next(iter(r["datasets"]))
+            if name not in r["datasets"]:
+                raise FakeitError(f"model {self.label} was not evaluated on {name}; it was on {', '.join(r['datasets'])}")
+            out.append(100.0 * r["datasets"][name][metric])
+        return out
+
+    def saw(self, class_set: str) -> str:
+        """What this model's training saw, in words."""
+        if self.data == "real":
+            return f"{self.images} real training images of the {class_set} classes"
+        return (f"{self.images} synthetic images of the {class_set} classes (prompt {self.variant}, guidance "
+                f"{self.guidance:g}, {self.multiplier:g}x), no real image")
+
+
+def clone_label(variant: str, guidance: float, multiplier: float = 1.0) -> str:
+    """How a clone is named in tables: `c_dc, gs 2 (1x)`."""
+    return f"{variant}, gs {guidance:g} ({multiplier:g}x)"
+
+
+def _count_images(folder: Path) -> int:
+    from ..datasets.images import read_manifest, training_samples
+
+    if (Path(folder) / "manifest.jsonl").exists():
+        return len(read_manifest(folder))
+    return len(training_samples(folder)[0])
+
+
+def model_runs(p: PipelineParams, variant: str | None = None, guidance: float | None = None,
+               multiplier: float = 1.0, **recipe) -> ModelRuns:
+    """The real baseline (variant None) or a clone, trained with every seed of `p.train_seeds` and evaluated."""
+    return model_runs_many(p, [(variant, guidance, multiplier, recipe)])[0]
+
+
+def model_runs_many(p: PipelineParams, specs: list[tuple]) -> list[ModelRuns]:
+    """Several models at once, each (variant or None for real, guidance, multiplier, recipe overrides): their
+    training sets made here (generation), then every (model, seed) trained and evaluated side by side."""
+    from ..core.parallel import run_jobs
+
+    if any(v is not None and g is None for v, g, _, _ in specs):
+        raise FakeitError("a synthetic clone needs a guidance scale")
+    clone_keys = list(dict.fromkeys((v, float(g), float(m)) for v, g, m, _ in specs if v is not None))
+    folders = dict(zip(clone_keys, synthetic_clones(p, clone_keys)))
+    made = [(real_training_set(p), "real", "real") if v is None else
+            (folders[(v, float(g), float(m))], clone_label(v, g, m), "synthetic") for v, g, m, _ in specs]
+    jobs = [(p.recipe, str(dataset), p.class_set, seed, dict(spec[3])) for (dataset, _, _), spec in zip(made, specs)
+            for seed in p.train_seeds]
+    checkpoints = [Path(c) for c in run_jobs(_train_job, jobs, [_train_done(*j) for j in jobs], desc="train")]
+    results = evaluations(p, checkpoints)
+    out, n = [], len(p.train_seeds)
+    for k, ((dataset, label, data), (variant, guidance, multiplier, _)) in enumerate(zip(made, specs)):
+        out.append(ModelRuns(label, data, variant, guidance, multiplier, dataset, _count_images(dataset),
+                             list(p.train_seeds), checkpoints[k * n:(k + 1) * n], results[k * n:(k + 1) * n]))
+    return out
+
+
+def transfer_scores(p: PipelineParams, runs: ModelRuns, suite: str, roots: dict) -> list[dict[str, float]]:
+    """Per seed: linear-probe top-1 (%) on each transfer dataset, and their `average` (out-of-domain sets only)."""
+    return transfer_scores_many(p, [runs], suite, roots)[0]
+
+
+def transfer_scores_many(p: PipelineParams, models: list[ModelRuns], suite: str, roots: dict) -> list[list[dict[str, float]]]:
+    """`transfer_scores` of several models, every probe side by side in worker processes."""
+    from ..evaluation.transfer import out_of_domain_average
+
+    results = transfers(p, [c for m in models for c in m.checkpoints], suite, roots)
+    out, k = [], 0
+    for m in models:
+        per_model = []
+        for _ in m.checkpoints:
+            per = {name: 100.0 * d["top1"] for name, d in results[k]["datasets"].items()}
+            per_model.append({**per, "average": out_of_domain_average(suite, per)})
+            k += 1
+        out.append(per_model)
+    return out

@@ -1,0 +1,206 @@
+"""How a synthetic dataset lands on disk: PNG files, per-rank manifest shards, their repair and merge, and views.
+
+Each rank appends the rows of a finished batch to `manifest.rank{r}.jsonl` in one flushed write, after the batch's
+PNG files were written (temp file + atomic rename); a killed run leaves at most a cut-short batch, which is dropped
+and drawn again. When every batch has its rows, the shards are merged into `manifest.jsonl` (class, then image
+order) and the `DONE` marker is written last. A view (a smaller clone of a larger finished one, see generation.config)
+is a folder of relative symbolic links to the larger clone's files with the manifest a separate run would write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+
+from ..core import store
+from ..core.errors import FakeitError
+from .config import Batch, GenerateConfig, ImageJob
+
+MANIFEST = "manifest.jsonl"
+MANIFEST_FIELDS = (
+    "path", "class_index", "wnid", "variant", "text", "scene", "seed",
+    "guidance", "steps", "generator", "revision", "size", "sha256",
+)  # fmt: skip
+
+
+def shard_path(folder: Path, rank: int) -> Path:
+    """The manifest shard of one rank."""
+    return folder / f"manifest.rank{rank}.jsonl"
+
+
+def read_rows(path: Path) -> tuple[list[dict], int]:
+    """The complete rows of a JSON-lines file and the byte length they span (a truncated last line is left out)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return [], 0
+    rows, end = [], 0
+    for line in data.split(b"\n")[:-1]:  # the part after the last newline is incomplete
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+        end += len(line) + 1
+    return rows, end
+
+
+def complete_batches(rows: list[dict], batch_of: dict[str, int], sizes: list[int]) -> dict[int, list[dict]]:
+    """The rows of the batches all of whose images have a row, by batch number."""
+    found: dict[int, dict[str, dict]] = {}
+    for r in rows:
+        b = batch_of.get(r.get("path"))
+        if b is not None:
+            found.setdefault(b, {})[r["path"]] = r
+    return {b: list(v.values()) for b, v in found.items() if len(v) == sizes[b]}
+
+
+def append_rows(path: Path, rows: list[dict]) -> None:
+    """Append rows in one write, flushed to disk: a batch's rows are all there or (after a crash) cut short."""
+    data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    with open(path, "ab") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def repair_shard(path: Path, keep: dict[int, list[dict]]) -> None:
+    """Rewrite a shard to hold only rows of complete batches (drops a truncated line or a cut-short batch)."""
+    rows, end = read_rows(path)
+    n_keep = sum(len(v) for v in keep.values())
+    if path.exists() and (end != path.stat().st_size or n_keep != len(rows)):
+        store.atomic_write_bytes(path, b"".join((json.dumps(r) + "\n").encode() for b in sorted(keep) for r in keep[b]))
+
+
+def done_batches(folder: Path, batch_of: dict[str, int], sizes: list[int]) -> dict[int, list[dict]]:
+    """Complete batches found in manifest.jsonl and every rank's shard (the first source holding one wins)."""
+    done: dict[int, list[dict]] = {}
+    sources = [folder / MANIFEST] + sorted(folder.glob("manifest.rank*.jsonl"))
+    for src in sources:
+        for b, rows in complete_batches(read_rows(src)[0], batch_of, sizes).items():
+            done.setdefault(b, rows)
+    return done
+
+
+def remove_temporaries(folder: Path, class_folders: list[str]) -> None:
+    """Delete temp files a killed writer left in the class folders."""
+    for name in class_folders:
+        for tmp in (folder / name).glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+def finish(folder: Path, jobs: list[ImageJob], batch_of: dict[str, int], sizes: list[int], class_folders: list[str], summary: dict) -> bool:
+    """Merge the shards into a sorted manifest.jsonl and write DONE, if every batch is complete; True if so."""
+    done = done_batches(folder, batch_of, sizes)
+    if len(done) < len(sizes):
+        return False
+    by_path = {r["path"]: r for rows in done.values() for r in rows}
+    text = "".join(json.dumps(by_path[j.path]) + "\n" for j in jobs)
+    store.atomic_write_text(folder / MANIFEST, text)
+    for shard in folder.glob("manifest.rank*.jsonl"):
+        shard.unlink(missing_ok=True)
+    remove_temporaries(folder, class_folders)
+    store.mark_done(folder, summary)
+    return True
+
+
+def check_output_folder(folder: Path, recorded: dict) -> bool:
+    """Raise FakeitError if `folder` cannot take this dataset; True if it already holds it complete."""
+    if folder.exists():
+        if not folder.is_dir():
+            raise FakeitError(f"output folder {folder} exists and is not a folder")
+        existing = store.read_config(folder)
+        if existing is not None:
+            mine = {k: v for k, v in recorded.items() if k != "generator_revision"}
+            theirs = {k: v for k, v in existing.items() if k != "generator_revision"}
+            if mine != theirs:
+                diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+                raise FakeitError(
+                    f"output folder {folder} holds a dataset made with another config (differs in: {', '.join(diff)}); "
+                    "choose another folder or remove it"
+                )
+            if store.is_done(folder):
+                return True
+        elif any(p.name != ".gitkeep" for p in folder.iterdir()):
+            raise FakeitError(f"output folder {folder} is not empty and holds no {store.CONFIG_FILE}; choose an empty or new folder")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise FakeitError(f"output folder {folder} is not writable")
+        return False
+    parent = folder.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise FakeitError(f"cannot create output folder {folder}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise FakeitError(f"cannot create output folder {folder}: {parent} is not writable")
+    return False
+
+
+def _png(image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def write_image(folder: Path, job: ImageJob, image, config: GenerateConfig, revision: str) -> dict:
+    """Save one image as PNG (temp file + atomic rename) and return its manifest row."""
+    data = _png(image)
+    store.atomic_write_bytes(folder / job.path, data)
+    return {
+        "path": job.path, "class_index": job.class_index, "wnid": job.wnid, "variant": config.variant,
+        "text": job.text, "scene": job.scene, "seed": job.seed, "guidance": config.guidance, "steps": config.steps,
+        "generator": config.generator, "revision": revision, "size": list(image.size),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }  # fmt: skip
+
+
+def batch_layout(batches: list[Batch]) -> tuple[dict[str, int], list[int]]:
+    """(path of each kept image -> its batch number, number of kept images per batch)."""
+    batch_of = {j.path: b for b, batch in enumerate(batches) for j in batch.kept}
+    return batch_of, [batch.keep for batch in batches]
+
+
+def find_superset(folder: Path, recorded: dict, slug: str) -> Path | None:
+    """A finished dataset under `folder`'s parent, named `<slug>-*`, that holds `recorded` as a prefix, if any
+    (the largest one; a view's own target when it is itself a view)."""
+    from .config import is_prefix
+
+    best, best_total = None, -1
+    parent = folder.parent
+    if not parent.is_dir():
+        return None
+    for other in parent.glob(f"{slug}-*"):
+        if other == folder or not store.is_done(other):
+            continue
+        theirs = store.read_config(other) or {}
+        if is_prefix(recorded, theirs) and sum(theirs["counts"]) > best_total:
+            best, best_total = other, sum(theirs["counts"])
+    return best
+
+
+def write_view(folder: Path, source: Path, jobs: list[ImageJob], recorded: dict) -> Path:
+    """Make `folder` the dataset `recorded` as a view of the larger finished `source`: relative symbolic links to its
+    images and the manifest rows a separate run would write (they do not depend on the clone's size)."""
+    rows = {}
+    with open(source / MANIFEST) as f:
+        for line in f:
+            row = json.loads(line)
+            rows[row["path"]] = row
+    missing = [j.path for j in jobs if j.path not in rows]
+    if missing:
+        raise FakeitError(f"{source} lacks {len(missing)} image(s) of the view {folder.name}, e.g. {missing[0]}")
+    store.claim_folder(folder, recorded)
+    for j in jobs:
+        link = folder / j.path
+        target = Path(os.path.realpath(source / j.path))  # the file itself, when the source is a view too
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(os.path.relpath(target, link.parent))
+    store.atomic_write_text(folder / MANIFEST, "".join(json.dumps(rows[j.path]) + "\n" for j in jobs))
+    summary = {"images": len(jobs), "classes": len({j.class_index for j in jobs}), "generator": recorded["generator"],
+               "revision": recorded.get("generator_revision"), "view_of": source.name}
+    store.mark_done(folder, summary)
+    return folder

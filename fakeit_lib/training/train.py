@@ -1,0 +1,350 @@
+"""`fakeit train`: a classifier trained from scratch on a real or synthetic dataset (paper Sec. 3 and 5).
+
+The paper recipe is the one of the authors' released ResNet-50s, each choice cited where it is declared
+(TrainConfig and PRESETS): the authors' training code is naver/trex at commit 41722283a81e09d0331e879cc076433283fc2878
+(`main.py`, `utils.py`, `multi_crop.py`), cited below as "trex main.py" etc.; the classifier shape comes from
+the paper's project page (the released checkpoints load into `Linear(2048, C, bias=False)`).
+
+A run folder holds `config.yaml`, the last checkpoint (`checkpoint.pt`, written atomically each epoch),
+`metrics.jsonl` (one JSON line per epoch) and, at the end, the `DONE` marker. Started again, a run resumes from
+its checkpoint. The sampler order is drawn from (seed, epoch) and each image's augmentation from (seed, epoch,
+image index) alone, whatever the number of loader workers (which persist across epochs), so on the CPU a
+killed-and-resumed run ends with the same weights and metrics as an uninterrupted one. Under `torchrun` the run
+is data-parallel (DDP, DistributedSampler); rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..core.errors import FakeitError
+from ..core.params import from_dict, yaml_value
+from ..core.store import (
+    atomic_write_bytes, atomic_write_text, claim_explained, claim_folder, config_hash, is_done, mark_done, stage_dir,
+)
+from .loaders import NotForMemory, memory_training_loader, training_loader  # noqa: F401 (training_loader: public API)
+from .models import CHECKPOINT_FORMAT, IMAGENET_MEAN, IMAGENET_STD, MultiCropClassifier, build_model  # noqa: F401
+from .recipe import NOT_IDENTITY, identity, lr_at, param_groups, peak_lr, resolved_config  # noqa: F401
+
+CHECKPOINT = "checkpoint.pt"
+LOADERS = ("workers", "memory")
+METRICS = "metrics.jsonl"
+
+
+@dataclass
+class TrainConfig:
+    """Training recipe; defaults are the paper-scale recipe (authors' t-ReX code, see the paper README)."""
+
+    data: str = ""  # dataset folder: a `fakeit generate` output (manifest.jsonl) or an ImageFolder tree
+    class_set: str | None = None  # label space (imagenet1k, imagenet100, fashion-mnist, file); None: from the dataset's config.yaml
+    arch: str = "resnet50"  # torchvision or timm model name, or resnet10_narrow (mini scale)
+    cifar_stem: bool = False  # 3x3 stride-1 stem without max-pool, for 32 px images
+    epochs: int = 100  # paper recipe: 100
+    batch_size: int = 256  # global batch, split over processes; paper recipe: 256
+    lr: float = 0.1  # peak SGD learning rate after warm-up for a global batch of lr_base_batch; paper recipe: 0.1
+    lr_base_batch: int | None = 256  # lr is scaled by batch_size / lr_base_batch (linear scaling rule, trex main.py
+    # `args.lr * batch_size_per_gpu * world_size / 256`); None: lr used as given
+    min_lr: float = 1e-6  # end of the cosine decay; paper recipe: 1e-6
+    warmup_epochs: int = 10  # linear warm-up; paper recipe: 10
+    momentum: float = 0.9  # SGD momentum; paper recipe: 0.9
+    weight_decay: float = 1e-4  # paper recipe: 1e-4 (trex main.py --wd)
+    decay_norm_and_bias: bool = False  # apply weight decay to BatchNorm weights and biases too; paper recipe: no
+    # (trex utils.py get_params_groups: biases and 1-d parameters get weight_decay 0)
+    fc_bias: bool = False  # classifier with a bias; paper recipe: no (the released checkpoints: Linear(2048, C, bias=False))
+    sync_bn: bool = True  # SyncBatchNorm across processes under DDP on GPUs (trex main.py convert_sync_batchnorm);
+    # BatchNorm stays per process on the CPU, where torch has no SyncBatchNorm
+    label_smoothing: float = 0.0  # cross-entropy label smoothing
+    global_crops: int = 1  # multi-crop: number of global crops; paper recipe: 1
+    global_size: int = 224  # global crop size in px; paper recipe: 224
+    global_scale: list[float] = field(default_factory=lambda: [0.25, 1.0])  # RandomResizedCrop area range of global crops
+    local_crops: int = 8  # multi-crop: number of local crops; paper recipe: 8
+    local_size: int = 96  # local crop size in px; paper recipe: 96
+    local_scale: list[float] = field(default_factory=lambda: [0.05, 0.25])  # area range of local crops
+    eval_resize: int = 256  # test-time short-side resize (recorded in the checkpoint for evaluation)
+    eval_crop: int = 224  # test-time centre crop
+    mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))  # input normalisation mean
+    std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))  # input normalisation std
+    images_per_class: int | None = None  # keep only the first N images of each class (None: all)
+    amp: bool = True  # mixed precision: CUDA fp16 with a GradScaler + channels_last (trex main.py use_fp16); CPU bf16 autocast
+    loader: str = "workers"  # workers: DataLoader + PIL multi-crop per image; memory: a small grey set held in
+    # memory, multi-crop drawn per image on whole batches in torch (fakeit_lib/training/loaders.py; the mini scale)
+    workers: int = 8  # DataLoader worker processes per training process (not part of the run's identity)
+    device: str = "auto"  # auto: cuda:LOCAL_RANK when CUDA is available, else cpu (not part of the run's identity)
+    threads: int | None = None  # torch CPU threads per training process (None: torch's default, all cores)
+    seed: int = 0  # seeds initialisation, sampling and augmentation
+
+    def validate(self) -> None:
+        if not self.data:
+            raise FakeitError("parameter data is empty; give the dataset folder to train on")
+        for name in ("epochs", "batch_size", "global_size", "local_size", "eval_resize", "eval_crop"):
+            if getattr(self, name) < 1:
+                raise FakeitError(f"parameter {name}={getattr(self, name)} must be at least 1")
+        if self.global_crops < 1:
+            raise FakeitError(f"parameter global_crops={self.global_crops} must be at least 1")
+        if self.local_crops < 0 or self.workers < 0 or self.warmup_epochs < 0:
+            raise FakeitError("parameters local_crops, workers and warmup_epochs must be >= 0")
+        for name in ("global_scale", "local_scale"):
+            lo_hi = getattr(self, name)
+            if len(lo_hi) != 2 or not 0 < lo_hi[0] <= lo_hi[1] <= 1:
+                raise FakeitError(f"parameter {name}={lo_hi} must be [low, high] with 0 < low <= high <= 1")
+        if len(self.mean) != 3 or len(self.std) != 3:
+            raise FakeitError("parameters mean and std must have 3 values (RGB)")
+        if self.loader not in LOADERS:
+            raise FakeitError(f"parameter loader={self.loader!r} is not valid; valid: {', '.join(LOADERS)}")
+        if self.threads is not None and self.threads < 1:
+            raise FakeitError(f"parameter threads={self.threads} must be at least 1 or null")
+        if self.images_per_class is not None and self.images_per_class < 1:
+            raise FakeitError(f"parameter images_per_class={self.images_per_class} must be at least 1 or null")
+        if self.lr_base_batch is not None and self.lr_base_batch < 1:
+            raise FakeitError(f"parameter lr_base_batch={self.lr_base_batch} must be at least 1 or null")
+        from ..core.devices import check_device
+
+        try:
+            check_device(self.device)
+        except FakeitError as e:
+            raise FakeitError(f"parameter device: {e}") from None
+
+
+# Presets: overrides of the paper recipe. `mini` trains a narrow ResNet on ~500-1000 grey 28x28 images held in
+# memory (loader "memory", bf16 autocast, one thread; seeds train side by side); `smoke` is the same in a few steps.
+# The mini and smoke recipes keep plain SGD over every parameter, a classifier bias and the lr as given.
+MINI_OPTIMISER = dict(lr_base_batch=None, decay_norm_and_bias=True, fc_bias=True)
+PRESETS: dict[str, dict] = {
+    "paper": {},
+    "mini": dict(
+        **MINI_OPTIMISER, arch="resnet10_narrow", cifar_stem=True, epochs=30, batch_size=16, lr=0.2, min_lr=1e-5,
+        warmup_epochs=2, weight_decay=5e-4, global_crops=1, global_size=28, global_scale=[0.35, 1.0], local_crops=2,
+        local_size=14, local_scale=[0.1, 0.35], eval_resize=28, eval_crop=28, amp=True, loader="memory", workers=0,
+        threads=1,  # one thread per training, several trainings side by side (fakeit_lib/core/parallel.py)
+    ),
+    "smoke": dict(
+        **MINI_OPTIMISER, arch="resnet10_narrow", cifar_stem=True, epochs=2, batch_size=16, lr=0.05, warmup_epochs=1,
+        global_size=28, local_crops=2, local_size=14, eval_resize=28, eval_crop=28, amp=False, loader="memory",
+        workers=0, threads=1,
+    ),
+}
+
+
+def make_config(preset: str = "paper", **overrides) -> TrainConfig:
+    """A TrainConfig from a preset (paper, mini, smoke) and field overrides, validated."""
+    if preset not in PRESETS:
+        raise FakeitError(f"unknown training preset {preset!r}; valid: {', '.join(PRESETS)}")
+    return from_dict(TrainConfig, {**PRESETS[preset], **overrides})
+
+
+def _resolve_class_set(config: TrainConfig):
+    from ..datasets.classes import load_class_set
+    from ..datasets.images import dataset_class_set_name
+
+    name = config.class_set or dataset_class_set_name(Path(config.data))
+    return load_class_set(name) if name else None
+
+
+def training_dataset(config: TrainConfig):
+    """The training dataset (multi-crop transform), its class set (or None) and number of classes."""
+    from ..datasets.images import ImageListDataset, training_samples
+    from .augment import MultiCrop
+
+    class_set = _resolve_class_set(config)
+    samples, num_classes = training_samples(config.data, class_set)
+    if config.images_per_class is not None:
+        kept, seen = [], {}
+        for path, label in samples:
+            if seen.get(label, 0) < config.images_per_class:
+                kept.append((path, label))
+                seen[label] = seen.get(label, 0) + 1
+        samples = kept
+    transform = MultiCrop(
+        config.global_crops, config.global_size, tuple(config.global_scale), config.local_crops,
+        config.local_size, tuple(config.local_scale), tuple(config.mean), tuple(config.std),
+    )
+    return ImageListDataset(samples, transform, name=Path(config.data).name), class_set, num_classes
+
+
+def run_folder(config: TrainConfig) -> Path:
+    """The default run folder of a config: `<output root>/train-<dataset>-<arch>-<hash of its identity>`."""
+    return stage_dir(f"train-{Path(os.path.normpath(config.data)).name}-{config.arch}", identity(config))
+
+
+def _checkpoint_bytes(obj: dict) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path:
+    """Train (or resume, or reuse a finished run) and return the run folder."""
+    from ..core.devices import resolve_device
+
+    config.validate()
+    config = resolved_config(config)
+    from ..core.distributed import Ranks
+
+    device = torch.device(resolve_device(config.device))
+    dist = Ranks(str(device))
+    dataset, class_set, num_classes = training_dataset(config)
+    folder = Path(out) if out else run_folder(config)
+    recorded = identity(config)
+    if is_done(folder):
+        claim_folder(folder, recorded)  # a finished run is reused only for the same config
+        dist.close()
+        return folder
+    if dist.rank == 0:
+        claim_explained(folder, recorded, explain=out is None)
+    dist.barrier()
+    threads_before = torch.get_num_threads()  # restored at the end: later work in this process keeps its threads
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        torch.backends.cuda.matmul.allow_tf32 = True  # as trex main.py
+        torch.backends.cudnn.benchmark = True
+
+    torch.manual_seed(config.seed)
+    model = build_model(config.arch, num_classes, config.cifar_stem, fc_bias=config.fc_bias).to(device)
+    if dist.distributed and device.type == "cuda" and config.sync_bn:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # trex main.py; same state-dict keys as BatchNorm
+    if device.type == "cuda" and config.amp:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(param_groups(model, config), lr=peak_lr(config), momentum=config.momentum)
+    # fp16 on CUDA with loss scaling as the authors (trex main.py use_fp16); bf16 autocast on the CPU needs none
+    amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda" and config.amp)
+    start_epoch, history = 0, []
+    ckpt_path = folder / CHECKPOINT
+    if ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])  # an fp16 run resumes with the loss scale it had
+        start_epoch, history = state["epoch"], state["history"]
+        log(f"resuming {folder} after epoch {start_epoch}")
+    net: nn.Module = MultiCropClassifier(model)
+    if dist.distributed:
+        net = nn.parallel.DistributedDataParallel(net, device_ids=[dist.local_rank] if device.type == "cuda" else None)
+
+    per_rank = max(1, config.batch_size // dist.world)
+    loader = None
+    if config.loader == "memory":
+        try:
+            loader, sampler, drop_last = memory_training_loader(dataset, config, per_rank, dist.world, dist.rank)
+        except NotForMemory as e:  # a colour clone (any text-to-image model) under a small recipe: the same
+            log(f"{e}; training with loader 'workers' instead")  # augmentation per image in PIL (augment.py)
+    if loader is None:
+        loader, sampler, drop_last = training_loader(dataset, config, per_rank, dist.world, dist.rank, device.type == "cuda")
+    steps_per_epoch = len(sampler) // per_rank if drop_last else math.ceil(len(sampler) / per_rank)
+    total_steps, warmup_steps = config.epochs * steps_per_epoch, config.warmup_epochs * steps_per_epoch
+    meta = dict(arch=config.arch, num_classes=num_classes, cifar_stem=config.cifar_stem, fc_bias=config.fc_bias,
+                class_set=class_set.name if class_set is not None else config.class_set, eval_resize=config.eval_resize,
+                eval_crop=config.eval_crop, mean=list(config.mean), std=list(config.std), data=config.data)
+
+    for epoch in range(start_epoch, config.epochs):
+        sampler.set_epoch(epoch)
+        net.train()
+        sums = torch.zeros(5, dtype=torch.float64)  # loss*crops, crops, correct global, global, skipped images
+        t0, lr = time.time(), lr_at(epoch * steps_per_epoch, total_steps, warmup_steps, config)
+        for i, (crops, labels) in enumerate(loader):
+            step = epoch * steps_per_epoch + i
+            lr = lr_at(step, total_steps, warmup_steps, config)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            crops = [c.to(device, non_blocking=True) for c in crops]
+            if device.type == "cuda" and config.amp:
+                crops = [c.contiguous(memory_format=torch.channels_last) for c in crops]
+            labels = labels.to(device)
+            targets = labels.repeat(len(crops))
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=config.amp):
+                logits = net(crops)
+            losses = F.cross_entropy(logits.float(), targets, ignore_index=-1, reduction="none",
+                                     label_smoothing=config.label_smoothing)
+            valid = (targets >= 0).sum()
+            loss = losses.sum() / valid.clamp(min=1)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            n_global = config.global_crops * len(labels)
+            glob_pred, glob_t = logits[:n_global].argmax(1), targets[:n_global]
+            sums += torch.tensor([losses.sum().item(), valid.item(), (glob_pred == glob_t).sum().item(),
+                                  (glob_t >= 0).sum().item(), (labels < 0).sum().item()], dtype=torch.float64)
+        if dist.distributed:
+            torch.distributed.all_reduce(sums)
+        seconds = time.time() - t0
+        images = int(sums[3].item()) // config.global_crops
+        row = dict(epoch=epoch + 1, lr=lr, loss=round(sums[0].item() / max(1.0, sums[1].item()), 6),
+                   train_top1=round(sums[2].item() / max(1.0, sums[3].item()), 6), images=images,
+                   skipped=int(sums[4].item()), seconds=round(seconds, 2), images_per_s=round(images / max(seconds, 1e-9), 1))
+        if images == 0:
+            raise FakeitError(f"no readable image in dataset {config.data} (all {len(dataset)} files failed to load)")
+        history.append(row)
+        log(json.dumps(row))
+        if dist.rank == 0:
+            state = dict(format=CHECKPOINT_FORMAT, model=model.state_dict(), optimizer=optimizer.state_dict(),
+                         scaler=scaler.state_dict() if scaler.is_enabled() else None,
+                         epoch=epoch + 1, sampler_epoch=epoch, history=history, meta=meta,
+                         config=dataclasses.asdict(config), config_hash=config_hash(recorded))
+            atomic_write_bytes(ckpt_path, _checkpoint_bytes(state))
+            atomic_write_text(folder / METRICS, "".join(json.dumps(h) + "\n" for h in history))
+        dist.barrier()
+    if dist.rank == 0:
+        mark_done(folder, {"epochs": config.epochs, "final": history[-1] if history else None})
+    dist.barrier()
+    dist.close()
+    torch.set_num_threads(threads_before)
+    return folder
+
+
+def read_metrics(folder: Path | str) -> list[dict]:
+    """The per-epoch metrics of a run folder."""
+    path = Path(folder) / METRICS
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", help="dataset folder (a fakeit generate output or an ImageFolder tree)")
+    parser.add_argument("--preset", default="paper", choices=sorted(PRESETS), help="recipe preset (default: paper)")
+    parser.add_argument("--config", help="YAML file of TrainConfig fields (applied after the preset)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override one TrainConfig field, value parsed as YAML (repeatable)")
+    parser.add_argument("--device", help="auto (default: cuda:LOCAL_RANK when CUDA is available), cpu, cuda, cuda:N")
+    parser.add_argument("--batch-size", type=int, help="global batch over all processes (paper: 256; lr follows it)")
+    parser.add_argument("--out", help="run folder (default: <output root>/train-<dataset>-<arch>-<hash>)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """`fakeit train`: train (or resume, or find finished) a run and print its folder."""
+    overrides: dict = {"data": args.data}
+    if args.config:
+        try:
+            values = yaml_value(Path(args.config).read_text(), f"config file {args.config}") or {}
+        except OSError as e:
+            raise FakeitError(f"cannot read config file {args.config}: {e.strerror}") from None
+        if not isinstance(values, dict):
+            raise FakeitError(f"config file {args.config} must map TrainConfig fields to values, "
+                              f"not hold a {type(values).__name__}")
+        overrides.update(values)
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise FakeitError(f"--set {item!r} must be FIELD=VALUE")
+        overrides[key.strip()] = yaml_value(value, f"--set {item!r}")
+    overrides.update({k: v for k, v in (("device", args.device), ("batch_size", args.batch_size)) if v is not None})
+    config = make_config(args.preset, **overrides)
+    folder = train(config, args.out)
+    print(folder)
+    return 0
