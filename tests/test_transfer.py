@@ -105,3 +105,43 @@ def test_clear_errors(tmp_path):
         from_dict(TransferConfig, {"checkpoint": "x.pth", "suite": "mini", "mini_sets": ["digits", "fashion-mnist"]})
     with pytest.raises(FakeitError, match="checkpoint .*missing.pth does not exist"):
         transfer(from_dict(TransferConfig, {"checkpoint": str(tmp_path / "missing.pth"), "suite": "mini"}))
+
+
+def test_grid_edge_names_a_choice_at_the_end_of_its_grid():
+    from fakeit_lib.evaluation.probe import DEFAULT_WDS, grid_edge
+
+    assert DEFAULT_WDS[0] == 1e-6 and DEFAULT_WDS[-1] == 100.0 and len(DEFAULT_WDS) == 9
+    assert grid_edge({"weight_decay": (100.0, DEFAULT_WDS)}) == "weight_decay=100 (largest of 1e-06..100)"
+    assert grid_edge({"lr": (0.1, [0.1, 1.0]), "weight_decay": (1e-4, [1e-6, 1e-4, 1e-2])}) == "lr=0.1 (smallest of 0.1..1)"
+    assert grid_edge({"weight_decay": (1e-4, DEFAULT_WDS)}) is None
+
+
+def test_noise_features_choose_strong_regularisation_and_say_when_it_is_the_edge():
+    """Pure-noise features: the validation split prefers the strongest decay of the old grid (up to 0.1), its edge,
+    and the result says so."""
+    from fakeit_lib.evaluation.probe import linear_probe
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(300, 64, generator=g), torch.arange(300) % 3
+    old = linear_probe(x[:200], y[:200], x[200:], y[200:], [1e-6, 1e-4, 1e-2, 1e-1], max_iter=50)
+    assert old["weight_decay"] == 0.1 and old["grid_edge"] == "weight_decay=0.1 (largest of 1e-06..0.1)"
+
+
+def test_a_checkpoint_at_its_initialisation_is_the_network_training_started_from(tmp_path):
+    from fakeit_lib.evaluation.transfer import encoder_identity, load_encoder
+    from fakeit_lib.training.models import CHECKPOINT_FORMAT, IMAGENET_MEAN, IMAGENET_STD, build_model
+
+    torch.manual_seed(123)
+    trained = build_model("resnet10_narrow", 10, cifar_stem=True)
+    meta = dict(arch="resnet10_narrow", num_classes=10, cifar_stem=True, fc_bias=True, class_set="fashion-mnist",
+                eval_resize=28, eval_crop=28, mean=list(IMAGENET_MEAN), std=list(IMAGENET_STD), data="-")
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"format": CHECKPOINT_FORMAT, "model": trained.state_dict(), "meta": meta, "config": {"seed": 7}}, path)
+    loaded, sha = load_encoder(str(path), seed=0, random_init=True)
+    torch.manual_seed(7)
+    initial = build_model("resnet10_narrow", 10, cifar_stem=True, fc_bias=True)
+    assert all(torch.equal(a, b) for a, b in zip(loaded.model.state_dict().values(), initial.state_dict().values()))
+    assert not torch.equal(loaded.model.conv1.weight, trained.conv1.weight)
+    config = TransferConfig(checkpoint=str(path), suite="mini", random_init=True)
+    assert encoder_identity(config) == (sha, "resnet10_narrow-init7")
+    assert "before any training step" in loaded.meta["source"]

@@ -88,6 +88,8 @@ class TransferConfig:
     workers: int | None = None  # DataLoader worker processes; None: 0 on the CPU, up to 8 per GPU
     device: str = "auto"  # auto: cuda:LOCAL_RANK when CUDA is available, else cpu
     seed: int = 0  # seeds the validation split, the minibatch solver, EuroSAT's split and a random encoder
+    random_init: bool = False  # probe the checkpoint's network at its own initialisation (its training seed, before any
+    # step): Table 2 row 1's "random weights" for this very architecture and preprocessing
 
     def validate(self) -> None:
         from ..core.devices import check_device
@@ -214,26 +216,48 @@ def random_sha(spec: str, seed: int) -> str:
     return hashlib.sha256(f"{spec}:{seed}".encode()).hexdigest()
 
 
-def results_folder(config: TransferConfig, sha256: str | None = None) -> Path | None:
-    """The folder of `config`'s results under the output root, `transfer-<suite>-<checkpoint label>-<hash>`, named by
-    the encoder's content (its file's sha256, computed when not given; `random:<arch>` by its seed) and the probe's
-    settings (TransferConfig.identity); None while the checkpoint does not exist."""
+def encoder_identity(config: TransferConfig) -> tuple[str, str] | None:
+    """(content sha256, readable label) of the encoder a config probes: a checkpoint by its file's sha256,
+    `random:<arch>` by its seed, a checkpoint's initialisation (`random_init`) by its architecture and training seed;
+    None while the checkpoint does not exist."""
     from ..training.models import sha256_file
     from .evaluate import checkpoint_label
 
-    if sha256 is None:
-        if config.checkpoint.startswith("random:"):
-            sha256 = random_sha(config.checkpoint, config.seed)
-        elif Path(config.checkpoint).is_file():
-            sha256 = sha256_file(config.checkpoint)
-        else:
-            return None
-    return stage_dir(f"transfer-{config.suite}-{checkpoint_label(config.checkpoint)}", config.identity(sha256))
+    if config.checkpoint.startswith("random:"):
+        return random_sha(config.checkpoint, config.seed), checkpoint_label(config.checkpoint)
+    if not Path(config.checkpoint).is_file():
+        return None
+    if config.random_init:
+        key, arch, init_seed = _initialisation(config.checkpoint, config.seed)
+        return random_sha(key, init_seed), f"{arch}-init{init_seed}"
+    return sha256_file(config.checkpoint), checkpoint_label(config.checkpoint)
 
 
-def load_encoder(spec: str, seed: int = 0):
-    """(LoadedModel, content sha256) of a checkpoint file, or of `random:<arch>`: a randomly initialised encoder
-    seeded by `seed` (Table 2 row 1, "Random weights")."""
+def results_folder(config: TransferConfig, identity: tuple[str, str] | None = None) -> Path | None:
+    """The folder of `config`'s results under the output root, `transfer-<suite>-<encoder label>-<hash>`, named by
+    the encoder's content and label (encoder_identity, computed when not given) and the probe's settings
+    (TransferConfig.identity); None while the checkpoint does not exist."""
+    known = identity or encoder_identity(config)
+    if known is None:
+        return None
+    return stage_dir(f"transfer-{config.suite}-{known[1]}", config.identity(known[0]))
+
+
+def _initialisation(checkpoint: str, seed: int) -> tuple[str, str, int]:
+    """(identity key, architecture, seed) of a checkpoint's initial network: its recorded training seed, else `seed`."""
+    from ..training.models import load_model
+
+    loaded = load_model(checkpoint)
+    meta, init_seed = loaded.meta, loaded.provenance.get("seed")
+    init_seed = seed if init_seed is None else int(init_seed)
+    key = f"init:{meta['arch']}:{meta.get('cifar_stem', False)}:{meta['num_classes']}:{meta.get('fc_bias', True)}"
+    return key, meta["arch"], init_seed
+
+
+def load_encoder(spec: str, seed: int = 0, random_init: bool = False):
+    """(LoadedModel, content sha256) of a checkpoint file; of `random:<arch>`, a randomly initialised encoder seeded by
+    `seed` (Table 2 row 1, "Random weights"); or, with `random_init`, of the checkpoint's network at its own
+    initialisation (the weights `fakeit train` started from: same architecture, preprocessing and seed)."""
     from ..training.models import IMAGENET_MEAN, IMAGENET_STD, LoadedModel, build_model, load_model, sha256_file
 
     if spec.startswith("random:"):
@@ -245,6 +269,17 @@ def load_encoder(spec: str, seed: int = 0):
         return LoadedModel(model, meta, spec, random_sha(spec, seed), {"config_hash": None}), random_sha(spec, seed)
     if not Path(spec).is_file():
         raise FakeitError(f"checkpoint {spec} does not exist")
+    if random_init:
+        key, arch, init_seed = _initialisation(spec, seed)
+        loaded = load_model(spec)
+        meta = loaded.meta
+        torch.manual_seed(init_seed)  # as `fakeit train` seeds before building its model
+        loaded.model = build_model(arch, max(1, meta["num_classes"]), meta.get("cifar_stem", False),
+                                   fc_bias=meta.get("fc_bias", True)).eval()
+        loaded.meta = {**meta, "source": f"the initialisation of {spec} (seed {init_seed}), before any training step"}
+        sha = random_sha(key, init_seed)
+        loaded.sha256 = sha
+        return loaded, sha
     return load_model(spec), sha256_file(spec)
 
 
@@ -278,9 +313,12 @@ def transfer(config: TransferConfig, out: Path | str | None = None) -> dict:
     from .repmetrics import representation_metrics
 
     config.validate()
-    loaded, sha = load_encoder(config.checkpoint, config.seed)
+    known = encoder_identity(config)
+    if known is None:
+        raise FakeitError(f"checkpoint {config.checkpoint} does not exist")
+    loaded, sha = load_encoder(config.checkpoint, config.seed, config.random_init)
     keyed = config.identity(sha)
-    folder = Path(out) if out else results_folder(config, sha)
+    folder = Path(out) if out else results_folder(config, known)
     if is_done(folder):
         claim_folder(folder, keyed)  # refuses a folder holding another model's or settings' results
         return load_results(folder / RESULTS, sha256=sha)

@@ -165,7 +165,8 @@ def load_model(path: Path | str, class_set: str | None = None) -> LoadedModel:
         meta = dict(obj["meta"])
         model = build_model(meta["arch"], meta["num_classes"], meta.get("cifar_stem", False), meta.get("fc_bias", True))
         model.load_state_dict(obj["model"], strict=True)
-        provenance = {"config_hash": obj.get("config_hash"), "epoch": obj.get("epoch"), "run": str(path.parent)}
+        provenance = {"config_hash": obj.get("config_hash"), "epoch": obj.get("epoch"), "run": str(path.parent),
+                      "seed": (obj.get("config") or {}).get("seed")}
     elif isinstance(obj, dict):
         state = obj.get("state_dict", obj.get("model", obj))
         if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
