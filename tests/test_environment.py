@@ -64,6 +64,11 @@ def test_environment_yml_pins_the_locked_versions():
     assert environment.conda_environment(ROOT) == (ROOT / "environment.yml").read_text()  # written by lock.sh
 
 
+def test_the_lock_of_this_machine_is_found_from_the_package():
+    assert environment.lock_file() == ROOT / "requirements" / f"lock-{environment.lock_machine()}.txt"
+    assert environment.lock_file().is_file()
+
+
 def test_lock_machine_names():
     assert environment.lock_machine("arm64") == "aarch64"
     assert environment.lock_machine("AMD64") == "x86_64"

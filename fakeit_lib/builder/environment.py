@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..core.errors import FakeitError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the checkout the package is installed from (editable)
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout the package is installed from (editable)
 LOCK_MACHINES = ("x86_64", "aarch64")  # CPU kinds with a lock; torch differs between them (requirements/torch.in)
 PYTHON = "3.11"  # the Python the locks are resolved for
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)")
