@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -227,6 +228,7 @@ def evaluate(config: EvalConfig, out: Path | str | None = None) -> dict:
     from ..training.augment import eval_transform
     from ..training.models import load_model, model_class_set, sha256_file
 
+    t0 = time.perf_counter()
     config.validate()
     if not Path(config.checkpoint).is_file():
         raise FakeitError(f"checkpoint {config.checkpoint} does not exist")
@@ -272,7 +274,7 @@ def evaluate(config: EvalConfig, out: Path | str | None = None) -> dict:
         results["processes"] = ranks.world
         if ranks.rank == 0:
             atomic_write_json(folder / RESULTS, results)
-            mark_done(folder, {"datasets": list(results["datasets"])})
+            mark_done(folder, {"datasets": list(results["datasets"]), "seconds": round(time.perf_counter() - t0, 1)})
         ranks.barrier()
     return results
 

@@ -150,6 +150,7 @@ def _draw(folder: Path, config: GenerateConfig, recorded: dict, class_set, promp
         print(f"{who}generated {n_todo} images in {seconds:.1f} s ({n_todo / max(seconds, 1e-9):.2f} images/s); "
               f"{n_mine - n_todo} were already done -> {folder}", file=sys.stderr)
         ranks.barrier()
+        summary["seconds"] = round(seconds, 1)  # this process's drawing time (the build's cost page sums them)
         if ranks.rank == 0 or not ranks.distributed:
             finished = finish(folder, jobs, batch_of, sizes, class_folders, summary)
             if not finished and ranks.distributed:

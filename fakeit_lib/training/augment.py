@@ -163,7 +163,9 @@ class BatchMultiCrop:
         out = _jitter(out, g)
         blur = torch.rand(b, generator=g) < p_blur
         sigma = torch.empty(b).uniform_(*self.blur_radius, generator=g)
-        out = torch.where(blur.view(-1, 1, 1, 1), _gaussian_blur(out, sigma), out)
+        picked = blur.nonzero().flatten()  # only the images drawn for blurring are blurred (each its own kernel)
+        if len(picked):
+            out = out.index_copy(0, picked, _gaussian_blur(out[picked], sigma[picked]))
         solarize = torch.rand(b, generator=g) < p_solarize
         out = torch.where(solarize.view(-1, 1, 1, 1) & (out >= 0.5), 1.0 - out, out)
         return (out.expand(-1, 3, -1, -1) - self.mean) / self.std
@@ -193,32 +195,46 @@ def _random_resized_boxes(height: int, width: int, n: int, scale: tuple[float, f
 
 
 def _jitter(x: torch.Tensor, g: torch.Generator, strength: float = 0.4, p: float = 0.8) -> torch.Tensor:
-    """ColorJitter(brightness=0.4, contrast=0.4) with probability p, in random order per image (grey images)."""
+    """ColorJitter(brightness=0.4, contrast=0.4) with probability p, in random order per image (grey images); only
+    the images drawn for it are computed."""
     b = len(x)
-    apply = (torch.rand(b, generator=g) < p).view(-1, 1, 1, 1)
+    apply = torch.rand(b, generator=g) < p
     fb = torch.empty(b, 1, 1, 1).uniform_(1 - strength, 1 + strength, generator=g)
     fc = torch.empty(b, 1, 1, 1).uniform_(1 - strength, 1 + strength, generator=g)
     brightness_first = (torch.rand(b, generator=g) < 0.5).view(-1, 1, 1, 1)
+    picked = apply.nonzero().flatten()
+    if not len(picked):
+        return x
+    y, fb, fc, first = x[picked], fb[picked], fc[picked], brightness_first[picked]
 
     def bright(t):
         return (t * fb).clamp(0, 1)
 
     def contrast(t):
-        return ((t - t.mean(dim=(1, 2, 3), keepdim=True)) * fc + t.mean(dim=(1, 2, 3), keepdim=True)).clamp(0, 1)
+        mean = t.mean(dim=(1, 2, 3), keepdim=True)
+        return ((t - mean) * fc + mean).clamp(0, 1)
 
-    jittered = torch.where(brightness_first, contrast(bright(x)), bright(contrast(x)))
-    return torch.where(apply, jittered, x)
+    return x.index_copy(0, picked, torch.where(first, contrast(bright(y)), bright(contrast(y))))
+
+
+def _blur_matrices(sigma: torch.Tensor, size: int, radius: int, dtype: torch.dtype) -> torch.Tensor:
+    """(B, size, size) matrices K with x @ K the 1-d Gaussian blur of each row of x (edges replicated), one per sigma."""
+    t = torch.arange(-radius, radius + 1, dtype=dtype)
+    k = torch.exp(-(t.view(1, -1) ** 2) / (2 * sigma.view(-1, 1).to(dtype) ** 2))
+    k = k / k.sum(1, keepdim=True)  # (B, 2r+1)
+    source = (torch.arange(size).view(-1, 1) + torch.arange(-radius, radius + 1).view(1, -1)).clamp(0, size - 1)
+    b = len(sigma)
+    out = torch.zeros(b, size, size, dtype=dtype)  # out[:, source, output column]
+    columns = torch.arange(size).view(-1, 1).expand(size, 2 * radius + 1)
+    out.index_put_((torch.arange(b).view(-1, 1, 1), source.unsqueeze(0).expand(b, -1, -1),
+                    columns.unsqueeze(0).expand(b, -1, -1)), k.view(b, 1, -1).expand(b, size, -1), accumulate=True)
+    return out
 
 
 def _gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, radius: int = 6) -> torch.Tensor:
-    """Each image of (B, 1, H, W) blurred by a Gaussian of its own sigma (separable, edges replicated)."""
-    import torch.nn.functional as F
-
-    b = len(x)
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
-    k = torch.exp(-(t.view(1, -1) ** 2) / (2 * sigma.view(-1, 1) ** 2))
-    k = k / k.sum(1, keepdim=True)  # (B, 2r+1)
-    y = F.pad(x.transpose(0, 1), (radius, radius, radius, radius), mode="replicate")  # (1, B, H+2r, W+2r)
-    y = F.conv2d(y, k.view(b, 1, 1, -1), groups=b)
-    y = F.conv2d(y, k.view(b, 1, -1, 1), groups=b)
-    return y.transpose(0, 1)
+    """Each image of (B, 1, H, W) blurred by a Gaussian of its own sigma (separable, edges replicated), as two batched
+    matrix products: for images this small, far cheaper than a grouped convolution."""
+    b, _, h, w = x.shape
+    rows = torch.bmm(x.view(b, h, w), _blur_matrices(sigma, w, radius, x.dtype))  # along each row
+    both = torch.bmm(_blur_matrices(sigma, h, radius, x.dtype).transpose(1, 2), rows)  # then along each column
+    return both.view(b, 1, h, w)
