@@ -17,12 +17,12 @@ pytestmark = [pytest.mark.book, pytest.mark.timeout(3600)]
 # A results page and how its prose states this run's numbers and the paper's finding. The wording is the findings
 # module's (Verdict.sentence, pasted by tab1_prompts' "What we see"): when it changes, change these lines only.
 RESULTS_PAGE = "notebooks/tab1_prompts.html"
-RUN_TOP1 = re.compile(r"real minus the best 1x clone: ([+-]?\d{1,3}\.\d) ± ")
+RUN_TOP1 = re.compile(r"real minus each 1x clone: ([+-]?\d{1,3}\.\d) points")
 VERDICTS = ("does not hold", "holds", "inconclusive", "cannot be tested")
 
 
 def stated_results(text: str) -> tuple[float | None, str | None]:
-    """(this run's real-minus-best-clone top-1 gap, the verdict word) as a results page states them, None where absent."""
+    """(this run's real-minus-clone top-1 gap, the verdict word) as a results page states them, None where absent."""
     top1 = RUN_TOP1.search(text)
     verdict = next((v for v in VERDICTS if re.search(rf"\b{v}\b at the smoke scale", text)), None)
     return (float(top1[1]) if top1 else None), verdict
@@ -79,11 +79,11 @@ def test_every_page_in_the_browser_offline(built_book: Path, artifacts_dir: Path
 
 
 def test_stated_results_reads_numbers_and_verdicts():
-    text = ("Training on real images beats the best clone (real minus the best 1x clone: -0.2 ± 9.5 (n = 2) points); "
-            "... Lower guidance gives better training data: does not hold at the smoke scale (guidance 2.0 minus 7.5")
+    text = ("Training on real images beats every clone (real minus each 1x clone: -0.2 points, 95% interval [-9.7, "
+            "+9.3]); ... Lower guidance gives better training data: does not hold at the smoke scale (guidance 2.0 minus 7.5")
     assert stated_results(text) == (-0.2, "does not hold")
     assert stated_results(text.replace("does not hold", "holds")) == (-0.2, "holds")
-    assert stated_results("real minus the best 1x clone: {glue:text}`gap` ... holds in this run") == (None, None)
+    assert stated_results("real minus each 1x clone: {glue:text}`gap` ... holds in this run") == (None, None)
 
 
 def test_judge_accuracy_on_the_page_is_the_shipped_judge_s(built_book: Path):
@@ -106,14 +106,17 @@ def test_cost_page_lists_the_versions_it_was_built_with(built_book: Path):
 def test_findings_json_and_the_introduction_agree(built_book: Path):
     import json
 
+    from fakeit_lib.paper.findings import FINDINGS
+
     findings = json.loads((built_book / "findings.json").read_text())
-    ids = {f["id"] for f in findings}
-    assert {"low_guidance_better", "synthetic_beats_real_transfer", "more_images_help", "low_guidance_diverse"} <= ids
+    assert sorted(f["id"] for f in findings) == sorted(FINDINGS)  # every registered finding, each once
     for f in findings:
-        assert {"id", "claim", "source", "verdict", "n_seeds", "evidence", "page"} <= set(f), f
-        assert f["verdict"] in VERDICTS and f["scale"] == "smoke"
+        assert {"id", "claim", "source", "verdict", "n_seeds", "evidence", "page", "sesoi", "after_holm"} <= set(f), f
+        assert f["verdict"] in VERDICTS and f["scale"] == "smoke" and f["sesoi"] > 0
         if f["verdict"] != "cannot be tested":
-            assert f["n_seeds"] >= 2, f  # the smoke preset trains two seeds
+            assert f["n_seeds"] >= 2 and f["df"] and f["method"], f  # the smoke preset trains two seeds
+        else:
+            assert f["reason"], f  # an untested finding says why
     intro = (next(built_book.rglob("html")) / "book" / "intro.html").read_text()
     plain = lambda s: re.sub(r"[\u201c\u201d]|&quot;", '"', s).replace("\u2019", "'")  # Sphinx sets curly quotes
     for f in findings:

@@ -39,6 +39,7 @@ def test_every_toc_notebook_exists_and_is_stored_without_outputs():
         nb = nbformat.read(ROOT / nb_path, as_version=4)
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{nb_path} has outputs"
         assert sum("parameters" in c.metadata.get("tags", []) for c in nb.cells) == 1, nb_path
+        assert all(c.get("id") for c in nb.cells) and len({c.id for c in nb.cells}) == len(nb.cells), nb_path  # nbformat 4.5
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=str)

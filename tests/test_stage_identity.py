@@ -153,6 +153,7 @@ def test_a_stage_computed_anew_says_why(tmp_path: Path):
     note = store.recompute_note(new, {"epochs": 2, "code": "new-code", "data_content": "x"})
     assert note == ("train-clone-resnet10_narrow-bbbbbb: computed anew beside finished train-clone-resnet10_narrow-aaaaaa "
                     "(its code changed; differs in: code)")
-    assert store.recompute_note(new, {"epochs": 3, "code": "old-code", "data_content": "x"}).endswith(
-        "(its settings or inputs changed; differs in: epochs)")
+    assert store.recompute_note(new, {"epochs": 2, "code": "old-code", "data_content": "y"}).endswith(
+        "(its inputs changed; differs in: data_content)")
+    assert store.recompute_note(new, {"epochs": 3, "code": "new-code", "data_content": "x"}) is None  # another stage
     assert store.recompute_note(tmp_path / "eval-mini-other-cccccc", {"code": "x"}) is None  # no finished sibling

@@ -136,16 +136,43 @@ FINDINGS_MARKER = "<!-- findings: filled in by the runner -->"
 
 
 def findings_markdown(findings: list[dict]) -> str:
-    """A markdown table of the verdicts, each linked to the page that checks it."""
-    from ..paper.findings import estimate_text
+    """A markdown table of the verdicts (each linked to the page that checks it), with the paper's value for the
+    comparison, each verdict as its page states it (95% each) and after Holm's correction over all tested findings,
+    and the counts after that correction."""
+    from ..paper.findings import HOLDS, FAILS, INCONCLUSIVE, UNTESTABLE, estimate_text, holm
 
     if not findings:
         return "No finding was checked in this build.\n"
-    lines = ["| finding (paper) | verdict | this run | seeds | page |", "|---|---|---|---:|---|"]
-    for f in findings:
-        lines.append(f"| {f['claim']} ({f['source']}) | **{f['verdict']}** | {estimate_text(f)} | {f['n_seeds']} | "
-                     f"{{doc}}`../{f['page']}` |")
+    adjusted = holm(findings)
+    tested = sum(f["verdict"] != UNTESTABLE for f in findings)
+    counts = {k: sum(a == k for a, f in zip(adjusted, findings) if f["verdict"] != UNTESTABLE) for k in (HOLDS, FAILS, INCONCLUSIVE)}
+    lines = [f"Of {len(findings)} findings, {tested} could be tested at this scale. After Holm's correction over those "
+             f"{tested} (a family-wise error of 5%: the chance that any decisive verdict below is wrong by chance stays "
+             f"under 5%), {counts[HOLDS]} hold, {counts[FAILS]} do not hold and {counts[INCONCLUSIVE]} are inconclusive; "
+             f"{len(findings) - tested} cannot be tested. Each page states its own verdicts at 95% each.", "",
+             "| finding (paper) | verdict (its page) | after Holm | this run | smallest effect of interest | paper's value | seeds | page |",
+             "|---|---|---|---|---|---|---:|---|"]
+    for f, a in zip(findings, adjusted):
+        sesoi = f"{f['sesoi']:g} {f['unit']}" if f.get("sesoi") is not None else "–"
+        lines.append(f"| {f['claim']} ({f['source']}) | **{f['verdict']}** | {a} | {estimate_text(f)} | {sesoi} | "
+                     f"{f.get('paper') or '–'} | {f['n_seeds']} | {{doc}}`../{f['page']}` |")
     return "\n".join(lines) + "\n"
+
+
+def check_findings(findings: list[dict], pages: list[str]) -> None:
+    """Raise FakeitError unless the executed pages (notebook stems) stated each of their registered findings exactly
+    once, and no other (no chapter may drop a finding: an untestable one says why)."""
+    from collections import Counter
+
+    from ..paper.findings import FINDINGS
+
+    seen = Counter(f["id"] for f in findings)
+    twice = sorted(k for k, n in seen.items() if n > 1)
+    missing = sorted(k for k, f in FINDINGS.items() if f.chapter in pages and k not in seen)
+    unknown = sorted(set(seen) - set(FINDINGS))
+    if twice or missing or unknown:
+        raise FakeitError(f"the book's findings must be the registered ones, each once; missing: {', '.join(missing) or '-'}; "
+                          f"twice: {', '.join(twice) or '-'}; unknown: {', '.join(unknown) or '-'}")
 
 
 GENERATOR_MARKER = "<!-- generator: filled in by the runner -->"
@@ -155,8 +182,11 @@ def write_findings(stage: Path, build_dir: Path, notebooks: list[Path], generato
     """Write `<build>/findings.json` and fill the staged introduction's findings table and the sentence on what the
     preset's generator learnt from; returns the verdicts."""
     from ..generation.mini.captions import generator_summary
+    from ..paper.findings import holm
 
     findings = collect_findings(stage, notebooks)
+    for f, adjusted in zip(findings, holm(findings)):
+        f["after_holm"] = adjusted
     atomic_write_json(build_dir / "findings.json", findings)
     for page in (stage / "book").glob("*.md"):
         text = page.read_text()
@@ -226,13 +256,15 @@ def finish_cost_page(index: Path, notebooks_seconds: float, html_seconds: float)
         page.write_text(text.replace(TOTAL_MINUTES, f"{total / 60:.1f}"))
 
 
-def write_cost_page(stage: Path, preset: str, scale: str, timings: dict[str, float]) -> None:
-    """Fill the staged cost page's marker with this build's timings and package versions (if the page exists)."""
+def write_cost_page(stage: Path, preset: str, scale: str, timings: dict[str, float], levers: str = "") -> None:
+    """Fill the staged cost page's marker with this build's timings, what it computed and what the levers saved
+    (builder.accounting), and the package versions (if the page exists)."""
     from .environment import versions_table
 
     page = stage / COST_PAGE
     if page.exists() and COST_MARKER in page.read_text():
-        filled = cost_table(preset, scale, timings) + "\n" + versions_table()
+        computed = f"\n## What this build computed\n\n{levers}" if levers else ""
+        filled = cost_table(preset, scale, timings) + computed + "\n" + versions_table()
         page.write_text(page.read_text().replace(COST_MARKER, filled))
 
 
@@ -320,6 +352,7 @@ def build_book(preset: str = "mini", root: Path | None = None, build_dir: Path |
     from ..core.store import output_root
 
     print(f"preset {preset} (scale {params['scale']}), outputs under {output_root()}", flush=True)
+    started = time.time()  # stages finished after this were computed by this build (builder.accounting)
     timings = {}
     for nb in notebooks:
         if only and nb.stem not in only and (stage / nb).exists():
@@ -330,8 +363,11 @@ def build_book(preset: str = "mini", root: Path | None = None, build_dir: Path |
         print(f"  done in {timings[str(nb)]} s", flush=True)
     atomic_write_json(build_dir / "timings.json", {"preset": preset, "scale": params["scale"], "seconds": timings})
     findings = write_findings(stage, build_dir, notebooks, params.get("generator"))
+    check_findings(findings, [nb.stem for nb in notebooks if (stage / nb).exists()])
     print(f"findings: {len(findings)} checked, written to {build_dir / 'findings.json'}", flush=True)
-    write_cost_page(stage, preset, params["scale"], timings)
+    from .accounting import build_accounting, levers_markdown
+
+    write_cost_page(stage, preset, params["scale"], timings, levers_markdown(build_accounting(output_root(), started), params))
     t0 = time.perf_counter()
     print("building the HTML book ...", flush=True)
     index = build_html(stage, build_dir)

@@ -237,24 +237,73 @@ def fidelity_diversity_figure(q: Quality):
     return fig
 
 
-def qualitative_findings(p: QualitativeParams, q: Quality | None) -> list[fd.Verdict]:
-    """Verdict: guidance 2.0 gives more diverse and less faithful images than 7.5 (over disjoint image samples)."""
-    paper = fd.paper_value("low_guidance_diverse")
+def sensitivity_frame(p: QualitativeParams, folders: dict[tuple[str, float], Path]) -> pd.DataFrame:
+    """For every pair of prompt variants at each guidance scale: how much the prompt change moves the images drawn
+    from the same seeds, against a change of seed (the testability of every prompt finding: below
+    findings.SENSITIVITY_MIN of a seed change, a comparison of the two prompts cannot be tested)."""
+    from ..evaluation.generator_quality import prompt_sensitivity
+    from ..paper.results import VARIANT_LABELS
+
+    rows = []
+    for g in p.guidances:
+        variants = [v for v in p.variants if (v, float(g)) in folders]
+        for i, a in enumerate(variants):
+            for b in variants[i + 1:]:
+                sens = prompt_sensitivity(folders[(a, float(g))], folders[(b, float(g))])
+                rows.append({"guidance": f"{g:g}", "prompt a": VARIANT_LABELS[a], "prompt b": VARIANT_LABELS[b],
+                             "same-seed distance": sens["same_seed"], "between two seeds": sens["between_seeds"],
+                             "share of a seed change": sens["share"],
+                             "testable": "yes" if sens["share"] >= fd.SENSITIVITY_MIN else "no"})
+    return pd.DataFrame(rows)
+
+
+def qualitative_findings(p: QualitativeParams, q: Quality | None,
+                         folders: dict[tuple[str, float], Path] | None = None) -> list[fd.Verdict]:
+    """Verdicts over disjoint image samples (paired: the same seeds in every clone): guidance 2.0 gives more diverse
+    and less faithful images than 7.5; at 7.5, the definition and the hypernym give more faithful and more diverse
+    images than the name alone, where the generator reacts to them."""
+    from ..evaluation.generator_quality import prompt_sensitivity
+
+    ids = ("low_guidance_diverse", "definition_richer_images", "hypernym_richer_images")
     if q is None:
-        return [fd.cannot_test("low_guidance_diverse", p.scale, "this project has a judge of Fashion-MNIST images only; "
-                               "at this scale the grids above are the evidence, as in the paper", paper)]
+        return [fd.cannot_test(fid, p.scale, "this project has a judge of Fashion-MNIST images only; at this scale the "
+                               "grids above are the evidence, as in the paper", fd.paper_value(fid)) for fid in ids]
     hi, lo = 7.5, 2.0
+    out = []
     variants = [v for v in p.variants if (v, hi) in q.samples and (v, lo) in q.samples]
-    if not variants:
-        return []
-    n = min(len(q.samples[(v, g)]) for v in variants for g in (hi, lo))
+    paper = fd.paper_value("low_guidance_diverse")
+    if variants:
+        n = min(len(q.samples[(v, g)]) for v in variants for g in (hi, lo))
 
-    def mean_over_variants(g, metric):
-        return [float(np.mean([q.samples[(v, g)][k][metric] for v in variants])) for k in range(n)]
+        def mean_over_variants(g, metric):
+            return [float(np.mean([q.samples[(v, g)][k][metric] for v in variants])) for k in range(n)]
 
-    parts = {"diversity (2.0 minus 7.5)": fd.part("diversity", mean_over_variants(lo, "diversity"), mean_over_variants(hi, "diversity")),
-             "fidelity (7.5 minus 2.0)": fd.part("fidelity", mean_over_variants(hi, "fidelity"), mean_over_variants(lo, "fidelity"))}
-    verdict = fd.check_both("low_guidance_diverse", parts, p.scale, paper)
-    verdict.evidence["samples"] = f"{n} disjoint image samples per clone (image i of a class in sample i mod {n})"
-    verdict.evidence["variants"] = variants
-    return [verdict]
+        parts = [fd.Part("diversity (2.0 minus 7.5)", fd.paired(mean_over_variants(lo, "diversity"), mean_over_variants(hi, "diversity")),
+                         "greater", fd.finding("low_guidance_diverse").sesoi, "judge units"),
+                 fd.Part("fidelity (7.5 minus 2.0)", fd.paired(mean_over_variants(hi, "fidelity"), mean_over_variants(lo, "fidelity")),
+                         "greater", 0.02, "of images")]
+        out.append(fd.check_parts("low_guidance_diverse", parts, p.scale,
+                                  {"samples": f"{n} disjoint image samples per clone (image i of a class in sample i mod {n})",
+                                   "variants": variants}, paper))
+    else:
+        out.append(fd.cannot_test("low_guidance_diverse", p.scale, "no prompt variant was drawn at both 7.5 and 2.0", paper))
+    for fid, variant in (("definition_richer_images", "c_dc"), ("hypernym_richer_images", "c_hc")):
+        paper = fd.paper_value(fid)
+        if ("c", hi) not in q.samples or (variant, hi) not in q.samples:
+            out.append(fd.cannot_test(fid, p.scale, f"the run has no c and {variant} clones at guidance {hi:g}", paper))
+            continue
+        sens = prompt_sensitivity(folders[("c", hi)], folders[(variant, hi)]) if folders else None
+        why = fd.testability(sens["share"], f"adding {'the definition' if variant == 'c_dc' else 'the hypernym'} at "
+                             f"guidance {hi:g}") if sens else None
+        if why:
+            out.append(fd.cannot_test(fid, p.scale, why, paper, {"prompt sensitivity": sens}))
+            continue
+        a, b = q.samples[(variant, hi)], q.samples[("c", hi)]
+        n = min(len(a), len(b))
+        parts = [fd.Part("fidelity", fd.paired([x["fidelity"] for x in a[:n]], [x["fidelity"] for x in b[:n]]), "greater",
+                         0.02, "of images"),
+                 fd.Part("diversity", fd.paired([x["diversity"] for x in a[:n]], [x["diversity"] for x in b[:n]]), "greater",
+                         fd.finding(fid).sesoi, "judge units")]
+        out.append(fd.check_parts(fid, parts, p.scale, {"samples": f"{n} disjoint image samples, same seeds",
+                                                        "prompt sensitivity": sens}, paper))
+    return out

@@ -33,11 +33,27 @@ class Table1Params(PipelineParams):
             raise FakeitError(f"parameters variants={self.variants} and guidances={self.guidances} must be non-empty, guidances >= 0")
 
 
+DRAW_SETTING = ("c_dc", 2.0)  # the clone drawn twice to measure the variance of the draw (the paper's best prompt)
+
+
+def draw_setting(p: Table1Params) -> tuple[str, float]:
+    """The (variant, guidance) drawn a second time: the paper's best, c_dc at 2.0, when the run has it."""
+    return DRAW_SETTING if DRAW_SETTING[0] in p.variants and DRAW_SETTING[1] in p.guidances else (p.variants[0], float(p.guidances[0]))
+
+
 def table1_runs(p: Table1Params) -> dict:
-    """The real baseline ("real") and every (variant, guidance) clone at 1x, each trained per seed and evaluated."""
+    """The real baseline ("real"), every (variant, guidance) clone at 1x, and the second draw of one of them
+    ("second draw": the same settings, generation seed p.seed + 1), each trained per seed and evaluated together."""
     keys = ["real"] + [(v, float(g)) for g in p.guidances for v in p.variants]
     specs = [(None, None, 1.0, {})] + [(v, g, 1.0, {}) for v, g in keys[1:]]
-    return dict(zip(keys, model_runs_many(p, specs)))
+    variant, guidance = draw_setting(p)
+    runs = dict(zip(keys + ["second draw"], model_runs_many(p, specs + [(variant, guidance, 1.0, {}, p.seed + 1)])))
+    return runs
+
+
+def table_runs(runs: dict) -> dict:
+    """The models of Table 1 itself (without the second draw of a clone)."""
+    return {k: r for k, r in runs.items() if k != "second draw"}
 
 
 def test_names(runs: dict) -> list[str]:
@@ -49,7 +65,7 @@ def table1_frame(p: Table1Params, runs: dict) -> pd.DataFrame:
     """One row per model: the paper's Table 1 values beside this run's mean ± 95% interval over seeds."""
     train = train_set_of(p.class_set)
     rows = []
-    for key, r in runs.items():
+    for key, r in table_runs(runs).items():
         paper = table1_row(train, r.data, r.variant, r.guidance, r.multiplier)
         row = {"training data": r.label if r.data == "real" else "synthetic",
                "prompt": VARIANT_LABELS.get(r.variant, "-") if r.variant else "-",
@@ -70,7 +86,7 @@ def table1_frame(p: Table1Params, runs: dict) -> pd.DataFrame:
 def table1_plot_frame(runs: dict) -> pd.DataFrame:
     """Long table for the bar chart: one row per clone with mean and 95% bounds of in-domain top-1."""
     rows = []
-    for key, r in runs.items():
+    for key, r in table_runs(runs).items():
         if r.data == "real":
             continue
         rows.append({"prompt": VARIANT_LABELS[r.variant], "guidance": f"{r.guidance:g}", **interval_columns(r.scores(), "top-1")})
@@ -94,9 +110,21 @@ def table1_figure(p: Table1Params, runs: dict):
     return fig
 
 
-def _per_seed_mean(runs: dict, keys: list) -> list[float]:
-    series = [runs[k].scores() for k in keys]
-    return [sum(s[i] for s in series) / len(series) for i in range(len(series[0]))]
+def key_label(key) -> str:
+    """How a model of the page is named in its family: `real`, or `c_dc@2` (variant at guidance)."""
+    return "real" if key == "real" else f"{key[0]}@{key[1]:g}"
+
+
+def table1_family(runs: dict, test: str | None = None, draw=None):
+    """Every model of the page on one test set (default: in-domain) as one family: the seed error of each comparison
+    is pooled over all of them; with `draw` (draw_variance's result, when included) the variance of drawing a clone
+    joins the error of every synthetic arm."""
+    from ..experiments.stages import family
+
+    fam = family("Table 1's models", {key_label(k): r for k, r in table_runs(runs).items()}, test)
+    if draw and draw.get("included"):
+        fam.add_draw_variance(draw["draw_var"], {key_label(k) for k, r in table_runs(runs).items() if r.data == "synthetic"})
+    return fam
 
 
 def prompt_testability(p: Table1Params, variants: list[str]) -> str | None:
@@ -113,55 +141,120 @@ def prompt_testability(p: Table1Params, variants: list[str]) -> str | None:
     return None
 
 
-def table1_findings(p: Table1Params, runs: dict) -> list[fd.Verdict]:
-    """The verdicts of Table 1's findings on this run's seeds."""
+def sensitivity(runs: dict, a: str, b: str, guidance: float) -> dict:
+    """How much the generator's images change from prompt `a` to prompt `b` at one guidance scale (same seeds)
+    against a change of seed (evaluation.generator_quality.prompt_sensitivity), on the two clones of the page."""
+    from ..evaluation.generator_quality import prompt_sensitivity
+
+    return prompt_sensitivity(runs[(a, guidance)].dataset, runs[(b, guidance)].dataset)
+
+
+def untestable_prompts(p: Table1Params, runs: dict, a: str, b: str, guidance: float) -> tuple[str | None, dict]:
+    """(why the prompts `a` and `b` cannot be compared at this guidance, or None; the measured sensitivity)."""
+    from ..paper.results import VARIANT_LABELS as L
+
+    caption = prompt_testability(p, [a, b])
+    if caption:
+        return caption, {}
+    sens = sensitivity(runs, a, b, guidance)
+    return fd.testability(sens["share"], f"the change from \"{L[a]}\" to \"{L[b]}\" at guidance {guidance:g}"), sens
+
+
+def draw_variance(p: Table1Params, runs: dict) -> dict:
+    """The variance of a model's mean score that comes from drawing its clone (one generation seed), beside the seed
+    variance: from two draws of one setting, each trained with the same seeds; included in the verdicts' error
+    when it reaches half the seed variance."""
+    import numpy as np
+
+    first, second = runs[draw_setting(p)], runs["second draw"]
+    seed_var = table1_family(runs).error(True)[0]
+    a, b = np.asarray(first.scores()), np.asarray(second.scores())
+    s = len(a)
+    between = float((a.mean() - b.mean()) ** 2 / 2)  # the variance of one draw's mean over draws, estimated
+    draw_var = max(0.0, between - (seed_var or 0.0) / s)
+    return {"setting": first.label, "draw_var": draw_var, "seed_var": seed_var, "seeds": s,
+            "means": [float(a.mean()), float(b.mean())],
+            "ratio": draw_var / seed_var if seed_var else None,
+            "included": bool(seed_var and draw_var >= 0.5 * seed_var)}
+
+
+def draw_text(d: dict) -> str:
+    """What the draw of a clone adds to the error, in one sentence."""
+    verdict = ("at least half of it: every verdict's error includes it" if d["included"] else
+               "less than half of it: verdicts rest on the seed variance alone")
+    return (f"Drawing the clone anew ({d['setting']}, a second generation seed) moved its mean top-1 from "
+            f"{d['means'][0]:.1f} to {d['means'][1]:.1f}: a draw variance of {d['draw_var']:.2f} points² against a "
+            f"seed variance of {d['seed_var']:.2f} points² per model and seed ({d['seeds']} seeds), {verdict}.")
+
+
+def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> list[fd.Verdict]:
+    """The verdicts of Table 1's findings: every effect a contrast of the page's models, its seed error pooled over
+    all of them (paper.stats.Family); prompt comparisons only where the generator reacts to the prompts."""
     train = train_set_of(p.class_set)
     test = test_names(runs)[0]
+    fam = table1_family(runs, draw=draw)
+    runs = table_runs(runs)
     out = []
     g_hi, g_lo = (7.5, 2.0)
     has = lambda v, g: (v, g) in runs
     saw = {k: r.saw(p.class_set) for k, r in runs.items() if r.data == "synthetic"}
-    evidence = lambda *keys: {"a saw": saw.get(keys[0], ""), "b saw": saw.get(keys[-1], ""), "test": test}
+    base = {"test": test, "family": f"{len(runs)} models, {fam.seeds} seeds", "draw variance": draw or {}}
 
     variants_both = [v for v in p.variants if has(v, g_hi) and has(v, g_lo)]
+    paper = fd.paper_value("low_guidance_better", train, variants_both or None)
     if variants_both:
-        a = _per_seed_mean(runs, [(v, g_lo) for v in variants_both])
-        b = _per_seed_mean(runs, [(v, g_hi) for v in variants_both])
-        out.append(fd.check_greater("low_guidance_better", a, b, p.scale,
-                                    {"variants": variants_both, "test": test}, fd.paper_value("low_guidance_better", train, variants_both)))
-    if has("c", g_hi) and has("c_dc", g_hi):  # the paper's claim is at 7.5 (Sec. 5.1); at 2.0 prompts matter less
-        reason = prompt_testability(p, ["c", "c_dc"])
+        est = fam.mean_difference([key_label((v, g_lo)) for v in variants_both], [key_label((v, g_hi)) for v in variants_both])
+        out.append(fd.check("low_guidance_better", est, p.scale, {**base, "variants": variants_both}, paper))
+    else:
+        out.append(fd.cannot_test("low_guidance_better", p.scale, "no prompt variant was drawn at both 7.5 and 2.0", paper))
+
+    for fid, variant in (("definition_beats_name", "c_dc"), ("hypernym_beats_name", "c_hc")):
+        paper = fd.paper_value(fid, train)
+        if not (has("c", g_hi) and has(variant, g_hi)):  # the paper's claim is at 7.5 (Sec. 5.1 (b))
+            out.append(fd.cannot_test(fid, p.scale, f"the run has no c and {variant} clones at guidance {g_hi:g}", paper))
+            continue
+        reason, sens = untestable_prompts(p, runs, "c", variant, g_hi)
+        ev = {**base, "a saw": saw[(variant, g_hi)], "b saw": saw[("c", g_hi)], "prompt sensitivity": sens}
         if reason:
-            out.append(fd.cannot_test("definition_beats_name", p.scale, reason, fd.paper_value("definition_beats_name", train)))
+            out.append(fd.cannot_test(fid, p.scale, reason, paper, ev))
         else:
-            out.append(fd.check_greater("definition_beats_name", runs[("c_dc", g_hi)].scores(), runs[("c", g_hi)].scores(),
-                                        p.scale, {**evidence(("c_dc", g_hi), ("c", g_hi)), "guidance": g_hi},
-                                        fd.paper_value("definition_beats_name", train)))
-    if len(variants_both) >= 2:
-        reason = prompt_testability(p, variants_both)
-        if reason:
-            out.append(fd.cannot_test("prompt_matters_less_low_guidance", p.scale, reason,
-                                      fd.paper_value("prompt_matters_less_low_guidance", train, variants_both)))
-        else:
-            n = len(runs["real"].seeds)
-            hi = [fd.spread([runs[(v, g_hi)].scores()[s] for v in variants_both]) for s in range(n)]
-            lo = [fd.spread([runs[(v, g_lo)].scores()[s] for v in variants_both]) for s in range(n)]
-            out.append(fd.check_greater("prompt_matters_less_low_guidance", hi, lo, p.scale,
-                                        {"variants": variants_both, "test": test},
-                                        fd.paper_value("prompt_matters_less_low_guidance", train, variants_both)))
+            out.append(fd.check(fid, fam.difference(key_label((variant, g_hi)), key_label(("c", g_hi))), p.scale, ev, paper))
+
+    reactive = ["c"] + [v for v in variants_both if v != "c" and "c" in variants_both
+                        and untestable_prompts(p, runs, "c", v, g_hi)[0] is None]
+    paper = fd.paper_value("prompt_matters_less_low_guidance", train, variants_both or None)
+    if len(reactive) >= 2 and "c" in variants_both:
+        est = fam.spread_difference([key_label((v, g_hi)) for v in reactive], [key_label((v, g_lo)) for v in reactive])
+        out.append(fd.check("prompt_matters_less_low_guidance", est, p.scale,
+                            {**base, "variants": reactive, "left out": sorted(set(variants_both) - set(reactive))}, paper))
+    else:
+        why = (f"fewer than two prompt variants the generator reacts to at guidance {g_hi:g} were drawn at both scales "
+               f"({', '.join(variants_both) or 'none'}; a variant counts when its images differ from c's by at least "
+               f"{100 * fd.SENSITIVITY_MIN:.0f}% of a seed change)")
+        out.append(fd.cannot_test("prompt_matters_less_low_guidance", p.scale, why, paper))
+
     paper = fd.paper_value("backgrounds_help_high_guidance", train)
     if p.class_set == "fashion-mnist":  # whether or not the background variant was drawn: it cannot test this
         out.append(fd.cannot_test("backgrounds_help_high_guidance", p.scale, NO_SCENES, paper))
     elif has("c_hc_inside_b", g_hi) and has("c_hc", g_hi):
-        out.append(fd.check_greater("backgrounds_help_high_guidance", runs[("c_hc_inside_b", g_hi)].scores(),
-                                    runs[("c_hc", g_hi)].scores(), p.scale, evidence(("c_hc_inside_b", g_hi), ("c_hc", g_hi)), paper))
+        reason, sens = untestable_prompts(p, runs, "c_hc", "c_hc_inside_b", g_hi)
+        ev = {**base, "prompt sensitivity": sens}
+        out.append(fd.cannot_test("backgrounds_help_high_guidance", p.scale, reason, paper, ev) if reason else
+                   fd.check("backgrounds_help_high_guidance", fam.difference(key_label(("c_hc_inside_b", g_hi)),
+                                                                             key_label(("c_hc", g_hi))), p.scale, ev, paper))
+    else:
+        out.append(fd.cannot_test("backgrounds_help_high_guidance", p.scale,
+                                  f"the run has no c_hc and c_hc_inside_b clones at guidance {g_hi:g}", paper))
+
     clones = [k for k, r in runs.items() if r.data == "synthetic" and r.multiplier == 1]
+    paper = fd.paper_value("synthetic_trails_real", train)
     if clones:
-        best = max(clones, key=lambda k: sum(runs[k].scores()))
-        out.append(fd.check_greater("synthetic_trails_real", runs["real"].scores(), runs[best].scores(), p.scale,
-                                    {"a saw": runs["real"].saw(p.class_set), "b saw": saw[best],
-                                     "best clone": runs[best].label, "test": test},
-                                    fd.paper_value("synthetic_trails_real", train)))
+        parts = [fd.Part(runs[k].label, fam.difference("real", key_label(k)), "greater", fd.finding("synthetic_trails_real").sesoi)
+                 for k in clones]
+        out.append(fd.check_parts("synthetic_trails_real", parts, p.scale,
+                                  {**base, "real saw": runs["real"].saw(p.class_set)}, paper))
+    else:
+        out.append(fd.cannot_test("synthetic_trails_real", p.scale, "the run drew no 1x clone", paper))
     return out
 
 

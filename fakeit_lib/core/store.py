@@ -177,9 +177,15 @@ def _code_version(stage: str) -> str:
     return _CODE_CACHE[stage]
 
 
+def _is_input_key(key: str) -> bool:
+    """Keys of a stage's identity that name its code or the content of its inputs, not a setting."""
+    return key == "code" or key.endswith(("_content", "_sha256"))
+
+
 def recompute_note(folder: Path, recorded: dict) -> str | None:
-    """Why a stage is computed although a finished output of the same name stands beside its folder (`<slug>-<hash>`
-    siblings): which settings differ, the code of the stage first. None when there is no such sibling."""
+    """Why a stage is computed although a finished output with the same settings stands beside its folder
+    (`<slug>-<hash>` siblings that differ only in the stage's code or its inputs' content): its code changed, or its
+    inputs did. None when there is no such sibling (a stage with other settings is another stage, not a redo)."""
     folder = Path(folder)
     slug = folder.name.rsplit("-", 1)[0]
     if not folder.parent.is_dir():
@@ -190,8 +196,8 @@ def recompute_note(folder: Path, recorded: dict) -> str | None:
             continue
         theirs = read_config(other) or {}
         diff = sorted(k for k in set(theirs) | set(plain) if theirs.get(k) != plain.get(k))
-        if diff:
-            why = "its code changed" if "code" in diff else "its settings or inputs changed"
+        if diff and all(_is_input_key(k) for k in diff):
+            why = "its code changed" if "code" in diff else "its inputs changed"
             return f"{folder.name}: computed anew beside finished {other.name} ({why}; differs in: {', '.join(diff)})"
     return None
 

@@ -1,13 +1,16 @@
 """What a text-to-image generator of 28x28 Fashion-MNIST-like images is worth, measured against real test images:
 the judge's fidelity and diversity, pixel statistics, the Fréchet distance in the judge's features, and how much the
-prompt changes an image (the shipped mini generator's model card and its test)."""
+prompt changes an image (any generator's clones: the testability of the prompt findings)."""
 
 from __future__ import annotations
 
+import functools
 import time
+from pathlib import Path
 
 import torch
 
+from ..core.errors import FakeitError
 from ..datasets.fashion_mnist import fashion_mnist
 from ..generation.mini.model import MiniFashionPipeline, sample_class_images
 from .imagestats import frechet_distance, image_statistics
@@ -61,3 +64,34 @@ def measure_generator(
         scores["pixel_distance_c_vs_c_dc"] = float((c_imgs - dc_imgs).abs().mean())
         result["by_guidance"][str(g)] = scores
     return result
+
+
+@functools.lru_cache(maxsize=64)
+def prompt_sensitivity(folder_a: Path, folder_b: Path, per_class: int = 20) -> dict:
+    """How much a prompt difference changes a generator's images: the mean absolute pixel difference (grey levels in
+    [0, 1]) between the images two clones drew from the same seeds (same class and index), against the difference
+    between two seeds of one prompt (consecutive images of a class in clone a); `share` is their ratio. The first
+    `per_class` images of each class are compared."""
+    import numpy as np
+
+    from ..datasets.images import clone_arrays
+
+    xa, ya, wa = clone_arrays(folder_a)
+    xb, yb, wb = clone_arrays(folder_b)
+    keep_a = wa < per_class
+    index_b = {(int(c), int(i)): k for k, (c, i) in enumerate(zip(yb, wb)) if i < per_class}
+    pairs = [(k, index_b[(int(c), int(i))]) for k, (c, i) in enumerate(zip(ya, wa)) if keep_a[k] and (int(c), int(i)) in index_b]
+    if not pairs:
+        raise FakeitError(f"clones {folder_a} and {folder_b} share no image seed (class and index) to compare")
+    a = np.stack([xa[i] for i, _ in pairs]).astype(np.float64) / 255.0
+    b = np.stack([xb[j] for _, j in pairs]).astype(np.float64) / 255.0
+    same_seed = float(np.abs(a - b).mean())
+    by_class: dict[int, list[int]] = {}
+    for k in np.flatnonzero(keep_a):
+        by_class.setdefault(int(ya[k]), []).append(int(k))
+    seeds = [(ks[j], ks[j + 1]) for ks in by_class.values() for j in range(0, len(ks) - 1, 2)]
+    if not seeds:
+        raise FakeitError(f"clone {folder_a} has fewer than two images of a class; no seed distance to compare with")
+    between = float(np.mean([np.abs(xa[i].astype(np.float64) - xa[j].astype(np.float64)).mean() / 255.0 for i, j in seeds]))
+    return {"same_seed": same_seed, "between_seeds": between, "share": same_seed / between if between > 0 else 0.0,
+            "images": len(pairs)}

@@ -27,6 +27,7 @@ import hashlib
 import io
 import json
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -312,6 +313,7 @@ def transfer(config: TransferConfig, out: Path | str | None = None) -> dict:
     from .evaluate import load_results, provenance
     from .repmetrics import representation_metrics
 
+    t0 = time.perf_counter()
     config.validate()
     known = encoder_identity(config)
     if known is None:
@@ -353,7 +355,7 @@ def transfer(config: TransferConfig, out: Path | str | None = None) -> dict:
                                              "repmetrics_test": representation_metrics(xte, yte)}
         if ranks.rank == 0:
             atomic_write_json(folder / RESULTS, results)
-            mark_done(folder, {"datasets": list(results["datasets"])})
+            mark_done(folder, {"datasets": list(results["datasets"]), "seconds": round(time.perf_counter() - t0, 1)})
         ranks.barrier()
     return results if ranks.rank == 0 else load_results(folder / RESULTS, sha256=sha)
 

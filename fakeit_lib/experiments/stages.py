@@ -67,20 +67,36 @@ def images_spec(p: PipelineParams, multiplier: float = 1.0) -> int | str:
     return max(1, round(int(p.images_per_class) * multiplier))
 
 
-def clone_config(p: PipelineParams, variant: str, guidance: float, multiplier: float = 1.0):
+def clone_config(p: PipelineParams, variant: str, guidance: float, multiplier: float = 1.0, seed: int | None = None):
     """The GenerateConfig of the clone of `p.class_set` with this prompt variant and guidance, `multiplier` times the
-    1x size: the one definition of a clone that the notebooks, the plan and the commands it prints share."""
+    1x size (drawn with generation seed `seed`, default `p.seed`): the one definition of a clone that the notebooks,
+    the plan and the commands it prints share."""
     from ..generation.config import GenerateConfig
 
     return from_dict(GenerateConfig, dict(classes=p.class_set, variant=variant, generator=p.generator,
                                           guidance=float(guidance), steps=p.steps, images_per_class=images_spec(p, multiplier),
-                                          seed=p.seed, batch_size=p.gen_batch_size))
+                                          seed=p.seed if seed is None else seed, batch_size=p.gen_batch_size))
 
 
-def _generate_job(config) -> str:
+def _generate_job(config, rank: int = 0, world: int = 1) -> str:
+    """A clone, or one rank's share of its batches (batches rank, rank + world, ...: the layout torchrun gives); the
+    last rank to finish writes the manifest and DONE (generation.generate), so shards of one clone run side by side."""
+    import os
+
     from ..generation.generate import generate_dataset
 
-    return str(generate_dataset(config, progress=False))
+    if world == 1:
+        return str(generate_dataset(config, progress=False))
+    saved = {k: os.environ.get(k) for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK="0")
+    try:
+        return str(generate_dataset(config, progress=False))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _generate_done(config) -> bool:
@@ -96,18 +112,31 @@ def synthetic_clone(p: PipelineParams, variant: str, guidance: float, multiplier
 
 
 def synthetic_clones(p: PipelineParams, keys: list[tuple]) -> list[Path]:
-    """The folders of several clones (variant, guidance, multiplier), generated side by side in worker processes
-    when several are missing (fakeit_lib.core.parallel; on a GPU one after another in this process)."""
-    from ..core.parallel import run_jobs
+    """The folders of several clones (variant, guidance, multiplier[, generation seed]), generated side by side in
+    worker processes (fakeit_lib.core.parallel; on a GPU one after another in this process): each missing clone split
+    into as many shards of its batches as there are job slots, so one large clone keeps every core busy too."""
+    from ..core.parallel import job_slots, run_jobs
 
-    jobs = [(clone_config(p, *k),) for k in keys]
-    return [Path(f) for f in run_jobs(_generate_job, jobs, [_generate_done(*j) for j in jobs], desc="generate")]
+    configs = [clone_config(p, *k) for k in keys]
+    done = [_generate_done(c) for c in configs]
+    slots = job_slots() if not all(done) else 1
+    jobs, finished, owner = [], [], []
+    for i, (config, is_done) in enumerate(zip(configs, done)):
+        world = 1 if is_done or slots == 1 else slots
+        for rank in range(world):  # shards of a clone submitted together: rank 0 (which claims the folder) first
+            jobs.append((config, rank, world))
+            finished.append(is_done)
+            owner.append(i)
+    folders = run_jobs(_generate_job, jobs, finished, desc="generate")
+    return [Path(next(f for f, o in zip(folders, owner) if o == i)) for i in range(len(configs))]
 
 
 def clone_ladder(p: PipelineParams, variant: str, guidance: float, multipliers: list[float]) -> dict[float, Path]:
-    """The folders of one clone at several sizes (a scaling study): the largest drawn once, the others views of it."""
+    """The folders of one clone at several sizes (a scaling study): the largest drawn once (its batches shared out
+    over the job slots), the others views of it."""
     from ..generation.generate import generate_clones
 
+    synthetic_clones(p, [(variant, guidance, max(multipliers))])
     configs = [clone_config(p, variant, guidance, m) for m in multipliers]
     return dict(zip(multipliers, generate_clones(configs, progress=False)))
 
@@ -210,11 +239,13 @@ def transfer_results(p: PipelineParams, checkpoint: Path, suite: str, roots: dic
     return _transfer_job(_transfer_values(p, checkpoint, suite, roots, **settings))
 
 
-def transfers(p: PipelineParams, checkpoints: list[Path], suite: str, roots: dict) -> list[dict]:
-    """`transfer_results` of several checkpoints, side by side in worker processes (fakeit_lib.core.parallel)."""
+def transfers(p: PipelineParams, checkpoints: list[Path], suite: str, roots: dict, random_init: bool = False) -> list[dict]:
+    """`transfer_results` of several checkpoints (or of their initialisations, `random_init`), side by side in worker
+    processes (fakeit_lib.core.parallel)."""
     from ..core.parallel import run_jobs
 
-    jobs = [(_transfer_values(p, c, suite, roots),) for c in checkpoints]
+    extra = {"random_init": True} if random_init else {}
+    jobs = [(_transfer_values(p, c, suite, roots, **extra),) for c in checkpoints]
     return run_jobs(_transfer_job, jobs, [_transfer_done(*j) for j in jobs], desc=f"transfer {suite}")
 
 
@@ -271,25 +302,39 @@ def model_runs(p: PipelineParams, variant: str | None = None, guidance: float | 
 
 
 def model_runs_many(p: PipelineParams, specs: list[tuple]) -> list[ModelRuns]:
-    """Several models at once, each (variant or None for real, guidance, multiplier, recipe overrides): their
-    training sets made here (generation), then every (model, seed) trained and evaluated side by side."""
+    """Several models at once, each (variant or None for real, guidance, multiplier, recipe overrides[, generation
+    seed of its clone, default p.seed]): their training sets made here (generation, side by side), then every
+    (model, seed) trained and evaluated side by side."""
     from ..core.parallel import run_jobs
 
-    if any(v is not None and g is None for v, g, _, _ in specs):
+    specs = [tuple(s) + (p.seed,) * (5 - len(s)) for s in specs]
+    if any(v is not None and g is None for v, g, _, _, _ in specs):
         raise FakeitError("a synthetic clone needs a guidance scale")
-    clone_keys = list(dict.fromkeys((v, float(g), float(m)) for v, g, m, _ in specs if v is not None))
+    clone_keys = list(dict.fromkeys((v, float(g), float(m), int(seed)) for v, g, m, _, seed in specs if v is not None))
     folders = dict(zip(clone_keys, synthetic_clones(p, clone_keys)))
+
+    def label(v, g, m, seed):
+        return clone_label(v, g, m) + ("" if seed == p.seed else f", generation seed {seed}")
+
     made = [(real_training_set(p), "real", "real") if v is None else
-            (folders[(v, float(g), float(m))], clone_label(v, g, m), "synthetic") for v, g, m, _ in specs]
+            (folders[(v, float(g), float(m), int(seed))], label(v, g, m, seed), "synthetic") for v, g, m, _, seed in specs]
     jobs = [(p.recipe, str(dataset), p.class_set, seed, dict(spec[3])) for (dataset, _, _), spec in zip(made, specs)
             for seed in p.train_seeds]
     checkpoints = [Path(c) for c in run_jobs(_train_job, jobs, [_train_done(*j) for j in jobs], desc="train")]
     results = evaluations(p, checkpoints)
     out, n = [], len(p.train_seeds)
-    for k, ((dataset, label, data), (variant, guidance, multiplier, _)) in enumerate(zip(made, specs)):
-        out.append(ModelRuns(label, data, variant, guidance, multiplier, dataset, _count_images(dataset),
+    for k, ((dataset, label_, data), (variant, guidance, multiplier, _, _)) in enumerate(zip(made, specs)):
+        out.append(ModelRuns(label_, data, variant, guidance, multiplier, dataset, _count_images(dataset),
                              list(p.train_seeds), checkpoints[k * n:(k + 1) * n], results[k * n:(k + 1) * n]))
     return out
+
+
+def family(name: str, models: dict[str, ModelRuns], test: str | None = None, metric: str = "top1"):
+    """The per-seed scores (%) of several models on one test set (default: each model's in-domain test) as a
+    paper.stats.Family: every comparison among them takes its seed error from all of them."""
+    from ..paper.stats import Family
+
+    return Family(name, {label: runs.scores(metric, test) for label, runs in models.items()})
 
 
 def transfer_scores(p: PipelineParams, runs: ModelRuns, suite: str, roots: dict) -> list[dict[str, float]]:
@@ -297,11 +342,13 @@ def transfer_scores(p: PipelineParams, runs: ModelRuns, suite: str, roots: dict)
     return transfer_scores_many(p, [runs], suite, roots)[0]
 
 
-def transfer_scores_many(p: PipelineParams, models: list[ModelRuns], suite: str, roots: dict) -> list[list[dict[str, float]]]:
-    """`transfer_scores` of several models, every probe side by side in worker processes."""
+def transfer_scores_many(p: PipelineParams, models: list[ModelRuns], suite: str, roots: dict,
+                         random_init: bool = False) -> list[list[dict[str, float]]]:
+    """`transfer_scores` of several models, every probe side by side in worker processes; with `random_init`, of
+    each checkpoint's network at its own initialisation (the random-weights control of Table 2 row 1)."""
     from ..evaluation.transfer import out_of_domain_average
 
-    results = transfers(p, [c for m in models for c in m.checkpoints], suite, roots)
+    results = transfers(p, [c for m in models for c in m.checkpoints], suite, roots, random_init)
     out, k = [], 0
     for m in models:
         per_model = []
