@@ -193,17 +193,17 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
     from ..core.distributed import Ranks
 
     device = torch.device(resolve_device(config.device))
-    dist = Ranks(str(device))
+    ranks = Ranks(str(device))
     dataset, class_set, num_classes = training_dataset(config)
     folder = Path(out) if out else run_folder(config)
     recorded = identity(config)
     if is_done(folder):
         claim_folder(folder, recorded)  # a finished run is reused only for the same config
-        dist.close()
+        ranks.close()
         return folder
-    if dist.rank == 0:
+    if ranks.rank == 0:
         claim_explained(folder, recorded, explain=out is None)
-    dist.barrier()
+    ranks.barrier()
     threads_before = torch.get_num_threads()  # restored at the end: later work in this process keeps its threads
     if config.threads is not None:
         torch.set_num_threads(config.threads)
@@ -214,7 +214,7 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
 
     torch.manual_seed(config.seed)
     model = build_model(config.arch, num_classes, config.cifar_stem, fc_bias=config.fc_bias).to(device)
-    if dist.distributed and device.type == "cuda" and config.sync_bn:
+    if ranks.distributed and device.type == "cuda" and config.sync_bn:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # trex main.py; same state-dict keys as BatchNorm
     if device.type == "cuda" and config.amp:
         model = model.to(memory_format=torch.channels_last)
@@ -233,18 +233,18 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
         start_epoch, history = state["epoch"], state["history"]
         log(f"resuming {folder} after epoch {start_epoch}")
     net: nn.Module = MultiCropClassifier(model)
-    if dist.distributed:
-        net = nn.parallel.DistributedDataParallel(net, device_ids=[dist.local_rank] if device.type == "cuda" else None)
+    if ranks.distributed:
+        net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
 
-    per_rank = max(1, config.batch_size // dist.world)
+    per_rank = max(1, config.batch_size // ranks.world)
     loader = None
     if config.loader == "memory":
         try:
-            loader, sampler, drop_last = memory_training_loader(dataset, config, per_rank, dist.world, dist.rank)
+            loader, sampler, drop_last = memory_training_loader(dataset, config, per_rank, ranks.world, ranks.rank)
         except NotForMemory as e:  # a colour clone (any text-to-image model) under a small recipe: the same
             log(f"{e}; training with loader 'workers' instead")  # augmentation per image in PIL (augment.py)
     if loader is None:
-        loader, sampler, drop_last = training_loader(dataset, config, per_rank, dist.world, dist.rank, device.type == "cuda")
+        loader, sampler, drop_last = training_loader(dataset, config, per_rank, ranks.world, ranks.rank, device.type == "cuda")
     steps_per_epoch = len(sampler) // per_rank if drop_last else math.ceil(len(sampler) / per_rank)
     total_steps, warmup_steps = config.epochs * steps_per_epoch, config.warmup_epochs * steps_per_epoch
     meta = dict(arch=config.arch, num_classes=num_classes, cifar_stem=config.cifar_stem, fc_bias=config.fc_bias,
@@ -280,8 +280,8 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
             glob_pred, glob_t = logits[:n_global].argmax(1), targets[:n_global]
             sums += torch.tensor([losses.sum().item(), valid.item(), (glob_pred == glob_t).sum().item(),
                                   (glob_t >= 0).sum().item(), (labels < 0).sum().item()], dtype=torch.float64)
-        if dist.distributed:
-            torch.distributed.all_reduce(sums)
+        if ranks.distributed:
+            sums = ranks.all_reduce(sums)  # on the backend's device (NCCL refuses CPU tensors), back on the CPU
         seconds = time.time() - t0
         images = int(sums[3].item()) // config.global_crops
         row = dict(epoch=epoch + 1, lr=lr, loss=round(sums[0].item() / max(1.0, sums[1].item()), 6),
@@ -291,18 +291,18 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
             raise FakeitError(f"no readable image in dataset {config.data} (all {len(dataset)} files failed to load)")
         history.append(row)
         log(json.dumps(row))
-        if dist.rank == 0:
+        if ranks.rank == 0:
             state = dict(format=CHECKPOINT_FORMAT, model=model.state_dict(), optimizer=optimizer.state_dict(),
                          scaler=scaler.state_dict() if scaler.is_enabled() else None,
                          epoch=epoch + 1, sampler_epoch=epoch, history=history, meta=meta,
                          config=dataclasses.asdict(config), config_hash=config_hash(recorded))
             atomic_write_bytes(ckpt_path, _checkpoint_bytes(state))
             atomic_write_text(folder / METRICS, "".join(json.dumps(h) + "\n" for h in history))
-        dist.barrier()
-    if dist.rank == 0:
+        ranks.barrier()
+    if ranks.rank == 0:
         mark_done(folder, {"epochs": config.epochs, "final": history[-1] if history else None})
-    dist.barrier()
-    dist.close()
+    ranks.barrier()
+    ranks.close()
     torch.set_num_threads(threads_before)
     return folder
 
