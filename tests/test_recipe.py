@@ -10,13 +10,14 @@ import torch
 
 from fakeit_lib.core import devices
 from fakeit_lib.core.errors import FakeitError
-from fakeit_lib.training.models import build_model
+from fakeit_lib.training.models import CosineClassifier, build_model, load_model
 from fakeit_lib.training.train import identity, make_config, param_groups, peak_lr, run_folder
 
 
 def test_paper_recipe_follows_the_released_models():
     c = make_config("paper", data="d")
     assert (c.fc_bias, c.sync_bn, c.decay_norm_and_bias, c.lr_base_batch, c.amp) == (False, True, False, 256, True)
+    assert c.cosine_tau == 0.1 and make_config("mini", data="d").cosine_tau is None  # trex --clf_tau; mini: a Linear
     assert peak_lr(c) == pytest.approx(0.1)
     assert peak_lr(make_config("paper", data="d", batch_size=1024)) == pytest.approx(0.4)  # linear scaling rule
     assert peak_lr(make_config("paper", data="d", batch_size=64)) == pytest.approx(0.025)
@@ -81,11 +82,39 @@ def test_checkpoint_of_a_paper_run_loads_as_the_authors_format(tmp_path):
     """A classifier built as the paper recipe has the released checkpoints' shape: fc without bias, strict load."""
     import torchvision
 
-    model = build_model("resnet50", 100, fc_bias=False)
+    c = make_config("paper", data="d")
+    model = build_model("resnet50", 100, c.cifar_stem, c.fc_bias, c.cosine_tau)
+    assert isinstance(model.fc, CosineClassifier) and model.fc.tau == 0.1
     path = tmp_path / "bare.pth"
     torch.save(model.state_dict(), path)
     authors = torchvision.models.resnet50()
-    authors.fc = torch.nn.Linear(2048, 100, bias=False)
+    authors.fc = torch.nn.Linear(2048, 100, bias=False)  # the shape the paper's project page loads them into
     assert str(authors.load_state_dict(torch.load(path), strict=True)) == "<All keys matched successfully>"
     assert json.dumps(sorted(k for k in model.state_dict() if k.startswith("fc."))) == '["fc.weight"]'
-    assert Path(path).stat().st_size > 0
+    loaded = load_model(path)  # read back as the authors' format: the same cosine head, the same logits
+    assert isinstance(loaded.model.fc, CosineClassifier) and loaded.meta["cosine_tau"] == 0.1
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(x), model.eval()(x), rtol=0, atol=0)
+
+
+def test_cosine_classifier_logits_are_cosines_over_the_temperature():
+    head = CosineClassifier(2, 3, tau=0.1)
+    with torch.no_grad():
+        head.weight.copy_(torch.tensor([[1.0, 0.0], [3.0, 3.0], [-1.0, -1.0]]))
+    x = torch.tensor([[1.0, 0.2], [0.0, 2.0]])
+    norm = (1 + 0.04) ** 0.5  # |x[0]|
+    expected = torch.tensor([[1 / norm, 1.2 / (norm * 2**0.5), -1.2 / (norm * 2**0.5)],
+                             [0.0, 1 / 2**0.5, -1 / 2**0.5]]) / 0.1
+    torch.testing.assert_close(head(x), expected)
+    torch.testing.assert_close(head(7.5 * x), expected)  # a positive factor on the features changes nothing
+    # the ranking is by direction: the long row [3, 3] wins x[0] as a Linear (3.6 > 1.0), [1, 0] wins it here
+    assert (x[0] @ head.weight.T).argmax().item() == 1 and head(x)[0].argmax().item() == 0
+    assert list(head.state_dict()) == ["weight"] and head.bias is None
+    plain = torch.nn.Linear(2, 3, bias=False)
+    assert str(plain.load_state_dict(head.state_dict(), strict=True)) == "<All keys matched successfully>"
+    with pytest.raises(FakeitError, match=r"parameter cosine_tau=0.0 must be > 0 \(a temperature\) or null"):
+        make_config("paper", data="d", cosine_tau=0)
+    with pytest.raises(FakeitError, match=r"parameters fc_bias=true and cosine_tau are exclusive"):
+        make_config("paper", data="d", fc_bias=True)
+    assert make_config("paper", data="d", fc_bias=True, cosine_tau=None).cosine_tau is None

@@ -2,8 +2,9 @@
 
 The paper recipe is the one of the authors' released ResNet-50s, each choice cited where it is declared
 (TrainConfig and PRESETS): the authors' training code is naver/trex at commit 41722283a81e09d0331e879cc076433283fc2878
-(`main.py`, `utils.py`, `multi_crop.py`), cited below as "trex main.py" etc.; the classifier shape comes from
-the paper's project page (the released checkpoints load into `Linear(2048, C, bias=False)`).
+(`main.py`, `utils.py`, `multi_crop.py`, `trex.py`), cited below as "trex main.py" etc. The classifier is trex's
+cosine softmax (`trex.py` ClfLayer, temperature 0.1): the released checkpoints' bias-free `fc.weight` (C, 2048) is
+that layer's weight (paper's project page), see `models.CosineClassifier`.
 
 A run folder holds `config.yaml`, the last checkpoint (`checkpoint.pt`, written atomically each epoch),
 `metrics.jsonl` (one JSON line per epoch) and, at the end, the `DONE` marker. Started again, a run resumes from
@@ -62,7 +63,9 @@ class TrainConfig:
     weight_decay: float = 1e-4  # paper recipe: 1e-4 (trex main.py --wd)
     decay_norm_and_bias: bool = False  # apply weight decay to BatchNorm weights and biases too; paper recipe: no
     # (trex utils.py get_params_groups: biases and 1-d parameters get weight_decay 0)
-    fc_bias: bool = False  # classifier with a bias; paper recipe: no (the released checkpoints: Linear(2048, C, bias=False))
+    fc_bias: bool = False  # classifier with a bias; paper recipe: no (the released checkpoints: fc.weight only)
+    cosine_tau: float | None = 0.1  # cosine-softmax classifier, logits = cos(feature, class weight) / cosine_tau;
+    # paper recipe: 0.1 (trex.py ClfLayer, main.py --clf_tau); None: a plain Linear classifier (mini, smoke)
     sync_bn: bool = True  # SyncBatchNorm across processes under DDP on GPUs (trex main.py convert_sync_batchnorm);
     # BatchNorm stays per process on the CPU, where torch has no SyncBatchNorm
     label_smoothing: float = 0.0  # cross-entropy label smoothing
@@ -107,6 +110,11 @@ class TrainConfig:
             raise FakeitError(f"parameter threads={self.threads} must be at least 1 or null")
         if self.images_per_class is not None and self.images_per_class < 1:
             raise FakeitError(f"parameter images_per_class={self.images_per_class} must be at least 1 or null")
+        if self.cosine_tau is not None and not self.cosine_tau > 0:
+            raise FakeitError(f"parameter cosine_tau={self.cosine_tau} must be > 0 (a temperature) or null (a linear classifier)")
+        if self.cosine_tau is not None and self.fc_bias:
+            raise FakeitError("parameters fc_bias=true and cosine_tau are exclusive: the cosine classifier has no bias; "
+                              "set fc_bias: false, or cosine_tau: null for a linear classifier")
         if self.lr_base_batch is not None and self.lr_base_batch < 1:
             raise FakeitError(f"parameter lr_base_batch={self.lr_base_batch} must be at least 1 or null")
         from ..core.devices import check_device
@@ -119,8 +127,9 @@ class TrainConfig:
 
 # Presets: overrides of the paper recipe. `mini` trains a narrow ResNet on ~500-1000 grey 28x28 images held in
 # memory (loader "memory", bf16 autocast, one thread; seeds train side by side); `smoke` is the same in a few steps.
-# The mini and smoke recipes keep plain SGD over every parameter, a classifier bias and the lr as given.
-MINI_OPTIMISER = dict(lr_base_batch=None, decay_norm_and_bias=True, fc_bias=True)
+# The mini and smoke recipes keep plain SGD over every parameter, a plain linear classifier with a bias and the lr as
+# given.
+MINI_OPTIMISER = dict(lr_base_batch=None, decay_norm_and_bias=True, fc_bias=True, cosine_tau=None)
 PRESETS: dict[str, dict] = {
     "paper": {},
     "mini": dict(
@@ -213,7 +222,7 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
         torch.backends.cudnn.benchmark = True
 
     torch.manual_seed(config.seed)
-    model = build_model(config.arch, num_classes, config.cifar_stem, fc_bias=config.fc_bias).to(device)
+    model = build_model(config.arch, num_classes, config.cifar_stem, config.fc_bias, config.cosine_tau).to(device)
     if ranks.distributed and device.type == "cuda" and config.sync_bn:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # trex main.py; same state-dict keys as BatchNorm
     if device.type == "cuda" and config.amp:
@@ -248,6 +257,7 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
     steps_per_epoch = len(sampler) // per_rank if drop_last else math.ceil(len(sampler) / per_rank)
     total_steps, warmup_steps = config.epochs * steps_per_epoch, config.warmup_epochs * steps_per_epoch
     meta = dict(arch=config.arch, num_classes=num_classes, cifar_stem=config.cifar_stem, fc_bias=config.fc_bias,
+                cosine_tau=config.cosine_tau,
                 class_set=class_set.name if class_set is not None else config.class_set, eval_resize=config.eval_resize,
                 eval_crop=config.eval_crop, mean=list(config.mean), std=list(config.std), data=config.data)
 
