@@ -72,6 +72,67 @@ def test_device_choice_with_cuda_faked(monkeypatch):
         make_config("paper", data="d", device="tpu")
 
 
+def test_no_silent_cpu_for_paper_scale_work(monkeypatch):
+    """--device auto without a GPU: CPU work runs on the CPU, paper-scale work stops with the reason and the fix."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch, "__version__", "2.14.1+cu130")
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    work = "generator 'CompVis/stable-diffusion-v1-4' (from the Hugging Face hub)"
+    assert devices.resolve_device("auto") == "cpu" and devices.resolve_device("cpu", work) == "cpu"  # asked for: runs
+    head = f"{work} is paper-scale work and --device auto found no GPU: torch 2.14.1+cu130 is a CUDA 13.0 build, which needs an NVIDIA driver >= 580.65.06"
+    tail = "; or pass --device cpu to run it on the CPU anyway"
+    cases = {
+        None: ", and no NVIDIA driver was found (no /proc/driver/nvidia/version, no nvidia-smi); on GPUs with an older "
+              "driver install torch 2.14.1's CUDA 12 build (README: Older NVIDIA drivers)",
+        "535.104.05": ", and this machine's driver is 535.104.05; on GPUs with an older driver install torch 2.14.1's "
+                      "CUDA 12 build (README: Older NVIDIA drivers)",
+        "580.95.05": "; driver 580.95.05 is loaded, yet torch sees no GPU: give this process a GPU (Slurm --gpus)",
+    }
+    for driver, reason in cases.items():
+        monkeypatch.setattr(devices, "nvidia_driver", lambda d=driver: d)
+        with pytest.raises(FakeitError) as e:
+            devices.resolve_device("auto", work)
+        assert str(e.value) == head + reason + tail
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    with pytest.raises(FakeitError, match=r"yet torch sees no GPU \(CUDA_VISIBLE_DEVICES=''\): give this process a GPU"):
+        devices.resolve_device("auto", work)
+    monkeypatch.setattr(torch.version, "cuda", "12.6")
+    monkeypatch.setattr(devices, "nvidia_driver", lambda: "470.82.01")
+    with pytest.raises(FakeitError, match=r"CUDA 12.6 build, which needs an NVIDIA driver >= 525.60.13, and this machine's "
+                                          r"driver is 470.82.01; update the NVIDIA driver to 525.60.13 or newer; or pass"):
+        devices.resolve_device("auto", work)
+    monkeypatch.setattr(torch.version, "cuda", None)
+    with pytest.raises(FakeitError, match=r"torch 2.14.1\+cu130 is a CPU-only build; install the locked CUDA build"):
+        devices.resolve_device("auto", work)
+
+
+def test_the_driver_version_is_read_from_the_kernel_module(monkeypatch, tmp_path):
+    proc = tmp_path / "version"
+    proc.write_text("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.86.15  Release Build  (dvs-builder@U16)\n"
+                    "GCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n")
+    monkeypatch.setattr(devices, "NVIDIA_PROC", proc)
+    assert devices.nvidia_driver() == "570.86.15"
+    proc.write_text("NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023\n")
+    assert devices.nvidia_driver() == "535.104.05"
+
+
+@pytest.mark.skipif(torch.cuda.is_available() or devices.nvidia_driver() is not None, reason="a GPU or driver is here")
+def test_paper_scale_commands_refuse_the_cpu_unless_told(cli, tmp_path):
+    """On this machine (no GPU): the paper's generator and the paper training preset stop at once, writing nothing."""
+    gen = cli("generate", "--classes", "fashion-mnist", "--images-per-class", "1", "--out", str(tmp_path / "gen"))
+    (tmp_path / "data" / "a").mkdir(parents=True)
+    train = cli("train", str(tmp_path / "data"), "--preset", "paper", "--out", str(tmp_path / "run"))
+    reason = f"torch {torch.__version__} is a"
+    for res, cmd, work in ((gen, "generate", "generator 'CompVis/stable-diffusion-v1-4' (from the Hugging Face hub)"),
+                           (train, "train", "training at 224 px crops (the paper recipe's size)")):
+        line = res.stderr.strip()
+        assert res.returncode == 2 and "\n" not in line, res.stderr
+        assert line.startswith(f"fakeit {cmd}: error: {work} is paper-scale work and --device auto found no GPU: {reason}")
+        assert line.endswith("; or pass --device cpu to run it on the CPU anyway")
+    assert not (tmp_path / "gen").exists() and not (tmp_path / "run").exists()
+
+
 def test_train_cli_bad_device_is_one_line(cli, tmp_path):
     res = cli("train", str(tmp_path), "--preset", "smoke", "--device", "gpu")
     assert res.returncode == 2 and res.stderr.strip() == (

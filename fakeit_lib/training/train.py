@@ -41,6 +41,7 @@ from .recipe import NOT_IDENTITY, identity, lr_at, param_groups, peak_lr, resolv
 
 CHECKPOINT = "checkpoint.pt"
 LOADERS = ("workers", "memory")
+PAPER_CROP = 224  # global crops this large are paper-scale work: `--device auto` needs a GPU for them (devices.py)
 METRICS = "metrics.jsonl"
 
 
@@ -201,7 +202,9 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
     config = resolved_config(config)
     from ..core.distributed import Ranks
 
-    device = torch.device(resolve_device(config.device))
+    # 224 px crops (the paper recipe): days on a CPU, so "auto" does not fall back to it silently
+    work = f"training at {config.global_size} px crops (the paper recipe's size)" if config.global_size >= PAPER_CROP else None
+    device = torch.device(resolve_device(config.device, work))
     ranks = Ranks(str(device))
     dataset, class_set, num_classes = training_dataset(config)
     folder = Path(out) if out else run_folder(config)
