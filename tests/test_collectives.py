@@ -186,10 +186,14 @@ def group(request, monkeypatch, tmp_path):
     g.close()
 
 
-def test_the_double_refuses_a_cpu_tensor_under_nccl_and_ranks_moves_it(group):
+def test_the_double_refuses_a_tensor_off_the_backends_device_and_ranks_moves_it(group):
     if group.backend == "nccl":  # what `fakeit train` did at the end of epoch 1 before every collective went through Ranks
         with pytest.raises(RuntimeError, match=r"all_reduce: a tensor on cpu reached the nccl backend, which needs cuda:0"):
             dist.all_reduce(torch.zeros(5, dtype=torch.float64))
+    else:  # a GPU tensor handed to gloo
+        with pytest.raises(RuntimeError, match=r"all_gather: a tensor on cuda:0 reached the gloo backend, which needs cpu"):
+            dist.all_gather([torch.zeros(2)], torch.zeros(2).as_subclass(OnFakeCuda))
+    assert group.calls == []  # refused calls never reach the group
     ranks = Ranks("cpu")
     assert ranks.distributed and (ranks.rank, ranks.world) == (0, 1) and ranks.comm_device == group.required
     summed = ranks.all_reduce(torch.arange(5, dtype=torch.float64))
@@ -252,7 +256,10 @@ def alone(inputs, tmp_path_factory):
     try:
         return run_stages(inputs, out)
     finally:
-        os.environ["FAKEIT_OUTPUT"] = before
+        if before is None:
+            os.environ.pop("FAKEIT_OUTPUT", None)
+        else:
+            os.environ["FAKEIT_OUTPUT"] = before
         torch.set_num_threads(threads)
 
 
