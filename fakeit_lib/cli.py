@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from .core.errors import FakeitError
+from .core.errors import FakeitError, Stopped
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -61,3 +61,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"fakeit {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Stopped as e:
+        print(f"fakeit {args.command}: {e}", file=sys.stderr)
+        return e.exit_code

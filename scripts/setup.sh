@@ -43,6 +43,20 @@ case "$(uname -m)" in
   aarch64|arm64) LOCK=requirements/lock-aarch64.txt ;;
   *)             LOCK=requirements/lock-x86_64.txt ;;
 esac
+# FAKEIT_TORCH_BUILD=cu12 (x86_64, NVIDIA drivers older than 580): the CUDA 12 lock made by `bash scripts/lock.sh cu12`,
+# torch and torchvision from PyTorch's index for $TORCH_BACKEND (default cu126); unset: the lock above
+TORCH_INDEX=()
+case "${FAKEIT_TORCH_BUILD:-}" in
+  "") ;;
+  cu12)
+    LOCK=requirements/lock-x86_64-cu12.txt
+    if [ ! -f "$LOCK" ]; then
+      echo "$LOCK is missing: make it with 'bash scripts/lock.sh cu12' where download.pytorch.org is reachable" >&2
+      exit 2
+    fi
+    TORCH_INDEX=(--extra-index-url "https://download.pytorch.org/whl/${TORCH_BACKEND:-cu126}") ;;
+  *) echo "FAKEIT_TORCH_BUILD must be cu12 or unset, not '$FAKEIT_TORCH_BUILD'" >&2; exit 2 ;;
+esac
 FAKEIT_INSTALLER=${FAKEIT_INSTALLER:-uv}
 UV_VERSION=0.13.9
 if [ ! -x "$VENV/bin/python" ]; then
@@ -51,11 +65,11 @@ fi
 stamp="$VENV/.fakeit-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$LOCK" -nt "$stamp" ]; then
   PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
-  "${PIP[@]}" -c "$LOCK" torch torchvision
+  "${PIP[@]}" -c "$LOCK" ${TORCH_INDEX[@]+"${TORCH_INDEX[@]}"} torch torchvision
   torch_s=$SECONDS
   case "$FAKEIT_INSTALLER" in
     uv)
-      UV=("$VENV/bin/uv" pip install -q --python "$VENV/bin/python")
+      UV=("$VENV/bin/uv" pip install -q --python "$VENV/bin/python" ${TORCH_INDEX[@]+--torch-backend "${TORCH_BACKEND:-cu126}"})
       if ! { "${PIP[@]}" "uv==$UV_VERSION" && "${UV[@]}" -r "$LOCK" && "${UV[@]}" --no-deps -e .; }; then
         echo "uv could not install $LOCK; installing it with pip"
         FAKEIT_INSTALLER=pip
@@ -64,7 +78,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$LOCK" -nt "$stamp
     *) echo "FAKEIT_INSTALLER must be uv or pip, not '$FAKEIT_INSTALLER'" >&2; exit 2 ;;
   esac
   if [ "$FAKEIT_INSTALLER" = pip ]; then
-    "${PIP[@]}" -r "$LOCK"
+    "${PIP[@]}" ${TORCH_INDEX[@]+"${TORCH_INDEX[@]}"} -r "$LOCK"
     "${PIP[@]}" --no-deps -e .
   fi
   touch "$stamp"

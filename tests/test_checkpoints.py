@@ -1,14 +1,16 @@
 """The authors' checkpoint formats as released and as commonly re-saved: torchvision resnet50 state dicts with or
-without `module.`/`encoder.` prefixes, bare or under `state_dict`/`model`, with fc (with or without bias) or none."""
+without `module.`/`encoder.` prefixes, bare or under `state_dict`/`model`, with fc (with or without bias) or none.
+A bias-free fc is the authors' cosine classifier (models.CosineClassifier): its logits are cosines over 0.1."""
 
 from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 import torchvision
 
 from fakeit_lib.core.errors import FakeitError
-from fakeit_lib.training.models import load_model, model_class_set
+from fakeit_lib.training.models import CosineClassifier, encoder, load_model, model_class_set
 
 pytestmark = pytest.mark.timeout(600)
 X = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
@@ -36,6 +38,15 @@ def models() -> dict[str, torch.nn.Module]:
     return {h: _resnet50(h) for h in ("fc100-nobias", "fc1000-bias", "encoder")}
 
 
+def _expected(model: torch.nn.Module) -> torch.Tensor:
+    """What a checkpoint of `model` must compute on X: its own output, or for a bias-free fc the authors' cosine head,
+    normalize(features) @ normalize(fc.weight).T / 0.1 (naver/trex trex.py ClfLayer)."""
+    with torch.no_grad():
+        if isinstance(model.fc, torch.nn.Linear) and model.fc.bias is None:
+            return F.normalize(encoder(model)(X)) @ F.normalize(model.fc.weight).T / 0.1
+        return model(X)
+
+
 def _save(path: Path, model: torch.nn.Module, prefix: str, wrapper: str | None) -> Path:
     state = {prefix + k: v for k, v in model.state_dict().items()}
     torch.save(state if wrapper is None else {wrapper: state, "epoch": 100}, path)
@@ -52,8 +63,11 @@ def test_prefixes_and_wrappers_load_the_same_weights(tmp_path, models, prefix, w
     path.unlink()  # 100 MB each
     assert loaded.meta["source"] == "authors-format" and loaded.meta["arch"] == "resnet50"
     assert (loaded.meta["num_classes"], loaded.meta["fc_bias"], loaded.meta["class_set"]) == (100, False, "imagenet100")
+    assert isinstance(loaded.model.fc, CosineClassifier) and loaded.meta["cosine_tau"] == 0.1
     with torch.no_grad():
-        torch.testing.assert_close(loaded.model(X), original(X), rtol=0, atol=0)
+        torch.testing.assert_close(encoder(loaded.model)(X), encoder(original)(X), rtol=0, atol=0)  # the same weights
+        assert torch.equal(loaded.model.fc.weight, original.fc.weight)
+        torch.testing.assert_close(loaded.model(X), _expected(original), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("head,num_classes,bias,class_set", [
@@ -67,9 +81,11 @@ def test_heads(tmp_path, models, head, num_classes, bias, class_set):
     loaded = load_model(path)
     path.unlink()
     assert (loaded.meta["num_classes"], loaded.meta["fc_bias"], loaded.meta["class_set"]) == (num_classes, bias, class_set)
+    assert loaded.meta["cosine_tau"] == (0.1 if head == "fc100-nobias" else None)
     with torch.no_grad():
         out = loaded.model(X)
-        torch.testing.assert_close(out, original(X), rtol=0, atol=0)
+        torch.testing.assert_close(out, _expected(original), rtol=1e-5 if head == "fc100-nobias" else 0,
+                                   atol=1e-5 if head == "fc100-nobias" else 0)
     assert tuple(out.shape) == (2, num_classes or 2048)  # an encoder gives its 2048-d features
     if head == "encoder":
         with pytest.raises(FakeitError, match="is an encoder without a classifier; it can be used for transfer only"):

@@ -1,8 +1,9 @@
 """Evaluation on ImageNet-style test layouts built here from scikit-image's bundled photos.
 
-A randomly initialised ResNet-50 is saved in the authors' checkpoint format (torchvision resnet50, fc without bias)
-with its classifier rows set so that the ranking of classes is known: class T scores highest, class B second, class
-C lowest, whatever the image. T is an ImageNet-100 class outside ImageNet-R, B is in both, C in neither, D is in
+A randomly initialised ResNet-50 is saved as a torchvision resnet50 state dict (the authors' format) with a zero fc
+bias, so that it loads with a plain linear head (a bias-free fc would be the authors' cosine classifier, whose ranking
+depends on the image: tests/test_checkpoints.py), and its classifier rows set so that the ranking of classes is
+known: class T scores highest, class B second, class C lowest, whatever the image. T is an ImageNet-100 class outside ImageNet-R, B is in both, C in neither, D is in
 ImageNet-R only. Every expected accuracy below follows from that ranking and the label-mapping rules.
 """
 
@@ -46,7 +47,8 @@ def _tree(root, folders: dict[str, int]):
 def _authors_checkpoint(path, class_set):
     torch.manual_seed(0)
     model = torchvision.models.resnet50()
-    model.fc = torch.nn.Linear(2048, len(class_set), bias=False)
+    model.fc = torch.nn.Linear(2048, len(class_set))
+    model.fc.bias.data.zero_()
     w = torch.zeros(len(class_set), 2048)
     rank = {T: 2.0, B: 1.0, C: -1.0}
     for c in class_set:

@@ -300,7 +300,7 @@ def test_safety_checker_is_off_unless_kept(tmp_path, one_thread):
 def test_hub_id_unavailable_offline_is_a_clear_error(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}  # an empty cache, no network
     res = subprocess.run([sys.executable, "-m", "fakeit_lib", "generate", "--classes", "fashion-mnist", "--images-per-class", "1",
-                          "--out", str(tmp_path / "out")], env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+                          "--device", "cpu", "--out", str(tmp_path / "out")], env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert res.returncode == 2
     assert "generator 'CompVis/stable-diffusion-v1-4' is not a local folder and could not be had from the Hugging Face hub" in res.stderr
     assert not (tmp_path / "out").exists()

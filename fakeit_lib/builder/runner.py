@@ -3,22 +3,31 @@
 Source notebooks in `notebooks/` are stored without outputs. The runner executes each into a staging copy of the
 book (`_build/src/`), then builds the HTML from there (`_build/html/`), so sources stay clean and the executed
 notebooks keep their papermill parameters in their metadata.
+
+Nothing outlives a build. SIGTERM stops it cleanly: the running notebook's kernel is shut down (papermill's clean-up,
+then a kill of the kernel's process group, its job workers included) and `fakeit book` exits with 143 and one line;
+every stage is resumable, so the same command continues. Killed outright (`kill -9`), the build leaves nothing
+either: the kernel ends when its parent does (ipykernel's parent poller, from the JPY_PARENT_PID jupyter_client sets)
+and its job workers when theirs does (core/parallel.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import yaml
 
-from ..core.errors import FakeitError
+from ..core.errors import FakeitError, Stopped
 from ..core.store import atomic_write_json
 from ..experiments.presets import load_preset, project_root
 
@@ -334,6 +343,32 @@ def check_build_dir(build_dir: Path) -> None:
         raise FakeitError(f"cannot write the build folder {build_dir}: {e.strerror}; give another --build-dir") from None
 
 
+@contextlib.contextmanager
+def stop_on_sigterm(doing: dict):
+    """Within the block (in the main thread), SIGTERM raises Stopped naming `doing["step"]` instead of ending the
+    process at once, so that the clean-up on the way out shuts the notebook's kernel down with its workers; a second
+    SIGTERM ends the process at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        import logging
+
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # the cell nbclient was waiting on ends with its kernel, in a task nobody awaits any more: asyncio would log
+        # that task's error at exit, after the one line that says why the build stopped
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        raise Stopped(f"stopped by SIGTERM while {doing['step']}; the finished stages are kept: run the same command "
+                      "to resume", signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def build_book(preset: str = "mini", root: Path | None = None, build_dir: Path | None = None,
                only: list[str] | None = None) -> Path:
     """Execute every notebook of the book with a preset, build the HTML, and return the path of index.html."""
@@ -347,6 +382,14 @@ def build_book(preset: str = "mini", root: Path | None = None, build_dir: Path |
         if unknown:
             raise FakeitError(f"unknown notebook(s) {', '.join(unknown)}; valid: {', '.join(nb.stem for nb in notebooks)}")
     check_build_dir(build_dir)  # the last check: it creates the folder
+    doing = {"step": "staging the book"}
+    with stop_on_sigterm(doing):
+        return _build(preset, params, root, build_dir, stage, notebooks, only, doing)
+
+
+def _build(preset: str, params: dict, root: Path, build_dir: Path, stage: Path, notebooks: list[Path],
+           only: list[str] | None, doing: dict) -> Path:
+    """Stage, execute and build the book, saying in `doing["step"]` what it is at; returns index.html."""
     stage_book(root, stage)
     write_plan_page(stage, root)
     from ..core.store import output_root
@@ -358,6 +401,7 @@ def build_book(preset: str = "mini", root: Path | None = None, build_dir: Path |
         if only and nb.stem not in only and (stage / nb).exists():
             continue
         print(f"executing {nb} ...", flush=True)
+        doing["step"] = f"executing {nb}"
         timings[str(nb)] = round(execute_notebook(root / nb, stage / nb, params, root, str(nb)), 1)
         hide_parameter_cells(stage / nb)
         print(f"  done in {timings[str(nb)]} s", flush=True)
@@ -370,6 +414,7 @@ def build_book(preset: str = "mini", root: Path | None = None, build_dir: Path |
     write_cost_page(stage, preset, params["scale"], timings, levers_markdown(build_accounting(output_root(), started), params))
     t0 = time.perf_counter()
     print("building the HTML book ...", flush=True)
+    doing["step"] = "building the HTML book"
     index = build_html(stage, build_dir)
     html_seconds = round(time.perf_counter() - t0, 1)
     finish_cost_page(index, sum(timings.values()), html_seconds)

@@ -4,17 +4,30 @@ Every stage that runs a network (generate, train, evaluate, transfer) takes `dev
 resolves it here, so a GPU owner gets the GPU without a flag and a CPU-only machine runs the same code. Under
 torchrun each process takes the GPU of its LOCAL_RANK. Where a stage runs is not part of its identity: a result
 computed on one GPU or eight, or on the CPU, lands in the same folder.
+
+No silent CPU for paper-scale work: "auto" falls back to the CPU only for work a CPU finishes. Work a stage names
+as paper-scale (`fakeit generate` with a hub generator or a Stable Diffusion-sized local one, `fakeit train` with
+224 px crops, as the paper recipe) stops instead with one line saying why no GPU was found (the installed torch's
+CUDA build, the driver it needs, the driver found) and the fix; `--device cpu` runs it on the CPU anyway. The locked
+x86_64 torch is a CUDA 13 build: with an NVIDIA driver older than 580 it sees no GPU and says nothing else.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 from .errors import FakeitError
 
 DEVICE_PATTERN = r"auto|cpu|mps|cuda(:\d+)?"
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N, mps"
+# The oldest Linux NVIDIA driver a CUDA major version runs on (NVIDIA's CUDA release notes, "CUDA Toolkit and
+# Corresponding Driver Versions", minor version compatibility)
+CUDA_DRIVER_MIN = {"11": "450.80.02", "12": "525.60.13", "13": "580.65.06"}
+NVIDIA_PROC = Path("/proc/driver/nvidia/version")  # the loaded NVIDIA kernel module's version (Linux)
 
 
 def check_device(device: str) -> str:
@@ -33,15 +46,69 @@ def local_rank() -> int:
         raise FakeitError(f"LOCAL_RANK must be an integer, got {value!r}") from None
 
 
-def resolve_device(device: str = "auto") -> str:
-    """The torch device to run on: for "auto" cuda:LOCAL_RANK when CUDA is available, else cpu; "cuda" needs CUDA."""
+def nvidia_driver() -> str | None:
+    """The version of the NVIDIA driver loaded on this machine (/proc/driver/nvidia/version, else nvidia-smi), or None."""
+    try:
+        m = re.search(r"Kernel Module(?:\s+for\s+\S+)?\s+(\d+\.\d+(?:\.\d+)?)", NVIDIA_PROC.read_text())
+        if m:
+            return m[1]
+    except OSError:
+        pass
+    exe = shutil.which("nvidia-smi")
+    if exe:
+        try:
+            out = subprocess.run([exe, "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True,
+                                 text=True, timeout=20).stdout.split()
+            return out[0] if out else None
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+    return None
+
+
+def _older(version: str, than: str) -> bool:
+    as_tuple = lambda v: tuple(int(p) for p in re.findall(r"\d+", v))  # noqa: E731
+    return as_tuple(version) < as_tuple(than)
+
+
+def no_gpu_reason() -> str:
+    """Why torch sees no GPU, and the fix, in one clause: the installed torch's CUDA build, the driver it needs and
+    the driver found here."""
+    import torch
+
+    base = torch.__version__.split("+")[0]
+    build = torch.version.cuda
+    if build is None:
+        return (f"torch {torch.__version__} is a CPU-only build; install the locked CUDA build of torch "
+                "(scripts/setup.sh)")
+    major = build.split(".")[0]
+    need = CUDA_DRIVER_MIN.get(major, "?")
+    text = f"torch {torch.__version__} is a CUDA {build} build, which needs an NVIDIA driver >= {need}"
+    driver = nvidia_driver()
+    if driver is not None and (need == "?" or not _older(driver, need)):
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        shown = f" (CUDA_VISIBLE_DEVICES={visible!r})" if visible is not None else ""
+        return f"{text}; driver {driver} is loaded, yet torch sees no GPU{shown}: give this process a GPU (Slurm --gpus)"
+    found = (f"this machine's driver is {driver}" if driver is not None
+             else f"no NVIDIA driver was found (no {NVIDIA_PROC}, no nvidia-smi)")
+    fix = (f"on GPUs with an older driver install torch {base}'s CUDA 12 build (README: Older NVIDIA drivers)"
+           if int(major) >= 13 else f"update the NVIDIA driver to {need} or newer")
+    return f"{text}, and {found}; {fix}"
+
+
+def resolve_device(device: str = "auto", work: str | None = None) -> str:
+    """The torch device to run on: for "auto" cuda:LOCAL_RANK when CUDA is available, else cpu unless `work` names
+    paper-scale work (then FakeitError saying why there is no GPU); "cuda" needs CUDA."""
     import torch
 
     check_device(device)
     if device == "auto" and not torch.cuda.is_available():
+        if work:
+            raise FakeitError(f"{work} is paper-scale work and --device auto found no GPU: {no_gpu_reason()}; or pass "
+                              "--device cpu to run it on the CPU anyway")
         return "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise FakeitError(f"device {device!r} asked for, but CUDA is not available here; valid here: auto, cpu")
+        raise FakeitError(f"device {device!r} asked for, but CUDA is not available here; valid here: auto, cpu. "
+                          f"Why: {no_gpu_reason()}")
     if device in ("auto", "cuda"):
         return f"cuda:{local_rank() % max(1, torch.cuda.device_count())}"
     return device

@@ -1,10 +1,15 @@
-"""Work split over processes: the rank of this process under torchrun (or Slurm/accelerate), barriers, and gathering.
+"""Work split over processes: the rank of this process under torchrun (or Slurm/accelerate), and its collectives.
 
 Generation, evaluation and feature extraction shard their work by RANK/WORLD_SIZE, the variables torchrun,
 `accelerate launch` and Slurm+torchrun set: process r takes items r, r + W, r + 2W, ... Results are gathered back
 in the original order, so a sharded run writes exactly what one process would. With a rendezvous (MASTER_ADDR
-set) the processes talk through torch.distributed (NCCL on GPUs, gloo on the CPU); the process group is destroyed
-before the process exits, which torchrun needs to end cleanly.
+set) the processes talk through torch.distributed (NCCL on GPUs, gloo on the CPU), or through a process group the
+caller already started; a group started here is destroyed before the process exits, which torchrun needs to end
+cleanly.
+
+`Ranks` is the package's only door to torch.distributed (a test scans the package for any other): every collective
+(barrier, all_reduce, gather) moves its tensors to the device the backend communicates on, the process's GPU for
+NCCL (which refuses CPU tensors) and the CPU for gloo, and hands the result back on the caller's device.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import os
 from datetime import timedelta
 
 from .errors import FakeitError
+
+REDUCE_OPS = ("sum", "max", "min")  # what Ranks.all_reduce combines with
 
 
 def env_rank() -> tuple[int, int, int]:
@@ -36,8 +43,17 @@ def shard(n: int, rank: int, world: int) -> range:
     return range(rank, n, world)
 
 
+def comm_device(backend: str | None, device: str, local_rank: int) -> str:
+    """The device a backend's collectives take tensors on: the process's GPU for NCCL (`device` when it names one,
+    else cuda:LOCAL_RANK), the CPU for gloo and without a backend."""
+    if backend != "nccl":
+        return "cpu"
+    return device if device.startswith("cuda:") else f"cuda:{local_rank}"
+
+
 class Ranks:
-    """This process's rank, and barrier/gather: torch.distributed when launched with a rendezvous, else none.
+    """This process's rank and its collectives: torch.distributed when launched with a rendezvous (or inside a
+    process group the caller started), else a single process whose collectives return their input.
 
     Use as a context manager (or call close()): a process group it started is destroyed on exit.
     """
@@ -45,7 +61,7 @@ class Ranks:
     def __init__(self, device: str = "cpu"):
         self.rank, self.world, self.local_rank = env_rank()
         self.owned = False
-        self.dist = None
+        self._dist = None
         self.device = device
         if self.world > 1 and "MASTER_ADDR" in os.environ:
             import torch.distributed as dist
@@ -55,7 +71,13 @@ class Ranks:
                 # long timeout: rank 0 may fit a probe or merge manifests while the others wait at a barrier
                 dist.init_process_group(backend, timeout=timedelta(hours=12))
                 self.owned = True
-            self.dist = dist
+            self._dist = dist
+        else:
+            import torch.distributed as dist
+
+            if dist.is_available() and dist.is_initialized():  # a group the caller started (a notebook, accelerate)
+                self._dist = dist
+                self.rank, self.world = dist.get_rank(), dist.get_world_size()
 
     def __enter__(self) -> Ranks:
         return self
@@ -65,35 +87,58 @@ class Ranks:
 
     @property
     def distributed(self) -> bool:
-        return self.dist is not None
+        return self._dist is not None
+
+    @property
+    def backend(self) -> str | None:
+        """The process group's backend (nccl, gloo), None when not distributed."""
+        return str(self._dist.get_backend()) if self._dist is not None else None
+
+    @property
+    def comm_device(self) -> str:
+        """The device this process's collectives move their tensors to."""
+        return comm_device(self.backend, self.device, self.local_rank)
 
     def barrier(self) -> None:
-        if self.dist is not None:
-            if self.dist.get_backend() == "nccl":
-                self.dist.barrier(device_ids=[int(self.device.split(":")[1])])
-            else:
-                self.dist.barrier()
+        """Wait until every process reaches this point (nothing when not distributed)."""
+        if self._dist is None:
+            return
+        if self.backend == "nccl":  # NCCL's barrier runs on a device: this process's GPU, not a guessed one
+            self._dist.barrier(device_ids=[int(self.comm_device.split(":")[1])])
+        else:
+            self._dist.barrier()
+
+    def all_reduce(self, tensor, op: str = "sum"):
+        """`tensor` combined element-wise over every process (sum, max or min), on `tensor`'s device; a copy of
+        `tensor` when not distributed."""
+        if op not in REDUCE_OPS:
+            raise FakeitError(f"unknown reduction {op!r}; valid: {', '.join(REDUCE_OPS)}")
+        if self._dist is None:
+            return tensor.clone()
+        x = tensor.to(self.comm_device, copy=True)
+        self._dist.all_reduce(x, op=getattr(self._dist.ReduceOp, op.upper()))
+        return x.to(tensor.device)
 
     def gather(self, part, n: int):
         """The full tensor of n items from every process's `part` (its shard(n, rank, world) rows), on every
-        process, in the original item order; `part` itself when not distributed."""
+        process, in the original item order, on `part`'s device; `part` itself when not distributed."""
         import torch
 
-        if self.dist is None:
+        if self._dist is None:
             return part
-        comm = "cuda" if self.dist.get_backend() == "nccl" else "cpu"
         size = -(-n // self.world)  # rows of the largest shard
-        padded = torch.zeros((size, *part.shape[1:]), dtype=part.dtype, device=comm)
-        padded[: len(part)] = part.to(comm)
+        padded = torch.zeros((size, *part.shape[1:]), dtype=part.dtype, device=part.device)
+        padded[: len(part)] = part
+        padded = padded.to(self.comm_device)
         parts = [torch.empty_like(padded) for _ in range(self.world)]
-        self.dist.all_gather(parts, padded)
-        out = torch.empty((n, *part.shape[1:]), dtype=part.dtype)
+        self._dist.all_gather(parts, padded)
+        out = torch.empty((n, *part.shape[1:]), dtype=part.dtype, device=part.device)
         for r, p in enumerate(parts):
             rows = len(shard(n, r, self.world))
-            out[r::self.world] = p[:rows].cpu()
+            out[r::self.world] = p[:rows].to(part.device)
         return out
 
     def close(self) -> None:
-        if self.owned and self.dist is not None and self.dist.is_initialized():
-            self.dist.destroy_process_group()
+        if self.owned and self._dist is not None and self._dist.is_initialized():
+            self._dist.destroy_process_group()
         self.owned = False

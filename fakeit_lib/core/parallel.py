@@ -6,6 +6,12 @@ per core instead, each in its own process with one thread: several seeds train a
 (or `FAKEIT_JOBS=1`), jobs run one after another in this process. Workers are started with "spawn" (safe beside a
 Jupyter kernel and torch's threads), once per process, and reused; jobs whose output is already finished run here,
 since loading them costs less than starting a worker.
+
+Workers end with the process that started them: each watches its parent and exits as soon as it is gone, however it
+ended (a notebook's kernel killed with its build, `kill -9`, the OOM killer). Without that they lived on, orphaned,
+holding their memory (a job is simply lost: every stage is resumable). Polling is used rather than Linux's
+PR_SET_PDEATHSIG, which fires when the *thread* that started the child ends, and a pool grows from whichever thread
+submits a job.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from .errors import FakeitError
 
 _POOL: ProcessPoolExecutor | None = None
 _POOL_SIZE = 0
+PARENT_POLL_SECONDS = 0.5  # how often a worker checks that the process which started it is still there
 
 
 def job_slots() -> int:
@@ -59,9 +66,24 @@ def pin_threads(threads: int) -> dict[str, int]:
     return pools
 
 
-def _init_worker() -> None:
+def exit_with_parent(parent: int, interval: float = PARENT_POLL_SECONDS) -> None:
+    """End this process at once when `parent` (the pid that started it) is no longer its parent: a daemon thread
+    polls os.getppid(), which changes when the parent dies and the process is re-parented."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _init_worker(parent: int) -> None:
     import signal
 
+    exit_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is the parent's to handle; it shuts the workers down
     pin_threads(1)  # one job per core: every pool of the worker on one thread
     os.environ["TQDM_DISABLE"] = "1"  # the parent shows the progress; workers' bars would interleave
@@ -74,7 +96,8 @@ def _pool(n: int) -> ProcessPoolExecutor:
             _POOL.shutdown()
         import multiprocessing
 
-        _POOL = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
+        _POOL = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+                                    initargs=(os.getpid(),))
         _POOL_SIZE = n
     return _POOL
 

@@ -162,7 +162,7 @@ def score_dataset(loaded, dataset, labels_wnids: list[str], config: EvalConfig, 
     loader = DataLoader(Subset(dataset, mine), batch_size=config.batch_size, **loader_kwargs(device, config.workers))
     topk, targets = predict_topk(loaded.model, loader, [model_index[w] for w in shared], desc=name, device=device,
                                  amp=config.amp)
-    if world > 1:
+    if ranks is not None and ranks.distributed:
         topk, targets = ranks.gather(topk, len(keep)), ranks.gather(targets, len(keep))
     targets = remap[targets.clamp(min=-1)]  # SKIPPED (-1) maps to the appended -1
     ok = targets >= 0

@@ -186,7 +186,7 @@ def extract_features(enc: torch.nn.Module, dataset, batch_size: int = 128, worke
             feats.append(enc(images).flatten(1).float().cpu())
         labels.append(torch.as_tensor(y))
     x, y = torch.cat(feats), torch.cat(labels)
-    if world > 1:
+    if ranks is not None and ranks.distributed:
         x, y = ranks.gather(x, len(dataset)), ranks.gather(y, len(dataset))
     return x[y >= 0], y[y >= 0]
 

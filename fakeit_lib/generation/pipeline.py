@@ -22,6 +22,7 @@ from ..core.errors import FakeitError
 
 PAPER_GENERATOR = "CompVis/stable-diffusion-v1-4"
 MINI = "mini"
+SD_WIDTH = 320  # channels of Stable Diffusion v1's first UNet block: a local generator this wide is paper-scale work
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 # scheduler names -> diffusers classes (each built with from_config(pipe.scheduler.config))
 SCHEDULERS = {
@@ -71,6 +72,20 @@ def generator_content(spec: str, revision: str | None = None) -> str:
     return f"hub:{spec}@{revision or 'default'}"
 
 
+def paper_scale_work(spec: str, folder: Path | None) -> str | None:
+    """What makes a generator paper-scale work (`--device auto` then needs a GPU): a hub id, or a local folder whose
+    UNet is Stable Diffusion-sized (its first block at least SD_WIDTH channels); None for the mini and tiny ones."""
+    if folder is None:
+        return f"generator {spec!r} (from the Hugging Face hub)"
+    try:
+        widths = json.loads((folder / "unet" / "config.json").read_text()).get("block_out_channels") or [0]
+    except (OSError, ValueError):
+        return None
+    if widths[0] >= SD_WIDTH:
+        return f"generator {spec!r} (a Stable Diffusion-sized UNet, {widths[0]} channels wide)"
+    return None
+
+
 def _generator_folder(spec: str) -> Path | None:
     """The local folder a generator spec names, None for a hub id; FakeitError for a missing path."""
     if spec == MINI:
@@ -118,12 +133,12 @@ def load_generator(
     import torch
     from diffusers import DiffusionPipeline
 
-    device = resolve_device(device)
+    folder = _generator_folder(spec)
+    device = resolve_device(device, paper_scale_work(spec, folder))
     torch_dtype = _torch_dtype(dtype, device)
     autocast = None
     if device == "cpu" and torch_dtype == torch.bfloat16:
         autocast, torch_dtype = torch.bfloat16, torch.float32  # bf16 on the CPU: fp32 weights, bf16 autocast
-    folder = _generator_folder(spec)
     if folder is None:  # a hub id: download (or find in the cache) the snapshot, without the safety checker's weights
         skip = {} if safety_checker else {"safety_checker": None}
         try:

@@ -3,9 +3,16 @@
 Two checkpoint formats load here:
 - ours (written by `fakeit train`): a dict with `format: fakeit-checkpoint`, `model` (state dict) and `meta`
   (architecture, class count, class set, test-time transform);
-- the authors' released ones: a bare torchvision `resnet50` state dict whose `fc` is `Linear(2048, 1000 or 100,
-  bias=False)`, loaded with `strict=True` (project page of the paper). A state dict without `fc` (e.g. t-ReX's
-  encoders) loads as an encoder only, usable for transfer but not for `fakeit evaluate`.
+- the authors' released ones: a bare torchvision `resnet50` state dict whose `fc.weight` is (1000 or 100, 2048) without
+  bias (project page of the paper), loaded with `strict=True` into a cosine classifier (below). A state dict without
+  `fc` (e.g. t-ReX's encoders) loads as an encoder only, usable for transfer but not for `fakeit evaluate`.
+
+The authors' classifier head is t-ReX's cosine softmax, not a plain linear layer: naver/trex at commit
+41722283a81e09d0331e879cc076433283fc2878, `trex.py` `ClfLayer` (an `nn.Linear(dim, C, bias=False)` named `fc`, whose
+logits are `normalize(x) @ normalize(fc.weight).T / tau` for tau > 0) with `main.py --clf_tau` 0.1 by default. The
+released checkpoints' bias-free `fc.weight` is that layer's weight; loaded into a plain linear layer, classes whose
+weight rows are longer would win more often than they should. `CosineClassifier` keeps the tensor and its name
+(`fc.weight`), so those checkpoints load unchanged.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import Any
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from ..core.errors import FakeitError
 
@@ -27,6 +35,28 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # Architectures defined here (all others: torchvision.models, then timm). name -> (timm BasicBlock layers, channels).
 # A quarter of ResNet-18's width and half its depth: the mini recipe's encoder (128-d features), CPU-friendly at 32 px.
 NARROW_RESNETS = {"resnet10_narrow": ((1, 1, 1, 1), (16, 32, 64, 128))}
+AUTHORS_TAU = 0.1  # temperature of the authors' cosine classifier (naver/trex main.py --clf_tau default)
+
+
+class CosineClassifier(nn.Linear):
+    """Cosine-softmax classifier (naver/trex trex.py ClfLayer): logits = cos(feature, class weight) / tau.
+
+    Features and class weight rows are L2-normalised, there is no bias; its one tensor, `weight` (C, D), has the shape
+    and name of a `Linear(D, C, bias=False)`, so the same state dict loads into either. A positive factor on the
+    features leaves the logits unchanged, and the ranking of classes is that of x . w_c / |w_c|.
+    """
+
+    def __init__(self, in_features: int, out_features: int, tau: float):
+        super().__init__(in_features, out_features, bias=False)
+        if not tau > 0:
+            raise FakeitError(f"cosine classifier temperature tau={tau} must be > 0")
+        self.tau = tau
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(F.normalize(x, dim=1), F.normalize(self.weight, dim=1)) / self.tau
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, tau={self.tau}"
 
 
 def _cifar_stem(model: nn.Module) -> nn.Module:
@@ -39,12 +69,16 @@ def _cifar_stem(model: nn.Module) -> nn.Module:
     return model
 
 
-def build_model(arch: str, num_classes: int, cifar_stem: bool = False, fc_bias: bool = True) -> nn.Module:
-    """A randomly initialised classifier named `arch` (torchvision first, then timm) with `num_classes` outputs."""
+def build_model(arch: str, num_classes: int, cifar_stem: bool = False, fc_bias: bool = True,
+                cosine_tau: float | None = None) -> nn.Module:
+    """A randomly initialised classifier named `arch` (torchvision first, then timm) with `num_classes` outputs; its
+    last layer a cosine classifier with temperature `cosine_tau` when given, else a Linear (with bias if fc_bias)."""
     import torchvision
 
     if num_classes < 1:
         raise FakeitError(f"num_classes={num_classes} must be at least 1")
+    if cosine_tau is not None and fc_bias:
+        raise FakeitError("a cosine classifier has no bias (trex ClfLayer): give fc_bias=False with cosine_tau")
     if arch in NARROW_RESNETS:
         from timm.models.resnet import BasicBlock, ResNet
 
@@ -65,10 +99,12 @@ def build_model(arch: str, num_classes: int, cifar_stem: bool = False, fc_bias: 
         model = timm.create_model(arch, pretrained=False, num_classes=num_classes)
     if cifar_stem:
         model = _cifar_stem(model)
-    if not fc_bias:
+    if cosine_tau is not None or not fc_bias:
         head = _classifier_name(model)
         old = model.get_submodule(head)
-        _set_submodule(model, head, nn.Linear(old.in_features, old.out_features, bias=False))
+        new = (CosineClassifier(old.in_features, old.out_features, cosine_tau) if cosine_tau is not None
+               else nn.Linear(old.in_features, old.out_features, bias=False))
+        _set_submodule(model, head, new)
     return model
 
 
@@ -109,7 +145,8 @@ class LoadedModel:
     """A model ready for inference with where it came from and how to feed it."""
 
     model: nn.Module
-    meta: dict[str, Any]  # arch, num_classes (0: encoder only), class_set, eval_resize, eval_crop, mean, std
+    meta: dict[str, Any]  # arch, num_classes (0: encoder only), cosine_tau (None: linear head), class_set,
+    # eval_resize, eval_crop, mean, std
     path: str
     sha256: str
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -123,7 +160,8 @@ def _strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def _load_bare_resnet50(state: dict, path: Path) -> tuple[nn.Module, dict]:
-    """The authors' format: torchvision resnet50, fc = Linear(2048, C, bias=False) (or no fc: encoder only)."""
+    """The authors' format: torchvision resnet50 whose bias-free fc is their cosine classifier (or no fc: an encoder
+    only); an fc with a bias (a torchvision-style re-save) loads as a plain Linear."""
     import torchvision
 
     state = _strip_prefixes(state)
@@ -134,9 +172,14 @@ def _load_bare_resnet50(state: dict, path: Path) -> tuple[nn.Module, dict]:
             f"(the authors' format); its keys start with: {some}"
         )
     model = torchvision.models.resnet50(weights=None)
+    cosine_tau = None
     if "fc.weight" in state:
         num_classes, width = state["fc.weight"].shape
-        model.fc = nn.Linear(width, num_classes, bias="fc.bias" in state)
+        if "fc.bias" in state:
+            model.fc = nn.Linear(width, num_classes)
+        else:
+            cosine_tau = AUTHORS_TAU  # the temperature scales the logits only: top-k does not depend on it
+            model.fc = CosineClassifier(width, num_classes, cosine_tau)
     else:
         num_classes = 0
         model.fc = nn.Identity()
@@ -147,7 +190,7 @@ def _load_bare_resnet50(state: dict, path: Path) -> tuple[nn.Module, dict]:
         raise FakeitError(f"checkpoint {path} does not fit a torchvision resnet50: {' '.join(first)}") from None
     default_set = {1000: "imagenet1k", 100: "imagenet100"}.get(num_classes)
     meta = dict(arch="resnet50", num_classes=num_classes, cifar_stem=False, fc_bias="fc.bias" in state,
-                class_set=default_set, eval_resize=256, eval_crop=224, mean=list(IMAGENET_MEAN), std=list(IMAGENET_STD),
+                cosine_tau=cosine_tau, class_set=default_set, eval_resize=256, eval_crop=224, mean=list(IMAGENET_MEAN), std=list(IMAGENET_STD),
                 source="authors-format")
     return model, meta
 
@@ -163,7 +206,8 @@ def load_model(path: Path | str, class_set: str | None = None) -> LoadedModel:
         raise FakeitError(f"checkpoint {path} cannot be read by torch.load: {type(e).__name__}: {e}") from None
     if isinstance(obj, dict) and obj.get("format") == CHECKPOINT_FORMAT:
         meta = dict(obj["meta"])
-        model = build_model(meta["arch"], meta["num_classes"], meta.get("cifar_stem", False), meta.get("fc_bias", True))
+        model = build_model(meta["arch"], meta["num_classes"], meta.get("cifar_stem", False), meta.get("fc_bias", True),
+                            meta.get("cosine_tau"))  # checkpoints made before the cosine head: a Linear
         model.load_state_dict(obj["model"], strict=True)
         provenance = {"config_hash": obj.get("config_hash"), "epoch": obj.get("epoch"), "run": str(path.parent),
                       "seed": (obj.get("config") or {}).get("seed")}

@@ -2,8 +2,9 @@
 
 The paper recipe is the one of the authors' released ResNet-50s, each choice cited where it is declared
 (TrainConfig and PRESETS): the authors' training code is naver/trex at commit 41722283a81e09d0331e879cc076433283fc2878
-(`main.py`, `utils.py`, `multi_crop.py`), cited below as "trex main.py" etc.; the classifier shape comes from
-the paper's project page (the released checkpoints load into `Linear(2048, C, bias=False)`).
+(`main.py`, `utils.py`, `multi_crop.py`, `trex.py`), cited below as "trex main.py" etc. The classifier is trex's
+cosine softmax (`trex.py` ClfLayer, temperature 0.1): the released checkpoints' bias-free `fc.weight` (C, 2048) is
+that layer's weight (paper's project page), see `models.CosineClassifier`.
 
 A run folder holds `config.yaml`, the last checkpoint (`checkpoint.pt`, written atomically each epoch),
 `metrics.jsonl` (one JSON line per epoch) and, at the end, the `DONE` marker. Started again, a run resumes from
@@ -40,6 +41,7 @@ from .recipe import NOT_IDENTITY, identity, lr_at, param_groups, peak_lr, resolv
 
 CHECKPOINT = "checkpoint.pt"
 LOADERS = ("workers", "memory")
+PAPER_CROP = 224  # global crops this large are paper-scale work: `--device auto` needs a GPU for them (devices.py)
 METRICS = "metrics.jsonl"
 
 
@@ -62,7 +64,9 @@ class TrainConfig:
     weight_decay: float = 1e-4  # paper recipe: 1e-4 (trex main.py --wd)
     decay_norm_and_bias: bool = False  # apply weight decay to BatchNorm weights and biases too; paper recipe: no
     # (trex utils.py get_params_groups: biases and 1-d parameters get weight_decay 0)
-    fc_bias: bool = False  # classifier with a bias; paper recipe: no (the released checkpoints: Linear(2048, C, bias=False))
+    fc_bias: bool = False  # classifier with a bias; paper recipe: no (the released checkpoints: fc.weight only)
+    cosine_tau: float | None = 0.1  # cosine-softmax classifier, logits = cos(feature, class weight) / cosine_tau;
+    # paper recipe: 0.1 (trex.py ClfLayer, main.py --clf_tau); None: a plain Linear classifier (mini, smoke)
     sync_bn: bool = True  # SyncBatchNorm across processes under DDP on GPUs (trex main.py convert_sync_batchnorm);
     # BatchNorm stays per process on the CPU, where torch has no SyncBatchNorm
     label_smoothing: float = 0.0  # cross-entropy label smoothing
@@ -107,6 +111,11 @@ class TrainConfig:
             raise FakeitError(f"parameter threads={self.threads} must be at least 1 or null")
         if self.images_per_class is not None and self.images_per_class < 1:
             raise FakeitError(f"parameter images_per_class={self.images_per_class} must be at least 1 or null")
+        if self.cosine_tau is not None and not self.cosine_tau > 0:
+            raise FakeitError(f"parameter cosine_tau={self.cosine_tau} must be > 0 (a temperature) or null (a linear classifier)")
+        if self.cosine_tau is not None and self.fc_bias:
+            raise FakeitError("parameters fc_bias=true and cosine_tau are exclusive: the cosine classifier has no bias; "
+                              "set fc_bias: false, or cosine_tau: null for a linear classifier")
         if self.lr_base_batch is not None and self.lr_base_batch < 1:
             raise FakeitError(f"parameter lr_base_batch={self.lr_base_batch} must be at least 1 or null")
         from ..core.devices import check_device
@@ -119,8 +128,9 @@ class TrainConfig:
 
 # Presets: overrides of the paper recipe. `mini` trains a narrow ResNet on ~500-1000 grey 28x28 images held in
 # memory (loader "memory", bf16 autocast, one thread; seeds train side by side); `smoke` is the same in a few steps.
-# The mini and smoke recipes keep plain SGD over every parameter, a classifier bias and the lr as given.
-MINI_OPTIMISER = dict(lr_base_batch=None, decay_norm_and_bias=True, fc_bias=True)
+# The mini and smoke recipes keep plain SGD over every parameter, a plain linear classifier with a bias and the lr as
+# given.
+MINI_OPTIMISER = dict(lr_base_batch=None, decay_norm_and_bias=True, fc_bias=True, cosine_tau=None)
 PRESETS: dict[str, dict] = {
     "paper": {},
     "mini": dict(
@@ -192,18 +202,20 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
     config = resolved_config(config)
     from ..core.distributed import Ranks
 
-    device = torch.device(resolve_device(config.device))
-    dist = Ranks(str(device))
+    # 224 px crops (the paper recipe): days on a CPU, so "auto" does not fall back to it silently
+    work = f"training at {config.global_size} px crops (the paper recipe's size)" if config.global_size >= PAPER_CROP else None
+    device = torch.device(resolve_device(config.device, work))
+    ranks = Ranks(str(device))
     dataset, class_set, num_classes = training_dataset(config)
     folder = Path(out) if out else run_folder(config)
     recorded = identity(config)
     if is_done(folder):
         claim_folder(folder, recorded)  # a finished run is reused only for the same config
-        dist.close()
+        ranks.close()
         return folder
-    if dist.rank == 0:
+    if ranks.rank == 0:
         claim_explained(folder, recorded, explain=out is None)
-    dist.barrier()
+    ranks.barrier()
     threads_before = torch.get_num_threads()  # restored at the end: later work in this process keeps its threads
     if config.threads is not None:
         torch.set_num_threads(config.threads)
@@ -213,8 +225,8 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
         torch.backends.cudnn.benchmark = True
 
     torch.manual_seed(config.seed)
-    model = build_model(config.arch, num_classes, config.cifar_stem, fc_bias=config.fc_bias).to(device)
-    if dist.distributed and device.type == "cuda" and config.sync_bn:
+    model = build_model(config.arch, num_classes, config.cifar_stem, config.fc_bias, config.cosine_tau).to(device)
+    if ranks.distributed and device.type == "cuda" and config.sync_bn:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # trex main.py; same state-dict keys as BatchNorm
     if config.amp:  # channels-last: faster convolutions under fp16 on CUDA and bf16 on the CPU (1.19x, mini recipe)
         model = model.to(memory_format=torch.channels_last)
@@ -233,21 +245,22 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
         start_epoch, history = state["epoch"], state["history"]
         log(f"resuming {folder} after epoch {start_epoch}")
     net: nn.Module = MultiCropClassifier(model)
-    if dist.distributed:
-        net = nn.parallel.DistributedDataParallel(net, device_ids=[dist.local_rank] if device.type == "cuda" else None)
+    if ranks.distributed:
+        net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
 
-    per_rank = max(1, config.batch_size // dist.world)
+    per_rank = max(1, config.batch_size // ranks.world)
     loader = None
     if config.loader == "memory":
         try:
-            loader, sampler, drop_last = memory_training_loader(dataset, config, per_rank, dist.world, dist.rank)
+            loader, sampler, drop_last = memory_training_loader(dataset, config, per_rank, ranks.world, ranks.rank)
         except NotForMemory as e:  # a colour clone (any text-to-image model) under a small recipe: the same
             log(f"{e}; training with loader 'workers' instead")  # augmentation per image in PIL (augment.py)
     if loader is None:
-        loader, sampler, drop_last = training_loader(dataset, config, per_rank, dist.world, dist.rank, device.type == "cuda")
+        loader, sampler, drop_last = training_loader(dataset, config, per_rank, ranks.world, ranks.rank, device.type == "cuda")
     steps_per_epoch = len(sampler) // per_rank if drop_last else math.ceil(len(sampler) / per_rank)
     total_steps, warmup_steps = config.epochs * steps_per_epoch, round(config.warmup_epochs * steps_per_epoch)
     meta = dict(arch=config.arch, num_classes=num_classes, cifar_stem=config.cifar_stem, fc_bias=config.fc_bias,
+                cosine_tau=config.cosine_tau,
                 class_set=class_set.name if class_set is not None else config.class_set, eval_resize=config.eval_resize,
                 eval_crop=config.eval_crop, mean=list(config.mean), std=list(config.std), data=config.data)
 
@@ -280,8 +293,8 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
             glob_pred, glob_t = logits[:n_global].argmax(1), targets[:n_global]
             sums += torch.tensor([losses.sum().item(), valid.item(), (glob_pred == glob_t).sum().item(),
                                   (glob_t >= 0).sum().item(), (labels < 0).sum().item()], dtype=torch.float64)
-        if dist.distributed:
-            torch.distributed.all_reduce(sums)
+        if ranks.distributed:
+            sums = ranks.all_reduce(sums)  # on the backend's device (NCCL refuses CPU tensors), back on the CPU
         seconds = time.time() - t0
         images = int(sums[3].item()) // config.global_crops
         row = dict(epoch=epoch + 1, lr=lr, loss=round(sums[0].item() / max(1.0, sums[1].item()), 6),
@@ -291,18 +304,18 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
             raise FakeitError(f"no readable image in dataset {config.data} (all {len(dataset)} files failed to load)")
         history.append(row)
         log(json.dumps(row))
-        if dist.rank == 0:
+        if ranks.rank == 0:
             state = dict(format=CHECKPOINT_FORMAT, model=model.state_dict(), optimizer=optimizer.state_dict(),
                          scaler=scaler.state_dict() if scaler.is_enabled() else None,
                          epoch=epoch + 1, sampler_epoch=epoch, history=history, meta=meta,
                          config=dataclasses.asdict(config), config_hash=config_hash(recorded))
             atomic_write_bytes(ckpt_path, _checkpoint_bytes(state))
             atomic_write_text(folder / METRICS, "".join(json.dumps(h) + "\n" for h in history))
-        dist.barrier()
-    if dist.rank == 0:
+        ranks.barrier()
+    if ranks.rank == 0:
         mark_done(folder, {"epochs": config.epochs, "final": history[-1] if history else None})
-    dist.barrier()
-    dist.close()
+    ranks.barrier()
+    ranks.close()
     torch.set_num_threads(threads_before)
     return folder
 
