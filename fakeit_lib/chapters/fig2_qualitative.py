@@ -122,13 +122,11 @@ def real_images(p: QualitativeParams, info, n: int) -> list:
 
 
 def synthetic_images(folder: Path, class_index: int, n: int | None = None) -> list:
-    """The first `n` (all: None) images of a class in a synthetic dataset, in manifest order."""
-    from PIL import Image
-
-    from ..datasets.images import read_manifest
+    """The first `n` (all: None) images of a class in a synthetic dataset (class folders or tar shards), in manifest order."""
+    from ..datasets.images import clone_image, read_manifest
 
     rows = [r for r in read_manifest(folder) if r["class_index"] == class_index][:n]
-    return [Image.open(Path(folder) / r["path"]).copy() for r in rows]
+    return [clone_image(folder, r) for r in rows]
 
 
 def image_grid(rows: list[tuple[str, list]], title: str = "", cell: float = 1.1):
