@@ -189,3 +189,16 @@ def test_torchrun_two_processes_write_the_shards_of_one(tmp_path, tiny_sd):
     for tar_path in (two / "shards").iterdir():
         with tarfile.open(tar_path) as tar:
             assert len(tar.getnames()) == 12  # six samples, each a .png and a .json
+
+
+def test_the_paper_presets_store_clones_as_shards():
+    from fakeit_lib.builder import runner
+    from fakeit_lib.experiments import plan
+
+    for name in ("paper", "paper-1k"):
+        preset = runner.load_preset(name, ROOT)
+        assert plan.clone_config(preset, "c_dc", 2.0, 1.0).storage == "shards"
+        commands = [s.command for s in plan.plan(preset) if s.step == "generate"]
+        assert commands and all(c[c.index("--storage") + 1] == "shards" for c in commands)
+    mini = runner.load_preset("mini", ROOT)
+    assert plan.clone_config(mini, "c_dc", 2.0, 1.0).storage == "folder"

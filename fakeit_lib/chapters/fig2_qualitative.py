@@ -41,6 +41,7 @@ class QualitativeParams:
     example_wnids: list[str] = field(default_factory=lambda: list(PAPER_EXAMPLES))  # classes shown (absent ones: evenly spaced classes of the set)
     images_shown: int = 8  # images per row of the grids
     seed: int = 0  # seeds generation
+    storage: str = "folder"  # how new clones store images: folder (a PNG file each) or shards (~1 GB tar files); paper presets: shards
 
     def validate(self) -> None:
         self.pipeline()  # checks the shared fields
