@@ -91,9 +91,16 @@ class GenerateConfig:
 
 
 def identity(config: GenerateConfig) -> dict:
-    """What decides a dataset's content, and what its folder name hashes: its settings (all but where it runs), the
-    generator's weights (a content hash of a local folder, or the hub id and revision) and the generation code."""
+    """What decides a dataset's content, and what its folder name hashes: its settings (all but where and how it is
+    stored and run), the generator's weights (a content hash of a local folder, named by its folder's name, or the hub
+    id and revision) and the generation code. Never a path: `match:<root>` counts as `match` (the counts it resolves
+    to are recorded beside the identity, and a folder holding other counts is refused), so the same clone keeps its
+    folder wherever the real data and the generator are mounted, and a plan names it before the real data is there."""
     plain = {k: v for k, v in dataclasses.asdict(config).items() if k not in NOT_IDENTITY}
+    if parse_images_per_class(config.images_per_class)[2] is not None:
+        plain["images_per_class"] = str(config.images_per_class).strip().partition(":")[0]
+    if config.generator != MINI and Path(config.generator).expanduser().exists():
+        plain["generator"] = Path(config.generator.rstrip("/")).name
     return {**plain, "generator_content": generator_content(config.generator, config.revision),
             "code": store.code_version("generate")}
 
