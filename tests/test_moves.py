@@ -118,3 +118,21 @@ def test_a_user_folder_listing_is_cached_until_a_folder_under_it_changes(tmp_pat
     moved = tmp_path / "elsewhere"
     root.rename(moved)
     assert store.content_identity(moved) == second  # the same files, another place: the same identity
+
+
+def test_a_clone_is_named_by_its_generator_and_real_counts_not_their_paths(tmp_path):
+    from fakeit_lib.generation.generate import GenerateConfig, dataset_dir, recorded_config
+
+    copies = []
+    for where in ("here", "there"):  # a local diffusers folder (its identity is its files' content; nothing loads it here)
+        copies.append(tmp_path / where / "my-generator")
+        (copies[-1] / "unet").mkdir(parents=True)
+        (copies[-1] / "model_index.json").write_text('{"_class_name": "StableDiffusionPipeline"}')
+        (copies[-1] / "unet" / "weights.safetensors").write_bytes(bytes(range(256)))
+    real = [user_image_folder(tmp_path / where / "train", per_class=1) for where in ("a", "b")]
+    configs = [GenerateConfig(classes="fashion-mnist", variant="c", generator=str(g), images_per_class=f"x2:{r}")
+               for g, r in zip(copies, real)]
+    assert dataset_dir(configs[0]) == dataset_dir(configs[1])
+    recorded = recorded_config(configs[0])[0]
+    assert recorded["images_per_class"] == "x2" and recorded["generator"] == "my-generator" and recorded["counts"] == [2] * 10
+    assert str(tmp_path) not in str(recorded)
