@@ -74,8 +74,57 @@ def load_image(source: Path | str | Member) -> Image.Image | None:
         return None
 
 
+def _tensor_decoder():
+    """torchvision.io's decode_image (about 15% faster than PIL for a 512-px PNG), None where torchvision no longer has
+    it (deprecated since torchvision 0.29 in favour of TorchCodec: its warning is silenced; without it PIL decodes)."""
+    import warnings
+
+    try:
+        from torchvision.io import ImageReadMode, decode_image
+    except ImportError:
+        return None
+
+    def decode(data: bytes) -> torch.Tensor:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB)
+
+    return decode
+
+
+_DECODER: list = []
+
+
+def load_image_tensor(source: Path | str | Member) -> torch.Tensor | None:
+    """The image (a file or a tar shard's member) as a (3, H, W) uint8 RGB tensor, decoded by torchvision.io (PNG,
+    JPEG, WebP, GIF) or PIL (other formats, or without torchvision.io's decoder); None when unreadable."""
+    import io
+
+    if not _DECODER:
+        _DECODER.append(_tensor_decoder())
+    try:
+        if isinstance(source, Member):
+            data = read_member(source)
+        else:
+            with open(source, "rb") as f:
+                data = f.read()
+    except OSError:
+        return None
+    if _DECODER[0] is not None:
+        try:
+            return _DECODER[0](data)
+        except (RuntimeError, ValueError):
+            pass  # a format torchvision does not decode: PIL's turn
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1)
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        return None
+
+
 class ImageListDataset(torch.utils.data.Dataset):
-    """Images from a list of (path, label) pairs; unreadable files come back with label SKIPPED."""
+    """Images from a list of (path, label) pairs; unreadable files come back with label SKIPPED. A transform with a
+    true `takes_tensor` gets (3, H, W) uint8 tensors (load_image_tensor) instead of PIL images."""
 
     def __init__(self, samples: list[tuple[str, int]], transform: Callable | None = None, name: str = ""):
         self.samples = samples
@@ -87,9 +136,14 @@ class ImageListDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int):
         path, label = self.samples[i]
-        image = load_image(path)
-        if image is None:
-            image, label = Image.new("RGB", (32, 32)), SKIPPED
+        if getattr(self.transform, "takes_tensor", False):
+            image = load_image_tensor(path)
+            if image is None:
+                image, label = torch.zeros(3, 32, 32, dtype=torch.uint8), SKIPPED
+        else:
+            image = load_image(path)
+            if image is None:
+                image, label = Image.new("RGB", (32, 32)), SKIPPED
         return (self.transform(image) if self.transform else image), label
 
     @property
