@@ -270,7 +270,7 @@ def _gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, radius: int = 6) -> tor
     import torch.nn.functional as F
 
     b = len(x)
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
     k = torch.exp(-(t.view(1, -1) ** 2) / (2 * sigma.view(-1, 1) ** 2))
     k = k / k.sum(1, keepdim=True)  # (B, 2r+1)
     y = F.pad(x.transpose(0, 1), (radius, radius, radius, radius), mode="replicate")  # (1, B, H+2r, W+2r)
