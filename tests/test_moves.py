@@ -136,3 +136,16 @@ def test_a_clone_is_named_by_its_generator_and_real_counts_not_their_paths(tmp_p
     recorded = recorded_config(configs[0])[0]
     assert recorded["images_per_class"] == "x2" and recorded["generator"] == "my-generator" and recorded["counts"] == [2] * 10
     assert str(tmp_path) not in str(recorded)
+
+
+def test_a_clone_being_generated_has_the_identity_a_plan_gave_it(tmp_path):
+    clone = tmp_path / "fashion-mnist-c-gs2-mini-abc123"
+    assert store.content_identity(clone, missing_ok=True) == "stage:fashion-mnist-c-gs2-mini-abc123"  # planned
+    store.claim_folder(clone, {"guidance": 2.0, "code": "0123"})  # begun: config.yaml, no manifest yet
+    (clone / "manifest.rank0.jsonl").write_text('{"path": "a/0.png"}\n')
+    assert store.content_identity(clone) == "stage:fashion-mnist-c-gs2-mini-abc123"
+    user = tmp_path / "photos"
+    (user / "a").mkdir(parents=True)
+    (user / "a" / "0.png").write_bytes(b"x")
+    (user / "config.yaml").write_text("camera: mine\n")  # a config of the user's own: still hashed by its files
+    assert not store.is_stage_output(user) and store.content_identity(user) != "stage:photos"

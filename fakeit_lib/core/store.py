@@ -227,8 +227,8 @@ def content_identity(path: Path | str, missing_ok: bool = False) -> str:
     """A short identity of a dataset folder's content, never of where it is. A stage output (a clone, an exported real
     set: a folder recording the config that made it) is named by its folder, whose name hashes that stage's own
     identity (config, inputs' content, code): its images follow from it, a plan names it before it is made, and it
-    keeps its name wherever the output root is mounted. A user's ImageFolder is hashed by every image file's relative
-    path and size (`folder_listing_identity`, cached)."""
+    keeps its name wherever the output root is mounted. A user's ImageFolder is hashed by every file's relative path and
+    size (`folder_listing_identity`, cached)."""
     folder = Path(path)
     if is_stage_output(folder) or (missing_ok and not folder.exists()):  # a plan names the outputs of stages not yet run
         return f"stage:{folder.name}"
