@@ -95,7 +95,7 @@ def training_loader(dataset, config, batch_size: int, world: int = 1, rank: int 
 
     sampler = EpochSampler(DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=config.seed))
     drop_last = len(sampler) >= batch_size
-    extra = {"prefetch_factor": getattr(config, "prefetch", 2)} if config.workers > 0 else {}
+    extra = {"prefetch_factor": config.prefetch} if config.workers > 0 else {}
     loader = DataLoader(SeededAugmentation(dataset, config.seed), batch_size=batch_size, sampler=sampler,
                         num_workers=config.workers, persistent_workers=config.workers > 0, drop_last=drop_last,
                         pin_memory=pin_memory, **extra)

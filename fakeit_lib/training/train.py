@@ -79,10 +79,10 @@ class TrainConfig:
     std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))  # input normalisation std
     images_per_class: int | None = None  # keep only the first N images of each class (None: all)
     amp: bool = True  # mixed precision: CUDA fp16 with a GradScaler + channels_last (trex main.py use_fp16); CPU bf16 autocast
-    loader: str = "workers"  # workers: DataLoader + PIL multi-crop per image; memory: a small grey set held in
-    # memory, multi-crop drawn per image on whole batches in torch (fakeit_lib/training/loaders.py; the mini scale)
+    loader: str = "workers"  # workers: DataLoader workers, multi-crop per image (see colour_ops); memory: a small grey set
+    # held in memory, multi-crop drawn per image on whole batches in torch (fakeit_lib/training/loaders.py; the mini scale)
     colour_ops: str = "device"  # loader workers: where colour jitter, grey-scale, blur, solarisation and normalisation
-    # run: device (batched on the training device; workers decode, crop and flip: twice the images per core,
+    # run: device (batched on the training device; workers decode, crop and flip: 1.6x the images per core,
     # benchmarks/loader.py) or workers (PIL per image, as trex multi_crop.py); training/augment.py
     workers: int = 14  # DataLoader worker processes per training process (not part of the run's identity): an A100 takes
     # 1,053 samples/s, a worker gives 75.6 (data/loader_rates.yaml), so 14 feed it; trex main.py: 12 (PIL in the workers)
