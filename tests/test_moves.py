@@ -66,6 +66,7 @@ def snapshot(root: Path) -> dict[str, int]:
     return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")}
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(600)
 def test_moving_the_output_root_and_the_real_data_keeps_every_finished_stage(tmp_path, monkeypatch):
     import torch
