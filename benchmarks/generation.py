@@ -55,8 +55,8 @@ def bare_loop(cfg: generate.GenerateConfig) -> int:
     for batch, kept in batches:
         gens = [torch.Generator("cpu").manual_seed(seed) for _, seed in batch]
         with autocast:
-            images = gen.pipe([t for t, _ in batch], num_inference_steps=cfg.steps, guidance_scale=cfg.guidance,
-                              generator=gens, **size).images
+            gen.pipe([t for t, _ in batch], num_inference_steps=cfg.steps, guidance_scale=cfg.guidance,
+                     generator=gens, **size).images
         n += kept  # a class's last batch is drawn whole, as generate_dataset draws it (prefix-stable seeds)
     return n
 

@@ -58,7 +58,8 @@ def tiny_config(generator: Path, **kw) -> GenerateConfig:
 
 
 def tree_bytes(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """Every file's bytes but cost.json's (the drawing time, which differs between runs by nature)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "cost.json"}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -238,7 +239,7 @@ def test_tiny_sd_dataset_has_manifest_official_labels_and_done(tmp_path, tiny_sd
         assert Image.open(folder / r["path"]).size == (32, 32) and r["size"] == [32, 32]
         assert r["scene"] and r["scene"] in r["text"] and r["steps"] == 3 and r["guidance"] == 2.0
         assert r["revision"] == generate.folder_revision(tiny_sd)
-    assert sorted(p.name for p in folder.iterdir()) == sorted([c.folder for c in fmnist] + ["DONE", "config.yaml", "manifest.jsonl"])
+    assert sorted(p.name for p in folder.iterdir()) == sorted([c.folder for c in fmnist] + ["DONE", "config.yaml", "cost.json", "manifest.jsonl"])
     assert json.loads((folder / "DONE").read_text())["images"] == 20
     # same config again: found finished, nothing rewritten
     stamps = {p: p.stat().st_mtime_ns for p in folder.rglob("*")}
@@ -447,3 +448,16 @@ def test_mini_generator_writes_fashion_mnist_with_official_labels(tmp_path, fmni
         assert r["path"].startswith(fmnist[r["class_index"]].folder + "/") and r["generator"] == "mini"
         img = Image.open(folder / r["path"])
         assert img.size == (28, 28) and img.mode == "L" and r["size"] == [28, 28]
+
+
+def test_the_drawing_time_of_every_rank_and_run_is_summed_beside_done(tmp_path):
+    from fakeit_lib.generation.writer import drawing_seconds, record_seconds
+
+    folder = tmp_path / "clone"
+    folder.mkdir()
+    record_seconds(folder, 0, 2.0)
+    record_seconds(folder, 0, 1.5)  # a rerun resuming the same rank's share adds its own time
+    record_seconds(folder, 1, 4.0)
+    assert generate.finish(folder, [], {}, [], [], {"images": 0})
+    assert drawing_seconds(folder) == 7.5 and not list(folder.glob("cost.rank*"))
+    assert json.loads((folder / "DONE").read_text()) == {"images": 0}  # DONE stays free of timings

@@ -56,3 +56,18 @@ def test_per_class_validation_is_the_authors_split():
     assert np.array_equal(per_class_validation(labels, 0.2, seed=0)[1], val)
     with pytest.raises(FakeitError, match=r"class 1 has 1 training image; a validation split needs at least 2 a class"):
         per_class_validation(np.array([0, 0, 1]), 0.2, 0)
+
+
+def test_minibatch_features_go_to_the_gpu_only_when_they_fit():
+    from fakeit_lib.evaluation.probe import FEATURES_DEVICE_SHARE, features_device
+
+    imagenet = 1_281_167 * 2048 * 4  # ImageNet-1K's features in float32: 10.5 GB
+    assert features_device(imagenet, "cuda:0", free_bytes=78 * 2**30) == "cuda:0"  # an 80 GB A100
+    assert features_device(imagenet, "cuda:1", free_bytes=16 * 2**30) == "cpu"  # a 16 GB card: batches copied over
+    assert features_device(int(FEATURES_DEVICE_SHARE * 1000), "cuda:0", free_bytes=1000) == "cuda:0"
+    assert features_device(10, "cpu") == "cpu" and features_device(10, "mps") == "cpu"
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(120, 8, generator=g), torch.arange(120) % 3
+    x[torch.arange(120), y] += 6.0  # each class along its own feature: separable after L2 normalisation
+    res = linear_probe(x[:90], y[:90], x[90:], y[90:], solver="sgd", norm="l2", sgd=SGDSettings([1.0], [1e-6], 20, 32))
+    assert res["features_on"] == "cpu" and res["top1"] >= 0.9  # on the CPU the features stay where they are

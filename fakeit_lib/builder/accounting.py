@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..core.store import CONFIG_FILE, DONE_MARKER, read_config
+from ..core.store import DONE_MARKER, read_config
+from ..generation.writer import drawing_seconds
 
 
 def _done(folder: Path) -> dict | None:
@@ -46,7 +47,7 @@ def build_accounting(root: Path, since: float) -> dict:
             else:
                 acc[kind]["drawn"] += int(summary.get("drawn", images))
                 acc[kind]["kept"] += images
-                acc[kind]["seconds"] += float(summary.get("seconds", 0.0))
+                acc[kind]["seconds"] += drawing_seconds(folder)
         elif kind == "train":
             rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
             acc[kind]["seconds"] += sum(r.get("seconds", 0.0) for r in rows)

@@ -10,7 +10,6 @@ per seed; the finding compares absolute top-1 on the shifted tests, as the paper
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from ..experiments.stages import ModelRuns, evaluations

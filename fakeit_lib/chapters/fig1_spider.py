@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..experiments.stages import ModelRuns, evaluations, transfer_scores, transfers
+from ..experiments.stages import ModelRuns, evaluations, transfers
 from ..paper import findings as fd
 from ..paper.results import TEST_SETS
 from .comparison import ComparisonParams, equal_size_runs

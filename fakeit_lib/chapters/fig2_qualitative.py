@@ -41,6 +41,7 @@ class QualitativeParams:
     example_wnids: list[str] = field(default_factory=lambda: list(PAPER_EXAMPLES))  # classes shown (absent ones: evenly spaced classes of the set)
     images_shown: int = 8  # images per row of the grids
     seed: int = 0  # seeds generation
+    storage: str = "folder"  # how new clones store images: folder (a PNG file each) or shards (~1 GB tar files); paper presets: shards
 
     def validate(self) -> None:
         self.pipeline()  # checks the shared fields
@@ -122,13 +123,11 @@ def real_images(p: QualitativeParams, info, n: int) -> list:
 
 
 def synthetic_images(folder: Path, class_index: int, n: int | None = None) -> list:
-    """The first `n` (all: None) images of a class in a synthetic dataset, in manifest order."""
-    from PIL import Image
-
-    from ..datasets.images import read_manifest
+    """The first `n` (all: None) images of a class in a synthetic dataset (class folders or tar shards), in manifest order."""
+    from ..datasets.images import clone_image, read_manifest
 
     rows = [r for r in read_manifest(folder) if r["class_index"] == class_index][:n]
-    return [Image.open(Path(folder) / r["path"]).copy() for r in rows]
+    return [clone_image(folder, r) for r in rows]
 
 
 def image_grid(rows: list[tuple[str, list]], title: str = "", cell: float = 1.1):

@@ -136,15 +136,16 @@ def mark_done(folder: Path, summary: dict | None = None) -> None:
 STAGE_CODE = {
     "generate": ("generation/generate.py", "generation/config.py", "generation/pipeline.py", "generation/writer.py",
                  "generation/mini/model.py", "prompts/variants.py", "prompts/scenes.py", "prompts/backgrounds.py",
-                 "datasets/classes.py"),
+                 "datasets/classes.py", "datasets/shards.py"),
     "train": ("training/train.py", "training/recipe.py", "training/loaders.py", "training/augment.py",
-              "training/models.py", "datasets/images.py"),
+              "training/models.py", "datasets/images.py", "datasets/shards.py"),
     "evaluate": ("evaluation/evaluate.py", "training/models.py", "training/augment.py", "datasets/images.py",
-                 "evaluation/minidata.py", "evaluation/shifts.py"),
+                 "datasets/shards.py", "evaluation/minidata.py", "evaluation/shifts.py"),
     "transfer": ("evaluation/transfer.py", "evaluation/transfer_data.py", "evaluation/probe.py", "evaluation/repmetrics.py",
-                 "training/models.py", "training/augment.py", "datasets/images.py", "evaluation/minidata.py"),
+                 "training/models.py", "training/augment.py", "datasets/images.py", "datasets/shards.py",
+                 "evaluation/minidata.py"),
     "judge": ("evaluation/judge.py",),
-    "real": ("datasets/images.py", "datasets/fashion_mnist.py"),
+    "real": ("datasets/images.py", "datasets/shards.py", "datasets/fashion_mnist.py"),
 }
 
 
@@ -213,18 +214,136 @@ def claim_explained(folder: Path, recorded: dict, explain: bool = True) -> Path:
     return claim_folder(folder, recorded)
 
 
+def is_stage_output(folder: Path | str) -> bool:
+    """True when `folder` is (or is being made as) the output of a stage of this library: it records the config that
+    made it, and that config names its code version (a user's ImageFolder does neither)."""
+    config = Path(folder) / CONFIG_FILE
+    if not config.is_file():
+        return False
+    if (Path(folder) / "manifest.jsonl").is_file():
+        return True
+    try:
+        recorded = yaml.safe_load(config.read_text())
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(recorded, dict) and "code" in recorded
+
+
 def content_identity(path: Path | str, missing_ok: bool = False) -> str:
-    """A short identity of a dataset folder's content. A stage output (a folder with a manifest and the config that
-    made it) is named by its folder, whose name hashes that stage's own identity (config, inputs' content, code): its
-    images follow from it, and a plan can name it before it is made. A user's ImageFolder is hashed by every image
-    file's relative path and size."""
+    """A short identity of a dataset folder's content, never of where it is. A stage output (a clone, an exported real
+    set: a folder recording the config that made it) is named by its folder, whose name hashes that stage's own
+    identity (config, inputs' content, code): its images follow from it, a plan names it before it is made, and it
+    keeps its name wherever the output root is mounted. A user's ImageFolder is hashed by every file's relative path and
+    size (`folder_listing_identity`, cached)."""
     folder = Path(path)
-    is_stage = (folder / "manifest.jsonl").is_file() and (folder / CONFIG_FILE).is_file()
-    if is_stage or (missing_ok and not folder.exists()):  # a plan names the outputs of stages not yet run
+    if is_stage_output(folder) or (missing_ok and not folder.exists()):  # a plan names the outputs of stages not yet run
         return f"stage:{folder.name}"
     if not folder.is_dir():
         raise FakeitError(f"dataset {folder} does not exist")
+    return folder_listing_identity(folder)
+
+
+def data_identity(path: Path | str) -> str:
+    """The identity of an input a stage reads from the user's disks (a test or transfer set's root, a split file):
+    a folder by its files' relative paths and sizes, a file by its bytes' sha256; never by where it is mounted. A
+    path that does not exist yet is named by its path (the stage cannot run before it is there)."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        return content_identity(p)
+    if p.is_file():
+        return file_identity(p)
+    return f"missing:{os.path.normpath(p)}"
+
+
+_FILE_IDS: dict[tuple, str] = {}
+
+
+def file_identity(path: Path | str) -> str:
+    """sha256 (first 16 hex digits) of a file's bytes, computed once per (path, size, mtime) in a process."""
+    p = Path(path)
+    st = p.stat()
+    key = (os.path.realpath(p), st.st_size, st.st_mtime_ns)
+    if key not in _FILE_IDS:
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _FILE_IDS[key] = "sha256:" + h.hexdigest()[:16]
+    return _FILE_IDS[key]
+
+
+# A listing identity is cached per folder (its real path) with the modification time of every directory under it:
+# adding, removing or renaming a file changes its directory's time, so the stat of the directories alone (1,000 for
+# ImageNet-1K's train split) tells whether the 1.28 M files' listing must be read again. A file rewritten in place under
+# the same name (same directory entry) is not seen; times newer than LISTING_SETTLE_SECONDS are not trusted (a
+# directory's time has a coarse clock: a change within the same tick would keep it), so such a listing is not cached.
+LISTING_SETTLE_SECONDS = 2.0
+_LISTINGS: dict[str, dict] = {}
+
+
+def _walk(root: Path):
+    """(relative directory, its mtime_ns, its image files' (name, size)) of every directory under `root`, links to
+    folders followed once (an ImageNet-100 made of links into ImageNet-1K is read through them)."""
+    seen = set()
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        here = root / rel if rel else root
+        real = os.path.realpath(here)
+        if real in seen:
+            continue
+        seen.add(real)
+        files, dirs = [], []
+        with os.scandir(here) as it:
+            for e in it:
+                if e.name.startswith("."):
+                    continue
+                if e.is_dir():
+                    dirs.append(e.name)
+                elif e.is_file():
+                    files.append((e.name, e.stat().st_size))
+        stack.extend(f"{rel}/{d}" if rel else d for d in sorted(dirs, reverse=True))
+        yield rel, os.stat(here).st_mtime_ns, sorted(files)
+
+
+def _dir_times(root: Path, dirs: list[str]) -> list[int] | None:
+    try:
+        return [os.stat(root / d if d else root).st_mtime_ns for d in dirs]
+    except OSError:
+        return None
+
+
+def folder_listing_identity(root: Path | str) -> str:
+    """sha256 (12 hex digits) of the sorted relative paths and sizes of the files under `root` (hidden ones left
+    out), cached per folder in the cache root and in this process; the cache holds while no directory under `root`
+    changed (see LISTING_SETTLE_SECONDS). Reading the listing costs a directory walk and one stat per file."""
+    import time
+
+    root = Path(root)
+    real = os.path.realpath(root)
+    cache_file = cache_root() / "listings" / f"{hashlib.sha256(real.encode()).hexdigest()[:24]}.json"
+    entry = _LISTINGS.get(real)
+    if entry is None and cache_file.is_file():
+        try:
+            entry = json.loads(cache_file.read_text())
+        except (OSError, json.JSONDecodeError):
+            entry = None
+    if entry is not None and entry.get("root") == real and _dir_times(root, entry["dirs"]) == entry["times"]:
+        _LISTINGS[real] = entry
+        return entry["identity"]
     h = hashlib.sha256()
-    for p in sorted(q for q in folder.rglob("*") if q.is_file()):
-        h.update(f"{p.relative_to(folder).as_posix()}:{p.stat().st_size}\n".encode())
-    return h.hexdigest()[:12]
+    lines, dirs, times = [], [], []
+    for rel, mtime, files in _walk(root):
+        dirs.append(rel)
+        times.append(mtime)
+        lines.extend(f"{rel}/{name}:{size}" if rel else f"{name}:{size}" for name, size in files)
+    for line in sorted(lines):
+        h.update(f"{line}\n".encode())
+    entry = {"root": real, "identity": h.hexdigest()[:12], "files": len(lines), "dirs": dirs, "times": times}
+    if max(times, default=0) < time.time_ns() - LISTING_SETTLE_SECONDS * 1e9:
+        _LISTINGS[real] = entry
+        try:
+            atomic_write_json(cache_file, entry)
+        except OSError:
+            pass  # a read-only cache root: the listing is read again next time
+    return entry["identity"]

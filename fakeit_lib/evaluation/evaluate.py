@@ -16,14 +16,14 @@ Results: one JSON per (model, suite) with per-dataset top-1/top-5, image counts 
 Runs on the GPU when there is one (fp16 autocast, channels-last, pinned-memory loader workers); under torchrun the
 test images are sharded over the processes (process r scores images r, r + W, ...) and the predictions gathered,
 so the results equal a single process's. A result's identity is the checkpoint's content (sha256), the suite, the
-roots, the class set and max_images: not the checkpoint's path, the device, the batch size or the workers.
+test sets' content (their files' names and sizes), the class set and max_images: not the checkpoint's path nor the
+test sets', the device, the batch size or the workers.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +33,9 @@ from tqdm.auto import tqdm
 
 from ..core.errors import FakeitError
 from ..core.params import from_dict
-from ..core.store import atomic_write_json, claim_explained, claim_folder, code_version, is_done, mark_done, stage_dir
+from ..core.store import (
+    atomic_write_json, claim_explained, claim_folder, code_version, data_identity, is_done, mark_done, stage_dir,
+)
 from ..paper.results import TEST_SETS
 
 IMAGENET_SETS = tuple(TEST_SETS)  # val, v2, sketch, r, a (fakeit_lib.paper.results names them once)
@@ -84,10 +86,11 @@ class EvalConfig:
 
 
     def identity(self, sha256: str, class_set: str | None) -> dict:
-        """What a result folder is named by: the checkpoint's content and what is scored, not where it ran."""
-        roots = {f"{n}_root": os.path.normpath(r) for n, r in self.roots().items()}
+        """What a result folder is named by: the checkpoint's content and what is scored (each test set by its files'
+        names and sizes, store.data_identity), not where it ran nor where the test sets are mounted."""
+        roots = {f"{n}_root": data_identity(r) for n, r in self.roots().items()}
         if self.test_root:
-            roots["test_root"] = os.path.normpath(self.test_root)
+            roots["test_root"] = data_identity(self.test_root)
         return {"suite": self.suite, **roots, "class_set": class_set, "max_images": self.max_images, "amp": self.amp,
                 "checkpoint_sha256": sha256, "code": code_version("evaluate")}
 

@@ -9,7 +9,9 @@ commit 41722283a81e09d0331e879cc076433283fc2878):
 - `sgd`, minibatch (the authors: `LogregTorchTrainer`, on ImageNet-1K, the CoG levels and iNaturalist;
   L2-normalised features, `torch.nn.Linear` with bias, SGD momentum 0.9, batch 1024, 100 epochs, cosine learning
   rate per epoch, the learning rate and weight decay searched). Its working memory is one batch and the weights:
-  independent of the number of images; the features stay in host memory and batches go to the device.
+  independent of the number of images. On a GPU the features move to it once when they fit (`features_device`: at
+  most FEATURES_DEVICE_SHARE of its free memory; ImageNet-1K's 1.28 M x 2,048 float32 features are 10.5 GB), as the
+  authors keep them; else they stay in host memory and each batch is copied over. On the CPU nothing moves.
 - `auto` picks `lbfgs` while the (classes x fit images) logits hold at most FULL_BATCH_MAX_LOGITS values (256 MB in
   float32 each; the solver keeps about four such tensors), else `sgd`. With the authors' datasets this gives their
   split exactly: the eight small-scale sets (at most 101 x 60,600 = 6.1 M) full batch; iNaturalist 2019
@@ -41,6 +43,8 @@ DEFAULT_WDS = [10.0**k for k in range(-6, 3)]
 # small-scale sets' 1.6k-60k fit images that is about 1e-11 .. 60: a decade grid over it.
 PAPER_WDS = [10.0**k for k in range(-11, 2)]
 FULL_BATCH_MAX_LOGITS = 2**26
+FEATURES_DEVICE_SHARE = 0.5  # the minibatch probe's features go to the GPU when they take at most this share of its
+# free memory (the rest: the linear layer, its optimiser, batches and the normalised copy of each batch)
 SOLVERS = ("auto", "lbfgs", "sgd")
 NORMS = ("standard", "none", "l2")
 SPLITS = ("stratified", "per-class")
@@ -185,9 +189,20 @@ def grid_edge(chosen: dict[str, tuple[float, list[float]]]) -> str | None:
     return "; ".join(edges) or None
 
 
+def features_device(nbytes: int, device: str, free_bytes: int | None = None) -> str:
+    """Where the minibatch probe keeps `nbytes` of features: on `device` when it is a GPU whose free memory (measured
+    when not given) holds them within FEATURES_DEVICE_SHARE, else in host memory ("cpu")."""
+    if not device.startswith("cuda"):
+        return "cpu"
+    if free_bytes is None:
+        free_bytes = torch.cuda.mem_get_info(torch.device(device))[0]
+    return device if nbytes <= FEATURES_DEVICE_SHARE * free_bytes else "cpu"
+
+
 def _predict(layer: torch.nn.Linear, x: torch.Tensor, rows: torch.Tensor, batch_size: int, device: str, norm) -> torch.Tensor:
     """Predicted classes of x[rows], a batch at a time."""
     out = []
+    rows = rows.to(x.device)
     with torch.no_grad():
         for s in range(0, len(rows), batch_size):
             out.append(layer(norm(x[rows[s:s + batch_size]].to(device, non_blocking=True))).argmax(1).cpu())
@@ -198,7 +213,8 @@ def sgd_fit(x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor, k: int, lr: fl
             seed: int, device: str = "cpu", norm=lambda b: b) -> torch.nn.Linear | None:
     """A Linear(d, k) trained on x[rows] by minibatch SGD with momentum and a per-epoch cosine learning rate
     (naver/trex LogregTorchTrainer), `norm` applied to each batch; None when the loss stops being finite (a
-    diverged trial). Memory: one batch and the weights on `device`; `x` stays where it is, never copied."""
+    diverged trial). Memory: one batch and the weights on `device`; `x` and `y` stay where they are (host memory, or
+    the device: features_device), never copied whole."""
     import math
 
     g = torch.Generator().manual_seed(seed)
@@ -209,7 +225,7 @@ def sgd_fit(x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor, k: int, lr: fl
     for epoch in range(settings.epochs):
         for group in opt.param_groups:  # trex adjust_learning_rate: cosine over epochs
             group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * epoch / settings.epochs))
-        order = rows[torch.randperm(len(rows), generator=g)]
+        order = rows[torch.randperm(len(rows), generator=g)].to(x.device)  # drawn on the host: the same on any device
         for s in range(0, len(order), bs):
             idx = order[s:s + bs]
             xb, yb = norm(x[idx].to(device, non_blocking=True)), y[idx].to(device, non_blocking=True)
@@ -229,7 +245,8 @@ def _sgd_search(xtr, ytr, k, fit_idx, val_idx, settings: SGDSettings, seed, devi
         for wd in settings.wds:
             layer = sgd_fit(xtr, ytr, fit_idx, k, lr, wd, settings, seed, device, norm)
             predicted = None if layer is None else _predict(layer, xtr, val_idx, settings.batch_size, device, norm)
-            val_top1[(lr, wd)] = -1.0 if layer is None else float((predicted == ytr[val_idx]).double().mean())
+            truth = ytr[val_idx.to(ytr.device)].cpu()
+            val_top1[(lr, wd)] = -1.0 if layer is None else float((predicted == truth).double().mean())
     best = max(val_top1, key=lambda v: (val_top1[v], v[1], -v[0]))  # ties: stronger decay, then smaller lr
     if val_top1[best] < 0:
         raise FakeitError(f"the minibatch probe diverged for every learning rate of {settings.lrs}; try smaller ones")
@@ -269,9 +286,12 @@ def linear_probe(train_x, train_y, test_x, test_y, weight_decays: list[float] = 
     if chosen == "lbfgs":  # full batch: normalised copies, (classes x images) tensors
         xtr, xte = norm_fn(xtr), norm_fn(xte)
         fitted = _lbfgs_path(xtr, ytr, len(classes), fit_idx, val_idx, weight_decays, max_iter)
-    else:  # minibatch: the features as they are, each batch normalised on its way to the device
+        home = "cpu"
+    else:  # minibatch: the features as they are, on the GPU when they fit, each batch normalised on the device
+        home = features_device(xtr.numel() * xtr.element_size() + xte.numel() * xte.element_size(), device)
+        xtr, ytr, xte = xtr.to(home), ytr.to(home), xte.to(home)
         fitted = _sgd_search(xtr, ytr, len(classes), fit_idx, val_idx, sgd or SGDSettings(), seed, device, norm_fn)
-    top1 = float((fitted.pop("predict")(xte) == yte).double().mean())
-    return {"top1": round(top1, 6), **fitted, "solver": chosen, "norm": norm, "train_images": len(ytr),
+    top1 = float((fitted.pop("predict")(xte).cpu() == yte).double().mean())
+    return {"top1": round(top1, 6), **fitted, "solver": chosen, "norm": norm, "features_on": home, "train_images": len(ytr),
             "val_images": len(val_idx), "test_images": len(yte), "classes": len(classes),
             "seconds": round(time.time() - t0, 2)}

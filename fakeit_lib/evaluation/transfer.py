@@ -26,7 +26,6 @@ import argparse
 import hashlib
 import io
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,9 +37,8 @@ from tqdm.auto import tqdm
 from ..core.errors import FakeitError
 from ..core.params import from_dict
 from ..core.store import (
-    atomic_write_bytes, atomic_write_json, claim_explained, claim_folder, code_version, config_hash, is_done, mark_done,
-    output_root,
-    stage_dir,
+    atomic_write_bytes, atomic_write_json, claim_explained, claim_folder, code_version, config_hash, data_identity, is_done,
+    mark_done, output_root, stage_dir,
 )
 from .minidata import TRANSFER_SETS as _MINI
 from .minidata import content_sha256
@@ -121,15 +119,25 @@ class TransferConfig:
         return {n: out[n] for n in ALL_SETS if n in out}
 
     def identity(self, sha256: str) -> dict:
-        """What a result folder is named by: the encoder's content and the probe's settings, not where it ran."""
+        """What a result folder is named by: the encoder's content, the datasets' content and the probe's settings,
+        not where it ran nor where the datasets are mounted (root_identity)."""
         plain = {k: v for k, v in asdict(self).items() if k not in NOT_IDENTITY}
         for k, v in plain.items():
             if k.endswith(("_root", "_file")) and v:
-                plain[k] = os.path.normpath(v)
+                plain[k] = root_identity(k, v)
         return {**plain, "checkpoint_sha256": sha256, "code": code_version("transfer")}
 
     def sgd(self) -> SGDSettings:
         return SGDSettings(self.sgd_lrs, self.sgd_wds, self.sgd_epochs, self.sgd_batch_size)
+
+
+def root_identity(field_name: str, path: str) -> str:
+    """The identity of a transfer dataset's root or file (store.data_identity: files' names and sizes, a file's
+    bytes). ImageNet-CoG's root is the ImageNet-21K tree (14 M files): the images a probe reads are those its split
+    file names, so that root counts by name alone and the split file by its bytes."""
+    if field_name == "cog_root":
+        return "imagenet-21k (the images cog_splits_file names)"
+    return data_identity(path)
 
 
 def paper_splits(name: str, root: str, transform, seed: int = 0, check_sizes: bool = True, **cog):
@@ -341,9 +349,12 @@ def transfer(config: TransferConfig, out: Path | str | None = None) -> dict:
         if ranks.rank == 0:
             claim_explained(folder, keyed, explain=out is None)
         for name, (train_ds, test_ds) in splits.items():
-            key = {"dataset": name, "root": os.path.normpath(roots[name]) if config.suite == "paper" else roots[name],
+            root_key = f"{'cog' if name in COG_LEVELS else name}_root"
+            key = {"dataset": name, "root": root_identity(root_key, roots[name]) if config.suite == "paper" else roots[name],
                    "transform": "authors-224" if config.suite == "paper" else [meta["eval_resize"], meta["eval_crop"]],
                    "seed": config.seed if name == "eurosat" else None}
+            if name in COG_LEVELS and config.suite == "paper":  # the images of a level are those its split file names
+                key["splits"] = data_identity(config.cog_splits_file) if config.cog_splits_file else None
             if config.suite == "mini":  # the data's own content: another machine's data is never taken for this one's
                 key["content_sha256"] = content_sha256(name)
             xtr, ytr = cached_features(enc, sha, {**key, "split": "train"}, train_ds, config, ranks, device)

@@ -35,6 +35,7 @@ class PipelineParams:
     eval_max_images: int = 0  # evaluate on the first N images of each test set (0: all)
     seed: int = 0  # seeds generation: the synthetic sets are fixed whatever the training seeds
     train_seeds: list[int] = field(default_factory=lambda: [0])  # one model per seed behind every number; paper: [0]
+    storage: str = "folder"  # how new clones store images: folder (a PNG file each) or shards (~1 GB tar files); paper presets: shards
 
     def validate(self) -> None:
         from ..training.train import PRESETS
@@ -54,6 +55,8 @@ class PipelineParams:
             raise FakeitError(f"parameter images_per_class={self.images_per_class!r} must be a number >= 1 or 'match'")
         if isinstance(self.images_per_class, int) and self.images_per_class < 1:
             raise FakeitError(f"parameter images_per_class={self.images_per_class} must be at least 1")
+        if self.storage not in ("folder", "shards"):
+            raise FakeitError(f"parameter storage={self.storage!r} is not valid; valid: folder, shards")
         if not self.train_seeds or len(set(self.train_seeds)) != len(self.train_seeds):
             raise FakeitError(f"parameter train_seeds={self.train_seeds} must list distinct seeds, at least one")
 
@@ -75,7 +78,8 @@ def clone_config(p: PipelineParams, variant: str, guidance: float, multiplier: f
 
     return from_dict(GenerateConfig, dict(classes=p.class_set, variant=variant, generator=p.generator,
                                           guidance=float(guidance), steps=p.steps, images_per_class=images_spec(p, multiplier),
-                                          seed=p.seed if seed is None else seed, batch_size=p.gen_batch_size))
+                                          seed=p.seed if seed is None else seed, batch_size=p.gen_batch_size,
+                                          storage=p.storage))
 
 
 def _generate_job(config, rank: int = 0, world: int = 1) -> str:

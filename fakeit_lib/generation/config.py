@@ -31,8 +31,10 @@ from .pipeline import DTYPES, MINI, PAPER_GENERATOR, SCHEDULERS, generator_conte
 
 # known real training-set sizes per class, for `match` and `x<M>` without a root
 REAL_COUNTS_KNOWN = ("fashion-mnist",)
-# fields that say where or how fast a dataset is made, not what it holds: left out of its identity
-NOT_IDENTITY = ("device",)
+# fields that say where, how fast or in which files a dataset is made, not what it holds: left out of its identity
+# (a clone stored as shards holds the very images of one stored as folders, so it is the same dataset)
+NOT_IDENTITY = ("device", "storage", "shard_images")
+STORAGES = ("folder", "shards")
 
 
 @dataclass
@@ -53,6 +55,10 @@ class GenerateConfig:
     device: str = "auto"  # auto: cuda:LOCAL_RANK when CUDA is available, else cpu (not part of the identity)
     safety_checker: bool = False  # keep the NSFW filter: off, as it blacks out false positives (images silently lost)
     revision: str | None = None  # hub revision (branch, tag or commit) of the generator; None: the default branch
+    storage: str = "folder"  # folder: one PNG file an image in class folders; shards: WebDataset-style tar shards
+    # (`<key>.png` + `<key>.json` members, datasets/shards.py), a file per `shard_images` images instead of per image
+    # (the paper presets: ~7.2 M images in ~2,900 files). Not part of the identity: the images are the same
+    shard_images: int = 2500  # images a tar shard holds at least (whole batches): 2,500 512-px PNGs are about 1 GB
 
     def validate(self) -> None:
         """Raise FakeitError naming the first bad field."""
@@ -67,6 +73,10 @@ class GenerateConfig:
             raise FakeitError(f"seed must be >= 0, got {self.seed}")
         if self.batch_size < 1:
             raise FakeitError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.storage not in STORAGES:
+            raise FakeitError(f"unknown storage {self.storage!r}; valid: {', '.join(STORAGES)}")
+        if self.shard_images < 1:
+            raise FakeitError(f"shard_images must be >= 1, got {self.shard_images}")
         if self.size is not None and self.size < 8:
             raise FakeitError(f"size must be >= 8 pixels or None (the generator's native size), got {self.size}")
         if self.scheduler is not None and self.scheduler not in SCHEDULERS:
@@ -81,9 +91,16 @@ class GenerateConfig:
 
 
 def identity(config: GenerateConfig) -> dict:
-    """What decides a dataset's content, and what its folder name hashes: its settings (all but where it runs), the
-    generator's weights (a content hash of a local folder, or the hub id and revision) and the generation code."""
+    """What decides a dataset's content, and what its folder name hashes: its settings (all but where and how it is
+    stored and run), the generator's weights (a content hash of a local folder, named by its folder's name, or the hub
+    id and revision) and the generation code. Never a path: `match:<root>` counts as `match` (the counts it resolves
+    to are recorded beside the identity, and a folder holding other counts is refused), so the same clone keeps its
+    folder wherever the real data and the generator are mounted, and a plan names it before the real data is there."""
     plain = {k: v for k, v in dataclasses.asdict(config).items() if k not in NOT_IDENTITY}
+    if parse_images_per_class(config.images_per_class)[2] is not None:
+        plain["images_per_class"] = str(config.images_per_class).strip().partition(":")[0]
+    if config.generator != MINI and Path(config.generator).expanduser().exists():
+        plain["generator"] = Path(config.generator.rstrip("/")).name
     return {**plain, "generator_content": generator_content(config.generator, config.revision),
             "code": store.code_version("generate")}
 
@@ -247,3 +264,18 @@ def is_prefix(small: dict, large: dict) -> bool:
     other = {k: v for k, v in large.items() if k not in ("images_per_class", "counts", "generator_revision")}
     a, b = small.get("counts") or [], large.get("counts") or []
     return same == other and len(a) == len(b) and all(x <= y for x, y in zip(a, b))
+
+
+def plan_shards(batches: list[Batch], shard_images: int) -> list[list[int]]:
+    """The batch numbers each tar shard holds: consecutive whole batches, a new shard once one keeps at least
+    `shard_images` images. Fixed before any image is drawn, so a shard's content does not depend on the processes,
+    on where a run resumed, or on image sizes; under torchrun a shard is one rank's (shard s: rank s % WORLD_SIZE)."""
+    shards: list[list[int]] = [[]]
+    kept = 0
+    for b, batch in enumerate(batches):
+        if kept >= shard_images:
+            shards.append([])
+            kept = 0
+        shards[-1].append(b)
+        kept += batch.keep
+    return shards if batches else []

@@ -1,15 +1,18 @@
 """`fakeit generate`: a class set's prompts turned into a synthetic dataset by a text-to-image model (paper Sec. 3-5).
 
 `generate_dataset(GenerateConfig(...))` writes one ImageFolder-compatible folder per class (named by
-`ClassInfo.folder`), a `manifest.jsonl` with one row per image (its label is `class_index`: for Fashion-MNIST the
-official label, which sorted folder names would not give), the resolved `config.yaml`, and a `DONE` marker last.
-What is planned before any image is drawn (seeds, prompts, prefix-stable batches) is in `generation.config`; how it
-lands on disk (manifest shards, resume, views) in `generation.writer`; the pipeline in `generation.pipeline`.
+`ClassInfo.folder`), or with `storage="shards"` WebDataset-style tar shards of about `shard_images` images
+(`shards/shard-NNNNNN.tar`: a file per ~1 GB instead of a file per image), a `manifest.jsonl` with one row per image
+(its label is `class_index`: for Fashion-MNIST the official label, which sorted folder names would not give), the
+resolved `config.yaml`, and a `DONE` marker last. What is planned before any image is drawn (seeds, prompts,
+prefix-stable batches, shards) is in `generation.config`; how it lands on disk (manifest files, tar shards, resume,
+views) in `generation.writer`; the pipeline in `generation.pipeline`.
 
 - Resumable: a killed run, rerun with the same command, skips the batches whose manifest rows were written and ends
   byte-identical to an uninterrupted run.
 - Sharded: under `torchrun` / `accelerate launch` (RANK, WORLD_SIZE, LOCAL_RANK), batch `b` goes to rank
-  `b % WORLD_SIZE`; each rank appends to its own manifest shard; the shards are merged when all are finished.
+  `b % WORLD_SIZE` (storage shards: tar shard `s` to rank `s % WORLD_SIZE`, so a shard has one writer); each rank
+  appends to its own manifest file; the files are merged when all are finished.
 - Prefix clones: a dataset whose folder is not finished is made as a view of a finished larger clone with the same
   settings (same folder family under the output root) when there is one, without drawing an image;
   `generate_clones` (or `fakeit generate` with several --images-per-class values) draws the largest once and makes
@@ -30,13 +33,14 @@ from ..core.distributed import Ranks, env_rank
 from ..core.errors import FakeitError
 from ..core.params import from_dict
 from .config import (  # noqa: F401 (public API)
-    DTYPES, MINI, PAPER_GENERATOR, REAL_COUNTS_KNOWN, SCHEDULERS, GenerateConfig, ImageJob, dataset_dir, dataset_slug,
-    identity, image_seed, parse_images_per_class, plan_batches, plan_images, resolve_counts,
+    DTYPES, MINI, PAPER_GENERATOR, REAL_COUNTS_KNOWN, SCHEDULERS, STORAGES, GenerateConfig, ImageJob, dataset_dir,
+    dataset_slug, identity, image_seed, parse_images_per_class, plan_batches, plan_images, plan_shards, resolve_counts,
 )  # fmt: skip
 from .pipeline import folder_revision, generate_images, load_generator  # noqa: F401 (public API)
 from .writer import (  # noqa: F401 (public API)
-    MANIFEST, MANIFEST_FIELDS, append_rows, batch_layout, check_output_folder, complete_batches, done_batches,
-    find_superset, finish, read_rows, remove_temporaries, repair_shard, shard_path, write_image, write_view,
+    MANIFEST, MANIFEST_FIELDS, SHARD_FIELDS, append_rows, append_samples, batch_layout, check_output_folder,
+    check_storage, complete_batches, done_batches, find_superset, finish, finish_shard, record_seconds, open_shard, read_rows,
+    remove_temporaries, repair_shard, shard_file, shard_path, write_image, write_view,
 )  # fmt: skip
 
 
@@ -90,13 +94,16 @@ def generate_dataset(config: GenerateConfig, out: str | Path | None = None, prog
 
 
 def _draw(folder: Path, config: GenerateConfig, recorded: dict, class_set, prompts, gen, progress: bool) -> None:
-    """Draw this rank's missing batches, then merge the shards and write DONE when every batch is there."""
+    """Draw this rank's missing batches, then merge the rank files and write DONE when every batch is there."""
     batches = plan_batches(class_set, prompts, recorded["counts"], config.seed, config.batch_size)
     jobs = [j for b in batches for j in b.kept]
     batch_of, sizes = batch_layout(batches)
     class_folders = [c.folder for c in class_set]
+    shards = plan_shards(batches, config.shard_images) if config.storage == "shards" else None
+    shard_of = {b: s for s, numbers in enumerate(shards) for b in numbers} if shards is not None else None
     summary = {"images": len(jobs), "classes": len(class_set), "generator": config.generator, "revision": gen.revision,
-               "drawn": sum(len(b.jobs) for b in batches)}
+               "drawn": sum(len(b.jobs) for b in batches), "storage": config.storage,
+               **({"shards": len(shards)} if shards is not None else {})}
     with Ranks(gen.device) as ranks:
         if ranks.rank == 0 and not any(folder.glob("manifest*.jsonl")):
             note = store.recompute_note(folder, recorded)
@@ -115,13 +122,25 @@ def _draw(folder: Path, config: GenerateConfig, recorded: dict, class_set, promp
             store.claim_folder(folder, recorded)
         if ranks.world == 1:
             remove_temporaries(folder, class_folders)
-        for name in class_folders:
-            (folder / name).mkdir(exist_ok=True)
-        shard = shard_path(folder, ranks.rank)
+        if shards is None:
+            for name in class_folders:
+                (folder / name).mkdir(exist_ok=True)
+        rank_file = shard_path(folder, ranks.rank)
         done = done_batches(folder, batch_of, sizes)
-        mine = list(range(ranks.rank, len(batches), ranks.world))
-        repair_shard(shard, complete_batches(read_rows(shard)[0], batch_of, sizes))
+        check_storage(folder, done, shard_of)
+        if shards is None:  # batch b is rank b % WORLD_SIZE's
+            mine = list(range(ranks.rank, len(batches), ranks.world))
+        else:  # shard s is rank s % WORLD_SIZE's, written batch after batch
+            mine = [b for s in range(ranks.rank, len(shards), ranks.world) for b in shards[s]]
+        repair_shard(rank_file, complete_batches(read_rows(rank_file)[0], batch_of, sizes))
         todo = [b for b in mine if b not in done]
+        ends = {}  # shard number -> where its next sample goes
+        for s in dict.fromkeys(shard_of[b] for b in todo) if shards is not None else ():
+            finished = [b for b in shards[s] if b in done]
+            if finished != shards[s][: len(finished)]:
+                raise FakeitError(f"{folder / shard_file(s)}: batches {finished} are complete but not the first of the "
+                                  "shard's; remove the folder and generate it again")
+            ends[s] = open_shard(folder, shard_file(s), [r for b in finished for r in done[b]])
         n_mine, n_todo = sum(sizes[b] for b in mine), sum(sizes[b] for b in todo)
         from tqdm.auto import tqdm
 
@@ -129,11 +148,18 @@ def _draw(folder: Path, config: GenerateConfig, recorded: dict, class_set, promp
         bar = tqdm(total=n_mine, initial=n_mine - n_todo, unit="img", desc=desc, position=ranks.rank, disable=not progress, dynamic_ncols=True)
         start = time.perf_counter()
 
-        def save(kept: tuple[ImageJob, ...], images: list) -> None:  # images first, then the batch's manifest rows
-            append_rows(shard, [write_image(folder, j, image, config, gen.revision) for j, image in zip(kept, images)])
+        def save(b: int, kept: tuple[ImageJob, ...], images: list) -> None:  # images first, then the batch's manifest rows
+            if shards is None:
+                append_rows(rank_file, [write_image(folder, j, image, config, gen.revision) for j, image in zip(kept, images)])
+            else:
+                s = shard_of[b]
+                rows, ends[s] = append_samples(folder, shard_file(s), ends[s], kept, images, config, gen.revision)
+                append_rows(rank_file, rows)
+                if b == shards[s][-1]:
+                    finish_shard(folder, shard_file(s), ends[s])
             bar.update(len(kept))
 
-        # one writer thread saves batch b (PNG, fsync, rows) while batch b+1 is generated; at most one batch waits
+        # one writer thread saves batch b (PNG or shard, fsync, rows) while batch b+1 is generated; at most one waits
         with ThreadPoolExecutor(max_workers=1) as writer:
             pending = None
             for b in todo:
@@ -141,7 +167,7 @@ def _draw(folder: Path, config: GenerateConfig, recorded: dict, class_set, promp
                 images = generate_images(gen, [j.text for j in batch.jobs], [j.seed for j in batch.jobs], config.guidance, config.steps, config.size)
                 if pending is not None:
                     pending.result()  # raises the writer's error, if any
-                pending = writer.submit(save, batch.kept, images[: batch.keep])
+                pending = writer.submit(save, b, batch.kept, images[: batch.keep])
             if pending is not None:
                 pending.result()
         bar.close()
@@ -150,9 +176,9 @@ def _draw(folder: Path, config: GenerateConfig, recorded: dict, class_set, promp
         print(f"{who}generated {n_todo} images in {seconds:.1f} s ({n_todo / max(seconds, 1e-9):.2f} images/s); "
               f"{n_mine - n_todo} were already done -> {folder}", file=sys.stderr)
         ranks.barrier()
-        summary["seconds"] = round(seconds, 1)  # this process's drawing time (the build's cost page sums them)
+        record_seconds(folder, ranks.rank, seconds)  # cost.json, beside DONE: the build's cost page sums them
         if ranks.rank == 0 or not ranks.distributed:
-            finished = finish(folder, jobs, batch_of, sizes, class_folders, summary)
+            finished = finish(folder, jobs, batch_of, sizes, class_folders, summary, shards)
             if not finished and ranks.distributed:
                 raise FakeitError(f"{folder}: some batches are missing after every rank finished; rerun the same command")
             if not finished:
@@ -202,6 +228,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", default=None, choices=list(SCHEDULERS), help="sampler (default: the generator's own)")
     parser.add_argument("--dtype", default=d.dtype, choices=list(DTYPES), help="auto: float16 on CUDA, float32 on CPU")
     parser.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N (default auto: cuda:LOCAL_RANK if available)")
+    parser.add_argument("--storage", default=d.storage, choices=list(STORAGES),
+                        help=f"folder: a PNG file an image; shards: tar shards of --shard-images images (default {d.storage})")
+    parser.add_argument("--shard-images", type=int, default=d.shard_images, metavar="N",
+                        help=f"images a tar shard holds at least, whole batches (default {d.shard_images}, ~1 GB of 512 px PNGs)")
     parser.add_argument("--keep-safety-checker", action="store_true", help="keep the generator's NSFW filter (off: it blacks out false positives)")
     parser.add_argument("--out", default=None, metavar="DIR", help="dataset folder (default: <output root>/<slug>-<config hash>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -224,6 +254,7 @@ def configs_from_args(args: argparse.Namespace) -> list[GenerateConfig]:
         "images_per_class": _images_per_class(ipc), "guidance": args.guidance, "steps": args.steps, "seed": args.seed,
         "size": size, "batch_size": args.batch_size, "scheduler": args.scheduler, "dtype": args.dtype,
         "device": args.device, "safety_checker": args.keep_safety_checker, "revision": args.revision,
+        "storage": args.storage, "shard_images": args.shard_images,
     }) for ipc in args.images_per_class]  # fmt: skip
 
 
@@ -233,7 +264,8 @@ def command(config: GenerateConfig, sizes: list[int | str] | None = None) -> lis
     args = ["generate", "--classes", config.classes, "--variant", config.variant, "--generator", config.generator,
             "--images-per-class", *[str(s) for s in (sizes or [config.images_per_class])]]
     for flag, name in (("--guidance", "guidance"), ("--steps", "steps"), ("--seed", "seed"), ("--batch-size", "batch_size"),
-                       ("--scheduler", "scheduler"), ("--dtype", "dtype"), ("--revision", "revision"), ("--size", "size")):
+                       ("--scheduler", "scheduler"), ("--dtype", "dtype"), ("--revision", "revision"), ("--size", "size"),
+                       ("--storage", "storage"), ("--shard-images", "shard_images")):
         value = getattr(config, name)
         if value != getattr(d, name) or name == "guidance":
             args += [flag, f"{value:g}" if isinstance(value, float) else str(value)]

@@ -1,10 +1,15 @@
-"""How a synthetic dataset lands on disk: PNG files, per-rank manifest shards, their repair and merge, and views.
+"""How a synthetic dataset lands on disk: PNG files or tar shards, per-rank manifest files, their repair and merge,
+and views.
 
 Each rank appends the rows of a finished batch to `manifest.rank{r}.jsonl` in one flushed write, after the batch's
-PNG files were written (temp file + atomic rename); a killed run leaves at most a cut-short batch, which is dropped
-and drawn again. When every batch has its rows, the shards are merged into `manifest.jsonl` (class, then image
-order) and the `DONE` marker is written last. A view (a smaller clone of a larger finished one, see generation.config)
-is a folder of relative symbolic links to the larger clone's files with the manifest a separate run would write.
+images were written: as PNG files (storage `folder`: temp file + atomic rename each), or appended to the batch's tar
+shard and flushed to disk (storage `shards`, `datasets.shards`: a rank writes whole shards, sample after sample). A
+killed run leaves at most a cut-short batch, which is dropped and drawn again; a shard is cut back to the end of its
+last complete batch before it grows again, so it ends with the bytes of an uninterrupted run. When every batch has
+its rows, each shard gets its end-of-archive blocks, the rank files are merged into `manifest.jsonl` (class, then
+image order) and the `DONE` marker is written last. A view (a smaller clone of a larger finished one, see
+generation.config) is a folder of relative symbolic links to the larger clone's files, or for a clone in shards a
+manifest whose rows point into the larger clone's shards, with the rows a separate run would write.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 
 from ..core import store
 from ..core.errors import FakeitError
+from ..datasets.shards import end_of_archive, sample_bytes, sample_end
 from .config import Batch, GenerateConfig, ImageJob
 
 MANIFEST = "manifest.jsonl"
@@ -24,6 +30,26 @@ MANIFEST_FIELDS = (
     "path", "class_index", "wnid", "variant", "text", "scene", "seed",
     "guidance", "steps", "generator", "revision", "size", "sha256",
 )  # fmt: skip
+SHARD_FIELDS = ("shard", "offset", "length")  # rows of a clone in shards: the tar file, the image's byte range in it
+SHARD_DIR = "shards"
+
+
+COST = "cost.json"  # the core-seconds spent drawing, summed over ranks and resumed runs; apart from DONE, which stays deterministic
+
+
+def record_seconds(folder: Path, rank: int, seconds: float) -> None:
+    """Add one process's drawing time to its rank's cost file (merged into cost.json by `finish`)."""
+    path = folder / f"cost.rank{rank}.json"
+    before = json.loads(path.read_text())["seconds"] if path.exists() else 0.0
+    store.atomic_write_json(path, {"seconds": round(before + seconds, 1)})
+
+
+def drawing_seconds(folder: Path) -> float:
+    """The core-seconds a finished clone's drawing took (0 for a view, or one made before costs were recorded)."""
+    try:
+        return float(json.loads((folder / COST).read_text())["seconds"])
+    except (OSError, ValueError, KeyError):
+        return 0.0
 
 
 def shard_path(folder: Path, rank: int) -> Path:
@@ -91,16 +117,26 @@ def remove_temporaries(folder: Path, class_folders: list[str]) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def finish(folder: Path, jobs: list[ImageJob], batch_of: dict[str, int], sizes: list[int], class_folders: list[str], summary: dict) -> bool:
-    """Merge the shards into a sorted manifest.jsonl and write DONE, if every batch is complete; True if so."""
+def finish(folder: Path, jobs: list[ImageJob], batch_of: dict[str, int], sizes: list[int], class_folders: list[str], summary: dict,
+           shards: list[list[int]] | None = None) -> bool:
+    """End every tar shard (`shards`: the batches of each), merge the rank files into a sorted manifest.jsonl and
+    write DONE, if every batch is complete; True if so."""
     done = done_batches(folder, batch_of, sizes)
     if len(done) < len(sizes):
         return False
+    for s, batch_numbers in enumerate(shards or []):
+        finish_shard(folder, shard_file(s), max(row_end(r) for b in batch_numbers for r in done[b]))
     by_path = {r["path"]: r for rows in done.values() for r in rows}
     text = "".join(json.dumps(by_path[j.path]) + "\n" for j in jobs)
     store.atomic_write_text(folder / MANIFEST, text)
     for shard in folder.glob("manifest.rank*.jsonl"):
         shard.unlink(missing_ok=True)
+    rank_costs = sorted(folder.glob("cost.rank*.json"))
+    if rank_costs:
+        seconds = drawing_seconds(folder) + sum(json.loads(p.read_text())["seconds"] for p in rank_costs)
+        store.atomic_write_json(folder / COST, {"seconds": round(seconds, 1)})
+        for p in rank_costs:
+            p.unlink(missing_ok=True)
     remove_temporaries(folder, class_folders)
     store.mark_done(folder, summary)
     return True
@@ -148,12 +184,104 @@ def write_image(folder: Path, job: ImageJob, image, config: GenerateConfig, revi
     """Save one image as PNG (temp file + atomic rename) and return its manifest row."""
     data = _png(image)
     store.atomic_write_bytes(folder / job.path, data)
+    return image_row(job, image, data, config, revision)
+
+
+def image_row(job: ImageJob, image, data: bytes, config: GenerateConfig, revision: str) -> dict:
+    """The manifest row of one image whose PNG bytes are `data`."""
     return {
         "path": job.path, "class_index": job.class_index, "wnid": job.wnid, "variant": config.variant,
         "text": job.text, "scene": job.scene, "seed": job.seed, "guidance": config.guidance, "steps": config.steps,
         "generator": config.generator, "revision": revision, "size": list(image.size),
         "sha256": hashlib.sha256(data).hexdigest(),
     }  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Tar shards
+
+
+def shard_file(number: int) -> str:
+    """The path of tar shard `number`, relative to the clone's folder."""
+    return f"{SHARD_DIR}/shard-{number:06d}.tar"
+
+
+def _key(path: str) -> str:
+    return path.rsplit(".", 1)[0]
+
+
+def _meta(row: dict) -> bytes:
+    """A sample's `.json` member: its manifest row as a folder clone records it."""
+    return json.dumps({k: row[k] for k in MANIFEST_FIELDS}).encode()
+
+
+def row_end(row: dict) -> int:
+    """Where the sample of a shard row ends in its shard."""
+    return sample_end(_key(row["path"]), row["offset"], row["length"], _meta(row))
+
+
+def open_shard(folder: Path, name: str, rows: list[dict]) -> int:
+    """Make shard `name` ready to grow after the samples of `rows` (its complete batches): whatever a killed run left
+    beyond them is cut off. Returns where the next sample goes."""
+    path = folder / name
+    end = max((row_end(r) for r in rows), default=0)
+    size = path.stat().st_size if path.exists() else None
+    if size is not None and size < end:
+        raise FakeitError(f"tar shard {path} holds {size} bytes but its manifest rows reach byte {end}: the shard lost "
+                          f"data; remove {folder} and generate it again")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if size is None or size > end:
+        with open(path, "r+b" if size is not None else "wb") as f:
+            f.truncate(end)
+            f.flush()
+            os.fsync(f.fileno())
+    return end
+
+
+def append_samples(folder: Path, name: str, start: int, jobs: tuple[ImageJob, ...], images: list, config: GenerateConfig,
+                   revision: str) -> tuple[list[dict], int]:
+    """Append one batch's samples (`<key>.png`, `<key>.json`) to shard `name` at byte `start`, flushed to disk;
+    returns their manifest rows and the shard's new end."""
+    parts, rows, pos = [], [], start
+    for job, image in zip(jobs, images):
+        data = _png(image)
+        row = image_row(job, image, data, config, revision)
+        blob, offset = sample_bytes(_key(job.path), data, _meta(row))
+        rows.append({**row, "shard": name, "offset": pos + offset, "length": len(data)})
+        parts.append(blob)
+        pos += len(blob)
+    with open(folder / name, "r+b") as f:
+        f.seek(start)
+        f.write(b"".join(parts))
+        f.flush()
+        os.fsync(f.fileno())
+    return rows, pos
+
+
+def finish_shard(folder: Path, name: str, end: int) -> None:
+    """End shard `name`, whose last sample ends at byte `end`, with the end-of-archive blocks (once: a shard already
+    ended is left as it is)."""
+    path, tail = folder / name, end_of_archive(end)
+    if path.stat().st_size == end + len(tail):
+        return
+    with open(path, "r+b") as f:
+        f.truncate(end)
+        f.seek(end)
+        f.write(tail)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def check_storage(folder: Path, done: dict[int, list[dict]], shard_of: dict[int, int] | None) -> None:
+    """Raise FakeitError if the batches a killed run finished were stored otherwise than this run would store them
+    (another storage, or other shards: another shard_images)."""
+    for b, rows in done.items():
+        want = shard_file(shard_of[b]) if shard_of is not None else None
+        got = rows[0].get("shard")
+        if got != want:
+            raise FakeitError(f"{folder} was begun with other storage settings (batch {b} is in {got or 'class folders'}, "
+                              f"this run puts it in {want or 'class folders'}); resume it with the storage and "
+                              "shard_images it was begun with, or remove it")
 
 
 def batch_layout(batches: list[Batch]) -> tuple[dict[str, int], list[int]]:
@@ -182,7 +310,8 @@ def find_superset(folder: Path, recorded: dict, slug: str) -> Path | None:
 
 def write_view(folder: Path, source: Path, jobs: list[ImageJob], recorded: dict) -> Path:
     """Make `folder` the dataset `recorded` as a view of the larger finished `source`: relative symbolic links to its
-    images and the manifest rows a separate run would write (they do not depend on the clone's size)."""
+    images, or for a source in shards rows naming its shards (relative to `folder`), and the manifest rows a separate
+    run would write (they do not depend on the clone's size; the shard fields say where the bytes are)."""
     rows = {}
     with open(source / MANIFEST) as f:
         for line in f:
@@ -192,15 +321,23 @@ def write_view(folder: Path, source: Path, jobs: list[ImageJob], recorded: dict)
     if missing:
         raise FakeitError(f"{source} lacks {len(missing)} image(s) of the view {folder.name}, e.g. {missing[0]}")
     store.claim_folder(folder, recorded)
+    out = []
     for j in jobs:
+        row = rows[j.path]
+        if "shard" in row:  # the larger clone's shard, named relative to this folder (its file, if the source is a view too)
+            shard = os.path.realpath(os.path.join(source, row["shard"]))
+            out.append({**row, "shard": os.path.relpath(shard, os.path.realpath(folder))})
+            continue
         link = folder / j.path
         target = Path(os.path.realpath(source / j.path))  # the file itself, when the source is a view too
         link.parent.mkdir(parents=True, exist_ok=True)
         if link.is_symlink() or link.exists():
             link.unlink()
         link.symlink_to(os.path.relpath(target, link.parent))
-    store.atomic_write_text(folder / MANIFEST, "".join(json.dumps(rows[j.path]) + "\n" for j in jobs))
+        out.append(row)
+    store.atomic_write_text(folder / MANIFEST, "".join(json.dumps(r) + "\n" for r in out))
+    storage = "shards" if out and "shard" in out[0] else "folder"
     summary = {"images": len(jobs), "classes": len({j.class_index for j in jobs}), "generator": recorded["generator"],
-               "revision": recorded.get("generator_revision"), "view_of": source.name}
+               "revision": recorded.get("generator_revision"), "storage": storage, "view_of": source.name}
     store.mark_done(folder, summary)
     return folder

@@ -2,8 +2,16 @@
 
 Follows DINO (Caron et al., ICCV 2021) as used by the authors' t-ReX code: global crops get blur with p=0.2 and
 solarisation with p=0.2, local crops blur with p=0.5; every crop gets a flip, colour jitter (p=0.8) and random
-grey-scale (p=0.2). Randomness comes from torch and Python's `random`, both seeded per epoch and per worker by
-the training loop, so a run is reproducible.
+grey-scale (p=0.2). Randomness comes from torch and Python's `random`, both seeded per image by the loader
+(training.loaders), so a run is reproducible.
+
+Two places to run it (`MultiCrop(colour=...)`): `workers`, all of it in PIL per image in the loader's workers, as the
+authors do; or `device` (the paper recipe's default), where a worker decodes the image once with torchvision.io,
+cuts every crop from it in uint8 tensors (bicubic, antialiased: torch's resize, made to match PIL's), flips them and
+draws their colour parameters, and `BatchColour` applies jitter, grey-scale, blur, solarisation and normalisation to
+the whole batch on the training device, with torchvision's tensor formulas (float arithmetic instead of PIL's 8-bit
+rounding; the blur an exact Gaussian where PIL's is three box blurs; crops within 0.2 grey levels of PIL's on
+average). A worker then gives 1.6x the images a core (benchmarks/loader.py); the GPU does the colour operations.
 """
 
 from __future__ import annotations
@@ -11,9 +19,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from PIL import Image, ImageFilter, ImageOps
 from torchvision import transforms as T
+from torchvision.transforms import functional as TF
 
 
 @dataclass(frozen=True)
@@ -45,8 +55,17 @@ def normalize(mean: tuple[float, ...], std: tuple[float, ...]) -> T.Compose:
     return T.Compose([T.ToTensor(), T.Normalize(mean, std)])
 
 
+COLOUR = ("device", "workers")  # where MultiCrop's colour operations run (module docstring)
+# a crop's colour parameters as MultiCrop(colour="device") draws them: jitter applied (0/1), brightness, contrast,
+# saturation and hue factors, the order of those four (a permutation of 0..3), grey-scale (0/1), blur sigma (0: none),
+# solarisation (0/1)
+PARAMS = ("jitter", "brightness", "contrast", "saturation", "hue", "first", "second", "third", "fourth", "grey", "blur",
+          "solarize")
+
+
 class MultiCrop:
-    """PIL image -> list of crops: `global_crops` of `global_size` px first, then `local_crops` of `local_size` px."""
+    """PIL image -> list of crops: `global_crops` of `global_size` px first, then `local_crops` of `local_size` px; with
+    colour="device", ([uint8 crops], their colour parameters (crops, len(PARAMS))) for BatchColour to finish."""
 
     def __init__(
         self,
@@ -59,7 +78,16 @@ class MultiCrop:
         mean: tuple[float, ...],
         std: tuple[float, ...],
         blur_radius: tuple[float, float] = (0.1, 2.0),
+        colour: str = "workers",
     ):
+        from ..core.errors import FakeitError
+
+        if colour not in COLOUR:
+            raise FakeitError(f"colour operations on {colour!r} are not known; valid: {', '.join(COLOUR)}")
+        self.colour, self.blur_radius = colour, blur_radius
+        bicubic = T.InterpolationMode.BICUBIC
+        self.global_crop = T.RandomResizedCrop(global_size, scale=tuple(global_scale), interpolation=bicubic)
+        self.local_crop = T.RandomResizedCrop(local_size, scale=tuple(local_scale), interpolation=bicubic)
         jitter = T.Compose(
             [
                 T.RandomHorizontalFlip(p=0.5),
@@ -67,11 +95,10 @@ class MultiCrop:
                 T.RandomGrayscale(p=0.2),
             ]
         )
-        bicubic = T.InterpolationMode.BICUBIC
         self.global_crops, self.local_crops = global_crops, local_crops
         self.global_tf = T.Compose(
             [
-                T.RandomResizedCrop(global_size, scale=tuple(global_scale), interpolation=bicubic),
+                self.global_crop,
                 jitter,
                 GaussianBlur(0.2, *blur_radius),
                 Solarize(0.2),
@@ -80,17 +107,45 @@ class MultiCrop:
         )
         self.local_tf = T.Compose(
             [
-                T.RandomResizedCrop(local_size, scale=tuple(local_scale), interpolation=bicubic),
+                self.local_crop,
                 jitter,
                 GaussianBlur(0.5, *blur_radius),
                 normalize(mean, std),
             ]
         )
 
-    def __call__(self, image: Image.Image) -> list[torch.Tensor]:
+    @property
+    def takes_tensor(self) -> bool:
+        """True when the transform takes a decoded (3, H, W) uint8 tensor (datasets.images.ImageListDataset then
+        decodes with torchvision.io, faster than PIL) rather than a PIL image."""
+        return self.colour == "device"
+
+    def __call__(self, image):
+        if self.colour == "device":
+            if isinstance(image, Image.Image):
+                image = torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)
+            crops = [self._geometry(image, self.global_crop, 0.2, 0.2) for _ in range(self.global_crops)]
+            crops += [self._geometry(image, self.local_crop, 0.5, 0.0) for _ in range(self.local_crops)]
+            return [c for c, _ in crops], torch.stack([p for _, p in crops])
         return [self.global_tf(image) for _ in range(self.global_crops)] + [
             self.local_tf(image) for _ in range(self.local_crops)
         ]
+
+    def _geometry(self, image: torch.Tensor, crop: T.RandomResizedCrop, p_blur: float, p_solarize: float):
+        """One crop of a (3, H, W) uint8 image, cut and resized (bicubic, antialiased, in uint8) and flipped in torch,
+        and its colour parameters (PARAMS), drawn as the PIL path draws them (torchvision RandomResizedCrop and
+        ColorJitter.get_params, RandomApply, RandomGrayscale)."""
+        i, j, h, w = crop.get_params(image, crop.scale, crop.ratio)
+        out = TF.resized_crop(image, i, j, h, w, crop.size, interpolation=T.InterpolationMode.BICUBIC, antialias=True)
+        if torch.rand(1) < 0.5:
+            out = out.flip(-1)
+        applied = not 0.8 < torch.rand(1)  # RandomApply: applied unless p < rand
+        order = torch.randperm(4).tolist()
+        factors = [float(torch.empty(1).uniform_(lo, hi)) for lo, hi in ((0.6, 1.4), (0.6, 1.4), (0.8, 1.2), (-0.1, 0.1))]
+        grey = bool(torch.rand(1) < 0.2)
+        blur = random.uniform(*self.blur_radius) if random.random() < p_blur else 0.0
+        solarize = random.random() < p_solarize
+        return out, torch.tensor([float(applied), *factors, *order, float(grey), blur, float(solarize)])
 
 
 class EvalTransform(T.Compose):
@@ -217,24 +272,126 @@ def _jitter(x: torch.Tensor, g: torch.Generator, strength: float = 0.4, p: float
     return x.index_copy(0, picked, torch.where(first, contrast(bright(y)), bright(contrast(y))))
 
 
-def _blur_matrices(sigma: torch.Tensor, size: int, radius: int, dtype: torch.dtype) -> torch.Tensor:
+SMALL_BLUR = 64  # image side up to which the blur is two matrix products rather than a grouped convolution
+
+
+def _blur_matrices(sigma: torch.Tensor, size: int, radius: int, dtype: torch.dtype, device=None) -> torch.Tensor:
     """(B, size, size) matrices K with x @ K the 1-d Gaussian blur of each row of x (edges replicated), one per sigma."""
-    t = torch.arange(-radius, radius + 1, dtype=dtype)
-    k = torch.exp(-(t.view(1, -1) ** 2) / (2 * sigma.view(-1, 1).to(dtype) ** 2))
+    t = torch.arange(-radius, radius + 1, dtype=dtype, device=device)
+    k = torch.exp(-(t.view(1, -1) ** 2) / (2 * sigma.view(-1, 1).to(device=device, dtype=dtype) ** 2))
     k = k / k.sum(1, keepdim=True)  # (B, 2r+1)
-    source = (torch.arange(size).view(-1, 1) + torch.arange(-radius, radius + 1).view(1, -1)).clamp(0, size - 1)
+    steps = torch.arange(-radius, radius + 1, device=device)
+    source = (torch.arange(size, device=device).view(-1, 1) + steps.view(1, -1)).clamp(0, size - 1)
     b = len(sigma)
-    out = torch.zeros(b, size, size, dtype=dtype)  # out[:, source, output column]
-    columns = torch.arange(size).view(-1, 1).expand(size, 2 * radius + 1)
-    out.index_put_((torch.arange(b).view(-1, 1, 1), source.unsqueeze(0).expand(b, -1, -1),
+    out = torch.zeros(b, size, size, dtype=dtype, device=device)  # out[:, source, output column]
+    columns = torch.arange(size, device=device).view(-1, 1).expand(size, 2 * radius + 1)
+    out.index_put_((torch.arange(b, device=device).view(-1, 1, 1), source.unsqueeze(0).expand(b, -1, -1),
                     columns.unsqueeze(0).expand(b, -1, -1)), k.view(b, 1, -1).expand(b, size, -1), accumulate=True)
     return out
 
 
 def _gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, radius: int = 6) -> torch.Tensor:
-    """Each image of (B, 1, H, W) blurred by a Gaussian of its own sigma (separable, edges replicated), as two batched
-    matrix products: for images this small, far cheaper than a grouped convolution."""
+    """Each image of (B, 1, H, W) blurred by a Gaussian of its own sigma (separable, edges replicated): for small
+    images (the mini scale's 28 px) two batched matrix products, far cheaper there than a grouped convolution; for
+    large ones (224 px crops) the grouped convolution, whose cost grows with the kernel, not the image side."""
+    import torch.nn.functional as F
+
     b, _, h, w = x.shape
-    rows = torch.bmm(x.view(b, h, w), _blur_matrices(sigma, w, radius, x.dtype))  # along each row
-    both = torch.bmm(_blur_matrices(sigma, h, radius, x.dtype).transpose(1, 2), rows)  # then along each column
-    return both.view(b, 1, h, w)
+    if max(h, w) <= SMALL_BLUR:
+        rows = torch.bmm(x.reshape(b, h, w), _blur_matrices(sigma, w, radius, x.dtype, x.device))  # along each row
+        both = torch.bmm(_blur_matrices(sigma, h, radius, x.dtype, x.device).transpose(1, 2), rows)  # along each column
+        return both.view(b, 1, h, w)
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-(t.view(1, -1) ** 2) / (2 * sigma.view(-1, 1) ** 2))
+    k = k / k.sum(1, keepdim=True)  # (B, 2r+1)
+    y = F.pad(x.transpose(0, 1), (radius, radius, radius, radius), mode="replicate")  # (1, B, H+2r, W+2r)
+    y = F.conv2d(y, k.view(b, 1, 1, -1), groups=b)
+    y = F.conv2d(y, k.view(b, 1, -1, 1), groups=b)
+    return y.transpose(0, 1)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Colour operations on the training device, per image of a batch (MultiCrop(colour="device"))
+
+
+def _grey(x: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) luma of (B, 3, H, W) RGB in [0, 1] (torchvision rgb_to_grayscale's weights)."""
+    return (0.2989 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
+
+
+def _shift_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Each image's hue rotated by its own `shift` (a fraction of a turn), through HSV as torchvision's adjust_hue."""
+    maxc, minc = x.max(1).values, x.min(1).values
+    r, g, b = x.unbind(1)
+    same = maxc == minc
+    spread = maxc - minc
+    ones = torch.ones_like(maxc)
+    sat = spread / torch.where(same, ones, maxc)
+    div = torch.where(same, ones, spread)
+    rc, gc, bc = (maxc - r) / div, (maxc - g) / div, (maxc - b) / div
+    h = (maxc == r) * (bc - gc) + ((maxc == g) & (maxc != r)) * (2.0 + rc - bc) + ((maxc != g) & (maxc != r)) * (4.0 + gc - rc)
+    h = torch.fmod(h / 6.0 + 1.0 + shift.view(-1, 1, 1), 1.0)
+    i = torch.floor(h * 6.0)
+    f = h * 6.0 - i
+    i = i.long() % 6
+    v = maxc
+    p = (v * (1.0 - sat)).clamp(0, 1)
+    q = (v * (1.0 - sat * f)).clamp(0, 1)
+    t = (v * (1.0 - sat * (1.0 - f))).clamp(0, 1)
+    table = torch.stack([torch.stack(c, 1) for c in ((v, q, p, p, t, v), (t, v, v, q, p, p), (p, p, t, v, v, q))], 1)
+    return table.gather(2, i.view(i.shape[0], 1, 1, *i.shape[1:]).expand(-1, 3, 1, -1, -1)).squeeze(2)
+
+
+def _colour_op(op: int, x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    """ColorJitter's operation `op` (0 brightness, 1 contrast, 2 saturation, 3 hue) with per-image factors `f`."""
+    if op == 3:
+        return _shift_hue(x, f)
+    f = f.view(-1, 1, 1, 1)
+    if op == 0:
+        other = torch.zeros_like(x[:, :1])
+    elif op == 1:
+        other = _grey(x).mean(dim=(1, 2, 3), keepdim=True)
+    else:
+        other = _grey(x)
+    return (f * x + (1 - f) * other).clamp(0, 1)
+
+
+class BatchColour:
+    """MultiCrop's colour operations applied per image to a batch of uint8 crops on any device: ColorJitter (p=0.8,
+    random order), grey-scale (p=0.2), Gaussian blur, solarisation, then normalisation. Each image takes the
+    parameters its worker drew (PARAMS), so the result depends on the images' seeds alone, not on the batch. Images
+    are gathered per operation by indices computed on the host: no step waits for the device."""
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]):
+        self.mean, self.std = torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1)
+
+    def __call__(self, crops: list[torch.Tensor], params: torch.Tensor) -> list[torch.Tensor]:
+        """Normalised float crops from (B, 3, H, W) uint8 crops and their (B, crops, len(PARAMS)) parameters (host)."""
+        return [self._one(c, params[:, k]) for k, c in enumerate(crops)]
+
+    def _one(self, crops: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        device = crops.device
+        x = crops.float().div_(255.0)
+        on = lambda mask: torch.nonzero(mask).flatten().to(device, non_blocking=True)  # noqa: E731
+        factors = p[:, 1:5].to(device, non_blocking=True)
+        applied = p[:, 0] > 0
+        for step in range(4):
+            for op in range(4):
+                mask = applied & (p[:, 5 + step] == op)
+                if mask.any():
+                    idx = on(mask)
+                    x.index_copy_(0, idx, _colour_op(op, x.index_select(0, idx), factors.index_select(0, idx)[:, op]))
+        if (p[:, 9] > 0).any():
+            idx = on(p[:, 9] > 0)
+            x.index_copy_(0, idx, _grey(x.index_select(0, idx)).expand(-1, 3, -1, -1))
+        if (p[:, 10] > 0).any():
+            idx = on(p[:, 10] > 0)
+            sub = x.index_select(0, idx)
+            sigma = p[:, 10][p[:, 10] > 0].to(device).repeat_interleave(3)
+            blurred = _gaussian_blur(sub.reshape(-1, 1, *sub.shape[-2:]), sigma).reshape(sub.shape)
+            x.index_copy_(0, idx, blurred)
+        if (p[:, 11] > 0).any():
+            idx = on(p[:, 11] > 0)
+            sub = x.index_select(0, idx)
+            x.index_copy_(0, idx, torch.where(sub >= 128 / 255, 1.0 - sub, sub))  # ImageOps.solarize's threshold 128
+        return (x - self.mean.to(device)) / self.std.to(device)

@@ -69,18 +69,52 @@ class SeededAugmentation(torch.utils.data.Dataset):
                 random.setstate(state)
 
 
+class DeviceColourLoader:
+    """A worker DataLoader's batches of uint8 crops and colour parameters (augment.MultiCrop(colour="device")),
+    moved to `device` and finished there by `colour` (augment.BatchColour): batches of (float crops, labels)."""
+
+    def __init__(self, loader, colour, device: str):
+        self.loader, self.colour, self.device = loader, colour, torch.device(device)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        for (crops, params), labels in self.loader:
+            crops = [c.to(self.device, non_blocking=True) for c in crops]
+            yield self.colour(crops, params), labels
+
+
 def training_loader(dataset, config, batch_size: int, world: int = 1, rank: int = 0,
                     pin_memory: bool = False):
-    """(DataLoader, its EpochSampler, drop_last) of one rank: shuffled by (seed, epoch), augmentation seeded per
-    image, persistent workers. Call `sampler.set_epoch(e)` before iterating epoch e."""
+    """(loader, its EpochSampler, drop_last) of one rank: shuffled by (seed, epoch), augmentation seeded per image,
+    persistent workers, `config.prefetch` batches ahead per worker; a dataset whose transform leaves colour to the
+    device (MultiCrop(colour="device")) has its batches finished on config.device. Call `sampler.set_epoch(e)` before
+    iterating epoch e."""
     from torch.utils.data import DataLoader, DistributedSampler
 
     sampler = EpochSampler(DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=config.seed))
     drop_last = len(sampler) >= batch_size
+    extra = {"prefetch_factor": config.prefetch} if config.workers > 0 else {}
     loader = DataLoader(SeededAugmentation(dataset, config.seed), batch_size=batch_size, sampler=sampler,
                         num_workers=config.workers, persistent_workers=config.workers > 0, drop_last=drop_last,
-                        pin_memory=pin_memory)
+                        pin_memory=pin_memory, **extra)
+    if getattr(getattr(dataset, "transform", None), "colour", "workers") == "device":
+        from ..core.devices import resolve_device
+        from .augment import BatchColour
+
+        loader = DeviceColourLoader(loader, BatchColour(tuple(config.mean), tuple(config.std)), resolve_device(config.device))
     return loader, sampler, drop_last
+
+
+def loader_rates() -> dict:
+    """Measured multi-crop samples/s one loader core gives at paper resolution, each {value, source}
+    (`data/loader_rates.yaml`, written from benchmarks/loader.py): `samples_per_core` is the paper recipe's loader."""
+    import importlib.resources
+
+    import yaml
+
+    return yaml.safe_load((importlib.resources.files("fakeit_lib") / "data" / "loader_rates.yaml").read_text())
 
 
 class NotForMemory(FakeitError):

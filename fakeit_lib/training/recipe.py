@@ -41,7 +41,8 @@ def param_groups(model: nn.Module, config) -> list[dict]:
     return [{"params": decayed, "weight_decay": config.weight_decay}, {"params": plain, "weight_decay": 0.0}]
 
 
-NOT_IDENTITY = ("device", "workers")  # where and how fast a run goes, not what it learns
+# where and how fast a run goes, not what it learns; the data counts by its content (`data_content`), not its path
+NOT_IDENTITY = ("device", "workers", "prefetch", "data")
 
 
 def resolved_config(config):
@@ -55,8 +56,9 @@ def resolved_config(config):
 
 
 def identity(config) -> dict:
-    """What a run's folder name hashes and its config.yaml records: the resolved config without where it runs, the
-    content of the training set (store.content_identity) and the version of the training code."""
+    """What a run's folder name hashes and its config.yaml records: the resolved config without where it runs or where
+    its data is mounted, the content of the training set (store.content_identity) and the version of the training
+    code."""
     from ..core.store import code_version, content_identity
 
     plain = {k: v for k, v in dataclasses.asdict(resolved_config(config)).items() if k not in NOT_IDENTITY}

@@ -35,6 +35,7 @@ from ..core.params import from_dict, yaml_value
 from ..core.store import (
     atomic_write_bytes, atomic_write_text, claim_explained, claim_folder, config_hash, is_done, mark_done, stage_dir,
 )
+from .augment import COLOUR
 from .loaders import NotForMemory, memory_training_loader, training_loader  # noqa: F401 (training_loader: public API)
 from .models import CHECKPOINT_FORMAT, IMAGENET_MEAN, IMAGENET_STD, MultiCropClassifier, build_model  # noqa: F401
 from .recipe import NOT_IDENTITY, identity, lr_at, param_groups, peak_lr, resolved_config  # noqa: F401
@@ -82,9 +83,14 @@ class TrainConfig:
     std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))  # input normalisation std
     images_per_class: int | None = None  # keep only the first N images of each class (None: all)
     amp: bool = True  # mixed precision: CUDA fp16 with a GradScaler + channels_last (trex main.py use_fp16); CPU bf16 autocast
-    loader: str = "workers"  # workers: DataLoader + PIL multi-crop per image; memory: a small grey set held in
-    # memory, multi-crop drawn per image on whole batches in torch (fakeit_lib/training/loaders.py; the mini scale)
-    workers: int = 8  # DataLoader worker processes per training process (not part of the run's identity)
+    loader: str = "workers"  # workers: DataLoader workers, multi-crop per image (see colour_ops); memory: a small grey set
+    # held in memory, multi-crop drawn per image on whole batches in torch (fakeit_lib/training/loaders.py; the mini scale)
+    colour_ops: str = "device"  # loader workers: where colour jitter, grey-scale, blur, solarisation and normalisation
+    # run: device (batched on the training device; workers decode, crop and flip: 1.6x the images per core,
+    # benchmarks/loader.py) or workers (PIL per image, as trex multi_crop.py); training/augment.py
+    workers: int = 14  # DataLoader worker processes per training process (not part of the run's identity): an A100 takes
+    # 1,053 samples/s, a worker gives 75.6 (data/loader_rates.yaml), so 14 feed it; trex main.py: 12 (PIL in the workers)
+    prefetch: int = 4  # batches each worker prepares ahead; trex main.py: 4 (not part of the run's identity)
     device: str = "auto"  # auto: cuda:LOCAL_RANK when CUDA is available, else cpu (not part of the run's identity)
     threads: int | None = None  # torch CPU threads per training process (None: torch's default, all cores)
     seed: int = 0  # seeds initialisation, sampling and augmentation
@@ -107,6 +113,10 @@ class TrainConfig:
             raise FakeitError("parameters mean and std must have 3 values (RGB)")
         if self.loader not in LOADERS:
             raise FakeitError(f"parameter loader={self.loader!r} is not valid; valid: {', '.join(LOADERS)}")
+        if self.colour_ops not in COLOUR:
+            raise FakeitError(f"parameter colour_ops={self.colour_ops!r} is not valid; valid: {', '.join(COLOUR)}")
+        if self.prefetch < 1:
+            raise FakeitError(f"parameter prefetch={self.prefetch} must be at least 1")
         if self.threads is not None and self.threads < 1:
             raise FakeitError(f"parameter threads={self.threads} must be at least 1 or null")
         if self.images_per_class is not None and self.images_per_class < 1:
@@ -178,7 +188,7 @@ def training_dataset(config: TrainConfig):
         samples = kept
     transform = MultiCrop(
         config.global_crops, config.global_size, tuple(config.global_scale), config.local_crops,
-        config.local_size, tuple(config.local_scale), tuple(config.mean), tuple(config.std),
+        config.local_size, tuple(config.local_scale), tuple(config.mean), tuple(config.std), colour=config.colour_ops,
     )
     return ImageListDataset(samples, transform, name=Path(config.data).name), class_set, num_classes
 
