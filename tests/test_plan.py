@@ -271,3 +271,76 @@ def test_calibrate_measures_this_machine_and_says_which(cli):
                                                           "more than 0; got 0")):
         bad = cli("book", "--preset", "smoke", *args)
         assert bad.returncode == 2 and bad.stderr.strip() == f"fakeit book: error: {message}"
+
+
+def _tiny_paper_run(output: Path) -> dict:
+    """A preset of the paper's shape at smoke size: one clone from the shipped mini generator, the smoke recipe."""
+    return dict(scale="smoke", class_set="fashion-mnist", generator="mini", steps=2, gen_batch_size=4, images_per_class=4,
+                variants=["c"], guidances=[2.0], recipe="smoke", real_root="", eval_suite="mini", eval_roots={},
+                eval_max_images=40, multipliers=[1.0], scaling_variant="c", scaling_guidance=2.0, best_variant="c",
+                best_guidance=2.0, best_multiplier=1.0, transfer_suite="mini", transfer_roots={}, seed=0)
+
+
+def test_launcher_runs_what_the_plan_prints(monkeypatch, tmp_path):
+    import sys
+
+    from fakeit_lib.experiments import launch
+
+    monkeypatch.setenv("FAKEIT_OUTPUT", str(tmp_path / "outputs"))
+    todo = launch.run_stages(_tiny_paper_run(tmp_path), 2, dry_run=True)
+    assert [(s.step, s.what) for s in todo] == [("generate", "c, gs 2, 1x"), ("train", "c, gs 2, 1x")]
+    for s in todo:
+        printed = plan.command_text(s).split()
+        assert printed[:6] == ["torchrun", "--standalone", "--nproc-per-node", "2", "-m", "fakeit_lib"]
+        assert launch.launch_argv(s) == [sys.executable, "-m", "torch.distributed.run", *plan.stage_argv(s)[1:]]
+        assert printed[6:] == s.command  # no word needs quoting here: the printed line is the launched one
+
+
+@pytest.mark.integration
+def test_launcher_runs_stages_over_two_processes(monkeypatch, tmp_path):
+    """make book PRESET=paper on 2 GPUs, here 2 gloo processes on the CPU: every stage launched with torchrun, and the
+    notebooks' library calls then find the outputs instead of computing them."""
+    from fakeit_lib.experiments import launch
+    from fakeit_lib.experiments import stages as experiments
+
+    monkeypatch.setenv("FAKEIT_OUTPUT", str(tmp_path / "outputs"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    p = _tiny_paper_run(tmp_path)
+    lines = []
+    ran = launch.run_stages(p, 2, cwd=ROOT, log=lines.append)
+    assert [(s.step, s.what) for s in ran] == [("generate", "c, gs 2, 1x"), ("train", "c, gs 2, 1x"), ("evaluate", "c, gs 2, 1x")]
+    assert all(line.startswith("launching ") and " torchrun --standalone --nproc-per-node 2 -m fakeit_lib " in line for line in lines)
+    assert all(s.done for s in plan.plan(p, 2))
+
+    def no_drawing(*a, **k):
+        raise AssertionError("the notebook path loaded a generator: the launched stage's dataset was not found")
+
+    monkeypatch.setattr(generate, "load_generator", no_drawing)
+    params = experiments.PipelineParams(scale="smoke", class_set="fashion-mnist", generator="mini", steps=2, gen_batch_size=4,
+                                        images_per_class=4, recipe="smoke", eval_suite="mini", eval_max_images=40, seed=0)
+    runs = experiments.model_runs(params, "c", 2.0)
+    assert runs.checkpoints[0].parent == run_folder(make_config("smoke", data=str(runs.dataset), class_set="fashion-mnist", seed=0))
+    assert runs.results[0]["processes"] == 2  # the evaluation the notebook reads is the one torchrun made
+
+
+def test_paper_book_launches_its_stages_before_the_notebooks(monkeypatch, tmp_path):
+    from fakeit_lib.experiments import launch
+
+    calls = []
+
+    class Stop(Exception):
+        pass
+
+    def record(p, gpus, cwd=None, log=print):
+        calls.append((p["scale"], gpus, cwd))
+        raise Stop
+
+    def no_notebook(*a, **k):
+        raise Stop
+
+    monkeypatch.setattr(launch, "run_stages", record)
+    monkeypatch.setattr(runner, "execute_notebook", no_notebook)
+    for gpus in (2, 1):
+        with pytest.raises(Stop):
+            runner.build_book("paper", ROOT, tmp_path / f"build{gpus}", gpus=gpus)
+    assert calls == [("paper", 2, ROOT)]  # one GPU: the notebooks compute, as before

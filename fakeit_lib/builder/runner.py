@@ -295,8 +295,10 @@ def check_build_dir(build_dir: Path) -> None:
 
 
 def build_book(preset: str = "mini", root: Path | None = None, build_dir: Path | None = None,
-               only: list[str] | None = None) -> Path:
-    """Execute every notebook of the book with a preset, build the HTML, and return the path of index.html."""
+               only: list[str] | None = None, gpus: int | None = None) -> Path:
+    """Execute every notebook of the book with a preset, build the HTML, and return the path of index.html. At paper
+    scale on several GPUs (`gpus`, default: the visible ones) the plan's stages still to do are launched first with
+    torchrun over them, as the plan prints them; the notebooks then find their outputs."""
     root = project_root(root)
     params = load_preset(preset, root)
     build_dir = Path(build_dir or root / "_build")
@@ -312,6 +314,12 @@ def build_book(preset: str = "mini", root: Path | None = None, build_dir: Path |
     from ..core.store import output_root
 
     print(f"preset {preset} (scale {params['scale']}), outputs under {output_root()}", flush=True)
+    if params["scale"] == "paper":
+        from ..experiments.launch import run_stages, visible_gpus
+
+        gpus = visible_gpus() if gpus is None else gpus
+        if gpus > 1:
+            run_stages(params, gpus, cwd=root, log=lambda m: print(m, flush=True))
     timings = {}
     for nb in notebooks:
         if only and nb.stem not in only and (stage / nb).exists():
@@ -347,7 +355,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="print every stage of the preset with its command, whether its output exists, its "
                              "estimated hours and disk, and the files it needs from outside, then stop (nothing is run)")
     parser.add_argument("--gpus", type=int, default=None, metavar="N",
-                        help="--plan: GPUs to plan for: every stage runs as torchrun over N processes (default 1)")
+                        help="GPUs to plan for or run on: paper-scale stages run as torchrun over N processes "
+                             "(default: 1 for --plan, the visible GPUs for a build)")
     parser.add_argument("--cpus", type=int, default=0, metavar="N",
                         help="--plan: CPU cores beside the GPUs, which decode the images (default: this machine's)")
     parser.add_argument("--calibrate", type=float, nargs="?", const=DEFAULT_SECONDS, default=None, metavar="SECONDS",
@@ -369,6 +378,6 @@ def run(args: argparse.Namespace) -> int:
 
         print(plan_report(args.preset, load_preset(args.preset, project_root()), args.gpus or 1, args.cpus, args.calibrate))
         return 0
-    index = build_book(args.preset, build_dir=args.build_dir, only=args.only)
+    index = build_book(args.preset, build_dir=args.build_dir, only=args.only, gpus=args.gpus)
     print(f"book: {index}")
     return 0
