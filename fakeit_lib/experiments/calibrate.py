@@ -7,7 +7,7 @@ the CPU), says which device it measured, and stops at its time box (at the end o
   it; hooks time each UNet call (one denoising step of the batch and its unconditional twin) after the first.
   FLOP/s = image-steps/s x the UNet FLOPs counted from the generator's configuration (costs.generator_flops);
 - training: the preset's recipe through the real training loader (`training_dataset` and the loader `train` picks),
-  one process and one thread (one core), on photographs stored as a clone's images are (PNG at the generator's
+  one process and one thread (rates per second of its CPU time: one core's, whatever else the machine runs), on photographs stored as a clone's images are (PNG at the generator's
   size, colour or grey) and as a real set's are (JPEG); then forward, backward and SGD steps of the recipe's model on
   the device with its mixed precision, on the loader's crops: FLOP/s with the FLOPs of costs.multicrop_flops.
   Inference is taken at the training FLOP/s (not measured on its own);
@@ -29,7 +29,7 @@ from pathlib import Path
 from ..core.errors import FakeitError
 from .costs import Figure, classifier_flops, generator_flops, multicrop_flops, probe_flops_per_sample
 
-DEFAULT_SECONDS = 24.0  # time box of the generation and training-step measurements; the others take a fraction
+DEFAULT_SECONDS = 20.0  # time box of the generation and training-step measurements (the others: a half or a quarter)
 CPU_BATCH = 16  # at most this many samples per training step on the CPU (a GPU's per-process batch would take minutes)
 JPEG_SIZE = (500, 375)  # ImageNet's typical photograph
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")  # scikit-image's bundled photographs
@@ -116,7 +116,7 @@ def measure_generation(p: dict, seconds: float, where: str):
     image_steps = batch * len(timed) / sum(timed)
     value = image_steps * flops.per_step(guidance)
     images = generate_images(gen, texts[:2], seeds[:2], guidance, 1, None)
-    source = (f"measured: {len(timed)} denoising steps of {p['generator']} at batch {batch}, guidance {guidance:g} "
+    source = (f"{len(timed)} denoising steps of {p['generator']} at batch {batch}, guidance {guidance:g} "
               f"({'after one warm-up step' if len(calls) > 1 else 'one step, warm-up included'}): {image_steps:,.2f} "
               f"image-steps/s x {flops.per_step(guidance) / 1e9:,.3g} GFLOP counted")
     return Figure(value, "FLOP/s", source, where), images
@@ -160,7 +160,7 @@ def measure_loader(p: dict, folder: Path, batch: int, seconds: float, where: str
         recipe = _recipe(p, folder)
         loader, sampler = _loader(recipe, batch)
         samples, epoch, first = 0, 0, None
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         while time.perf_counter() - start < seconds:
             sampler.set_epoch(epoch)
             for crops, labels in loader:
@@ -169,11 +169,11 @@ def measure_loader(p: dict, folder: Path, batch: int, seconds: float, where: str
                 if time.perf_counter() - start >= seconds:
                     break
             epoch += 1
-        elapsed = time.perf_counter() - start
-    source = (f"measured: {samples} samples of the {p.get('recipe', 'paper')} recipe's multi-crop ({recipe.global_crops} x "
+        used = time.process_time() - cpu
+    source = (f"{samples} samples of the {p.get('recipe', 'paper')} recipe's multi-crop ({recipe.global_crops} x "
               f"{recipe.global_size} px + {recipe.local_crops} x {recipe.local_size} px) from {what}, through its "
-              "training loader on one core")
-    return Figure(samples / elapsed, "samples/s", source, where), first
+              "training loader in one process and thread, per second of its CPU time")
+    return Figure(samples / used, "samples/s", source, where), first
 
 
 def measure_training(p: dict, crops_labels, num_classes: int, gpus: int, device: str, seconds: float, where: str) -> Figure:
@@ -216,7 +216,7 @@ def measure_training(p: dict, crops_labels, num_classes: int, gpus: int, device:
     timed = steps[1:] or steps
     samples_per_second = batch * len(timed) / sum(timed)
     flops = multicrop_flops(recipe, num_classes)
-    source = (f"measured: {len(timed)} training steps of {recipe.arch} at batch {batch}"
+    source = (f"{len(timed)} training steps of {recipe.arch} at batch {batch}"
               f"{' (capped on the CPU)' if batch == CPU_BATCH and recipe.batch_size // gpus > CPU_BATCH else ''}, "
               f"{'mixed precision' if recipe.amp else 'float32'}: {samples_per_second:,.1f} samples/s x "
               f"{flops / 1e9:,.3g} GFLOP counted")
@@ -231,14 +231,15 @@ def measure_eval_decode(folder: Path, seconds: float, where: str) -> Figure:
 
     files = sorted(folder.rglob("*.jpg"))
     transform = authors_transform(224)
-    n, start = 0, time.perf_counter()
+    n, start, cpu = 0, time.perf_counter(), time.process_time()
     with _one_thread():
         while time.perf_counter() - start < seconds:
             with Image.open(files[n % len(files)]) as image:
                 transform(image.convert("RGB"))
             n += 1
-    source = f"measured: {n} {JPEG_SIZE[0]} x {JPEG_SIZE[1]} JPEG photographs read and transformed (bicubic resize, centre crop) on one core"
-    return Figure(n / (time.perf_counter() - start), "images/s", source, where)
+    source = (f"{n} {JPEG_SIZE[0]} x {JPEG_SIZE[1]} JPEG photographs read and transformed (bicubic resize, centre crop) "
+              "in one thread, per second of its CPU time")
+    return Figure(n / (time.process_time() - cpu), "images/s", source, where)
 
 
 def measure_probe(features: int, classes: int, device: str, seconds: float, where: str) -> dict:
@@ -262,7 +263,7 @@ def measure_probe(features: int, classes: int, device: str, seconds: float, wher
     timed = fits[1:]
     per_sample = probe_flops_per_sample(features, classes)
     rate = rows * len(timed) / sum(timed)
-    out["probe_flops"] = Figure(rate * per_sample, "FLOP/s", f"measured: the minibatch probe (sgd_fit) on {rows:,} features of "
+    out["probe_flops"] = Figure(rate * per_sample, "FLOP/s", f"the minibatch probe (sgd_fit) on {rows:,} features of "
                                 f"{features} held on the device, {classes} classes: {rate:,.0f} samples/s x "
                                 f"{per_sample / 1e6:,.3g} MFLOP counted", where)
     host = torch.randn(4 * rows, features)
@@ -271,17 +272,17 @@ def measure_probe(features: int, classes: int, device: str, seconds: float, wher
         host[torch.randint(0, len(host), (1024,))].to(device)
         _sync(device)
         moved += 1024 * features * 4
-    out["host_bytes"] = Figure(moved / (time.perf_counter() - start), "B/s", f"measured: random 1,024-row gathers of {features} "
+    out["host_bytes"] = Figure(moved / (time.perf_counter() - start), "B/s", f"random 1,024-row gathers of {features} "
                                "float32 features from host memory, copied to the device", where)
     a, b = torch.randn(4096, 2048), torch.randn(2048, 101)
-    n, start = 0, time.perf_counter()
+    n, start, cpu = 0, time.perf_counter(), time.process_time()
     with _one_thread():
         while time.perf_counter() - start < seconds / 4:
             a @ b
             n += 1
-    cpu = device_name("cpu")
-    out["cpu_flops_per_core"] = Figure(n * 2 * 4096 * 2048 * 101 / (time.perf_counter() - start), "FLOP/s",
-                                       "measured: float32 products of 4,096 x 2,048 by 2,048 x 101 on one core", cpu)
+    out["cpu_flops_per_core"] = Figure(n * 2 * 4096 * 2048 * 101 / (time.process_time() - cpu), "FLOP/s", "float32 "
+                                       "products of 4,096 x 2,048 by 2,048 x 101 in one thread, per second of its CPU time",
+                                       device_name("cpu"))
     return out
 
 
