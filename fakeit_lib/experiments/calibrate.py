@@ -19,7 +19,6 @@ the CPU), says which device it measured, and stops at its time box (at the end o
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import platform
 import tempfile

@@ -256,6 +256,7 @@ class Rates:
     figures: dict  # name (RATES) -> Figure
 
     def __getitem__(self, name: str) -> float:
+        """The value of a figure."""
         return self.figures[name].value
 
     def replaced(self, measured: dict) -> Rates:
@@ -328,6 +329,7 @@ class Cluster:
 
     @property
     def cores(self) -> int:
+        """The CPU cores: those given, else this machine's."""
         return self.cpus or os.cpu_count() or 1
 
     def decoding_cores(self, workers: int) -> int:
