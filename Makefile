@@ -1,4 +1,5 @@
-# fakeit: `make book` builds the book (PRESET=smoke|mini|paper, default mini); `make test` runs the tests;
+# fakeit: `make book` builds the book (PRESET=smoke|mini|paper, default mini; GPUS=N: the GPUs paper-scale stages run
+# on with torchrun, default the visible ones); `make test` runs the tests;
 # `make lab` opens the notebooks in JupyterLab with the preset's parameters (LAB_ARGS: e.g. --no-browser --port 8890).
 PRESET ?= mini
 VENV ?= .venv
@@ -12,7 +13,7 @@ setup:
 	@bash scripts/setup.sh
 
 book: setup
-	$(PY) -m fakeit_lib book --preset $(PRESET)
+	$(PY) -m fakeit_lib book --preset $(PRESET) $(if $(GPUS),--gpus $(GPUS))
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

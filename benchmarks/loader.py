@@ -7,9 +7,9 @@ generate` saves them) stored as class folders and as tar shards, and as JPEG (qu
 crops), once with the colour operations in the workers (PIL per image, as the authors' code) and once with them on
 the device (the paper recipe's default: the workers decode and crop, `augment.BatchColour` runs on the GPU and is
 left out here). The loader runs in this process (workers=0), one thread, so the CPU time it takes per sample is what
-one worker process costs a core; each side's best of several rounds counts. With the assumptions of
-`fakeit_lib/data/paper_costs.yaml` (an A100 trains 2,600 images/s at 224 px; a multi-crop sample costs 2.469 of them)
-it prints the cores an A100 and 8 A100s need. Last line: `ratio <samples/s a core of the default loader / the rate
+one worker process costs a core; each side's best of several rounds counts. With the plan's cost model
+(`fakeit_lib/experiments/costs.py`: an A100's published ResNet-50 training rate over the counted FLOPs of a multi-crop
+sample) it prints the cores an A100 and 8 A100s need. Last line: `ratio <samples/s a core of the default loader / the rate
 that feeds an A100 from 16 cores>` (>= 1: a DGX A100's 16 cores per GPU keep it fed).
 
     python benchmarks/loader.py [--images 48] [--rounds 3]
@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 from PIL import Image
 
 from fakeit_lib.core.parallel import pin_threads
@@ -97,8 +96,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per side; the best counts (default 3)")
     args = parser.parse_args()
     print(f"thread pools: {pin_threads(1)}")
-    costs = yaml.safe_load((Path(__file__).resolve().parents[1] / "fakeit_lib" / "data" / "paper_costs.yaml").read_text())
-    per_gpu = costs["train_images_per_second_224"]["value"] / costs["multicrop_cost"]["value"]
+    from fakeit_lib.experiments import costs
+    from fakeit_lib.training.train import make_config
+
+    recipe = make_config("paper", data="-")
+    per_gpu = costs.assumed_rates(8, 2.0)["training_flops"] / costs.multicrop_flops(recipe)
+    recorded = costs.figure("multicrop_synthetic_per_core")
     images = photographs(args.images)
     with tempfile.TemporaryDirectory() as tmp:
         folders = write_clones(images, Path(tmp))
@@ -111,9 +114,9 @@ def main() -> None:
                 best[(f, c)] = min(best[(f, c)], cpu_seconds_per_sample(folders[f], c, epochs=1))
     print(f"{args.images} images of 512 x 512 px (PNG {kb:.0f} KB, JPEG q95 {jkb:.0f} KB), paper multi-crop 1 x 224 + "
           f"8 x 96 px, one loader process on one core, best of {args.rounds} rounds")
-    print(f"an A100 trains {per_gpu:,.0f} multi-crop samples/s (paper_costs.yaml: {costs['train_images_per_second_224']['value']:,} "
-          f"images/s at 224 px / {costs['multicrop_cost']['value']}); fed from {CORES_PER_GPU} cores it needs "
-          f"{per_gpu / CORES_PER_GPU:.1f} samples/s a core")
+    print(f"an A100 trains {per_gpu:,.0f} multi-crop samples/s (the plan's cost model: its published ResNet-50 rate over the "
+          f"FLOPs of a sample); fed from {CORES_PER_GPU} cores it needs {per_gpu / CORES_PER_GPU:.1f} samples/s a core, "
+          f"from the recipe's {recipe.workers} workers {per_gpu / recipe.workers:.1f}")
     print(f"  {'storage':14s} {'colour ops':10s} {'ms/sample':>9s} {'samples/s/core':>14s} {'cores/A100':>10s} {'cores/8 A100':>12s}")
     for (f, c), sec in best.items():
         rate = 1.0 / sec
@@ -122,6 +125,8 @@ def main() -> None:
     default = 1.0 / best[("png-folder", "device")]
     print(f"  colour ops on the device: {best[('png-folder', 'workers')] / best[('png-folder', 'device')]:.2f}x the samples a core "
           f"(PNG folders), {best[('png-shards', 'workers')] / best[('png-shards', 'device')]:.2f}x (PNG shards)")
+    print(f"the plan's figure (paper_costs.yaml, multicrop_synthetic_per_core, measured by --calibrate on other "
+          f"photographs): {recorded} samples/s a core; this run's default loader: {default:.1f}")
     print(f"ratio {default / (per_gpu / CORES_PER_GPU):.2f}")
 
 

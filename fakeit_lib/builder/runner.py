@@ -284,19 +284,11 @@ PLAN_PRESETS = {"paper": "ImageNet-100 (preset `paper`)", "paper-1k": "ImageNet-
 
 def plan_page_text(root: Path) -> str:
     """The paper-scale plans of the `paper` and `paper-1k` presets as markdown tables with grand totals, and the
-    assumptions behind their estimates (made when the book is built, from the library's plan)."""
-    from ..experiments.plan import assumptions_text, plan, plan_markdown, totals
+    cost model behind their estimates (made when the book is built, from the library's plan)."""
+    from ..experiments.plan import plan_page
 
-    parts, grand = [], []
-    for name, title in PLAN_PRESETS.items():
-        if (root / "presets" / f"{name}.yaml").exists():
-            stages = plan(load_preset(name, root))
-            parts.append(plan_markdown(stages, title))
-            grand.append((title, *totals(stages)))
-    summary = ["| preset | GPU-hours | disk GB |", "|---|---:|---:|"]
-    summary += [f"| {t} | {h:,.0f} | {d:,.0f} |" for t, h, d in grand]
-    body = "\n".join(summary) + "\n\n" + "\n".join(parts) + "\n" + assumptions_text().replace("\n- ", "\n\n- ") + "\n"
-    return body
+    return plan_page({title: load_preset(name, root) for name, title in PLAN_PRESETS.items()
+                      if (root / "presets" / f"{name}.yaml").exists()})
 
 
 def write_plan_page(stage: Path, root: Path) -> None:
@@ -370,8 +362,10 @@ def stop_on_sigterm(doing: dict):
 
 
 def build_book(preset: str = "mini", root: Path | None = None, build_dir: Path | None = None,
-               only: list[str] | None = None) -> Path:
-    """Execute every notebook of the book with a preset, build the HTML, and return the path of index.html."""
+               only: list[str] | None = None, gpus: int | None = None) -> Path:
+    """Execute every notebook of the book with a preset, build the HTML, and return the path of index.html. At paper
+    scale on several GPUs (`gpus`, default: the visible ones) the plan's stages still to do are launched first with
+    torchrun over them, as the plan prints them; the notebooks then find their outputs."""
     root = project_root(root)
     params = load_preset(preset, root)
     build_dir = Path(build_dir or root / "_build")
@@ -384,11 +378,11 @@ def build_book(preset: str = "mini", root: Path | None = None, build_dir: Path |
     check_build_dir(build_dir)  # the last check: it creates the folder
     doing = {"step": "staging the book"}
     with stop_on_sigterm(doing):
-        return _build(preset, params, root, build_dir, stage, notebooks, only, doing)
+        return _build(preset, params, root, build_dir, stage, notebooks, only, doing, gpus)
 
 
 def _build(preset: str, params: dict, root: Path, build_dir: Path, stage: Path, notebooks: list[Path],
-           only: list[str] | None, doing: dict) -> Path:
+           only: list[str] | None, doing: dict, gpus: int | None) -> Path:
     """Stage, execute and build the book, saying in `doing["step"]` what it is at; returns index.html."""
     stage_book(root, stage)
     write_plan_page(stage, root)
@@ -396,6 +390,12 @@ def _build(preset: str, params: dict, root: Path, build_dir: Path, stage: Path, 
 
     print(f"preset {preset} (scale {params['scale']}), outputs under {output_root()}", flush=True)
     started = time.time()  # stages finished after this were computed by this build (builder.accounting)
+    if params["scale"] == "paper":
+        from ..experiments.launch import run_stages, visible_gpus
+
+        gpus = visible_gpus() if gpus is None else gpus
+        if gpus > 1:
+            run_stages(params, gpus, cwd=root, log=lambda m: print(m, flush=True))
     timings = {}
     for nb in notebooks:
         if only and nb.stem not in only and (stage / nb).exists():
@@ -427,21 +427,38 @@ def _build(preset: str, params: dict, root: Path, build_dir: Path, stage: Path, 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of `fakeit book`."""
+    from ..experiments.calibrate import DEFAULT_SECONDS
+
     parser.add_argument("--preset", default="mini", help="smoke, mini (default) or paper, or a preset YAML file")
     parser.add_argument("--build-dir", type=Path, default=None, help="where to stage and build (default ./_build)")
     parser.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="execute only these notebooks (by stem)")
     parser.add_argument("--plan", action="store_true",
-                        help="print every stage of the preset with its command, whether its output exists and its "
-                             "estimated GPU-hours and disk, then stop (nothing is run)")
+                        help="print every stage of the preset with its command, whether its output exists, its "
+                             "estimated hours and disk, and the files it needs from outside, then stop (nothing is run)")
+    parser.add_argument("--gpus", type=int, default=None, metavar="N",
+                        help="GPUs to plan for or run on: paper-scale stages run as torchrun over N processes "
+                             "(default: 1 for --plan, the visible GPUs for a build)")
+    parser.add_argument("--cpus", type=int, default=0, metavar="N",
+                        help="--plan: CPU cores beside the GPUs, which decode the images (default: this machine's)")
+    parser.add_argument("--calibrate", type=float, nargs="?", const=DEFAULT_SECONDS, default=None, metavar="SECONDS",
+                        help="--plan: first measure this machine's throughputs (generation, training through the "
+                             f"real loader, probe), each within SECONDS (default {DEFAULT_SECONDS:g}), and print them beside the "
+                             "assumed ones")
 
 
 def run(args: argparse.Namespace) -> int:
     """`fakeit book`: execute the notebooks and build the book; prints the path of index.html (--plan: the plan)."""
+    if getattr(args, "gpus", None) is not None and args.gpus < 1:
+        raise FakeitError(f"--gpus {args.gpus} is not valid; valid: a number of GPUs, at least 1")
+    if getattr(args, "cpus", 0) < 0:
+        raise FakeitError(f"--cpus {args.cpus} is not valid; valid: a number of CPU cores, at least 1 (or 0: this machine's)")
+    if not getattr(args, "plan", False) and getattr(args, "calibrate", None) is not None:
+        raise FakeitError("--calibrate measures the throughputs of a plan; valid only with --plan")
     if getattr(args, "plan", False):
-        from ..experiments.plan import plan, plan_text
+        from ..experiments.plan import plan_report
 
-        print(plan_text(args.preset, plan(load_preset(args.preset, project_root()))))
+        print(plan_report(args.preset, load_preset(args.preset, project_root()), args.gpus or 1, args.cpus, args.calibrate))
         return 0
-    index = build_book(args.preset, build_dir=args.build_dir, only=args.only)
+    index = build_book(args.preset, build_dir=args.build_dir, only=args.only, gpus=args.gpus)
     print(f"book: {index}")
     return 0

@@ -8,6 +8,7 @@ import pandas as pd
 
 from ..core.errors import FakeitError
 from ..experiments.stages import PipelineParams, model_runs_many
+from ..experiments.stages import draw_setting as stages_draw_setting
 from ..paper import findings as fd
 from ..paper.results import TEST_SETS, VARIANT_LABELS, table1_row, train_set_of
 from ..paper.tables import PAPER, interval_cell, interval_columns
@@ -33,12 +34,11 @@ class Table1Params(PipelineParams):
             raise FakeitError(f"parameters variants={self.variants} and guidances={self.guidances} must be non-empty, guidances >= 0")
 
 
-DRAW_SETTING = ("c_dc", 2.0)  # the clone drawn twice to measure the variance of the draw (the paper's best prompt)
 
 
 def draw_setting(p: Table1Params) -> tuple[str, float]:
     """The (variant, guidance) drawn a second time: the paper's best, c_dc at 2.0, when the run has it."""
-    return DRAW_SETTING if DRAW_SETTING[0] in p.variants and DRAW_SETTING[1] in p.guidances else (p.variants[0], float(p.guidances[0]))
+    return stages_draw_setting(p.variants, p.guidances)
 
 
 def table1_runs(p: Table1Params) -> dict:

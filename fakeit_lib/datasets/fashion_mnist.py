@@ -29,7 +29,7 @@ def fashion_mnist_root() -> Path:
         if all((src / f"{f}.gz").exists() or (src / f).exists() for f in _FILES):
             raw.mkdir(parents=True, exist_ok=True)
             for f in _FILES:
-                tmp = raw / f".{f}.tmp"
+                tmp = raw / f".{f}.{os.getpid()}.tmp"  # one per process: torchrun's ranks may prepare it at once
                 if (src / f).exists():
                     shutil.copyfile(src / f, tmp)
                 else:

@@ -380,6 +380,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cog-levels-file", metavar="PKL", help="ImageNet-CoG: the levels' concept lists (CoG release)")
     parser.add_argument("--cog-splits-file", metavar="PKL", help="ImageNet-CoG: each concept's train/test images (CoG release)")
     parser.add_argument("--mini-sets", nargs="+", metavar="NAME", help=f"mini: datasets to probe (default: {' '.join(MINI_SETS)})")
+    parser.add_argument("--random-init", action="store_true",
+                        help="probe the checkpoint's network at its initialisation (its training seed), not its weights")
     parser.add_argument("--solver", default="auto", choices=list(SOLVERS), help="probe solver (default auto: by size)")
     parser.add_argument("--batch-size", type=int, default=128, help="feature extraction batch per process (default 128)")
     parser.add_argument("--workers", type=int, help="loader processes (default: 0 on the CPU, up to 8 per GPU)")
@@ -397,6 +399,8 @@ def run(args: argparse.Namespace) -> int:
     values.update({f"{n}_root": getattr(args, f"{n}_root") for n in ROOTED})
     if args.mini_sets:
         values["mini_sets"] = args.mini_sets
+    if args.random_init:
+        values["random_init"] = True
     results = transfer(from_dict(TransferConfig, values), args.out)
     if env_rank()[0] == 0:
         print(json.dumps({k: v["top1"] for k, v in results["datasets"].items()}, indent=1))

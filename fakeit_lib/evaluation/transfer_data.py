@@ -34,6 +34,11 @@ PUBLISHED = {
     "cog_l1": (1118804, 50000), "cog_l2": (1115788, 50000), "cog_l3": (1095203, 50000),
     "cog_l4": (1107128, 50000), "cog_l5": (1091654, 50000),
 }  # fmt: skip
+# number of classes of each dataset (its paper; the CoG levels 1,000 concepts each)
+PUBLISHED_CLASSES = {
+    "aircraft": 100, "cars": 196, "dtd": 47, "eurosat": 10, "flowers": 102, "pets": 37, "food101": 101, "sun397": 397,
+    "inat2018": 8142, "inat2019": 1010, "in1k": 1000, **{c: 1000 for c in COG_LEVELS},
+}  # fmt: skip
 TREX_FILE = {"cars": "cars196", "inat2018": "inat", "inat2019": "inat", "in1k": "in1k", **{c: "imagenet_cog" for c in COG_LEVELS}}
 # EuroSAT per class: the first 810 of a seeded random order for test, the next 540 for val, the rest for train
 EUROSAT_TEST, EUROSAT_VAL = 810, 540

@@ -1,6 +1,7 @@
 """The paper's experiments as chains of cached stages (`stages`: clones, models per seed, their evaluations and
-probes), the presets of the three scales (`presets`) and the plan of a preset before any work (`plan`, which
-computes nothing).
+probes), the presets of the three scales (`presets`), the plan of a preset before any work (`plan`, which computes
+nothing; its cost model `costs`, measured on the user's machine by `calibrate`), and `launch`, which runs the plan's
+stages with torchrun over several GPUs.
 
 May import every stage below it (`core` to `evaluation`).
 """

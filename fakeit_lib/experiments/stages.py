@@ -70,6 +70,15 @@ def images_spec(p: PipelineParams, multiplier: float = 1.0) -> int | str:
     return max(1, round(int(p.images_per_class) * multiplier))
 
 
+DRAW_SETTING = ("c_dc", 2.0)  # the clone drawn twice to measure the variance of the draw (the paper's best prompt)
+
+
+def draw_setting(variants: list[str], guidances: list[float]) -> tuple[str, float]:
+    """The (variant, guidance) Table 1 draws a second time: the paper's best, c_dc at 2.0, when the run has it, else
+    the first of the run's."""
+    return DRAW_SETTING if DRAW_SETTING[0] in variants and DRAW_SETTING[1] in [float(g) for g in guidances] else (variants[0], float(guidances[0]))
+
+
 def clone_config(p: PipelineParams, variant: str, guidance: float, multiplier: float = 1.0, seed: int | None = None):
     """The GenerateConfig of the clone of `p.class_set` with this prompt variant and guidance, `multiplier` times the
     1x size (drawn with generation seed `seed`, default `p.seed`): the one definition of a clone that the notebooks,

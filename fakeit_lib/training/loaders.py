@@ -107,16 +107,6 @@ def training_loader(dataset, config, batch_size: int, world: int = 1, rank: int 
     return loader, sampler, drop_last
 
 
-def loader_rates() -> dict:
-    """Measured multi-crop samples/s one loader core gives at paper resolution, each {value, source}
-    (`data/loader_rates.yaml`, written from benchmarks/loader.py): `samples_per_core` is the paper recipe's loader."""
-    import importlib.resources
-
-    import yaml
-
-    return yaml.safe_load((importlib.resources.files("fakeit_lib") / "data" / "loader_rates.yaml").read_text())
-
-
 class NotForMemory(FakeitError):
     """The images are not a set the memory loader can hold (colour, or of several sizes)."""
 

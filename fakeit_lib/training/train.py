@@ -89,7 +89,8 @@ class TrainConfig:
     # run: device (batched on the training device; workers decode, crop and flip: 1.6x the images per core,
     # benchmarks/loader.py) or workers (PIL per image, as trex multi_crop.py); training/augment.py
     workers: int = 14  # DataLoader worker processes per training process (not part of the run's identity): an A100 takes
-    # 1,053 samples/s, a worker gives 75.6 (data/loader_rates.yaml), so 14 feed it; trex main.py: 12 (PIL in the workers)
+    # ~1,000 samples/s, a worker gives ~75 (data/paper_costs.yaml, multicrop_synthetic_per_core), so 14 feed it;
+    # trex main.py: 12 (PIL in the workers)
     prefetch: int = 4  # batches each worker prepares ahead; trex main.py: 4 (not part of the run's identity)
     device: str = "auto"  # auto: cuda:LOCAL_RANK when CUDA is available, else cpu (not part of the run's identity)
     threads: int | None = None  # torch CPU threads per training process (None: torch's default, all cores)
