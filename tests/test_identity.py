@@ -33,14 +33,18 @@ def test_cli_runs_of_the_plan_are_what_the_notebook_path_finds(tmp_path, monkeyp
                   eval_max_images=40, multipliers=[1.0, 2.0], scaling_variant="c", scaling_guidance=2.0, best_variant="c",
                   best_guidance=2.0, best_multiplier=2.0, transfer_suite="mini", transfer_roots={}, seed=0)
     stages = plan.plan(preset)
+    second = "c, gs 2, 1x, generation seed 1"  # Table 1's second draw of the same clone
     assert [(s.step, s.what, s.done) for s in stages] == [
-        ("generate", "c, gs 2, 1x/2x", False), ("train", "c, gs 2, 1x", False), ("evaluate", "c, gs 2, 1x", None),
-        ("train", "c, gs 2, 2x", False), ("evaluate", "c, gs 2, 2x", None)]
+        ("generate", "c, gs 2, 1x/2x", False), ("generate", second, False),
+        ("train", "c, gs 2, 1x", False), ("evaluate", "c, gs 2, 1x", None),
+        ("train", "c, gs 2, 2x", False), ("evaluate", "c, gs 2, 2x", None),
+        ("train", f"{second} (second draw)", False), ("evaluate", f"{second} (second draw)", None)]
     env = {**os.environ, "FAKEIT_OUTPUT": str(out), "OMP_NUM_THREADS": "1"}
-    for s in stages[:3]:  # by hand: the ladder, then the 1x model
+    by_hand = [stages[0], stages[2], stages[3]]  # the ladder, then the 1x model and its evaluation
+    for s in by_hand:
         res = subprocess.run([sys.executable, "-m", "fakeit_lib", *s.command], capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
         assert res.returncode == 0, f"{plan.command_text(s)}\n{res.stderr[-2000:]}"
-    assert [s.done for s in plan.plan(preset)][:3] == [True, True, True]
+    assert [s.done for s in plan.plan(preset)][:4] == [True, False, True, True]
     before = snapshot(out)
 
     def no_drawing(*a, **k):

@@ -25,7 +25,7 @@ def test_prepared_notebooks_carry_the_mini_parameters(cli, tmp_path: Path):
     names = sorted(p.name for p in (tmp_path / "lab").glob("*.ipynb"))
     assert names == sorted(nb.name for nb in runner.toc_notebooks(ROOT))
     tab1 = nbformat.read(tmp_path / "lab" / "tab1_prompts.ipynb", as_version=4)
-    assert 'class_set = "fashion-mnist"' in _injected(tab1) and "train_seeds = [0, 1, 2]" in _injected(tab1)
+    assert 'class_set = "fashion-mnist"' in _injected(tab1) and "train_seeds = [0, 1, 2, 3, 4]" in _injected(tab1)
     assert tab1.metadata["papermill"]["parameters"]["generator"] == "mini"
     own = nbformat.read(tmp_path / "lab" / "own_dataset.ipynb", as_version=4)
     assert "own_images_per_class = 50" in _injected(own)
