@@ -69,8 +69,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$LOCK" -nt "$stamp
   torch_s=$SECONDS
   case "$FAKEIT_INSTALLER" in
     uv)
+      # --compile-bytecode: a venv that never writes .pyc (PYTHONDONTWRITEBYTECODE, a read-only shared venv) would
+      # compile diffusers, transformers and scikit-learn from source in every process the book and tests start
       UV=("$VENV/bin/uv" pip install -q --python "$VENV/bin/python" ${TORCH_INDEX[@]+--torch-backend "${TORCH_BACKEND:-cu126}"})
-      if ! { "${PIP[@]}" "uv==$UV_VERSION" && "${UV[@]}" -r "$LOCK" && "${UV[@]}" --no-deps -e .; }; then
+      if ! { "${PIP[@]}" "uv==$UV_VERSION" && "${UV[@]}" --compile-bytecode -r "$LOCK" && "${UV[@]}" --no-deps -e .; }; then
         echo "uv could not install $LOCK; installing it with pip"
         FAKEIT_INSTALLER=pip
       fi ;;
