@@ -55,7 +55,10 @@ def test_device_choice_with_cuda_faked(monkeypatch):
     with pytest.raises(FakeitError, match=r"device 'cuda' asked for, but CUDA is not available here; valid here: auto, cpu"):
         devices.resolve_device("cuda")
     assert devices.loader_kwargs("cpu", None) == {"num_workers": 0, "pin_memory": False}
+    monkeypatch.setattr(devices, "cpu_bf16_fast", lambda: True)
     assert devices.amp_dtype("cpu") is torch.bfloat16 and devices.amp_dtype("cpu", enabled=False) is None
+    monkeypatch.setattr(devices, "cpu_bf16_fast", lambda: False)  # e.g. an AVX2 CPU: bf16 emulated, 6.7x slower
+    assert devices.amp_dtype("cpu") is None
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
     monkeypatch.setenv("LOCAL_RANK", "5")

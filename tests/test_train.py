@@ -191,6 +191,25 @@ def test_sigkilled_and_resumed_run_equals_uninterrupted(tmp_path, real_small):
 
 
 @pytest.mark.integration
+def test_training_reads_its_sums_once_an_epoch_not_every_step(tmp_path, real_small, monkeypatch):
+    # a tensor read on the host (.item()) waits for the GPU: one per step would stall it every step
+    from fakeit_lib.training.train import train
+
+    reads = []
+    item = torch.Tensor.item
+
+    def counted(self):
+        reads.append(1)
+        return item(self)
+
+    monkeypatch.setattr(torch.Tensor, "item", counted)
+    config = make_config("smoke", data=str(real_small), epochs=2, batch_size=2, workers=0, device="cpu")
+    run = train(config, tmp_path / "run", log=lambda *a: None)
+    steps = sum(row["images"] for row in read_metrics(run)) // 2
+    assert steps == 40 and len(reads) <= 6 * 2, (steps, len(reads))
+
+
+@pytest.mark.integration
 def test_torchrun_two_processes_train(tmp_path, real_small):
     out, one = tmp_path / "ddp", tmp_path / "one"
     args = ["train", str(real_small), "--preset", "smoke", "--device", "cpu"]

@@ -182,6 +182,7 @@ def measure_training(p: dict, crops_labels, num_classes: int, gpus: int, device:
     import torch
     import torch.nn.functional as F
 
+    from ..core.devices import amp_dtype
     from ..training.models import MultiCropClassifier, build_model
 
     recipe = _recipe(p, Path("."))
@@ -200,12 +201,12 @@ def measure_training(p: dict, crops_labels, num_classes: int, gpus: int, device:
     net = MultiCropClassifier(model).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=recipe.momentum)
     scaler = torch.amp.GradScaler(device.split(":")[0], enabled=cuda_amp)
-    dtype = torch.float16 if device.startswith("cuda") else torch.bfloat16
+    dtype = amp_dtype(device, recipe.amp)
     steps: list[float] = []
     start = time.perf_counter()
     while time.perf_counter() - start < seconds or not steps:
         t0 = time.perf_counter()
-        with torch.autocast(device.split(":")[0], dtype=dtype, enabled=recipe.amp):
+        with torch.autocast(device.split(":")[0], dtype=dtype, enabled=dtype is not None):
             logits = net(crops)
         loss = F.cross_entropy(logits.float(), targets)
         optimizer.zero_grad(set_to_none=True)

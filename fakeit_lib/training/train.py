@@ -207,6 +207,7 @@ def _checkpoint_bytes(obj: dict) -> bytes:
 
 def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path:
     """Train (or resume, or reuse a finished run) and return the run folder."""
+    from ..core.devices import amp_dtype as autocast_dtype
     from ..core.devices import resolve_device
 
     config.validate()
@@ -242,8 +243,9 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
     if config.amp:  # channels-last: faster convolutions under fp16 on CUDA and bf16 on the CPU (1.19x, mini recipe)
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(param_groups(model, config), lr=peak_lr(config), momentum=config.momentum)
-    # fp16 on CUDA with loss scaling as the authors (trex main.py use_fp16); bf16 autocast on the CPU needs none
-    amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    # fp16 on CUDA with loss scaling as the authors (trex main.py use_fp16); bf16 autocast on the CPU needs none, and
+    # runs only where the CPU has fast bf16 kernels (float32 elsewhere: devices.amp_dtype)
+    amp_dtype = autocast_dtype(device.type, config.amp)
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda" and config.amp)
     start_epoch, history = 0, []
     ckpt_path = folder / CHECKPOINT
@@ -278,7 +280,9 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
     for epoch in range(start_epoch, config.epochs):
         sampler.set_epoch(epoch)
         net.train()
-        sums = torch.zeros(5, dtype=torch.float64)  # loss*crops, crops, correct global, global, skipped images
+        # loss*crops, crops, correct global, global, skipped images: summed on the device, read once an epoch (no
+        # host sync per step); MPS has no float64
+        sums = torch.zeros(5, dtype=torch.float32 if device.type == "mps" else torch.float64, device=device)
         t0, lr = time.time(), lr_at(epoch * steps_per_epoch, total_steps, warmup_steps, config)
         for i, (crops, labels) in enumerate(loader):
             step = epoch * steps_per_epoch + i
@@ -290,7 +294,7 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
                 crops = [c.contiguous(memory_format=torch.channels_last) for c in crops]
             labels = labels.to(device)
             targets = labels.repeat(len(crops))
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=config.amp):
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 logits = net(crops)
             losses = F.cross_entropy(logits.float(), targets, ignore_index=-1, reduction="none",
                                      label_smoothing=config.label_smoothing)
@@ -302,10 +306,11 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
             scaler.update()
             n_global = config.global_crops * len(labels)
             glob_pred, glob_t = logits[:n_global].argmax(1), targets[:n_global]
-            sums += torch.tensor([losses.sum().item(), valid.item(), (glob_pred == glob_t).sum().item(),
-                                  (glob_t >= 0).sum().item(), (labels < 0).sum().item()], dtype=torch.float64)
+            sums += torch.stack([losses.detach().sum(), valid, (glob_pred == glob_t).sum(), (glob_t >= 0).sum(),
+                                 (labels < 0).sum()]).to(sums.dtype)
         if ranks.distributed:
-            sums = ranks.all_reduce(sums)  # on the backend's device (NCCL refuses CPU tensors), back on the CPU
+            sums = ranks.all_reduce(sums)  # on the backend's device (NCCL refuses CPU tensors)
+        sums = sums.cpu()
         seconds = time.time() - t0
         images = int(sums[3].item()) // config.global_crops
         row = dict(epoch=epoch + 1, lr=lr, loss=round(sums[0].item() / max(1.0, sums[1].item()), 6),
