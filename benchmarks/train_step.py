@@ -2,7 +2,8 @@
 
 The mini book trains about 70 (model, seed) runs; on a CPU the model's step is most of their cost (the memory
 loader waits little: benchmarks/train.py). This benchmark times one optimiser step of the mini recipe's network
-(resnet10_narrow with its CIFAR stem, batch 16, one 28 px and two 14 px crops, bf16 autocast, SGD with momentum)
+(resnet10_narrow with its CIFAR stem, batch 16, one 28 px and two 14 px crops, SGD with momentum) in the precision
+the library trains in on this CPU (bf16 autocast where bf16 kernels are fast, else float32: core/devices.amp_dtype)
 on random inputs, every thread pool pinned to `--threads` (default 1, as each training job of the book runs):
 - contiguous (NCHW) tensors, as the library trained before;
 - channels-last tensors, as it trains now (training/train.py: under `amp` on every device);
@@ -23,10 +24,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from fakeit_lib.core.devices import amp_dtype
 from fakeit_lib.core.parallel import pin_threads
 from fakeit_lib.training.models import MultiCropClassifier, build_model
 
 BATCH, CLASSES = 16, 10
+DTYPE = amp_dtype("cpu")  # the library's choice for this CPU
 
 
 class GroupedLinear(nn.Module):
@@ -82,7 +85,7 @@ def ms_per_step(seeds: int, fused: bool, channels_last: bool, steps: int) -> flo
         if k == 5:
             t0 = time.perf_counter()
         for net, opt in zip(nets, opts):
-            with torch.autocast("cpu", dtype=torch.bfloat16):
+            with torch.autocast("cpu", dtype=DTYPE, enabled=DTYPE is not None):
                 logits = net(crops).float()
             if fused:
                 logits = logits.view(3 * BATCH, seeds, CLASSES)
@@ -109,7 +112,8 @@ def main() -> None:
         best["channels-last"] = min(best["channels-last"], ms_per_step(1, False, True, args.steps))
         best["separate"] = min(best["separate"], ms_per_step(args.seeds, False, True, args.steps))
         best["fused"] = min(best["fused"], ms_per_step(args.seeds, True, True, args.steps))
-    print(f"mini recipe step (batch {BATCH}, 1 x 28 px + 2 x 14 px crops, bf16 autocast), best of {args.rounds} rounds:")
+    precision = "bf16 autocast" if DTYPE is not None else "float32 (this CPU has no fast bf16 kernels)"
+    print(f"mini recipe step (batch {BATCH}, 1 x 28 px + 2 x 14 px crops, {precision}), best of {args.rounds} rounds:")
     print(f"  one model: contiguous {best['contiguous']:.1f} ms, channels-last {best['channels-last']:.1f} ms "
           f"({best['contiguous'] / best['channels-last']:.2f}x)")
     print(f"  {args.seeds} models: one after another {best['separate']:.1f} ms, fused as grouped convolutions "
