@@ -206,7 +206,7 @@ def test_training_reads_its_sums_once_an_epoch_not_every_step(tmp_path, real_sma
     config = make_config("smoke", data=str(real_small), epochs=2, batch_size=2, workers=0, device="cpu")
     run = train(config, tmp_path / "run", log=lambda *a: None)
     steps = sum(row["images"] for row in read_metrics(run)) // 2
-    assert steps == 40 and len(reads) <= 6 * 2, (steps, len(reads))
+    assert steps == 40 and len(reads) < steps // 2, (steps, len(reads))  # a read per step would make 40 or more
 
 
 @pytest.mark.integration

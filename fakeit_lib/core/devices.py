@@ -128,7 +128,7 @@ def cpu_bf16_fast() -> bool:
 
 def amp_dtype(device: str, enabled: bool = True):
     """The autocast dtype of mixed precision on `device`: float16 on CUDA (the authors' `use_fp16`, naver/trex
-    main.py), bfloat16 on a CPU with fast bf16 kernels (with channels-last, about 2.4x faster for the mini encoder:
+    main.py), bfloat16 on MPS and on a CPU with fast bf16 kernels (with channels-last, about 2.4x faster for the mini encoder:
     benchmarks/inference.py), None (full precision) when disabled or on a CPU that would emulate bf16
     (`cpu_bf16_fast`)."""
     import torch
@@ -137,7 +137,9 @@ def amp_dtype(device: str, enabled: bool = True):
         return None
     if device.startswith("cuda"):
         return torch.float16
-    return torch.bfloat16 if cpu_bf16_fast() else None
+    if device == "cpu":
+        return torch.bfloat16 if cpu_bf16_fast() else None
+    return torch.bfloat16  # mps
 
 
 def default_workers(device: str) -> int:

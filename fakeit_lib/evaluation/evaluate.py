@@ -60,7 +60,7 @@ class EvalConfig:
     workers: int | None = None  # DataLoader worker processes; None: 0 on the CPU, up to 8 per GPU
     max_images: int | None = None  # evaluate only the first N images of each test set (smoke tests)
     device: str = "auto"  # auto: cuda:LOCAL_RANK when CUDA is available, else cpu
-    amp: bool = True  # autocast for the forward passes: fp16 on CUDA, bf16 on the CPU
+    amp: bool = True  # autocast for the forward passes: fp16 on CUDA, bf16 on a CPU with fast bf16 (else float32)
     test_root: str | None = None  # suite folder: real test images, one folder per class named by ClassInfo.folder
 
     def validate(self) -> None:

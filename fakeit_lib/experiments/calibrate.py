@@ -195,7 +195,7 @@ def measure_training(p: dict, crops_labels, num_classes: int, gpus: int, device:
     targets = labels.repeat(reps)[:batch].to(device).repeat(len(crops))
     model = build_model(recipe.arch, num_classes, recipe.cifar_stem, fc_bias=recipe.fc_bias).to(device)
     cuda_amp = device.startswith("cuda") and recipe.amp
-    if cuda_amp:
+    if recipe.amp:  # as training: channels-last whenever mixed precision is asked for
         model = model.to(memory_format=torch.channels_last)
         crops = [c.contiguous(memory_format=torch.channels_last) for c in crops]
     net = MultiCropClassifier(model).train()
@@ -220,7 +220,7 @@ def measure_training(p: dict, crops_labels, num_classes: int, gpus: int, device:
     flops = multicrop_flops(recipe, num_classes)
     source = (f"{len(timed)} training steps of {recipe.arch} at batch {batch}"
               f"{' (capped on the CPU)' if batch == CPU_BATCH and recipe.batch_size // gpus > CPU_BATCH else ''}, "
-              f"{'mixed precision' if recipe.amp else 'float32'}: {samples_per_second:,.1f} samples/s x "
+              f"{'mixed precision' if dtype is not None else 'float32'}: {samples_per_second:,.1f} samples/s x "
               f"{flops / 1e9:,.3g} GFLOP counted")
     return Figure(samples_per_second * flops, "FLOP/s", source, where)
 

@@ -82,7 +82,7 @@ class TrainConfig:
     mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))  # input normalisation mean
     std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))  # input normalisation std
     images_per_class: int | None = None  # keep only the first N images of each class (None: all)
-    amp: bool = True  # mixed precision: CUDA fp16 with a GradScaler + channels_last (trex main.py use_fp16); CPU bf16 autocast
+    amp: bool = True  # mixed precision: CUDA fp16 with a GradScaler + channels_last (trex main.py use_fp16); CPU bf16 autocast where bf16 is fast, else float32 (devices.amp_dtype)
     loader: str = "workers"  # workers: DataLoader workers, multi-crop per image (see colour_ops); memory: a small grey set
     # held in memory, multi-crop drawn per image on whole batches in torch (fakeit_lib/training/loaders.py; the mini scale)
     colour_ops: str = "device"  # loader workers: where colour jitter, grey-scale, blur, solarisation and normalisation
@@ -138,7 +138,7 @@ class TrainConfig:
 
 
 # Presets: overrides of the paper recipe. `mini` trains a narrow ResNet on ~500-1000 grey 28x28 images held in
-# memory (loader "memory", bf16 autocast, one thread; seeds train side by side); `smoke` is the same in a few steps.
+# memory (loader "memory", bf16 autocast where the CPU has fast bf16, one thread; seeds train side by side); `smoke` is the same in a few steps.
 # The mini and smoke recipes keep plain SGD over every parameter, a plain linear classifier with a bias and the lr as
 # given.
 MINI_OPTIMISER = dict(lr_base_batch=None, decay_norm_and_bias=True, fc_bias=True, cosine_tau=None)
@@ -240,7 +240,7 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
     model = build_model(config.arch, num_classes, config.cifar_stem, config.fc_bias, config.cosine_tau).to(device)
     if ranks.distributed and device.type == "cuda" and config.sync_bn:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # trex main.py; same state-dict keys as BatchNorm
-    if config.amp:  # channels-last: faster convolutions under fp16 on CUDA and bf16 on the CPU (1.19x, mini recipe)
+    if config.amp:  # channels-last: faster convolutions under fp16 on CUDA, and on the CPU in bf16 and float32 alike
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(param_groups(model, config), lr=peak_lr(config), momentum=config.momentum)
     # fp16 on CUDA with loss scaling as the authors (trex main.py use_fp16); bf16 autocast on the CPU needs none, and
