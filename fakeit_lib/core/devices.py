@@ -14,6 +14,7 @@ x86_64 torch is a CUDA 13 build: with an NVIDIA driver older than 580 it sees no
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -114,6 +115,7 @@ def resolve_device(device: str = "auto", work: str | None = None) -> str:
     return device
 
 
+@functools.cache
 def cpu_bf16_fast() -> bool:
     """Whether this CPU runs bfloat16 convolutions at speed: torch's own test (oneDNN's bf16 kernels: AVX-512 on x86,
     BF16 on Arm). Without it bf16 is emulated: on an AVX2 CPU the mini recipe's training step ran 6.7x slower under
@@ -128,8 +130,8 @@ def cpu_bf16_fast() -> bool:
 
 def amp_dtype(device: str, enabled: bool = True):
     """The autocast dtype of mixed precision on `device`: float16 on CUDA (the authors' `use_fp16`, naver/trex
-    main.py), bfloat16 on MPS and on a CPU with fast bf16 kernels (with channels-last, about 2.4x faster for the mini encoder:
-    benchmarks/inference.py), None (full precision) when disabled or on a CPU that would emulate bf16
+    main.py), bfloat16 on MPS and on a CPU with fast bf16 kernels (with channels-last, about 2.4x faster for the mini
+    encoder: benchmarks/inference.py), None (full precision) when disabled or on a CPU that would emulate bf16
     (`cpu_bf16_fast`)."""
     import torch
 

@@ -82,7 +82,9 @@ class TrainConfig:
     mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))  # input normalisation mean
     std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))  # input normalisation std
     images_per_class: int | None = None  # keep only the first N images of each class (None: all)
-    amp: bool = True  # mixed precision: CUDA fp16 with a GradScaler + channels_last (trex main.py use_fp16); CPU bf16 autocast where bf16 is fast, else float32 (devices.amp_dtype)
+    # mixed precision: CUDA fp16 with a GradScaler + channels_last (trex main.py use_fp16); CPU bf16 autocast where
+    # bf16 is fast, else float32 (devices.amp_dtype)
+    amp: bool = True
     loader: str = "workers"  # workers: DataLoader workers, multi-crop per image (see colour_ops); memory: a small grey set
     # held in memory, multi-crop drawn per image on whole batches in torch (fakeit_lib/training/loaders.py; the mini scale)
     colour_ops: str = "device"  # loader workers: where colour jitter, grey-scale, blur, solarisation and normalisation
@@ -138,7 +140,8 @@ class TrainConfig:
 
 
 # Presets: overrides of the paper recipe. `mini` trains a narrow ResNet on ~500-1000 grey 28x28 images held in
-# memory (loader "memory", bf16 autocast where the CPU has fast bf16, one thread; seeds train side by side); `smoke` is the same in a few steps.
+# memory (loader "memory", bf16 autocast where the CPU has fast bf16, one thread; seeds train side by side); `smoke`
+# is the same in a few steps.
 # The mini and smoke recipes keep plain SGD over every parameter, a plain linear classifier with a bias and the lr as
 # given.
 MINI_OPTIMISER = dict(lr_base_batch=None, decay_norm_and_bias=True, fc_bias=True, cosine_tau=None)
@@ -207,8 +210,7 @@ def _checkpoint_bytes(obj: dict) -> bytes:
 
 def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path:
     """Train (or resume, or reuse a finished run) and return the run folder."""
-    from ..core.devices import amp_dtype as autocast_dtype
-    from ..core.devices import resolve_device
+    from ..core.devices import amp_dtype, resolve_device
 
     config.validate()
     config = resolved_config(config)
@@ -245,7 +247,7 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
     optimizer = torch.optim.SGD(param_groups(model, config), lr=peak_lr(config), momentum=config.momentum)
     # fp16 on CUDA with loss scaling as the authors (trex main.py use_fp16); bf16 autocast on the CPU needs none, and
     # runs only where the CPU has fast bf16 kernels (float32 elsewhere: devices.amp_dtype)
-    amp_dtype = autocast_dtype(device.type, config.amp)
+    autocast = amp_dtype(device.type, config.amp)
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda" and config.amp)
     start_epoch, history = 0, []
     ckpt_path = folder / CHECKPOINT
@@ -294,7 +296,7 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
                 crops = [c.contiguous(memory_format=torch.channels_last) for c in crops]
             labels = labels.to(device)
             targets = labels.repeat(len(crops))
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
                 logits = net(crops)
             losses = F.cross_entropy(logits.float(), targets, ignore_index=-1, reduction="none",
                                      label_smoothing=config.label_smoothing)
