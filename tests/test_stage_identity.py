@@ -8,6 +8,7 @@ import pytest
 
 from fakeit_lib.core import store
 from fakeit_lib.core.errors import FakeitError
+from fakeit_lib.core.imports import PACKAGE_DIR
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def test_training_identity_of_a_stage_output_is_known_before_it_exists(dataset: 
     assert run_folder(make_config("smoke", data=str(moved), class_set="fashion-mnist")) != before
 
 
-def test_every_stage_identity_follows_its_code(dataset: Path, monkeypatch):
+def test_every_stage_identity_follows_its_code(dataset: Path, tmp_path: Path, monkeypatch):
     from fakeit_lib.evaluation.evaluate import EvalConfig
     from fakeit_lib.evaluation.transfer import TransferConfig
     from fakeit_lib.training.train import make_config, run_folder
@@ -47,19 +48,29 @@ def test_every_stage_identity_follows_its_code(dataset: Path, monkeypatch):
     cfg = make_config("smoke", data=str(dataset), class_set="fashion-mnist")
     ev, tr = EvalConfig(checkpoint="x.pt", suite="mini"), TransferConfig(checkpoint="x.pt", suite="mini")
     before = (run_folder(cfg), ev.identity("abc", "fashion-mnist"), tr.identity("abc"))
-    for stage in ("train", "evaluate", "transfer"):
-        monkeypatch.setitem(store._CODE_CACHE, stage, "other-code")
+    copy = tmp_path / "fakeit_lib"  # the package with one line added to a module all three stages run
+    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "data"))
+    (copy / "training" / "models.py").write_text((copy / "training" / "models.py").read_text() + "\nEDITED = 1\n")
+    for stage in ("training.train", "evaluation.evaluate", "evaluation.transfer"):
+        name = f"fakeit_lib.{stage}"
+        assert store._code_version_uncached(name, PACKAGE_DIR) == store.code_version(name)
+        monkeypatch.setitem(store._CODE_CACHE, name, store._code_version_uncached(name, copy))
     after = (run_folder(cfg), ev.identity("abc", "fashion-mnist"), tr.identity("abc"))
     assert all(a != b for a, b in zip(after, before))
-    assert after[1]["code"] == after[2]["code"] == "other-code"
+    assert after[1]["code"] == store._code_version_uncached("fakeit_lib.evaluation.evaluate", copy) != before[1]["code"]
 
 
-def test_code_version_hashes_the_stage_modules():
-    v = store.code_version("train")
-    assert len(v) == 12 and v == store._code_version_uncached("train")
-    assert store.code_version("evaluate") != v
-    with pytest.raises(FakeitError, match="unknown stage 'paint'; valid: generate, train"):
-        store.code_version("paint")
+def test_code_version_hashes_the_content_of_the_stage_modules(tmp_path: Path):
+    copy = tmp_path / "fakeit_lib"
+    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "data"))
+    train = store.code_version("fakeit_lib.training.train")
+    assert store._code_version_uncached("fakeit_lib.training.train", copy) == train  # same bytes, elsewhere: same
+    augment = copy / "training" / "augment.py"
+    augment.write_text(augment.read_text().replace("(", "( ", 1))  # one space more
+    assert store._code_version_uncached("fakeit_lib.training.train", copy) != train
+    assert store.code_version("fakeit_lib.evaluation.evaluate") != train
+    with pytest.raises(FakeitError, match="'fakeit_lib.paint' is not a module of fakeit_lib"):
+        store.code_version("fakeit_lib.paint")
 
 
 def test_generation_identity_follows_the_generator_weights(tmp_path: Path):
@@ -116,7 +127,8 @@ def test_pin_threads_sets_every_pool_whatever_the_environment():
     env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}  # the pools' own defaults: one per core
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     pools = json.loads(res.stdout)
-    assert pools["torch"] == 1 and any(k.startswith("openblas:") for k in pools), pools
+    blas = [k for k in pools if k.split(":")[0] in ("openblas", "mkl", "blis", "flexiblas")]
+    assert pools["torch"] == 1 and (blas or sys.platform == "darwin"), pools  # threadpoolctl cannot see Accelerate
     assert set(pools.values()) == {1}, pools
     from fakeit_lib.core.parallel import pin_threads
 

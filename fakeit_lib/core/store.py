@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from .errors import FakeitError
+from .imports import PACKAGE_DIR, import_closure, module_file
 
 DONE_MARKER = "DONE"
 CONFIG_FILE = "config.yaml"
@@ -131,51 +132,32 @@ def mark_done(folder: Path, summary: dict | None = None) -> None:
 
 
 # A stage's identity is its config, the content of its inputs and the version of the code that computes it: a result
-# made by other code or from other data is never reused. The code of a stage is the source of the modules it runs
-# (paths inside the package).
-STAGE_CODE = {
-    "generate": ("generation/generate.py", "generation/config.py", "generation/pipeline.py", "generation/writer.py",
-                 "generation/mini/model.py", "prompts/variants.py", "prompts/scenes.py", "prompts/backgrounds.py",
-                 "datasets/classes.py", "datasets/shards.py"),
-    "train": ("training/train.py", "training/recipe.py", "training/loaders.py", "training/augment.py",
-              "training/models.py", "datasets/images.py", "datasets/shards.py"),
-    "evaluate": ("evaluation/evaluate.py", "training/models.py", "training/augment.py", "datasets/images.py",
-                 "datasets/shards.py", "evaluation/minidata.py", "evaluation/shifts.py"),
-    "transfer": ("evaluation/transfer.py", "evaluation/transfer_data.py", "evaluation/probe.py", "evaluation/repmetrics.py",
-                 "training/models.py", "training/augment.py", "datasets/images.py", "datasets/shards.py",
-                 "evaluation/minidata.py"),
-    "judge": ("evaluation/judge.py",),
-    "real": ("datasets/images.py", "datasets/shards.py", "datasets/fashion_mnist.py"),
-}
+# made by other code or from other data is never reused. The code of a stage is the source of every module of this
+# package that its entry module imports, directly or not, at the top or inside a function (core.imports): the stage
+# names its entry module, so no list of files can fall behind the imports. Every reachable module counts, the paper's
+# reference numbers (paper/results.py) included: evaluation reads the names of its test sets there. The package's data
+# files (`data/`: class lists, scene lists, weights) are read, not imported, and are not part of it.
 
 
-def code_version(stage: str) -> str:
-    """A short hash of the source of the modules a stage runs (STAGE_CODE): changes whenever that code changes."""
-    return _code_version(stage)
+def code_version(module: str) -> str:
+    """A short hash of the source of the stage whose entry module is `module` (a dotted name, e.g.
+    "fakeit_lib.training.train") and of every module of the package it imports: changes whenever that code changes.
+    Computed once per process."""
+    if module not in _CODE_CACHE:
+        _CODE_CACHE[module] = _code_version_uncached(module)
+    return _CODE_CACHE[module]
 
 
-def _module_files(stage: str) -> list[Path]:
-    if stage not in STAGE_CODE:
-        raise FakeitError(f"unknown stage {stage!r}; valid: {', '.join(STAGE_CODE)}")
-    package = Path(__file__).resolve().parents[1]
-    return [package / m for m in STAGE_CODE[stage]]
-
-
-def _code_version_uncached(stage: str) -> str:
+def _code_version_uncached(module: str, root: Path = PACKAGE_DIR) -> str:
+    """`code_version` of the package's copy at `root` (its folder), computed anew."""
     h = hashlib.sha256()
-    package = Path(__file__).resolve().parents[1]
-    for path in _module_files(stage):
-        h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    for name in import_closure(module, root):
+        path = module_file(name, root)
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:12]
 
 
 _CODE_CACHE: dict[str, str] = {}
-
-
-def _code_version(stage: str) -> str:
-    if stage not in _CODE_CACHE:
-        _CODE_CACHE[stage] = _code_version_uncached(stage)
-    return _CODE_CACHE[stage]
 
 
 def _is_input_key(key: str) -> bool:

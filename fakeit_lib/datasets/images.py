@@ -353,7 +353,7 @@ def export_fashion_mnist(out: Path | str, split: str = "train", per_class: int =
     from ..core.store import code_version
 
     config = {"source": "fashion-mnist", "split": split, "per_class": per_class, "class_set": "fashion-mnist",
-              "code": code_version("real")}
+              "code": code_version("fakeit_lib.datasets.images")}
     if is_done(out):
         claim_folder(out, config)  # refuses a folder made with another config
         return out

@@ -92,7 +92,7 @@ class EvalConfig:
         if self.test_root:
             roots["test_root"] = data_identity(self.test_root)
         return {"suite": self.suite, **roots, "class_set": class_set, "max_images": self.max_images, "amp": self.amp,
-                "checkpoint_sha256": sha256, "code": code_version("evaluate")}
+                "checkpoint_sha256": sha256, "code": code_version("fakeit_lib.evaluation.evaluate")}
 
 
 def checkpoint_label(path: str | Path) -> str:

@@ -202,7 +202,7 @@ def read_judge(folder: Path | str) -> tuple[JudgeNet, float, JudgeConfig]:
 def _identity(cfg: JudgeConfig) -> dict:
     from ..core.store import code_version
 
-    return {**dataclasses.asdict(cfg), "code": code_version("judge")}
+    return {**dataclasses.asdict(cfg), "code": code_version("fakeit_lib.evaluation.judge")}
 
 
 def judge_folder(cfg: JudgeConfig, root: Path | None = None) -> Path:

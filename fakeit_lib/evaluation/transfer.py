@@ -125,7 +125,7 @@ class TransferConfig:
         for k, v in plain.items():
             if k.endswith(("_root", "_file")) and v:
                 plain[k] = root_identity(k, v)
-        return {**plain, "checkpoint_sha256": sha256, "code": code_version("transfer")}
+        return {**plain, "checkpoint_sha256": sha256, "code": code_version("fakeit_lib.evaluation.transfer")}
 
     def sgd(self) -> SGDSettings:
         return SGDSettings(self.sgd_lrs, self.sgd_wds, self.sgd_epochs, self.sgd_batch_size)
@@ -202,7 +202,7 @@ def extract_features(enc: torch.nn.Module, dataset, batch_size: int = 128, worke
 def cached_features(enc, sha256: str, key: dict, dataset, config: TransferConfig, ranks=None,
                     device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """Features of a dataset split, extracted once per (checkpoint sha256, dataset key) and cached on disk."""
-    key = {**key, "code": code_version("transfer")}  # features made by other code are never reused
+    key = {**key, "code": code_version("fakeit_lib.evaluation.transfer")}  # features made by other code are never reused
     path = output_root() / "features" / f"{sha256[:16]}-{key['dataset']}-{key['split']}-{config_hash(key, 10)}.pt"
     if ranks is not None:
         ranks.barrier()  # every process sees the same cache state

@@ -170,7 +170,7 @@ def real_training_set(p: PipelineParams) -> Path:
     from ..core.store import code_version
 
     n = int(p.images_per_class)
-    folder = stage_dir(f"real-fashion-mnist-train{n}", {"split": "train", "per_class": n, "code": code_version("real")})
+    folder = stage_dir(f"real-fashion-mnist-train{n}", {"split": "train", "per_class": n, "code": code_version("fakeit_lib.datasets.images")})
     return export_fashion_mnist(folder, "train", n)
 
 

@@ -102,7 +102,7 @@ def identity(config: GenerateConfig) -> dict:
     if config.generator != MINI and Path(config.generator).expanduser().exists():
         plain["generator"] = Path(config.generator.rstrip("/")).name
     return {**plain, "generator_content": generator_content(config.generator, config.revision),
-            "code": store.code_version("generate")}
+            "code": store.code_version("fakeit_lib.generation.generate")}
 
 
 def dataset_slug(config: GenerateConfig) -> str:
