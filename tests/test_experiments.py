@@ -11,6 +11,7 @@ import pytest
 from fakeit_lib.core.errors import FakeitError
 from fakeit_lib.core.params import from_dict
 from fakeit_lib.experiments import stages as ex
+from fakeit_lib.experiments.params import PipelineParams
 from fakeit_lib.paper.results import paper_results, paper_rows, table1_row, table1_value
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -182,14 +183,14 @@ def test_prompt_findings_cannot_be_tested_when_the_generator_learnt_the_prompts(
 
 
 def test_images_spec_and_bad_parameters():
-    assert ex.images_spec(ex.PipelineParams(images_per_class=50), 0.2) == 10
-    assert ex.images_spec(ex.PipelineParams(real_root="/data/in100"), 10.0) == "x10:/data/in100"
+    assert ex.images_spec(PipelineParams(images_per_class=50), 0.2) == 10
+    assert ex.images_spec(PipelineParams(real_root="/data/in100"), 10.0) == "x10:/data/in100"
     with pytest.raises(FakeitError, match="'match' needs real_root"):
-        ex.images_spec(ex.PipelineParams(), 1.0)
+        ex.images_spec(PipelineParams(), 1.0)
     with pytest.raises(FakeitError, match="parameter recipe='huge' is not valid; valid: paper, mini, smoke"):
-        from_dict(ex.PipelineParams, {"recipe": "huge"})
+        from_dict(PipelineParams, {"recipe": "huge"})
     with pytest.raises(FakeitError, match="eval_roots has unknown test set"):
-        from_dict(ex.PipelineParams, {"eval_roots": {"valid": "/x"}})
+        from_dict(PipelineParams, {"eval_roots": {"valid": "/x"}})
 
 
 def _stage_marks(out: Path) -> dict[str, float]:

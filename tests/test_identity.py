@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from tiny_sd import build_tiny_sd
 
+from fakeit_lib.experiments.params import PipelineParams
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -51,7 +53,7 @@ def test_cli_runs_of_the_plan_are_what_the_notebook_path_finds(tmp_path, monkeyp
         raise AssertionError("the notebook path loaded a generator: the CLI's dataset was not found")
 
     monkeypatch.setattr(generate, "load_generator", no_drawing)
-    p = experiments.PipelineParams(scale="smoke", class_set="fashion-mnist", generator=str(sd), steps=2, gen_batch_size=4,
+    p = PipelineParams(scale="smoke", class_set="fashion-mnist", generator=str(sd), steps=2, gen_batch_size=4,
                                    images_per_class=2, recipe="smoke", eval_suite="mini", eval_max_images=40, seed=0)
     clone = experiments.synthetic_clone(p, "c", 2.0)
     assert clone == generate.dataset_dir(plan.clone_config(preset, "c", 2.0, 1.0))

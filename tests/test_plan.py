@@ -11,7 +11,8 @@ import pytest
 
 from fakeit_lib.builder import runner
 from fakeit_lib.chapters.fig1_spider import fig1_axes, paper_fig1_groups, run_fig1_groups
-from fakeit_lib.experiments import costs, plan
+from fakeit_lib.experiments import costs, plan, report
+from fakeit_lib.experiments.params import PipelineParams
 from fakeit_lib.generation import generate
 from fakeit_lib.training.train import configure_parser as train_parser
 from fakeit_lib.training.train import make_config, run_folder
@@ -221,8 +222,8 @@ def test_paper_1k_plan_lists_the_baselines_as_downloaded():
     import torchvision
 
     p = runner.load_preset("paper-1k", ROOT)
-    names = [n for n, _ in plan.needed_artefacts(p)]
-    urls = {n: e["where"] for n, e in plan.needed_artefacts(p)}
+    names = [n for n, _ in report.needed_artefacts(p)]
+    urls = {n: e["where"] for n, e in report.needed_artefacts(p)}
     assert names[:5] == ["CompVis/stable-diffusion-v1-4", "imagenet_1k_sd.pth", "resnet50-0676ba61.pth",
                          "resnet50_a1_0-14fe96d1.pth", "real_root"] and "cog" in names and "in1k" in names
     assert urls["resnet50-0676ba61.pth"] == torchvision.models.ResNet50_Weights.IMAGENET1K_V1.url
@@ -327,7 +328,7 @@ def test_launcher_runs_stages_over_two_processes(monkeypatch, tmp_path):
         raise AssertionError("the notebook path loaded a generator: the launched stage's dataset was not found")
 
     monkeypatch.setattr(generate, "load_generator", no_drawing)
-    params = experiments.PipelineParams(scale="smoke", class_set="fashion-mnist", generator="mini", steps=2, gen_batch_size=4,
+    params = PipelineParams(scale="smoke", class_set="fashion-mnist", generator="mini", steps=2, gen_batch_size=4,
                                         images_per_class=4, recipe="smoke", eval_suite="mini", eval_max_images=40, seed=0)
     runs = experiments.model_runs(params, "c", 2.0)
     assert runs.checkpoints[0].parent == run_folder(make_config("smoke", data=str(runs.dataset), class_set="fashion-mnist", seed=0))

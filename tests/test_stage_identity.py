@@ -9,6 +9,7 @@ import pytest
 from fakeit_lib.core import store
 from fakeit_lib.core.errors import FakeitError
 from fakeit_lib.core.imports import PACKAGE_DIR
+from fakeit_lib.experiments.params import PipelineParams
 
 
 @pytest.fixture
@@ -143,7 +144,7 @@ def test_seeds_trained_side_by_side_equal_seeds_trained_in_turn(tmp_path: Path, 
 
     from fakeit_lib.experiments import stages as ex
 
-    p = ex.PipelineParams(scale="smoke", class_set="fashion-mnist", recipe="smoke", eval_suite="mini",
+    p = PipelineParams(scale="smoke", class_set="fashion-mnist", recipe="smoke", eval_suite="mini",
                           images_per_class=4, eval_max_images=50, train_seeds=[0, 1])
     weights = {}
     for jobs in ("2", "1"):  # two output roots: the checkpoints record different data paths, so compare weights

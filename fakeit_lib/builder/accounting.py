@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from ..core.store import DONE_MARKER, read_config
+from ..experiments.params import preset_params
 from ..generation.writer import drawing_seconds
 
 
@@ -75,19 +76,20 @@ def levers_markdown(acc: dict, params: dict) -> str:
         lines.append(f"- **Views of larger clones**: {g['viewed']:,} images of smaller clones and sweep points are the "
                      f"first images of larger ones, drawn once; at this build's {per_image * 1000:,.0f} ms a drawn image, "
                      f"drawing them would have cost {g['viewed'] * per_image:,.0f} core-seconds more.")
-    multipliers = [float(m) for m in params.get("multipliers", []) if float(m) > 1.0]
-    seeds = len(params.get("train_seeds") or [0])
-    if params.get("scaling_budget") == "steps" and multipliers and per_epoch:
+    q = preset_params(params)
+    multipliers = [m for m in q.multipliers if m > 1.0]
+    seeds = len(q.train_seeds)
+    if q.scaling_budget == "steps" and multipliers and per_epoch:
         from ..training.train import make_config
 
-        epochs = make_config(params.get("recipe", "mini"), data="-").epochs
+        epochs = make_config(q.recipe, data="-").epochs
         extra = sum((m - 1) * epochs for m in multipliers) * seeds
         lines.append(f"- **Fig. 4's clones at the 1x step budget**: the clones of {', '.join(f'{m:g}x' for m in multipliers)} "
                      f"trained as many steps as the 1x clone; at the recipe's {epochs} epochs each they would have taken "
                      f"about {extra * per_epoch:,.0f} core-seconds more ({seeds} seeds, at this build's "
                      f"{per_epoch:.2f} s per epoch of a 1x-size set).")
-    if params.get("eval_max_images") and e.get("in_domain_seconds"):
-        n = int(params["eval_max_images"])
+    if q.eval_max_images and e.get("in_domain_seconds"):
+        n = q.eval_max_images
         lines.append(f"- **Test sets no larger than the interval needs**: the in-domain evaluations read the first {n:,} "
                      f"of the 10,000 real test images and took {e['in_domain_seconds']:,.0f} core-seconds; reading all "
                      f"would have cost at most {e['in_domain_seconds'] * (10000 / n - 1):,.0f} more (each evaluation's "

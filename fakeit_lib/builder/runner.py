@@ -285,7 +285,7 @@ PLAN_PRESETS = {"paper": "ImageNet-100 (preset `paper`)", "paper-1k": "ImageNet-
 def plan_page_text(root: Path) -> str:
     """The paper-scale plans of the `paper` and `paper-1k` presets as markdown tables with grand totals, and the
     cost model behind their estimates (made when the book is built, from the library's plan)."""
-    from ..experiments.plan import plan_page
+    from ..experiments.report import plan_page
 
     return plan_page({title: load_preset(name, root) for name, title in PLAN_PRESETS.items()
                       if (root / "presets" / f"{name}.yaml").exists()})
@@ -455,7 +455,7 @@ def run(args: argparse.Namespace) -> int:
     if not getattr(args, "plan", False) and getattr(args, "calibrate", None) is not None:
         raise FakeitError("--calibrate measures the throughputs of a plan; valid only with --plan")
     if getattr(args, "plan", False):
-        from ..experiments.plan import plan_report
+        from ..experiments.report import plan_report
 
         print(plan_report(args.preset, load_preset(args.preset, project_root()), args.gpus or 1, args.cpus, args.calibrate))
         return 0

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..core.errors import FakeitError
-from ..experiments.stages import ModelRuns, PipelineParams, model_runs_many
+from ..experiments.params import PipelineParams
+from ..experiments.stages import ModelRuns, model_runs_many
 from ..paper import findings as fd
 from ..paper.stats import mean_interval
 

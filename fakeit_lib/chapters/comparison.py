@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..core.errors import FakeitError
-from ..experiments.stages import ModelRuns, PipelineParams, model_runs_many
+from ..experiments.params import BestCloneParams, PipelineParams, TransferParams
+from ..experiments.stages import ModelRuns, model_runs_many
 
 
 @dataclass
-class ComparisonParams(PipelineParams):
+class ComparisonParams(TransferParams, BestCloneParams, PipelineParams):
     """Parameters of the real-vs-synthetic chapters (Table 2, Fig. 1, representations): one model pair, shared."""
-
-    best_variant: str = "c_dc"  # prompt variant of the compared clone; paper (IN-100, Table 2 row 3): c_dc
-    best_guidance: float = 2.0  # guidance scale of the compared clone; paper: 2.0
-    best_multiplier: float = 50.0  # its size relative to the real set; paper (IN-100): 50x
-    transfer_suite: str = "paper"  # paper (ten datasets from transfer_roots) or mini (offline out-of-domain sets)
-    transfer_roots: dict = field(default_factory=dict)  # paper suite: {aircraft: root, cars: root, ...}
-    transfer_sets: list[str] = field(default_factory=list)  # mini suite: datasets probed ([]: all four)
 
     def validate(self) -> None:
         from ..prompts.variants import check_variant

@@ -17,7 +17,8 @@ import pandas as pd
 
 from ..core.errors import FakeitError
 from ..datasets.images import clone_arrays
-from ..experiments.stages import PipelineParams, synthetic_clones
+from ..experiments.params import PipelineParams, shared
+from ..experiments.stages import synthetic_clones
 from ..paper import findings as fd
 from ..paper.results import PAPER_EXAMPLES
 from ..prompts.variants import check_variant
@@ -29,19 +30,19 @@ SAMPLES = 5  # disjoint image samples per clone for the fidelity/diversity verdi
 class QualitativeParams:
     """Parameters of the fig2_qualitative chapter (paper Fig. 2): real images beside each clone's images."""
 
-    scale: str = "paper"  # label of the preset this ran with: smoke, mini or paper
-    class_set: str = "imagenet100"  # classes of the clones; paper: imagenet100; mini: fashion-mnist
-    generator: str = "CompVis/stable-diffusion-v1-4"  # diffusers model (hub id or folder) or "mini"; paper: SD v1.4
-    steps: int = 50  # denoising steps; paper: 50
-    gen_batch_size: int = 8  # images per generator call (part of a dataset's identity: fixed batches)
-    images_per_class: int | str = "match"  # synthetic images per class: N, or "match" (the real set's counts); paper: match
-    real_root: str = ""  # real training set (wnid folders) whose images are shown; "" at mini: Fashion-MNIST train
-    variants: list[str] = field(default_factory=lambda: ["c", "c_hc", "c_dc", "c_hc_inside_b"])  # prompt variants; paper: all four
-    guidances: list[float] = field(default_factory=lambda: [7.5, 2.0])  # guidance scales; paper: 7.5 and 2.0
+    scale: str = shared("scale")  # label of the preset this ran with: smoke, mini or paper
+    class_set: str = shared("class_set")  # classes of the clones; paper: imagenet100; mini: fashion-mnist
+    generator: str = shared("generator")  # diffusers model (hub id or folder) or "mini"; paper: SD v1.4
+    steps: int = shared("steps")  # denoising steps; paper: 50
+    gen_batch_size: int = shared("gen_batch_size")  # images per generator call (part of a dataset's identity: fixed batches)
+    images_per_class: int | str = shared("images_per_class")  # synthetic images per class: N, or "match" (the real set's counts); paper: match
+    real_root: str = shared("real_root")  # real training set (wnid folders) whose images are shown; "" at mini: Fashion-MNIST train
+    variants: list[str] = shared("variants")  # prompt variants; paper: all four
+    guidances: list[float] = shared("guidances")  # guidance scales; paper: 7.5 and 2.0
     example_wnids: list[str] = field(default_factory=lambda: list(PAPER_EXAMPLES))  # classes shown (absent ones: evenly spaced classes of the set)
     images_shown: int = 8  # images per row of the grids
-    seed: int = 0  # seeds generation
-    storage: str = "folder"  # how new clones store images: folder (a PNG file each) or shards (~1 GB tar files); paper presets: shards
+    seed: int = shared("seed")  # seeds generation
+    storage: str = shared("storage")  # how new clones store images: folder (a PNG file each) or shards (~1 GB tar files); paper presets: shards
 
     def validate(self) -> None:
         self.pipeline()  # checks the shared fields

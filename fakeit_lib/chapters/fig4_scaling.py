@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
 from ..core.errors import FakeitError
-from ..experiments.stages import ModelRuns, PipelineParams, clone_ladder, model_runs_many, transfer_scores_many
+from ..experiments.params import PipelineParams, ScalingLadderParams, TransferParams
+from ..experiments.stages import ModelRuns, clone_ladder, model_runs_many, transfer_scores_many
 from ..paper import findings as fd
 from ..paper.results import paper_rows, train_set_of
 from ..paper.stats import mean_interval
@@ -45,18 +46,8 @@ def budget_text(p: "ScalingParams") -> str:
 
 
 @dataclass
-class ScalingParams(PipelineParams):
+class ScalingParams(TransferParams, ScalingLadderParams, PipelineParams):
     """Parameters of Fig. 4: clones from 1/10x to 50x the real set's size, on real test images and in transfer."""
-
-    multipliers: list[float] = field(default_factory=lambda: [0.1, 1.0, 10.0, 20.0, 50.0])  # clone sizes; paper: 1/10x to 50x
-    scaling_variant: str = "c_dc"  # prompt variant of the scaled clones; paper: c_dc (Table 1 rows 8, 10-12)
-    scaling_guidance: float = 2.0  # guidance scale of the scaled clones; paper: 2.0
-    scaling_budget: str = "epochs"  # epochs: every clone trains the recipe's epochs (naver/trex: 100 whatever the
-    # size, so a 10x clone costs 10x); steps: every clone trains as many optimiser steps as the 1x clone (epochs and
-    # warm-up scaled by 1/multiplier: a fixed training budget, more images seen fewer times). Paper: epochs
-    transfer_suite: str = "paper"  # paper (10 datasets of Table 2, transfer_roots) or mini (offline out-of-domain sets)
-    transfer_roots: dict = field(default_factory=dict)  # paper suite: {aircraft: root, cars: root, ...}
-    transfer_sets: list[str] = field(default_factory=list)  # mini suite: datasets probed ([]: all four)
 
     def validate(self) -> None:
         from ..prompts.variants import check_variant

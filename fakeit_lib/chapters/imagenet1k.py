@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..core.errors import FakeitError
+from ..experiments.params import shared
 from ..paper.results import TEST_SETS, VARIANT_LABELS, paper_columns, paper_results, paper_rows
 
 TRANSFER_NAMES = {"aircraft": "Aircraft", "cars": "Cars196", "dtd": "DTD", "eurosat": "EuroSAT", "flowers": "Flowers",
@@ -23,7 +24,7 @@ GROUP_NAMES = {"small_scale": "small-scale (8 sets)", "long_tail": "long-tail (2
 class ImageNet1KParams:
     """Parameters of the ImageNet-1K chapter: which preset's finished outputs to show beside the paper."""
 
-    scale: str = "paper"  # label of the preset this ran with: smoke, mini or paper
+    scale: str = shared("scale")  # label of the preset this ran with: smoke, mini or paper
     imagenet1k_preset: str = "paper-1k"  # preset whose finished stages are shown (nothing is computed); paper: paper-1k
 
     def validate(self) -> None:

@@ -3,12 +3,13 @@ scenes drawn from all 365, at Table 1's guidance scales, one model per clone and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
 from ..core.errors import FakeitError
-from ..experiments.stages import PipelineParams, model_runs_many
+from ..experiments.params import PipelineParams, shared
+from ..experiments.stages import model_runs_many
 from ..paper import findings as fd
 from ..paper.results import VARIANT_LABELS, table1_row, train_set_of
 from ..paper.tables import PAPER, interval_cell, interval_columns
@@ -25,7 +26,7 @@ PAPER_VALUE = "not tested in the paper (named as future work in Sec. 4.3)"
 class MatchedParams(PipelineParams):
     """Parameters of the matched-backgrounds chapter: the two background variants at Table 1's guidance scales."""
 
-    guidances: list[float] = field(default_factory=lambda: [7.5, 2.0])  # as Table 1: 7.5 (default) and 2.0
+    guidances: list[float] = shared("guidances")  # as Table 1: 7.5 (default) and 2.0
 
     def validate(self) -> None:
         super().validate()

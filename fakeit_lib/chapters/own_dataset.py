@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import importlib.resources
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from ..core.errors import FakeitError
 from ..core.params import from_dict
-from ..experiments.stages import PipelineParams, synthetic_clone, trained_checkpoint
+from ..experiments.params import PipelineParams, shared
+from ..experiments.stages import synthetic_clone, trained_checkpoint
 
 EXAMPLE = "footwear_shop.tsv"
 # the example's classes (their folders) -> the Fashion-MNIST test label of the same kind of shoe
@@ -28,18 +29,18 @@ EXAMPLE_LABELS = {"sandal": 5, "sneaker": 7, "ankle_boot": 9}
 class OwnDatasetParams:
     """Parameters of the clone-your-own-dataset chapter (defaults: the paper's settings for a new class set)."""
 
-    scale: str = "paper"  # label of the preset this ran with: smoke, mini or paper
+    scale: str = shared("scale")  # label of the preset this ran with: smoke, mini or paper
     class_file: str = ""  # your classes: one wnid a line, or name<TAB>description[<TAB>parent]; "": the footwear-shop example
     test_root: str = ""  # your real test images, one folder per class; "": the example's Fashion-MNIST test images
-    generator: str = "CompVis/stable-diffusion-v1-4"  # diffusers model (hub id or folder) or "mini"; paper: SD v1.4
-    steps: int = 50  # denoising steps; paper: 50
-    gen_batch_size: int = 8  # images per generator call (part of a dataset's identity: fixed batches)
-    best_variant: str = "c_dc"  # prompt variant of the clone; paper's best: c_dc
-    best_guidance: float = 2.0  # guidance scale of the clone; paper's best: 2.0
+    generator: str = shared("generator")  # diffusers model (hub id or folder) or "mini"; paper: SD v1.4
+    steps: int = shared("steps")  # denoising steps; paper: 50
+    gen_batch_size: int = shared("gen_batch_size")  # images per generator call (part of a dataset's identity: fixed batches)
+    best_variant: str = shared("best_variant")  # prompt variant of the clone; paper's best: c_dc
+    best_guidance: float = shared("best_guidance")  # guidance scale of the clone; paper's best: 2.0
     own_images_per_class: int = 1300  # synthetic images per class; paper: as many as the real set (ImageNet: ~1,300)
-    recipe: str = "paper"  # training recipe: paper (ResNet-50, multi-crop, 100 epochs), mini or smoke
-    seed: int = 0  # seeds generation: the synthetic set is fixed whatever the training seeds
-    train_seeds: list[int] = field(default_factory=lambda: [0])  # one model per seed; paper: [0]
+    recipe: str = shared("recipe")  # training recipe: paper (ResNet-50, multi-crop, 100 epochs), mini or smoke
+    seed: int = shared("seed")  # seeds generation: the synthetic set is fixed whatever the training seeds
+    train_seeds: list[int] = shared("train_seeds")  # one model per seed; paper: [0]
     own_seeds: int = 0  # train only the first N of train_seeds here (0: all); this page checks no paper finding
 
     def validate(self) -> None:

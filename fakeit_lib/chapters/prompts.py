@@ -10,23 +10,24 @@ import pandas as pd
 
 from ..core.errors import FakeitError
 from ..datasets.classes import BUILTIN_SETS, ClassInfo, ClassSet, load_class_set
+from ..experiments.params import shared
 from ..paper.results import PAPER_EXAMPLES
 from ..prompts.backgrounds import MATCHED_K, matched_frame  # noqa: F401 (MATCHED_K: the page states it)
 from ..prompts.scenes import load_scenes
-from ..prompts.variants import BACKGROUND_VARIANTS, PAPER_VARIANTS, build_prompts, check_variant, prompt_texts
+from ..prompts.variants import BACKGROUND_VARIANTS, build_prompts, check_variant, prompt_texts
 
 
 @dataclass
 class PromptsParams:
     """Parameters of the prompts notebook (paper Sec. 4)."""
 
-    scale: str = "paper"  # label of the preset this ran with: smoke, mini or paper
-    class_set: str = "imagenet100"  # class set whose prompts are counted and sampled; paper: ImageNet-100 and -1K
-    variants: list[str] = dataclasses.field(default_factory=lambda: list(PAPER_VARIANTS))  # prompt variants to show
+    scale: str = shared("scale")  # label of the preset this ran with: smoke, mini or paper
+    class_set: str = shared("class_set")  # class set whose prompts are counted and sampled; paper: ImageNet-100 and -1K
+    variants: list[str] = shared("variants")  # prompt variants to show
     example_wnids: list[str] = dataclasses.field(default_factory=lambda: list(PAPER_EXAMPLES))  # paper's Fig. 2 classes
     sample_size: int = 5  # random classes of class_set to show
     scenes_shown: int = 3  # background prompts shown per class for c_hc_inside_b
-    seed: int = 0  # seed of the random sample
+    seed: int = shared("seed")  # seed of the random sample
 
     def validate(self) -> None:
         for v in self.variants:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
 from ..core.errors import FakeitError
-from ..experiments.stages import PipelineParams, model_runs_many
+from ..experiments.params import PipelineParams, shared
+from ..experiments.stages import model_runs_many
 from ..experiments.stages import draw_setting as stages_draw_setting
 from ..paper import findings as fd
 from ..paper.results import TEST_SETS, VARIANT_LABELS, table1_row, train_set_of
@@ -21,8 +22,8 @@ NO_SCENES = ("Fashion-MNIST images show one object on a black ground and the min
 class Table1Params(PipelineParams):
     """Parameters of Table 1: every prompt variant x guidance scale, plus the real baseline."""
 
-    variants: list[str] = field(default_factory=lambda: ["c", "c_hc", "c_dc", "c_hc_inside_b"])  # paper: these four
-    guidances: list[float] = field(default_factory=lambda: [7.5, 2.0])  # paper: 7.5 (default) and 2.0
+    variants: list[str] = shared("variants")  # paper: these four
+    guidances: list[float] = shared("guidances")  # paper: 7.5 (default) and 2.0
 
     def validate(self) -> None:
         from ..prompts.variants import check_variant
@@ -32,7 +33,6 @@ class Table1Params(PipelineParams):
             check_variant(v)
         if not self.variants or not self.guidances or any(g < 0 for g in self.guidances):
             raise FakeitError(f"parameters variants={self.variants} and guidances={self.guidances} must be non-empty, guidances >= 0")
-
 
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ..core.errors import FakeitError
 from .costs import Figure, classifier_flops, generator_flops, multicrop_flops, probe_flops_per_sample
+from .params import preset_params
 
 DEFAULT_SECONDS = 20.0  # time box of the generation and training-step measurements (the others: a half or a quarter)
 CPU_BATCH = 16  # at most this many samples per training step on the CPU (a GPU's per-process batch would take minutes)
@@ -81,10 +82,10 @@ def measure_generation(p: dict, seconds: float, where: str):
     from ..generation.generate import generate_images, load_generator
 
     d = GenerateConfig()
-    gen = load_generator(p["generator"], d.device, d.dtype, None, False, None)
-    batch, steps = int(p.get("gen_batch_size", d.batch_size)), int(p.get("steps", d.steps))
-    guidance = max([float(g) for g in p.get("guidances") or [d.guidance]])
-    flops = generator_flops(p["generator"])
+    p = preset_params(p)
+    gen = load_generator(p.generator, d.device, d.dtype, None, False, None)
+    batch, steps, guidance = p.gen_batch_size, p.steps, max(p.guidances)
+    flops = generator_flops(p.generator)
     texts, seeds = ["a photo of a goldfish"] * batch, list(range(batch))
     calls: list[float] = []  # seconds of each UNet call
     start = time.perf_counter()
@@ -115,7 +116,7 @@ def measure_generation(p: dict, seconds: float, where: str):
     image_steps = batch * len(timed) / sum(timed)
     value = image_steps * flops.per_step(guidance)
     images = generate_images(gen, texts[:2], seeds[:2], guidance, 1, None)
-    source = (f"{len(timed)} denoising steps of {p['generator']} at batch {batch}, guidance {guidance:g} "
+    source = (f"{len(timed)} denoising steps of {p.generator} at batch {batch}, guidance {guidance:g} "
               f"({'after one warm-up step' if len(calls) > 1 else 'one step, warm-up included'}): {image_steps:,.2f} "
               f"image-steps/s x {flops.per_step(guidance) / 1e9:,.3g} GFLOP counted")
     return Figure(value, "FLOP/s", source, where), images
@@ -139,7 +140,7 @@ def _photographs(folder: Path, size: tuple[int, int], mode: str, fmt: str, per_c
 def _recipe(p: dict, data: Path):
     from ..training.train import make_config
 
-    return make_config(p.get("recipe", "paper"), data=str(data), workers=0)
+    return make_config(preset_params(p).recipe, data=str(data), workers=0)
 
 
 def _loader(recipe, batch: int):
@@ -171,7 +172,7 @@ def measure_loader(p: dict, folder: Path, batch: int, seconds: float, where: str
                     break
             epoch += 1
         used = time.process_time() - cpu
-    source = (f"{samples} samples of the {p.get('recipe', 'paper')} recipe's multi-crop ({recipe.global_crops} x "
+    source = (f"{samples} samples of the {preset_params(p).recipe} recipe's multi-crop ({recipe.global_crops} x "
               f"{recipe.global_size} px + {recipe.local_crops} x {recipe.local_size} px) from {what}, through its "
               "training loader in one process and thread, per second of its CPU time")
     return Figure(samples / used, "samples/s", source, where), first
@@ -293,8 +294,9 @@ def _probe_shape(p: dict) -> tuple[int, int]:
     from ..evaluation.transfer_data import COG_LEVELS, PUBLISHED_CLASSES
     from ..training.train import make_config
 
-    recipe = make_config(p.get("recipe", "paper"), data="-")
-    roots = [n for n, r in (p.get("transfer_roots") or {}).items() if r]
+    p = preset_params(p)
+    recipe = make_config(p.recipe, data="-")
+    roots = [n for n, r in p.transfer_roots.items() if r]
     names = [n for n in roots if n in PUBLISHED_CLASSES] + (list(COG_LEVELS) if "cog" in roots else [])
     return classifier_flops(recipe.arch, recipe.eval_crop).features, max([PUBLISHED_CLASSES[n] for n in names] or [10])
 
@@ -320,7 +322,7 @@ def measure_rates(p: dict, num_classes: int, gpus: int = 1, seconds: float = DEF
         w, h = images[0].size
         measured["multicrop_synthetic_per_core"], crops = measure_loader(
             p, clone, batch, seconds / 2, cpu, f"{w} x {h} {images[0].mode} PNG photographs (as the generator's images are stored)")
-        real_kind = (JPEG_SIZE, "RGB", "JPEG") if p.get("real_root") else (images[0].size, images[0].mode, "PNG")
+        real_kind = (JPEG_SIZE, "RGB", "JPEG") if preset_params(p).real_root else (images[0].size, images[0].mode, "PNG")
         real = _photographs(Path(tmp) / "real", *real_kind)
         measured["multicrop_real_per_core"], _ = measure_loader(
             p, real, batch, seconds / 2, cpu, f"{real_kind[0][0]} x {real_kind[0][1]} {real_kind[1]} {real_kind[2]} photographs")

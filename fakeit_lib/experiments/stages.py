@@ -9,56 +9,13 @@ them (fakeit_lib.paper.findings).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import FakeitError
 from ..core.params import from_dict
 from ..core.store import stage_dir
-from .presets import SCALES
-
-
-@dataclass
-class PipelineParams:
-    """Settings every experiment notebook shares (one name, one meaning, in every preset)."""
-
-    scale: str = "paper"  # label of the preset this ran with: smoke, mini or paper
-    class_set: str = "imagenet100"  # classes of the clone; paper: imagenet100 (and imagenet1k); mini: fashion-mnist
-    generator: str = "CompVis/stable-diffusion-v1-4"  # diffusers model (hub id or folder) or "mini"; paper: SD v1.4
-    steps: int = 50  # denoising steps; paper: 50
-    gen_batch_size: int = 8  # images per generator call (part of a dataset's identity: fixed batches)
-    images_per_class: int | str = "match"  # synthetic images per class at 1x: N, or "match" (the real set's counts, real_root); paper: match
-    recipe: str = "paper"  # training recipe: paper (ResNet-50, multi-crop, 100 epochs), mini or smoke
-    real_root: str = ""  # real training set (ImageFolder of wnid folders) for the baseline; "" at mini: Fashion-MNIST
-    eval_suite: str = "imagenet"  # imagenet (val, v2, sketch, r, a from eval_roots) or mini (Fashion-MNIST test)
-    eval_roots: dict = field(default_factory=dict)  # imagenet suite: {val: root, v2: root, sketch: ..., r: ..., a: ...}
-    eval_max_images: int = 0  # evaluate on the first N images of each test set (0: all)
-    seed: int = 0  # seeds generation: the synthetic sets are fixed whatever the training seeds
-    train_seeds: list[int] = field(default_factory=lambda: [0])  # one model per seed behind every number; paper: [0]
-    storage: str = "folder"  # how new clones store images: folder (a PNG file each) or shards (~1 GB tar files); paper presets: shards
-
-    def validate(self) -> None:
-        from ..training.train import PRESETS
-
-        if self.scale not in SCALES:
-            raise FakeitError(f"parameter scale={self.scale!r} is not valid; valid: {', '.join(SCALES)}")
-        if self.recipe not in PRESETS:
-            raise FakeitError(f"parameter recipe={self.recipe!r} is not valid; valid: {', '.join(PRESETS)}")
-        if self.eval_suite not in ("imagenet", "mini"):
-            raise FakeitError(f"parameter eval_suite={self.eval_suite!r} is not valid; valid: imagenet, mini")
-        bad = sorted(set(self.eval_roots) - {"val", "v2", "sketch", "r", "a"})
-        if bad:
-            raise FakeitError(f"parameter eval_roots has unknown test set(s) {', '.join(bad)}; valid: val, v2, sketch, r, a")
-        if self.steps < 1 or self.gen_batch_size < 1:
-            raise FakeitError("parameters steps and gen_batch_size must be at least 1")
-        if isinstance(self.images_per_class, str) and self.images_per_class != "match":
-            raise FakeitError(f"parameter images_per_class={self.images_per_class!r} must be a number >= 1 or 'match'")
-        if isinstance(self.images_per_class, int) and self.images_per_class < 1:
-            raise FakeitError(f"parameter images_per_class={self.images_per_class} must be at least 1")
-        if self.storage not in ("folder", "shards"):
-            raise FakeitError(f"parameter storage={self.storage!r} is not valid; valid: folder, shards")
-        if not self.train_seeds or len(set(self.train_seeds)) != len(self.train_seeds):
-            raise FakeitError(f"parameter train_seeds={self.train_seeds} must list distinct seeds, at least one")
+from .params import PipelineParams, TransferParams
 
 
 def images_spec(p: PipelineParams, multiplier: float = 1.0) -> int | str:
@@ -226,8 +183,8 @@ def evaluations(p: PipelineParams, checkpoints: list[Path], suite: str | None = 
     return run_jobs(_evaluate_job, jobs, [_evaluate_done(*j) for j in jobs], desc=f"evaluate {suite or p.eval_suite}")
 
 
-def _transfer_values(p: PipelineParams, checkpoint: Path, suite: str, roots: dict, **settings) -> dict:
-    sets = list(getattr(p, "transfer_sets", []) or [])
+def _transfer_values(p: TransferParams, checkpoint: Path, suite: str, roots: dict, **settings) -> dict:
+    sets = list(p.transfer_sets)
     if suite == "mini" and sets:
         settings = {"mini_sets": sets, **settings}
     return dict(checkpoint=str(checkpoint), suite=suite, **{f"{k}_root": v for k, v in roots.items()}, **settings)
@@ -247,12 +204,12 @@ def _transfer_done(values: dict) -> bool:
     return folder is not None and is_done(folder)
 
 
-def transfer_results(p: PipelineParams, checkpoint: Path, suite: str, roots: dict, **settings) -> dict:
+def transfer_results(p: TransferParams, checkpoint: Path, suite: str, roots: dict, **settings) -> dict:
     """Linear-probe top-1 of a checkpoint's frozen encoder on a transfer suite (probed unless done)."""
     return _transfer_job(_transfer_values(p, checkpoint, suite, roots, **settings))
 
 
-def transfers(p: PipelineParams, checkpoints: list[Path], suite: str, roots: dict, random_init: bool = False) -> list[dict]:
+def transfers(p: TransferParams, checkpoints: list[Path], suite: str, roots: dict, random_init: bool = False) -> list[dict]:
     """`transfer_results` of several checkpoints (or of their initialisations, `random_init`), side by side in worker
     processes (fakeit_lib.core.parallel)."""
     from ..core.parallel import run_jobs
@@ -350,12 +307,12 @@ def family(name: str, models: dict[str, ModelRuns], test: str | None = None, met
     return Family(name, {label: runs.scores(metric, test) for label, runs in models.items()})
 
 
-def transfer_scores(p: PipelineParams, runs: ModelRuns, suite: str, roots: dict) -> list[dict[str, float]]:
+def transfer_scores(p: TransferParams, runs: ModelRuns, suite: str, roots: dict) -> list[dict[str, float]]:
     """Per seed: linear-probe top-1 (%) on each transfer dataset, and their `average` (out-of-domain sets only)."""
     return transfer_scores_many(p, [runs], suite, roots)[0]
 
 
-def transfer_scores_many(p: PipelineParams, models: list[ModelRuns], suite: str, roots: dict,
+def transfer_scores_many(p: TransferParams, models: list[ModelRuns], suite: str, roots: dict,
                          random_init: bool = False) -> list[list[dict[str, float]]]:
     """`transfer_scores` of several models, every probe side by side in worker processes; with `random_init`, of
     each checkpoint's network at its own initialisation (the random-weights control of Table 2 row 1)."""
