@@ -2,6 +2,8 @@
 # ImageNet-1K-SD at paper scale on the GPUs of one machine (paper Sec. 5): Stable Diffusion v1.4, prompts "c, d_c",
 # 50 steps, guidance 2.0, as many images per class as the real ImageNet-1K training set (its imbalance kept).
 # Every other setting is the library's default, the one the notebooks use, so the book finds this dataset.
+# Images are stored as shards (~1 GB tar files, as the paper presets store them) rather than 1.28 M PNG files
+# written and synced one by one; give `--storage folder` after the folder for a file an image (the same dataset).
 #
 #   REAL_TRAIN=/data/imagenet/train bash examples/generate_torchrun.sh          # into its folder under $FAKEIT_OUTPUT
 #   REAL_TRAIN=/data/imagenet/train bash examples/generate_torchrun.sh /data/x  # or into a folder of your choice
@@ -27,5 +29,5 @@ IMAGES_PER_CLASS=${IMAGES_PER_CLASS:-match:${REAL_TRAIN:?set REAL_TRAIN to the r
 
 exec torchrun --standalone --nproc_per_node "$NPROC" -m fakeit_lib generate \
   --classes "$CLASSES" --variant "$VARIANT" --generator "$GENERATOR" \
-  --images-per-class $IMAGES_PER_CLASS --guidance "$GUIDANCE" --steps 50 --seed 0 \
+  --images-per-class $IMAGES_PER_CLASS --guidance "$GUIDANCE" --steps 50 --seed 0 --storage shards \
   ${OUT:+--out "$OUT"} "$@"

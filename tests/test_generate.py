@@ -369,7 +369,7 @@ def test_torchrun_two_processes_equal_one(tmp_path, tiny_sd):
     single = subprocess.Popen([sys.executable, "-m", "fakeit_lib", *cli_args(tiny_sd, one, per_class=3, steps=3)], env=env_one_thread(),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     env = example_env(NPROC=2, CLASSES="fashion-mnist", VARIANT="c_dc", GENERATOR=tiny_sd, IMAGES_PER_CLASS=3, GUIDANCE=2)
-    overrides = ["--steps", "3", "--size", "32", "--batch-size", "2", "--seed", "7", "--no-progress"]
+    overrides = ["--steps", "3", "--size", "32", "--batch-size", "2", "--seed", "7", "--no-progress", "--storage", "folder"]
     res = subprocess.run(["bash", str(ROOT / "examples" / "generate_torchrun.sh"), str(two), *overrides], env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert single.wait(timeout=600) == 0

@@ -23,7 +23,7 @@ def snapshot(root: Path) -> dict[str, int]:
 
 @pytest.mark.integration
 def test_cli_runs_of_the_plan_are_what_the_notebook_path_finds(tmp_path, monkeypatch):
-    from fakeit_lib.experiments import plan
+    from fakeit_lib.experiments import commands, plan
     from fakeit_lib.experiments import stages as experiments
     from fakeit_lib.generation import generate
 
@@ -45,7 +45,7 @@ def test_cli_runs_of_the_plan_are_what_the_notebook_path_finds(tmp_path, monkeyp
     by_hand = [stages[0], stages[2], stages[3]]  # the ladder, then the 1x model and its evaluation
     for s in by_hand:
         res = subprocess.run([sys.executable, "-m", "fakeit_lib", *s.command], capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
-        assert res.returncode == 0, f"{plan.command_text(s)}\n{res.stderr[-2000:]}"
+        assert res.returncode == 0, f"{commands.command_text(s)}\n{res.stderr[-2000:]}"
     assert [s.done for s in plan.plan(preset)][:4] == [True, False, True, True]
     before = snapshot(out)
 

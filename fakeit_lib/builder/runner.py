@@ -439,7 +439,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="GPUs to plan for or run on: paper-scale stages run as torchrun over N processes "
                              "(default: 1 for --plan, the visible GPUs for a build)")
     parser.add_argument("--cpus", type=int, default=0, metavar="N",
-                        help="--plan: CPU cores beside the GPUs, which decode the images (default: this machine's)")
+                        help="--plan: CPU cores beside the GPUs, which decode the images (default: a DGX A100's, 16 "
+                             "for each GPU planned; never this machine's)")
     parser.add_argument("--calibrate", type=float, nargs="?", const=DEFAULT_SECONDS, default=None, metavar="SECONDS",
                         help="--plan: first measure this machine's throughputs (generation, training through the "
                              f"real loader, probe), each within SECONDS (default {DEFAULT_SECONDS:g}), and print them beside the "
@@ -451,7 +452,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "gpus", None) is not None and args.gpus < 1:
         raise FakeitError(f"--gpus {args.gpus} is not valid; valid: a number of GPUs, at least 1")
     if getattr(args, "cpus", 0) < 0:
-        raise FakeitError(f"--cpus {args.cpus} is not valid; valid: a number of CPU cores, at least 1 (or 0: this machine's)")
+        raise FakeitError(f"--cpus {args.cpus} is not valid; valid: a number of CPU cores, at least 1 (or 0: a DGX A100's, 16 a GPU)")
     if not getattr(args, "plan", False) and getattr(args, "calibrate", None) is not None:
         raise FakeitError("--calibrate measures the throughputs of a plan; valid only with --plan")
     if getattr(args, "plan", False):

@@ -16,13 +16,7 @@ Throughputs (`Rates`, each figure with its source): `assumed_rates` derives them
 GPU's FLOP/s from published throughputs times the FLOPs counted here (Stable Diffusion's denoising iterations/s at
 the chosen batch; ResNet-50 training images/s, whose share of the GPU's peak serves every workload without a
 published rate), and what the CPU cores decode per second. `calibrate.measure_rates` replaces them with
-measurements on the user's machine. Time of a stage (`*_seconds`):
-- generate: images x FLOPs per image / (GPUs x generation FLOP/s);
-- train: epochs x images / min(GPUs x training FLOP/s / FLOPs per sample, decoding cores x samples/s per core):
-  the data loader, not the GPU, limits training when the cores beside the GPUs decode fewer samples than they take;
-- evaluate and transfer features: images / min(GPUs x inference FLOP/s / forward FLOPs, cores x decodes/s);
-- transfer probes, on process 0 alone: minibatch SGD per epoch and image (linear-layer FLOPs / probe FLOP/s +
-  feature bytes / host bandwidth), full-batch L-BFGS on the CPU (cores x FLOP/s per core).
+measurements on the user's machine. `estimates` turns them into the hours of each stage.
 """
 
 from __future__ import annotations
@@ -31,7 +25,6 @@ import functools
 import hashlib
 import importlib.resources
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -305,8 +298,8 @@ def assumed_rates(batch: int, guidance: float) -> Rates:
                                  f"{gpu} (NVIDIA DeepLearningExamples) x {train_224 / 1e9:.1f} GFLOP counted here = "
                                  f"{share:.0%} of its {peak / 1e12:.0f} TFLOPS peak"),
         "inference_flops": Figure(share * peak, "FLOP/s", f"at the training share of the peak ({share:.0%})"),
-        "probe_flops": Figure(share * fp32_peak, "FLOP/s", f"at the training share ({share:.0%}) of the "
-                              f"{fp32_peak / 1e12:.1f} TFLOPS float32 peak"),
+        "probe_flops": Figure(figure("probe_gemm_share") * fp32_peak, "FLOP/s", f"{figure('probe_gemm_share'):.0%} of the "
+                              f"{fp32_peak / 1e12:.1f} TFLOPS float32 peak ({a['probe_gemm_share']['source']})"),
         "host_bytes": Figure(figure("host_bytes_per_second"), "B/s", a["host_bytes_per_second"]["source"]),
         "multicrop_synthetic_per_core": Figure(figure("multicrop_synthetic_per_core"), "samples/s", a["multicrop_synthetic_per_core"]["source"]),
         "multicrop_real_per_core": Figure(figure("multicrop_real_per_core"), "samples/s", a["multicrop_real_per_core"]["source"]),
@@ -314,75 +307,3 @@ def assumed_rates(batch: int, guidance: float) -> Rates:
         "cpu_flops_per_core": Figure(figure("cpu_flops_per_core"), "FLOP/s", a["cpu_flops_per_core"]["source"]),
     }
     return Rates(f)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Stage times
-
-
-@dataclass(frozen=True)
-class Cluster:
-    """Where a plan runs: GPUs and the CPU cores beside them."""
-
-    gpus: int = 1  # GPUs (one torchrun process each)
-    cpus: int = 0  # CPU cores feeding them; 0: this machine's
-
-    @property
-    def cores(self) -> int:
-        """The CPU cores: those given, else this machine's."""
-        return self.cpus or os.cpu_count() or 1
-
-    def decoding_cores(self, workers: int) -> int:
-        """Cores that decode images: each process's loader workers, within the cores left after one per process."""
-        return max(1, min(workers * self.gpus, self.cores - self.gpus))
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """Seconds of a stage on a cluster and what limits it."""
-
-    seconds: float  # wall clock
-    bound: str = ""  # what limits it, in words
-
-
-def generation_estimate(images: int, flops: GeneratorFlops, steps: int, guidance: float, rates: Rates,
-                        cluster: Cluster) -> Estimate:
-    """Drawing `images` images, sharded over the GPUs."""
-    return Estimate(images * flops.per_image(steps, guidance) / (cluster.gpus * rates["generation_flops"]))
-
-
-def decode_bound(items: float, gpu_rate: float, per_core: float, cores: int, what: str) -> Estimate:
-    """`items` through GPUs taking `gpu_rate` items/s together and `cores` cores decoding `per_core` each."""
-    loader, c = per_core * cores, f"{cores} core{'s' if cores > 1 else ''}"
-    if loader < gpu_rate:
-        return Estimate(items / loader, f"loader-bound: {c} decode {loader:,.0f} {what}/s, the GPUs would take {gpu_rate:,.0f}")
-    return Estimate(items / gpu_rate, f"GPU-bound: the GPUs take {gpu_rate:,.0f} {what}/s, {c} decode {loader:,.0f}")
-
-
-def training_estimate(samples: int, recipe, num_classes: int, synthetic: bool, rates: Rates, cluster: Cluster) -> Estimate:
-    """`samples` training samples (epochs x images) of a recipe: the GPUs or the data loader, whichever is slower."""
-    gpu = cluster.gpus * rates["training_flops"] / multicrop_flops(recipe, num_classes)
-    per_core = rates["multicrop_synthetic_per_core" if synthetic else "multicrop_real_per_core"]
-    return decode_bound(samples, gpu, per_core, cluster.decoding_cores(recipe.workers), "samples")
-
-
-def inference_estimate(images: int, arch: str, size: int, rates: Rates, cluster: Cluster) -> Estimate:
-    """`images` test images through a classifier (evaluation, feature extraction)."""
-    gpu = cluster.gpus * rates["inference_flops"] / classifier_flops(arch, size).forward
-    return decode_bound(images, gpu, rates["eval_decode_per_core"], cluster.decoding_cores(DECODE_WORKERS), "images")
-
-
-def sgd_probe_seconds(fit_images: int, all_images: int, features: int, classes: int, fits: int, epochs: int,
-                      rates: Rates) -> float:
-    """The minibatch probe's grid search (`fits` fits on the fit split) and refit (on all), `epochs` each."""
-    per = probe_flops_per_sample(features, classes) / rates["probe_flops"] + 4 * features / rates["host_bytes"]
-    return epochs * (fits * fit_images + all_images) * per
-
-
-def lbfgs_probe_seconds(fit_images: int, all_images: int, features: int, classes: int, weight_decays: int,
-                        rates: Rates, cluster: Cluster) -> float:
-    """The full-batch probe's weight-decay path (on the fit split) and refit (on all), on the CPU's cores."""
-    evals = figure("lbfgs_evaluations_per_fit")
-    flops = evals * (weight_decays * lbfgs_flops_per_evaluation(fit_images, features, classes)
-                     + lbfgs_flops_per_evaluation(all_images, features, classes))
-    return flops / (cluster.cores * rates["cpu_flops_per_core"])

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 from ..core.errors import FakeitError
-from .plan import Stage, command_text, plan, stage_argv
+from .commands import Stage, command_text, stage_argv
+from .plan import plan
 
 
 def visible_gpus() -> int:
@@ -40,7 +41,7 @@ def run_stages(p: dict, gpus: int, cwd: Path | None = None, log=print, dry_run: 
     ran: list[Stage] = []
     tried: set[tuple[str, str]] = set()
     while True:
-        todo = [s for s in plan(p, gpus) if s.done is False and (s.step, s.what) not in tried]
+        todo = [s for s in plan(p, gpus, refuse_unset_data=True) if s.done is False and (s.step, s.what) not in tried]
         if dry_run:
             return todo
         if not todo:

@@ -14,47 +14,24 @@ prints the plan (`report.plan_report`); the book's "Reproduce at paper scale" pa
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.resources
 import io
-import shlex
-from dataclasses import dataclass
+import re
 from pathlib import Path
 
 import yaml
 
 from ..core.errors import FakeitError
 from . import costs
-from .costs import Cluster, Rates, figure
+from . import estimates
+from .commands import Stage, finder_word, hours_text
+from .costs import Rates, figure
+from .estimates import Cluster
 from .params import PresetParams, preset_params
 
 TEST_SET_FLAGS = ("val", "v2", "sketch", "r", "a")
-
-
-@dataclass
-class Stage:
-    """One step of the plan."""
-
-    step: str  # generate, train, evaluate or transfer
-    what: str  # which clone or model
-    paper: str  # the paper's rows it serves
-    command: list[str]  # fakeit arguments
-    done: bool | None  # output finished; None: cannot be known before an earlier stage is done
-    hours: float  # wall clock on the plan's GPUs
-    disk_gb: float
-    waits_for: str = "the stage above"  # what an undecided stage (done None) waits for
-    output: Path | None = None  # evaluate/transfer: the results folder (known once the checkpoint exists)
-    gpus: int = 1  # processes it runs as, one per GPU of the plan (every stage shards its work over them)
-    bound: str = ""  # what limits it (the GPUs, the cores decoding images, the probe on process 0)
-
-    @property
-    def status(self) -> str:
-        return {True: "done", False: "to do", None: f"after {self.waits_for}"}[self.done]
-
-    @property
-    def gpu_hours(self) -> float:
-        """The GPU time it holds: its hours on every GPU it runs on."""
-        return self.hours * self.gpus
 
 
 @functools.lru_cache(maxsize=1)
@@ -164,10 +141,10 @@ def _transfer_estimate(p: PresetParams, arch: str, rates: Rates, cluster: Cluste
         images += trainval + test
         k, fit = PUBLISHED_CLASSES[n], int(trainval * (1 - val_fraction))
         if choose_solver("auto", fit, k) == "sgd":
-            probe += costs.sgd_probe_seconds(fit, trainval, d, k, len(sgd.lrs) * len(sgd.wds), sgd.epochs, rates)
+            probe += estimates.sgd_probe_seconds(fit, trainval, d, k, len(sgd.lrs) * len(sgd.wds), sgd.epochs, rates)
         else:
-            probe += costs.lbfgs_probe_seconds(fit, trainval, d, k, len(PAPER_WDS), rates, cluster)
-    features = costs.inference_estimate(images, arch, 224, rates, cluster)
+            probe += estimates.lbfgs_probe_seconds(fit, trainval, d, k, len(PAPER_WDS), rates, cluster)
+    features = estimates.inference_estimate(images, arch, 224, rates, cluster)
     bound = f"features {hours_text(features.seconds / 3600)} ({features.bound}), probes on process 0 {hours_text(probe / 3600)}"
     return features.seconds + probe, bound, images
 
@@ -177,9 +154,46 @@ def plan_rates(p: PresetParams, rates: Rates | None = None) -> Rates:
     return rates or costs.assumed_rates(p.gen_batch_size, max(p.guidances))
 
 
-def plan(p: dict | PresetParams, gpus: int = 1, cpus: int = 0, rates: Rates | None = None) -> list[Stage]:
+def unset_variables(p: PresetParams) -> dict[str, list[str]]:
+    """The environment variables a preset's values still name because they were not set when it was read
+    (`$IMAGENET100_TRAIN` left as is by presets.expand_vars), each with the parameters naming it."""
+    found: dict[str, list[str]] = {}
+
+    def walk(value, where: str) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{where}.{k}")
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{where}[{i}]")
+        elif isinstance(value, str):
+            for name in re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", value):
+                found.setdefault(name, []).append(where)
+
+    for f in dataclasses.fields(p):
+        walk(getattr(p, f.name), f.name)
+    return found
+
+
+def refuse_unset(p: PresetParams) -> None:
+    """Raise FakeitError naming every environment variable the preset needs that is not set here, with what each
+    holds: a plan without them would name outputs after folders that are not there."""
+    unset = unset_variables(p)
+    if unset:
+        named = "; ".join(f"{name} (used by {', '.join(where)})" for name, where in unset.items())
+        raise FakeitError(f"the preset names environment variables that are not set: {named}. Set each to its folder "
+                          "(README, 'Paper scale', says what each holds; e.g. export IMAGENET100_TRAIN=/data/imagenet100/train) "
+                          "and plan again")
+
+
+def plan(p: dict | PresetParams, gpus: int = 1, cpus: int = 0, rates: Rates | None = None, *,
+         refuse_unset_data: bool = False) -> list[Stage]:
     """The stages of a preset's experiments, in the order to run them, costed for `gpus` GPUs and `cpus` CPU cores
-    (0: this machine's) at `rates` (default: the assumed ones, costs.assumed_rates)."""
+    (0: the reference node's, estimates.Cluster) at `rates` (default: the assumed ones, costs.assumed_rates).
+
+    A preset value naming an environment variable not set here (its data is elsewhere) is refused with
+    `refuse_unset_data` (the terminal plan, the launcher); else the stages reading that data are listed with it as a
+    variable, and a checkpoint trained on it as the command that finds its folder (the book's page)."""
     from ..evaluation.evaluate import EvalConfig
     from ..evaluation.evaluate import results_folder as eval_results_folder
     from ..evaluation.transfer import TransferConfig
@@ -187,8 +201,11 @@ def plan(p: dict | PresetParams, gpus: int = 1, cpus: int = 0, rates: Rates | No
     from .stages import draw_setting
 
     if gpus < 1 or cpus < 0:
-        raise FakeitError(f"a plan needs at least one GPU and cores >= 0 (0: this machine's), got gpus={gpus}, cpus={cpus}")
+        raise FakeitError(f"a plan needs at least one GPU and cores >= 0 (0: the reference node's), got gpus={gpus}, cpus={cpus}")
     p = preset_params(p)
+    if refuse_unset_data:
+        refuse_unset(p)
+    unset = unset_variables(p)
     cluster, rates = Cluster(gpus, cpus), plan_rates(p, rates)
     sizes_gb = {"checkpoint": figure("checkpoint_gb"), "feature": figure("feature_bytes_per_image") / 2**30}
     png_gb = png_kb_per_image() / 2**20
@@ -227,7 +244,7 @@ def plan(p: dict | PresetParams, gpus: int = 1, cpus: int = 0, rates: Rates | No
         kept, drawn = _drawn_images(largest)
         rows = ", ".join(r for m in sorted(ms) if (r := paper_row("table1", train=class_set, data="synthetic", variant=v, guidance=g, scale=int(m) if m >= 1 else m)))
         what = f"{v}, gs {g:g}, " + "/".join(f"{m:g}x" for m in sorted(ms))
-        est = costs.generation_estimate(drawn, gen_flops, largest.steps, g, rates, cluster)
+        est = estimates.generation_estimate(drawn, gen_flops, largest.steps, g, rates, cluster)
         stages.append(Stage("generate", what, rows, generate_command(largest, [configs[m].images_per_class for m in sorted(ms)]),
                             all(is_done(dataset_dir(c)) for c in configs.values()), est.seconds / 3600, kept * png_gb,
                             gpus=gpus, bound=f"{drawn:,} images drawn"))
@@ -242,7 +259,7 @@ def plan(p: dict | PresetParams, gpus: int = 1, cpus: int = 0, rates: Rates | No
         v, g = draw_setting(p.variants, p.guidances)
         again = clone_config(p, v, g, 1.0, seed=p.seed + 1)
         kept, drawn = _drawn_images(again)
-        est = costs.generation_estimate(drawn, gen_flops, again.steps, g, rates, cluster)
+        est = estimates.generation_estimate(drawn, gen_flops, again.steps, g, rates, cluster)
         what = f"{v}, gs {g:g}, 1x, generation seed {again.seed}"
         stages.append(Stage("generate", what, "second draw", generate_command(again, [again.images_per_class]),
                             is_done(dataset_dir(again)), est.seconds / 3600, kept * png_gb, gpus=gpus, bound=f"{drawn:,} images drawn"))
@@ -254,17 +271,22 @@ def plan(p: dict | PresetParams, gpus: int = 1, cpus: int = 0, rates: Rates | No
         label = base_label if len(seeds) == 1 else f"{base_label}, seed {train_seed}"
         recipe = make_config(recipe_name, data=str(data), class_set=class_set, seed=train_seed)
         run = run_folder(recipe)
-        ckpt = run / CHECKPOINT
-        est = costs.training_estimate(recipe.epochs * n, recipe, num_classes, base_label != "real", rates, cluster)
+        est = estimates.training_estimate(recipe.epochs * n, recipe, num_classes, base_label != "real", rates, cluster)
         train_args = ["train", str(data), "--preset", recipe_name, "--set", f"class_set={class_set}"] + (["--set", f"seed={train_seed}"] if train_seed else [])
-        stages.append(Stage("train", label, rows, train_args, is_done(run), est.seconds / 3600, sizes_gb["checkpoint"],
-                            gpus=gpus, bound=est.bound))
+        var = next((f"{v} is set" for v in unset if f"${v}" in str(data) or f"${{{v}}}" in str(data)), None)
+        if var is None and base_label == "real" and not Path(data).expanduser().is_dir():
+            var = f"{data} is there"  # a real set is named by its files: its run folder is known where it is
+        ckpt = finder_word(train_args) if var else run / CHECKPOINT
+        image_bytes = figure("jpeg_bytes_per_image") if base_label == "real" else png_kb_per_image() * 1024
+        stages.append(Stage("train", label, rows, train_args, None if var else is_done(run), est.seconds / 3600,
+                            sizes_gb["checkpoint"], waits_for=var or "", gpus=gpus, bound=est.bound,
+                            read_gb_s=recipe.epochs * n * image_bytes / est.seconds / 1e9 if est.seconds else 0.0))
         roots = {k: v for k, v in p.eval_roots.items() if v}
         ev = EvalConfig(checkpoint=str(ckpt), suite=p.eval_suite, class_set=class_set, max_images=p.eval_max_images or None,
                         **{f"{k}_root": v for k, v in roots.items()})
         eval_args = ["evaluate", str(ckpt), "--suite", ev.suite, *[x for k, v in roots.items() for x in (f"--{k}", str(v))],
                      "--class-set", class_set] + (["--max-images", str(ev.max_images)] if ev.max_images else [])
-        est = costs.inference_estimate(sum(figure("test_set_images").get(k, 0) for k in roots), recipe.arch, recipe.eval_crop,
+        est = estimates.inference_estimate(sum(figure("test_set_images").get(k, 0) for k in roots), recipe.arch, recipe.eval_crop,
                                        rates, cluster)
         out = eval_results_folder(ev)
         stages.append(Stage("evaluate", label, rows, eval_args, _done(out), est.seconds / 3600, 0.0, output=out, gpus=gpus,
@@ -305,7 +327,7 @@ def _published_models(p: PresetParams, rates: Rates, cluster: Cluster, sizes_gb:
 
     stages = []
     roots = {k: v for k, v in p.eval_roots.items() if v}
-    est = costs.inference_estimate(sum(figure("test_set_images").get(k, 0) for k in roots), "resnet50", 224, rates, cluster)
+    est = estimates.inference_estimate(sum(figure("test_set_images").get(k, 0) for k in roots), "resnet50", 224, rates, cluster)
     for label, file, t1, t2 in PUBLISHED_MODELS.get(p.class_set, []):
         args = ["evaluate", file, "--suite", "imagenet", *[x for k, v in roots.items() for x in (f"--{k}", str(v))], "--class-set", p.class_set]
         wait = f"downloading {file}"
@@ -334,33 +356,3 @@ def _transfer_stage(p: PresetParams, checkpoint: str, label: str, rows: str, rat
     flags = ["--random-init"] if random_init else []
     return Stage("transfer", label, rows, ["transfer", checkpoint, "--suite", tc.suite, *flags, *args], _done(out), seconds / 3600,
                  images * sizes_gb["feature"], output=out, gpus=cluster.gpus, bound=bound)
-
-
-def _quote(arg: str) -> str:
-    """A shell word; environment variables left to the shell ("$IMAGENET_VAL/x" stays expandable)."""
-    if "$" in arg and all(c.isalnum() or c in "$_-./:{}" for c in arg):
-        return f'"{arg}"'
-    return shlex.quote(arg)
-
-
-def stage_argv(stage: Stage) -> list[str]:
-    """The stage's command line as words: `fakeit ARGS` on one GPU, `torchrun ... -m fakeit_lib ARGS` on several (one
-    process per GPU of one machine; launch.run_stages runs exactly these words)."""
-    if stage.gpus > 1:
-        return ["torchrun", "--standalone", "--nproc-per-node", str(stage.gpus), "-m", "fakeit_lib", *stage.command]
-    return ["fakeit", *stage.command]
-
-
-def command_text(stage: Stage) -> str:
-    """The stage's command line."""
-    return " ".join(_quote(a) for a in stage_argv(stage))
-
-
-def totals(stages: list[Stage]) -> tuple[float, float]:
-    """(hours on the plan's GPUs, disk GB) of all stages."""
-    return sum(s.hours for s in stages), sum(s.disk_gb for s in stages)
-
-
-def hours_text(h: float) -> str:
-    """Hours for a reader: `1.5 h`, or minutes below three (`2.4 min`)."""
-    return f"{h:,.1f} h" if h >= 0.05 or h == 0 else f"{h * 60:,.1f} min"

@@ -5,32 +5,51 @@ files from outside, a Slurm array of the generation stages, the cost model) and 
 from __future__ import annotations
 
 from . import costs
-from .costs import Cluster, Rates, figure
+from .costs import Rates, figure
+from .estimates import Cluster
 from .params import PresetParams, preset_params
-from .plan import PUBLISHED_MODELS, Stage, artefacts, class_set_of, command_text, hours_text, plan, plan_rates, png_kb_per_image, totals
+from .commands import Stage, command_text, hours_text, totals
+from .plan import PUBLISHED_MODELS, artefacts, class_set_of, plan, plan_rates, png_kb_per_image, refuse_unset
 
 
 def plan_text(preset: str, stages: list[Stage], p: PresetParams, rates: Rates, cpus: int = 0, assumed: Rates | None = None) -> str:
     """The plan for a terminal: one block per stage, the totals, the files from outside, a Slurm array of the
     generation stages, and the cost model (with `assumed`: the calibration's figures beside the assumed ones)."""
     gpus = max([s.gpus for s in stages] or [1])
-    cores = Cluster(gpus, cpus).cores
+    cluster = Cluster(gpus, cpus)
     on = f"{gpus} GPU" + ("s (torchrun, one process each)" if gpus > 1 else "")
-    lines = [f"Plan of preset {preset} on {on} and {cores} CPU cores: {len(stages)} stages, in order "
+    lines = [f"Plan of preset {preset} on {on} and {cluster.cores_text()}: {len(stages)} stages, in order "
              "('after ...': its input is not there yet)", ""]
     for i, s in enumerate(stages, 1):
         held = f" ({s.gpu_hours:,.1f} GPU-h)" if s.gpus > 1 else ""
+        reads = f", reads ~{s.read_gb_s:,.2f} GB/s" if s.read_gb_s else ""
         lines.append(f"{i:3d}. [{s.status}] {s.step} {s.what}  {s.paper}  ~{hours_text(s.hours)}{held}, {s.disk_gb:,.1f} GB"
-                     + (f"  [{s.bound}]" if s.bound else ""))
+                     + reads + (f"  [{s.bound}]" if s.bound else ""))
         lines.append(f"     {command_text(s)}")
     hours, disk = totals(stages)
     todo = sum(s.hours for s in stages if s.done is not True)
     gpu_hours = sum(s.gpu_hours for s in stages)
     lines += ["", f"total: ~{hours:,.0f} hours on {gpus} GPU{'s' if gpus > 1 else ''} (~{gpu_hours:,.0f} GPU-hours; "
               f"{todo:,.0f} hours still to run), ~{disk:,.0f} GB", ""]
-    slurm_cores = cpus or gpus * int(figure("reference_cpus_per_gpu"))  # a GPU node's, not this machine's
-    lines += [artefacts_text(p), "", slurm_array(stages, slurm_cores), "", cost_model_text(p, rates, Cluster(gpus, cpus), assumed)]
+    lines += [reading_text(stages), "", artefacts_text(p), "", slurm_array(stages, cluster.cores), "",
+              cost_model_text(p, rates, cluster, assumed)]
     return "\n".join(lines)
+
+
+def reading_text(stages: list[Stage]) -> str:
+    """The read bandwidth the plan's training needs, and how to give it: the clone on node-local disk."""
+    heaviest = max((s for s in stages if s.step == "train"), key=lambda s: (round(s.read_gb_s, 2), s.hours), default=None)
+    if heaviest is None or not heaviest.read_gb_s:
+        return "No training stage: no images to read at speed."
+    largest = max((s.disk_gb for s in stages if s.step == "generate"), default=0.0)
+    return (f"Reading the data: training reads every image of its set each epoch, in random order. Train "
+            f"{heaviest.what} needs ~{heaviest.read_gb_s:,.2f} GB/s of random reads at its planned speed (no training "
+            "stage needs more); a shared file system that serves a node less slows it by as much. Copy a clone to "
+            "node-local disk before its training, keeping its folder's name (e.g. `rsync -a --info=progress2 "
+            "outputs/<clone folder> /local/scratch/`; a clone stored as shards is ~1 GB tar files of ~2,500 images, "
+            f"not a file an image; the largest clone of this plan takes {largest:,.0f} GB), and give that path to the "
+            "train command: a clone is known by its folder's name, not by where it is mounted, so the run folder, "
+            "and the book's finding it, stay the same.")
 
 
 def needed_artefacts(p: dict | PresetParams) -> list[tuple[str, dict]]:
@@ -141,6 +160,7 @@ def plan_report(preset: str, p: dict | PresetParams, gpus: int = 1, cpus: int = 
     """`fakeit book --plan`: the plan of a preset on `gpus` GPUs; with `calibrate` (seconds per measurement) the
     throughputs measured here first (calibrate.measure_rates) and shown beside the assumed ones."""
     p = preset_params(p)
+    refuse_unset(p)  # a terminal plan names real folders or none
     assumed = plan_rates(p)
     rates, head = assumed, ""
     if calibrate is not None:
@@ -159,7 +179,7 @@ def plan_page(presets: dict[str, dict]) -> str:
     parts, grand = [], []
     for title, p in presets.items():
         stages = plan(p, 1, cpus)
-        parts.append(plan_markdown(stages, title))
+        parts.append(plan_markdown(stages, title) + "\n" + reading_text(stages) + "\n")
         grand.append((title, *totals(stages)))
     summary = ["| preset | hours on one GPU | disk GB |", "|---|---:|---:|"]
     summary += [f"| {t} | {h:,.0f} | {d:,.0f} |" for t, h, d in grand]

@@ -355,6 +355,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="auto (default: cuda:LOCAL_RANK when CUDA is available), cpu, cuda, cuda:N")
     parser.add_argument("--batch-size", type=int, help="global batch over all processes (paper: 256; lr follows it)")
     parser.add_argument("--out", help="run folder (default: <output root>/train-<dataset>-<arch>-<hash>)")
+    parser.add_argument("--print-folder", action="store_true",
+                        help="print the run folder this command trains into (named by the settings, the dataset's "
+                             "content and the code) and stop: nothing is trained")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -376,6 +379,11 @@ def run(args: argparse.Namespace) -> int:
         overrides[key.strip()] = yaml_value(value, f"--set {item!r}")
     overrides.update({k: v for k, v in (("device", args.device), ("batch_size", args.batch_size)) if v is not None})
     config = make_config(args.preset, **overrides)
+    if args.print_folder:
+        if not Path(config.data).expanduser().is_dir():
+            raise FakeitError(f"dataset {config.data} does not exist: its run folder is named by its content")
+        print(Path(args.out) if args.out else run_folder(config))
+        return 0
     folder = train(config, args.out)
     print(folder)
     return 0
