@@ -398,7 +398,7 @@ def test_slurm_example_runs_with_srun_and_scontrol_stand_ins(tmp_path, tiny_sd):
     env = example_env(OUT=out, CLASSES="fashion-mnist", GENERATOR=tiny_sd, IMAGES_PER_CLASS=1, SLURM_JOB_NODELIST="node1",
                       SLURM_NNODES=1, SLURM_JOB_ID=42, SLURM_GPUS_ON_NODE=2, RDZV_PORT=free_port())  # fmt: skip
     env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
-    overrides = ["--steps", "2", "--size", "32", "--batch-size", "2", "--no-progress"]
+    overrides = ["--steps", "2", "--size", "32", "--batch-size", "2", "--no-progress", "--storage", "folder"]
     res = subprocess.run(["bash", str(ROOT / "examples" / "generate_slurm.sbatch"), *overrides], env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "rank 1: generated 5 images" in res.stderr  # batches 1, 3, ..., 9 of 10: one batch a class
