@@ -67,7 +67,10 @@ def test_code_version_hashes_the_content_of_the_stage_modules(tmp_path: Path):
     train = store.code_version("fakeit_lib.training.train")
     assert store._code_version_uncached("fakeit_lib.training.train", copy) == train  # same bytes, elsewhere: same
     augment = copy / "training" / "augment.py"
-    augment.write_text(augment.read_text().replace("(", "( ", 1))  # one space more
+    text = augment.read_text()
+    augment.write_text("# a comment\n" + text.replace("(", "( ", 1).replace('"""', '""" Reworded.', 1))
+    assert store._code_version_uncached("fakeit_lib.training.train", copy) == train  # comment, space, docstring: same code
+    augment.write_text(text + "\nEDITED = 1\n")  # one statement more
     assert store._code_version_uncached("fakeit_lib.training.train", copy) != train
     assert store.code_version("fakeit_lib.evaluation.evaluate") != train
     with pytest.raises(FakeitError, match="'fakeit_lib.paint' is not a module of fakeit_lib"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 import json
@@ -132,7 +133,7 @@ def mark_done(folder: Path, summary: dict | None = None) -> None:
 
 
 # A stage's identity is its config, the content of its inputs and the version of the code that computes it: a result
-# made by other code or from other data is never reused. The code of a stage is the source of every module of this
+# made by other code or from other data is never reused. The code of a stage is the syntax of every module of this
 # package that its entry module imports, directly or not, at the top or inside a function (core.imports): the stage
 # names its entry module, so no list of files can fall behind the imports. Every reachable module counts, the paper's
 # reference numbers (paper/results.py) included: evaluation reads the names of its test sets there. The package's data
@@ -153,8 +154,22 @@ def _code_version_uncached(module: str, root: Path = PACKAGE_DIR) -> str:
     h = hashlib.sha256()
     for name in import_closure(module, root):
         path = module_file(name, root)
-        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + _code_of(path).encode() + b"\0")
     return h.hexdigest()[:12]
+
+
+def _code_of(path: Path) -> str:
+    """What a module computes, without what it says: its syntax tree with docstrings removed, written out without line
+    numbers. A comment, a docstring or a reformatted line does not change it, so fixing the text of a module under a
+    50x clone (days of GPU time) does not make the clone stale; any change to what runs does."""
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
 
 
 _CODE_CACHE: dict[str, str] = {}
