@@ -214,16 +214,28 @@ def _disk_cached(spec: str, build) -> ClassSet:
     return cs
 
 
-@functools.lru_cache(maxsize=None)
 def load_class_set(spec: str) -> ClassSet:
     """A class set by name (imagenet1k, imagenet100, imagenet-r, imagenet-a, fashion-mnist) or class-file path.
 
     Label order: imagenet1k the standard 0..999 order; imagenet100, imagenet-r and imagenet-a their sorted wnids
     (the order ImageFolder gives a folder of wnid folders), with `imagenet1k_index` pointing into the 1000;
-    fashion-mnist its official labels 0..9; a class file its line order.
+    fashion-mnist its official labels 0..9; a class file its line order (read again whenever the file changes).
     """
     if spec in BUILTIN_SETS:
-        return _disk_cached(spec, lambda: _builtin(spec))
+        return _builtin_cached(spec)
+    path = _class_file(spec)
+    stat = path.stat()
+    return _class_file_cached(spec, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=None)
+def _builtin_cached(spec: str) -> ClassSet:
+    return _disk_cached(spec, lambda: _builtin(spec))
+
+
+@functools.lru_cache(maxsize=None)
+def _class_file_cached(spec: str, mtime_ns: int, size: int) -> ClassSet:
+    """A class file's set, once per version of the file (its modification time and size are part of the key)."""
     return class_set_from_file(_class_file(spec))
 
 

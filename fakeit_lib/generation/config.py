@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import math
 import os
 import re
@@ -27,6 +28,8 @@ from pathlib import Path
 from ..core import store
 from ..core.devices import DEVICE_CHOICES, DEVICE_PATTERN
 from ..core.errors import FakeitError
+from ..datasets.classes import load_class_set
+from ..prompts.variants import BACKGROUND_VARIANTS
 from .pipeline import DTYPES, MINI, PAPER_GENERATOR, SCHEDULERS, generator_content
 
 # known real training-set sizes per class, for `match` and `x<M>` without a root
@@ -102,7 +105,30 @@ def identity(config: GenerateConfig) -> dict:
     if config.generator != MINI and Path(config.generator).expanduser().exists():
         plain["generator"] = Path(config.generator.rstrip("/")).name
     return {**plain, "generator_content": generator_content(config.generator, config.revision),
+            "classes_content": classes_content(config.classes, config.variant),
             "code": store.code_version("fakeit_lib.generation.generate")}
+
+
+# The package's data files that background prompts read (the Places365 scene list, the scenes matched to the built-in
+# class sets): part of a background clone's identity, as the class list is part of every clone's.
+SCENE_FILES = ("places365_categories.txt", "matched_scenes.tsv")
+_CLASSES_CONTENT: dict[tuple, str] = {}
+
+
+def classes_content(classes: str, variant: str) -> str:
+    """A short hash of what a clone's prompts are made of: every class as its set resolves it (wnid, names, definition,
+    parents; a class file by its content, so an edited file makes a new clone) and, for background prompts, the
+    package's scene lists. Computed once per process and class file version."""
+    path = Path(classes).expanduser()
+    key = (classes, variant in BACKGROUND_VARIANTS, path.stat().st_mtime_ns if path.is_file() else None)
+    if key not in _CLASSES_CONTENT:
+        h = hashlib.sha256(json.dumps([c.to_dict() for c in load_class_set(classes)], sort_keys=True).encode())
+        if variant in BACKGROUND_VARIANTS:
+            data = Path(__file__).resolve().parents[1] / "data"
+            for name in SCENE_FILES:
+                h.update(name.encode() + b"\0" + (data / name).read_bytes())
+        _CLASSES_CONTENT[key] = h.hexdigest()[:12]
+    return _CLASSES_CONTENT[key]
 
 
 def dataset_slug(config: GenerateConfig) -> str:
