@@ -81,21 +81,16 @@ def not_run_reason(p: OwnDatasetParams) -> str | None:
 
 def example_test_set() -> Path:
     """The real Fashion-MNIST test images of the example's classes, in folders named as its class file names them
-    (a cached stage under the output root)."""
-    from PIL import Image
-
-    from ..core.store import claim_folder, is_done, mark_done, stage_dir
+    (a cached stage under the output root, written by the library's Fashion-MNIST export)."""
+    from ..core.store import code_version, stage_dir
     from ..datasets.classes import load_class_set
-    from ..datasets.fashion_mnist import fashion_mnist
+    from ..datasets.images import export_fashion_mnist
 
     folders = [c.folder for c in load_class_set(str(example_class_file()))]
     if sorted(folders) != sorted(EXAMPLE_LABELS):
         raise FakeitError(f"the example class file's folders {folders} differ from {sorted(EXAMPLE_LABELS)}")
-    config = {"source": "fashion-mnist", "split": "test", "folders": EXAMPLE_LABELS}
-    out = stage_dir("real-fashion-mnist-test-footwear", config)
-    claim_folder(out, config)
-    if is_done(out):
-        return out
+    config = {"split": "test", "folders": EXAMPLE_LABELS, "code": code_version("fakeit_lib.datasets.images")}
+    return export_fashion_mnist(stage_dir("real-fashion-mnist-test-footwear", config), "test", None, EXAMPLE_LABELS)
     ds = fashion_mnist("test")
     label_to_folder = {v: k for k, v in EXAMPLE_LABELS.items()}
     n = 0

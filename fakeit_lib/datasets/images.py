@@ -340,38 +340,43 @@ def imagenet_eval_set(name: str, root: Path | str) -> EvalSet:
     return EvalSet(name=name, samples=samples, wnids=wnids)
 
 
-def export_fashion_mnist(out: Path | str, split: str = "train", per_class: int = 100) -> Path:
+def export_fashion_mnist(out: Path | str, split: str = "train", per_class: int | None = 100,
+                         folders: dict[str, int] | None = None) -> Path:
     """A real Fashion-MNIST subset written like a synthetic clone (class folders, manifest.jsonl, DONE); reused if done.
 
-    Takes the first `per_class` images of each class in the official order; labels are the official ones.
+    Takes the first `per_class` images of each class in the official order (None: all of them); labels are the
+    official ones. `folders` (folder name -> official label) keeps only those classes, in folders so named and
+    labelled in that order (a user's class file naming Fashion-MNIST classes its own way).
     """
-    from ..core.store import atomic_write_text, claim_folder, is_done, mark_done
+    from ..core.store import atomic_write_text, claim_folder, code_version, is_done, mark_done
     from .classes import load_class_set
     from .fashion_mnist import fashion_mnist
 
     out = Path(out)
-    from ..core.store import code_version
-
     config = {"source": "fashion-mnist", "split": split, "per_class": per_class, "class_set": "fashion-mnist",
               "code": code_version("fakeit_lib.datasets.images")}
+    if folders is not None:
+        config["folders"] = dict(folders)
     if is_done(out):
         claim_folder(out, config)  # refuses a folder made with another config
         return out
     claim_folder(out, config)
     classes = load_class_set("fashion-mnist")
+    kept = {label: (name, position) for position, (name, label) in enumerate((folders or {}).items())} if folders \
+        else {c.index: (c.folder, c.index) for c in classes}
     ds = fashion_mnist(split)
-    counts = [0] * len(classes)
+    counts = {label: 0 for label in kept}
     rows = []
     for i, label in enumerate(ds.targets.tolist()):
-        if counts[label] >= per_class:
+        if label not in kept or (per_class is not None and counts[label] >= per_class):
             continue
-        folder = classes[label].folder
+        folder, index = kept[label]
         rel = f"{folder}/{split}-{i:05d}.png"
         (out / folder).mkdir(parents=True, exist_ok=True)
         Image.fromarray(ds.data[i].numpy()).save(out / rel)
-        rows.append({"path": rel, "class_index": label, "wnid": classes[label].wnid, "source": f"fashion-mnist/{split}/{i}"})
+        rows.append({"path": rel, "class_index": index, "wnid": classes[label].wnid, "source": f"fashion-mnist/{split}/{i}"})
         counts[label] += 1
-        if min(counts) >= per_class:
+        if per_class is not None and min(counts.values()) >= per_class:
             break
     atomic_write_text(out / "manifest.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     mark_done(out, {"images": len(rows)})
