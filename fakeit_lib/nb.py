@@ -65,6 +65,21 @@ def params_from(cls: type[T], namespace: dict[str, Any]) -> T:
     return from_dict(cls, {n: namespace[n] for n in names if n in namespace})
 
 
+def check_preset_names(params: dict[str, Any], preset: str) -> None:
+    """Raise FakeitError, before any work, when a preset sets a parameter no notebook of the book declares (a typo
+    would otherwise leave the declared default in force, and a paper run would plan and launch with it)."""
+    import difflib
+
+    from .core.errors import FakeitError
+
+    known = notebook_parameter_names() | {"scale"}
+    for name in params:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; valid: {', '.join(sorted(known))}"
+            raise FakeitError(f"preset {preset} sets {name!r}, a parameter no notebook of the book has{hint}")
+
+
 def injected_parameters(namespace: dict[str, Any]) -> list[str]:
     """The names papermill injected into this kernel (its `# Parameters` cell, read from the input history `In`)."""
     import ast

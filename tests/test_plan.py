@@ -356,6 +356,9 @@ def test_paper_book_launches_its_stages_before_the_notebooks(monkeypatch, tmp_pa
 
     monkeypatch.setattr(launch, "run_stages", record)
     monkeypatch.setattr(runner, "execute_notebook", no_notebook)
+    for name in ("IMAGENET100_TRAIN", "IMAGENET_VAL", "IMAGENET_V2", "IMAGENET_SKETCH", "IMAGENET_R", "IMAGENET_A",
+                 "TRANSFER_ROOT"):
+        monkeypatch.setenv(name, str(tmp_path / name.lower()))  # a paper build refuses unset data variables first
     for gpus in (2, 1):
         with pytest.raises(Stop):
             runner.build_book("paper", ROOT, tmp_path / f"build{gpus}", gpus=gpus)

@@ -20,10 +20,12 @@ def prepare_lab(preset: str = "mini", root: Path | None = None, out: Path | None
     import papermill
 
     from ..experiments.presets import load_preset, project_root
+    from ..nb import check_preset_names
     from .runner import notebook_parameters, toc_notebooks
 
     root = project_root(root)
     params = load_preset(preset, root)
+    check_preset_names(params, preset)
     out = Path(out) if out is not None else root / "lab"
     if out.resolve() in (root.resolve(), (root / "notebooks").resolve()):
         raise FakeitError(f"lab folder {out} would overwrite the source notebooks; choose another folder (default ./lab)")

@@ -29,7 +29,10 @@ import yaml
 
 from ..core.errors import FakeitError, Stopped
 from ..core.store import atomic_write_json
+from ..experiments.params import preset_params
+from ..experiments.plan import refuse_unset
 from ..experiments.presets import load_preset, project_root
+from ..nb import check_preset_names
 
 KERNEL_START_TIMEOUT = 120  # seconds a notebook's kernel may take to start
 CELL_TIMEOUT = {"smoke": 900, "mini": 4 * 3600}  # seconds one cell may run, by scale; paper-scale cells train for days
@@ -368,6 +371,9 @@ def build_book(preset: str = "mini", root: Path | None = None, build_dir: Path |
     torchrun over them, as the plan prints them; the notebooks then find their outputs."""
     root = project_root(root)
     params = load_preset(preset, root)
+    check_preset_names(params, preset)
+    if params["scale"] == "paper":
+        refuse_unset(preset_params(params))  # before anything starts, on one GPU or many
     build_dir = Path(build_dir or root / "_build")
     stage = build_dir / "src"
     notebooks = toc_notebooks(root)
@@ -406,7 +412,7 @@ def _build(preset: str, params: dict, root: Path, build_dir: Path, stage: Path, 
         hide_parameter_cells(stage / nb)
         print(f"  done in {timings[str(nb)]} s", flush=True)
     atomic_write_json(build_dir / "timings.json", {"preset": preset, "scale": params["scale"], "seconds": timings})
-    findings = write_findings(stage, build_dir, notebooks, params.get("generator"))
+    findings = write_findings(stage, build_dir, notebooks, preset_params(params).generator)
     check_findings(findings, [nb.stem for nb in notebooks if (stage / nb).exists()])
     print(f"findings: {len(findings)} checked, written to {build_dir / 'findings.json'}", flush=True)
     from .accounting import build_accounting, levers_markdown
@@ -458,7 +464,9 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "plan", False):
         from ..experiments.report import plan_report
 
-        print(plan_report(args.preset, load_preset(args.preset, project_root()), args.gpus or 1, args.cpus, args.calibrate))
+        params = load_preset(args.preset, project_root())
+        check_preset_names(params, args.preset)
+        print(plan_report(args.preset, params, args.gpus or 1, args.cpus, args.calibrate))
         return 0
     index = build_book(args.preset, build_dir=args.build_dir, only=args.only, gpus=args.gpus)
     print(f"book: {index}")

@@ -183,7 +183,7 @@ def refuse_unset(p: PresetParams) -> None:
         named = "; ".join(f"{name} (used by {', '.join(where)})" for name, where in unset.items())
         raise FakeitError(f"the preset names environment variables that are not set: {named}. Set each to its folder "
                           "(README, 'Paper scale', says what each holds; e.g. export IMAGENET100_TRAIN=/data/imagenet100/train) "
-                          "and plan again")
+                          "and plan again, or remove the entries that use one you do not have from the preset")
 
 
 def plan(p: dict | PresetParams, gpus: int = 1, cpus: int = 0, rates: Rates | None = None, *,
