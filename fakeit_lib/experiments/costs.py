@@ -77,7 +77,7 @@ def _cached(kind: str, spec, count) -> dict:
     code that builds the classifiers: the plan then needs no diffusers import once a configuration was counted."""
     from ..core.store import atomic_write_json, cache_root, code_version
 
-    key = json.dumps([kind, spec, _versions(), code_version("fakeit_lib.training.train")], sort_keys=True, default=str)
+    key = json.dumps([kind, spec, _versions(), code_version("fakeit_lib.experiments.costs")], sort_keys=True, default=str)
     path = cache_root() / "flops" / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
     if path.is_file():
         return json.loads(path.read_text())
