@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..experiments.stages import ModelRuns, evaluations
+from ..paper import claims
 from ..paper import findings as fd
 from ..paper.results import TEST_SETS, VARIANT_LABELS, paper_rows, train_set_of
 from ..paper.tables import interval_cell
@@ -114,7 +115,7 @@ def shift_findings(p: Table1Params, runs: dict, scores: dict) -> list[fd.Verdict
     from .tab1_prompts import key_label
 
     train = train_set_of(p.class_set)
-    paper = fd.paper_value("synthetic_outperforms_real_under_shift", train)
+    paper = claims.paper_value("synthetic_outperforms_real_under_shift", train)
     clones = [k for k, r in runs.items() if r.data == "synthetic" and r.multiplier == 1]
     tests = paper_shift_names(p, runs)
     if not clones or set(tests) != {"sketch", "r"}:
@@ -122,7 +123,7 @@ def shift_findings(p: Table1Params, runs: dict, scores: dict) -> list[fd.Verdict
         return [fd.cannot_test("synthetic_outperforms_real_under_shift", p.scale,
                                f"the run needs a 1x clone and tests standing for ImageNet-Sketch and -R; it has {have} "
                                "(eval_roots: sketch and r)", paper)]
-    sesoi = fd.finding("synthetic_outperforms_real_under_shift").sesoi
+    sesoi = claims.finding("synthetic_outperforms_real_under_shift").sesoi
     parts = []
     for key, test in tests.items():
         fam = Family(f"Table 1's models on {test}", {key_label(k): [s[test] for s in scores[k]] for k in runs})
