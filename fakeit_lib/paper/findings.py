@@ -28,7 +28,7 @@ from .stats import ALPHA, Estimate, correlation, estimate_from_values, paired_di
 HOLDS, FAILS, INCONCLUSIVE, UNTESTABLE = "holds", "does not hold", "inconclusive", "cannot be tested"
 SMALL = "holds, below the smallest effect of interest"  # an effect above 0 whose whole interval is too small to matter
 VERDICTS = (HOLDS, SMALL, FAILS, INCONCLUSIVE, UNTESTABLE)
-VERB = {HOLDS: "**holds**", SMALL: "**holds, but below the smallest effect of interest**", FAILS: "**does not hold**", INCONCLUSIVE: "is **inconclusive**", UNTESTABLE: "**cannot be tested**"}
+VERB = {HOLDS: "**holds**", SMALL: "**holds, below the smallest effect of interest**", FAILS: "**does not hold**", INCONCLUSIVE: "is **inconclusive**", UNTESTABLE: "**cannot be tested**"}
 # A prompt (or background) comparison is testable only where the generator's images differ between the compared
 # prompts: the same-seed pixel distance between them at least this share of the distance between two seeds of one
 # prompt. Below it, the prompt changes an image less than a tenth of what a new seed does, and a model trained on the
