@@ -30,7 +30,7 @@ def test_both_fails_a_true_claim_at_most_at_its_rate():
 def test_draw_and_unequal_variances_keep_the_coverage():
     """Left out, the draw variance covered 0.908 (clone minus real); two compared models at twice the family's seed
     deviation covered 0.813 with the family's error."""
-    for method in ("with draw variance", "unequal variance 2:1"):
+    for method in ("with draw variance, 2 draws", "with draw variance, 4 draws (mini)", "unequal variance 2:1"):
         r = row("greater", 1, method)
         assert r.coverage >= 0.93, (method, r.coverage)
         assert r.false_holds <= 0.025 + 3 * r.false_holds_se, (method, r.false_holds)

@@ -256,3 +256,23 @@ def test_paper_values_are_computed_from_its_tables():
 def test_a_decision_reached_with_se_zero_is_consistent():
     exact = Estimate(2.0, 2.0, 2.0, 5, 0.0, 0.0, 4, "paired")
     assert fd.decide("greater", exact, 1.0)[0] == fd.HOLDS and exact.p_above(0.0) == 0.0
+
+
+def test_the_introduction_counts_one_preset_and_draws_every_interval():
+    est = Family("t", {"1x": [60.0, 61.0, 62.0, 61.0, 60.5], "real": [55.0, 55.5, 56.0, 55.5, 55.0],
+                       "2x": [61.0, 60.0, 62.5, 61.0, 61.5]}).difference("1x", "real")
+    rows = [{**fd.check("synthetic_beats_real_transfer", est, "mini").to_dict(), "page": "notebooks/tab2_transfer"},
+            {**fd.cannot_test("backgrounds_help_high_guidance", "mini", "no backgrounds").to_dict(),
+             "page": "notebooks/tab1_prompts"}]
+    out = summary.with_holm(rows)
+    assert [r["after_holm"] for r in out] == [fd.HOLDS, fd.UNTESTABLE] and out[0]["registry"] == claims.registry_hash()
+    # the numbers behind the verdict: the family's values and the contrast's weights, enough to recompute it
+    inputs = out[0]["estimate"]["inputs"]
+    assert inputs["weights"] == {"1x": 1.0, "real": -1.0} and inputs["values"]["2x"][2] == 62.5
+    text = summary.findings_markdown(out)
+    assert "Of the paper's 2 findings, 1 could be tested at this scale" in text
+    assert f"content hash `{claims.registry_hash()}`" in text and "```{raw} html" in text
+    forest = summary.forest_rows(out)
+    assert len(forest) == 1 and forest[0]["effect"] == pytest.approx(est.mean / 1.0)
+    with pytest.raises(FakeitError, match=r"more than one preset \(mini: notebooks/tab2_transfer; smoke: notebooks/tab1"):
+        summary.with_holm([rows[0], {**rows[1], "scale": "smoke"}])

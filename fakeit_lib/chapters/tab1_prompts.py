@@ -24,6 +24,7 @@ class Table1Params(PipelineParams):
 
     variants: list[str] = field(default_factory=lambda: ["c", "c_hc", "c_dc", "c_hc_inside_b"])  # paper: these four
     guidances: list[float] = field(default_factory=lambda: [7.5, 2.0])  # paper: 7.5 (default) and 2.0
+    draws: int = 2  # draws of the paper's best clone (generation seeds seed, seed + 1, ...) measuring the variance of a draw; mini: 4
 
     def validate(self) -> None:
         from ..prompts.variants import check_variant
@@ -33,6 +34,8 @@ class Table1Params(PipelineParams):
             check_variant(v)
         if not self.variants or not self.guidances or any(g < 0 for g in self.guidances):
             raise FakeitError(f"parameters variants={self.variants} and guidances={self.guidances} must be non-empty, guidances >= 0")
+        if self.draws < 2:
+            raise FakeitError(f"parameter draws={self.draws} must be at least 2: one draw cannot measure a draw's variance")
 
 
 
@@ -42,19 +45,25 @@ def draw_setting(p: Table1Params) -> tuple[str, float]:
     return stages_draw_setting(p.variants, p.guidances)
 
 
+def draw_keys(p: Table1Params) -> list[str]:
+    """The keys of the extra draws of the drawn clone: "second draw" (generation seed p.seed + 1), "draw 3", ..."""
+    return ["second draw"] + [f"draw {d}" for d in range(3, p.draws + 1)]
+
+
 def table1_runs(p: Table1Params) -> dict:
-    """The real baseline ("real"), every (variant, guidance) clone at 1x, and the second draw of one of them
-    ("second draw": the same settings, generation seed p.seed + 1), each trained per seed and evaluated together."""
+    """The real baseline ("real"), every (variant, guidance) clone at 1x, and the extra draws of one of them
+    (`draw_keys`: the same settings, generation seeds p.seed + 1, + 2, ...), each trained per seed and evaluated
+    together."""
     keys = ["real"] + [(v, float(g)) for g in p.guidances for v in p.variants]
     specs = [(None, None, 1.0, {})] + [(v, g, 1.0, {}) for v, g in keys[1:]]
     variant, guidance = draw_setting(p)
-    runs = dict(zip(keys + ["second draw"], model_runs_many(p, specs + [(variant, guidance, 1.0, {}, p.seed + 1)])))
-    return runs
+    extra = [(variant, guidance, 1.0, {}, p.seed + d) for d in range(1, p.draws)]
+    return dict(zip(keys + draw_keys(p), model_runs_many(p, specs + extra)))
 
 
 def table_runs(runs: dict) -> dict:
-    """The models of Table 1 itself (without the second draw of a clone)."""
-    return {k: r for k, r in runs.items() if k != "second draw"}
+    """The models of Table 1 itself (without the extra draws of a clone)."""
+    return {k: r for k, r in runs.items() if not (isinstance(k, str) and (k == "second draw" or k.startswith("draw ")))}
 
 
 def test_names(runs: dict) -> list[str]:
@@ -168,9 +177,9 @@ def draw_variance(p: Table1Params, runs: dict) -> dict:
     a small estimate hides a large one."""
     import numpy as np
 
-    first, second = runs[draw_setting(p)], runs["second draw"]
+    first = runs[draw_setting(p)]
     seed_var = table1_family(runs).error(True)[0]
-    draws = [list(first.scores()), list(second.scores())]
+    draws = [list(first.scores())] + [list(runs[k].scores()) for k in draw_keys(p)]
     means = np.asarray(draws).mean(1)
     s = len(draws[0])
     between = float(means.var(ddof=1))  # the variance of one draw's mean over draws (its seed noise included)
@@ -182,8 +191,8 @@ def draw_variance(p: Table1Params, runs: dict) -> dict:
 def draw_text(d: dict) -> str:
     """What the draw of a clone adds to the error, in one sentence."""
     n = len(d["means"])
-    return (f"Drawing the clone anew ({d['setting']}, {n} generation seeds) moved its mean top-1 from "
-            f"{d['means'][0]:.1f} to {d['means'][1]:.1f}: a draw variance of {d['draw_var']:.2f} points² against a "
+    return (f"Drawing the clone anew ({d['setting']}, {n} generation seeds) moved its mean top-1 between "
+            f"{min(d['means']):.1f} and {max(d['means']):.1f}: a draw variance of {d['draw_var']:.2f} points² against a "
             f"seed variance of {d['seed_var']:.2f} points² per model and seed ({d['seeds']} seeds). Every verdict "
             f"that compares a clone includes it, measured with {n - 1} degree{'s' if n > 2 else ''} of freedom: "
             "no number of training seeds removes it, only more draws.")

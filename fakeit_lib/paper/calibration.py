@@ -31,13 +31,13 @@ SESOI = 1.0  # the smallest effect of interest, in units of the seed noise's sta
 FAR = 5.0  # "far above / below": an effect the rules decide with certainty
 MODELS = 7  # models of a family (Table 1's real baseline and six clones)
 SIZES = (0.2, 1.0, 2.0, 10.0)  # clone sizes of a trend (Fig. 4's)
-DRAWS = 2  # draws of one clone measured for the draw variance (Table 1: the clone and its second draw)
-METHODS = {  # error method -> (seed-effect sd, draw sd, sd of the compared arms over the others)
-    "blocked": (1.0, 0.0, 1.0),
-    "no seed effect (formerly pooled)": (0.0, 0.0, 1.0),
-    "paired": (1.0, 0.0, 1.0),
-    "with draw variance": (1.0, math.sqrt(1 / SEEDS), 1.0),
-    "unequal variance 2:1": (1.0, 0.0, 2.0),
+METHODS = {  # error method -> (seed-effect sd, draw sd, draws measured, sd of the compared arms over the others)
+    "blocked": (1.0, 0.0, 0, 1.0),
+    "no seed effect (formerly pooled)": (0.0, 0.0, 0, 1.0),
+    "paired": (1.0, 0.0, 0, 1.0),
+    "with draw variance, 2 draws": (1.0, math.sqrt(1 / SEEDS), 2, 1.0),
+    "with draw variance, 4 draws (mini)": (1.0, math.sqrt(1 / SEEDS), 4, 1.0),
+    "unequal variance 2:1": (1.0, 0.0, 0, 2.0),
 }
 RULE_ROWS = [("greater", 1), ("large", 1), ("at_most", 1), ("trend", 1)] + [
     (r, k) for r in ("both", "any") for k in (1, 2, 4, 8)]
@@ -75,7 +75,7 @@ class Row:
 
 def _family(rng: np.random.Generator, effects: dict[str, float], method: str, compared: set[str]) -> Family:
     """A simulated family: `effects` (model -> true mean) padded to MODELS models, seeds shared, noise per cell."""
-    seed_sd, draw_sd, ratio = METHODS[method]
+    seed_sd, draw_sd, draws, ratio = METHODS[method]
     labels = list(effects) + [f"other {i}" for i in range(MODELS - len(effects))]
     seed = rng.normal(0, seed_sd, SEEDS)
     values = {}
@@ -84,9 +84,10 @@ def _family(rng: np.random.Generator, effects: dict[str, float], method: str, co
         drawn = rng.normal(0, draw_sd) if k != "real" else 0.0
         values[k] = list(effects.get(k, 0.0) + drawn + seed + rng.normal(0, sd, SEEDS))
     fam = Family("simulated", values)
-    if draw_sd:  # a second draw of the first clone, trained with the same seeds
-        again = effects[labels[1]] + rng.normal(0, draw_sd) + seed + rng.normal(0, 1.0, SEEDS)
-        apply_draws(fam, [values[labels[1]], list(again)], set(labels) - {"real"})
+    if draw_sd:  # more draws of the first clone, trained with the same seeds
+        again = [list(effects[labels[1]] + rng.normal(0, draw_sd) + seed + rng.normal(0, 1.0, SEEDS))
+                 for _ in range(draws - 1)]
+        apply_draws(fam, [values[labels[1]]] + again, set(labels) - {"real"})
     return fam
 
 

@@ -264,6 +264,7 @@ def check_parts(finding_id: str, parts: list[Part], scale: str, evidence: dict |
     reason = "; ".join(f"{q.name}: {v}, {q.estimate.text(digits(q.unit), signed=True)} {q.unit}"
                        for q, v in zip(parts, verdicts))
     ev = {q.name: q.to_dict(v) for q, v in zip(parts, verdicts)}
+    ev["shown part"] = {"name": shown.name, "smallest effect of interest": shown.sesoi, "unit": shown.unit}
     p = min(1.0, 2 * (max if verdict == SMALL else min)(p_hold, p_fail)) if has_interval else None
     floor = verdict == INCONCLUSIVE and needed is None and any(
         q.needed(family_level())[1] for q, v in zip(parts, verdicts) if v != HOLDS)
