@@ -71,8 +71,8 @@ def test_unequal_seed_variances_fall_back_to_the_contrasts_own_seeds():
     assert est.method == "paired over the compared models (unequal seed variances)" and est.df == 4
     assert est.se == pytest.approx(d.std(ddof=1) / math.sqrt(5))
     assert est.high - est.mean == pytest.approx(t_quantile(4) * est.se)
-    own, pooled = d.var(ddof=1) / 2, fam.anova["ms_resid"]  # the trigger: own interval wider by SPREAD_MAX (squared)
-    assert t_quantile(4) ** 2 * own > SPREAD_MAX * t_quantile(20) ** 2 * pooled
+    own, pooled = d.var(ddof=1) / 2, fam.anova["ms_resid"]  # the trigger: its own variance above the family's
+    assert own > SPREAD_MAX * pooled
 
 
 def test_trend_is_the_least_squares_slope_of_the_means():
@@ -110,8 +110,14 @@ def test_measured_draws_give_every_drawn_arm_its_error():
     after = fam.difference("m3", "m0")  # m0 is real (not drawn): its seed error stays, m3's is the draws'
     seed_part = fam.anova["ms_resid"] / 5
     assert after.mean == before.mean and after.se == pytest.approx(math.sqrt(seed_part + v))
-    assert after.df == pytest.approx((seed_part + v) ** 2 / (seed_part ** 2 / 24 + v ** 2 / 1))
+    assert after.df == 1  # two draws: their own degree of freedom (Satterthwaite's would cover 0.92)
     assert after.method == "blocked + draw variance (2 draws)"
+    four = crafted_family()
+    more = draws + [[71.0, 71.5, 70.0, 71.0, 70.5], [69.5, 70.5, 69.0, 70.0, 70.0]]
+    four.add_draws(more, {"m3"})
+    v4 = np.var([np.mean(d) for d in more], ddof=1)
+    with_four = four.difference("m3", "m0")  # from four draws on: Welch-Satterthwaite
+    assert with_four.df == pytest.approx((seed_part + v4) ** 2 / (seed_part ** 2 / 24 + v4 ** 2 / 3))
     both = fam.difference("m3", "m1")  # two clones: only the draws' variance, one degree of freedom
     assert both.se == pytest.approx(math.sqrt(2 * v)) and both.df == pytest.approx(1.0)
     # no number of seeds removes the draw: the floor is the draw's part beyond the seed noise
