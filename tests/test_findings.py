@@ -282,3 +282,18 @@ def test_the_introduction_counts_one_preset_and_draws_every_interval():
     assert len(forest) == 1 and forest[0]["effect"] == pytest.approx(est.mean / 1.0)
     with pytest.raises(FakeitError, match=r"more than one preset \(mini: notebooks/tab2_transfer; smoke: notebooks/tab1"):
         summary.with_holm([rows[0], {**rows[1], "scale": "smoke"}])
+
+
+def test_backgrounds_are_the_best_only_above_every_other_prompt():
+    """Sec. 5.1 (c) "the best results": the background prompt above rows 2, 3 and 4, not above row 3 alone."""
+    from fakeit_lib.chapters import tab1_prompts as ch
+
+    assert claims.finding("backgrounds_help_high_guidance").rule == "both"
+    assert claims.paper_value("backgrounds_help_high_guidance").startswith("+3.6 to +8.4 points")  # 51.5 - 47.9, - 43.1
+    seeds = [0.0, 0.5, -0.5, 0.2, -0.2]
+    fam = Family("t", {ch.key_label((v, 7.5)): [m + s + 0.1 * i for i, s in enumerate(seeds)]
+                       for v, m in (("c", 50.0), ("c_hc", 53.0), ("c_dc", 56.5), ("c_hc_inside_b", 56.0))})
+    parts = [fd.Part(v, fam.difference("c_hc_inside_b@7.5", f"{v}@7.5"), "greater", 1.0) for v in ("c", "c_hc", "c_dc")]
+    v = fd.check_parts("backgrounds_help_high_guidance", parts, "paper")
+    assert v.verdict == fd.FAILS  # above c and c_hc by 6 and 3, below c_dc by 0.5: not the best
+    assert v.evidence["shown part"]["name"] == "c_dc"

@@ -250,9 +250,12 @@ def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> li
     elif has("c_hc_inside_b", g_hi) and has("c_hc", g_hi):
         reason, sens = untestable_prompts(p, runs, "c_hc", "c_hc_inside_b", g_hi)
         ev = {**base, "prompt sensitivity": sens}
+        best = key_label(("c_hc_inside_b", g_hi))  # "the best": above every other prompt at this guidance
+        parts = [fd.Part(f"c, h_c inside b minus {v}", fam.difference(best, key_label((v, g_hi))), "greater",
+                         claims.finding("backgrounds_help_high_guidance").sesoi)
+                 for v in p.variants if v != "c_hc_inside_b" and has(v, g_hi)]
         out.append(fd.cannot_test("backgrounds_help_high_guidance", p.scale, reason, paper, ev) if reason else
-                   fd.check("backgrounds_help_high_guidance", fam.difference(key_label(("c_hc_inside_b", g_hi)),
-                                                                             key_label(("c_hc", g_hi))), p.scale, ev, paper))
+                   fd.check_parts("backgrounds_help_high_guidance", parts, p.scale, ev, paper))
     else:
         out.append(fd.cannot_test("backgrounds_help_high_guidance", p.scale,
                                   f"the run has no c_hc and c_hc_inside_b clones at guidance {g_hi:g}", paper))
