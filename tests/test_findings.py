@@ -138,6 +138,9 @@ def test_measured_draws_give_every_drawn_arm_its_error():
     ("at_most", [0.1, -0.2, 0.2, 0.0, -0.1], fd.HOLDS),
     ("at_most", [2.0, 2.2, 1.8, 2.1, 1.9], fd.FAILS),
     ("at_most", [0.5, -1.0, 2.5, 0.0, 1.5], fd.INCONCLUSIVE),
+    ("not_worse", [-0.5, -0.3, -0.6, -0.4, -0.5], fd.HOLDS),  # half a point below: on par within 1
+    ("not_worse", [-2.0, -2.2, -1.8, -2.1, -1.9], fd.FAILS),  # two points below: worse
+    ("not_worse", [0.5, -3.0, 1.5, -2.0, 0.5], fd.INCONCLUSIVE),
 ])
 def test_every_rule_reaches_every_outcome(rule, values, expected):
     verdict, p, needed = fd.decide(rule, estimate_from_values(values), sesoi=1.0)
@@ -203,8 +206,9 @@ def test_wording_comes_from_the_verdict():
     v = fd.check("synthetic_beats_real_transfer", est, "mini")
     s = v.sentence()
     assert s.startswith("The paper's finding that an encoder trained on a synthetic clone of the real set's size transfers "
-                        "better than one trained on the real set **holds** at the mini scale (1x clone minus real: +5.5 "
-                        "points, 95% interval [+")
+                        "on par with one trained on the real set **holds** at the mini scale (1x clone minus real (parity: "
+                        "no worse than the smallest effect of interest below real): +5.5 points, 95% interval [+")
+    assert s.endswith("holds if the 95% interval lies above -1, fails if below it).")
     assert "5 seeds, 4 degrees of freedom (blocked)" in s or "5 seeds, 8 degrees of freedom (pooled)" in s
     assert "smallest effect of interest 1 points" in s
     why = fd.cannot_test("backgrounds_help_high_guidance", "mini", "no backgrounds here")

@@ -83,7 +83,7 @@ def transfer_sets_frame(suite: str) -> pd.DataFrame | None:
 
 def transfer_findings(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns,
                       ours: dict[str, list[dict[str, float]]]) -> list[fd.Verdict]:
-    """Verdicts: an encoder trained on a clone of the real set's size (1x) transfers better than the real-trained one
+    """Verdicts: an encoder trained on a clone of the real set's size (1x) transfers on par with the real-trained one
     (the suite's average; a larger clone against real is Fig. 4's finding, not counted twice), and far better than
     the same network at its initialisation."""
     from ..paper.stats import Family

@@ -6,7 +6,7 @@ for "no seed effect"), seed noise (sd 1), and a smallest effect of interest of 1
 - **coverage**: the share of 95% intervals that hold the true effect (every part's, for a composite rule);
 - **false holds**: "holds" (or "holds, below the smallest effect of interest") where the claim is false at its
   boundary: a true effect of 0 (greater, trend), of the smallest effect of interest (large: it must be above it;
-  at_most: below it), one part at 0 and the others far above (both), every part at 0 (any);
+  at_most: below it), of minus it (not_worse, a parity claim), one part at 0 and the others far above (both), every part at 0 (any);
 - **false does not hold**: "does not hold" (or "holds, below...") where the claim is true at its boundary: a true
   effect at the smallest effect of interest (every part at it, for both; one part at it and the others far below,
   for any).
@@ -39,7 +39,7 @@ METHODS = {  # error method -> (seed-effect sd, draw sd, draws measured, sd of t
     "with draw variance, 4 draws (mini)": (1.0, math.sqrt(1 / SEEDS), 4, 1.0),
     "unequal variance 2:1": (1.0, 0.0, 0, 2.0),
 }
-RULE_ROWS = [("greater", 1), ("large", 1), ("at_most", 1), ("trend", 1)] + [
+RULE_ROWS = [("greater", 1), ("large", 1), ("at_most", 1), ("not_worse", 1), ("trend", 1)] + [
     (r, k) for r in ("both", "any") for k in (1, 2, 4, 8)]
 GOAL_COVERAGE, GOAL_RATE = 0.94, 0.025
 
@@ -143,6 +143,8 @@ def truths(rule: str, k: int) -> tuple[list[float], list[float]]:
         return [0.0], [SESOI]
     if rule in ("large", "at_most"):
         return [SESOI], [SESOI]
+    if rule == "not_worse":  # parity: holds above minus the smallest effect of interest
+        return [-SESOI], [-SESOI]
     if rule == "both":
         return [0.0] + [FAR] * (k - 1), [SESOI] * k
     return [0.0] * k, [SESOI] + [-FAR] * (k - 1)  # any

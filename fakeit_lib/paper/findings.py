@@ -122,6 +122,8 @@ def thresholds(rule: str, sesoi: float) -> tuple[float, float]:
         return 0.0, sesoi
     if rule == "large":
         return sesoi, sesoi
+    if rule == "not_worse":
+        return -sesoi, -sesoi
     raise FakeitError(f"rule {rule!r} has no thresholds of its own")
 
 
