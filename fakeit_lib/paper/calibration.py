@@ -6,7 +6,8 @@ for "no seed effect"), seed noise (sd 1), and a smallest effect of interest of 1
 - **coverage**: the share of 95% intervals that hold the true effect (every part's, for a composite rule);
 - **false holds**: "holds" (or "holds, below the smallest effect of interest") where the claim is false at its
   boundary: a true effect of 0 (greater, trend), of the smallest effect of interest (large: it must be above it;
-  at_most: below it), of minus it (not_worse, a parity claim), one part at 0 and the others far above (both), every part at 0 (any);
+  at_most: below it), of minus it (not_worse, a parity claim), one part at 0 and the others far above (both),
+  every part at 0 (any);
 - **false does not hold**: "does not hold" (or "holds, below...") where the claim is true at its boundary: a true
   effect at the smallest effect of interest (every part at it, for both; one part at it and the others far below,
   for any).

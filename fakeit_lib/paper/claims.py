@@ -41,7 +41,8 @@ RULES_SHORT = {"greater": "holds if the 95% interval lies above 0, fails if belo
                "trend": "holds if the 95% interval of the slope lies above 0, fails if below {d}",
                "at_most": "holds if the 95% interval lies below {d}, fails if above it",
                "not_worse": "holds if the 95% interval lies above -{d}, fails if below it",
-               "both": "holds if every part holds, fails if a part fails after Bonferroni over the parts", "any": "holds if a part holds after Holm over the parts"}
+               "both": "holds if every part holds, fails if a part fails after Bonferroni over the parts",
+               "any": "holds if a part holds after Holm over the parts"}
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,7 @@ def one_sided(rule: str, est: Estimate, sesoi: float) -> tuple[float, float]:
     return est.p_above(hold_at), est.p_below(fail_at)
 
 
-def label(holds: bool, fails: bool) -> str:
+def verdict_of(holds: bool, fails: bool) -> str:
     """The verdict of one-sided decisions: both (an effect above 0 and below the smallest of interest) is its own."""
     return SMALL if holds and fails else HOLDS if holds else FAILS if fails else INCONCLUSIVE
 
@@ -160,7 +160,7 @@ def decide(rule: str, est: Estimate, sesoi: float, seeds: bool = True) -> tuple[
     if est.low is None:
         return INCONCLUSIVE, 1.0, None
     p_hold, p_fail = one_sided(rule, est, sesoi)
-    verdict = label(p_hold < ALPHA / 2, p_fail < ALPHA / 2)
+    verdict = verdict_of(p_hold < ALPHA / 2, p_fail < ALPHA / 2)
     p = min(1.0, 2 * (max(p_hold, p_fail) if verdict == SMALL else min(p_hold, p_fail)))
     needed = seeds_needed(rule, est, sesoi, family_level())[0] if seeds and verdict == INCONCLUSIVE else None
     return verdict, p, needed
@@ -210,9 +210,9 @@ class Part:
 def combine(rule: str, parts: list[Part], level: float | None = None,
             seeds: bool = True) -> tuple[str, float, float, int | None, Part]:
     """(verdict, one-sided p of holding, of failing, seeds to decide at one-sided `level` (default the
-    introduction's; None unless `seeds`), the part whose estimate is shown) of parts under rule `both` (every part must hold at 95%
-    each, intersection-union; it fails when one part fails at alpha / 2k, Bonferroni over the k parts) or `any`
-    (some part must hold, at alpha / 2k: Holm's first step; it fails when every part fails at 95%)."""
+    introduction's; None unless `seeds`), the part whose estimate is shown) of parts under rule `both` (every part
+    must hold at 95% each, intersection-union; it fails when one part fails at alpha / 2k, Bonferroni over the k
+    parts) or `any` (some part must hold, at alpha / 2k: Holm's first step; it fails when every part fails at 95%)."""
     if not parts:
         raise FakeitError(f"rule {rule} needs at least one part")
     level = family_level() if level is None else level
@@ -221,7 +221,7 @@ def combine(rule: str, parts: list[Part], level: float | None = None,
     p_holds, p_fails = [d[3] for d in decisions], [d[4] for d in decisions]
     if rule == "both":
         p_hold, p_fail = max(p_holds), min(1.0, k * min(p_fails))
-        verdict = label(p_hold < ALPHA / 2, p_fail < ALPHA / 2)
+        verdict = verdict_of(p_hold < ALPHA / 2, p_fail < ALPHA / 2)
         weakest = int(np.argmax(p_holds))
         shown = parts[int(np.argmin(p_fails))] if verdict in (FAILS, SMALL) else parts[weakest]
         needed = [q.needed(level) for q in parts if q.decision()[0] != HOLDS] if seeds else []  # each must reach its own
@@ -229,7 +229,7 @@ def combine(rule: str, parts: list[Part], level: float | None = None,
     elif rule == "any":
         strongest = int(np.argmin(p_holds))
         p_hold, p_fail = min(1.0, k * p_holds[strongest]), max(p_fails)
-        verdict = label(p_hold < ALPHA / 2, p_fail < ALPHA / 2)
+        verdict = verdict_of(p_hold < ALPHA / 2, p_fail < ALPHA / 2)
         shown = parts[strongest]
         count = parts[strongest].needed(level / k)[0] if seeds else None  # the strongest part alone decides it
     else:
