@@ -182,7 +182,7 @@ def record_findings(verdicts: list) -> Any:
     from IPython.display import Markdown
     from myst_nb import glue
 
-    from .paper.findings import table
+    from .paper.summary import table
 
     for v in verdicts:
         glue(f"v_{v.id}", Markdown(v.sentence()), display=False)

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.book, pytest.mark.timeout(3600)]
 # module's (Verdict.sentence, pasted by tab1_prompts' "What we see"): when it changes, change these lines only.
 RESULTS_PAGE = "notebooks/tab1_prompts.html"
 RUN_TOP1 = re.compile(r"real minus each 1x clone: ([+-]?\d{1,3}\.\d) points")
-VERDICTS = ("does not hold", "holds", "inconclusive", "cannot be tested")
+VERDICTS = ("does not hold", "holds, below the smallest effect of interest", "holds", "inconclusive", "cannot be tested")
 
 
 def stated_results(text: str) -> tuple[float | None, str | None]:
@@ -106,12 +106,13 @@ def test_cost_page_lists_the_versions_it_was_built_with(built_book: Path):
 def test_findings_json_and_the_introduction_agree(built_book: Path):
     import json
 
-    from fakeit_lib.paper.findings import FINDINGS
+    from fakeit_lib.paper.claims import FINDINGS, registry_hash
 
     findings = json.loads((built_book / "findings.json").read_text())
     assert sorted(f["id"] for f in findings) == sorted(FINDINGS)  # every registered finding, each once
     for f in findings:
         assert {"id", "claim", "source", "verdict", "n_seeds", "evidence", "page", "sesoi", "after_holm"} <= set(f), f
+        assert f["registry"] == registry_hash()  # the pre-registration these verdicts came from
         assert f["verdict"] in VERDICTS and f["scale"] == "smoke" and f["sesoi"] > 0
         if f["verdict"] != "cannot be tested":
             assert f["n_seeds"] >= 2 and f["df"] and f["method"], f  # the smoke preset trains two seeds

@@ -83,9 +83,9 @@ def test_table1_findings_on_crafted_seeds(reactive):
 
 
 def fd_module():
-    from fakeit_lib.paper import findings
+    from fakeit_lib.paper import claims
 
-    return findings
+    return claims
 
 
 def test_a_prompt_the_generator_barely_reacts_to_cannot_be_tested(monkeypatch):

@@ -147,36 +147,12 @@ def collect_findings(stage: Path, notebooks: list[Path]) -> list[dict]:
 FINDINGS_MARKER = "<!-- findings: filled in by the runner -->"
 
 
-def findings_markdown(findings: list[dict]) -> str:
-    """A markdown table of the verdicts (each linked to the page that checks it), with the paper's value for the
-    comparison, each verdict as its page states it (95% each) and after Holm's correction over all tested findings,
-    and the counts after that correction."""
-    from ..paper.findings import HOLDS, FAILS, INCONCLUSIVE, UNTESTABLE, estimate_text, holm
-
-    if not findings:
-        return "No finding was checked in this build.\n"
-    adjusted = holm(findings)
-    tested = sum(f["verdict"] != UNTESTABLE for f in findings)
-    counts = {k: sum(a == k for a, f in zip(adjusted, findings) if f["verdict"] != UNTESTABLE) for k in (HOLDS, FAILS, INCONCLUSIVE)}
-    lines = [f"Of {len(findings)} findings, {tested} could be tested at this scale. After Holm's correction over those "
-             f"{tested} (a family-wise error of 5%: the chance that any decisive verdict below is wrong by chance stays "
-             f"under 5%), {counts[HOLDS]} hold, {counts[FAILS]} do not hold and {counts[INCONCLUSIVE]} are inconclusive; "
-             f"{len(findings) - tested} cannot be tested. Each page states its own verdicts at 95% each.", "",
-             "| finding (paper) | verdict (its page) | after Holm | this run | smallest effect of interest | paper's value | seeds | page |",
-             "|---|---|---|---|---|---|---:|---|"]
-    for f, a in zip(findings, adjusted):
-        sesoi = f"{f['sesoi']:g} {f['unit']}" if f.get("sesoi") is not None else "–"
-        lines.append(f"| {f['claim']} ({f['source']}) | **{f['verdict']}** | {a} | {estimate_text(f)} | {sesoi} | "
-                     f"{f.get('paper') or '–'} | {f['n_seeds']} | {{doc}}`../{f['page']}` |")
-    return "\n".join(lines) + "\n"
-
-
 def check_findings(findings: list[dict], pages: list[str]) -> None:
     """Raise FakeitError unless the executed pages (notebook stems) stated each of their registered findings exactly
     once, and no other (no chapter may drop a finding: an untestable one says why)."""
     from collections import Counter
 
-    from ..paper.findings import FINDINGS
+    from ..paper.claims import FINDINGS
 
     seen = Counter(f["id"] for f in findings)
     twice = sorted(k for k, n in seen.items() if n > 1)
@@ -194,11 +170,9 @@ def write_findings(stage: Path, build_dir: Path, notebooks: list[Path], generato
     """Write `<build>/findings.json` and fill the staged introduction's findings table and the sentence on what the
     preset's generator learnt from; returns the verdicts."""
     from ..generation.mini.captions import generator_summary
-    from ..paper.findings import holm
+    from ..paper.summary import findings_markdown, with_holm
 
-    findings = collect_findings(stage, notebooks)
-    for f, adjusted in zip(findings, holm(findings)):
-        f["after_holm"] = adjusted
+    findings = with_holm(collect_findings(stage, notebooks))
     atomic_write_json(build_dir / "findings.json", findings)
     for page in (stage / "book").glob("*.md"):
         text = page.read_text()

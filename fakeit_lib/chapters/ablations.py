@@ -19,6 +19,7 @@ import pandas as pd
 from ..core.errors import FakeitError
 from ..experiments.params import PipelineParams
 from ..experiments.stages import ModelRuns, model_runs_many
+from ..paper import claims
 from ..paper import findings as fd
 from ..paper.stats import mean_interval
 
@@ -189,17 +190,17 @@ def ablation_findings(p: AblationParams, t: Trained, sweeps: pd.DataFrame | None
     base = {"test": test, "family": f"{len(unique)} models, {fam.seeds} seeds"}
     out = [fd.check("multicrop_helps", fam.difference(name(t.with_local_crops), name(t.without_local_crops)), p.scale,
                     {**base, "a": "trained with 1 global and the recipe's local crops", "b": "the global crop only",
-                     "saw": t.with_local_crops.saw(p.class_set)}, fd.paper_value("multicrop_helps"))]
+                     "saw": t.with_local_crops.saw(p.class_set)}, claims.paper_value("multicrop_helps"))]
     sens = prompt_sensitivity(t.name_only.dataset, t.clip.dataset)
     why = fd.testability(sens["share"], f"the change from \"c\" to \"a photo of a c\" at guidance {p.clip_guidance:g}")
     ev = {**base, "a saw": t.name_only.saw(p.class_set), "b saw": t.clip.saw(p.class_set), "prompt sensitivity": sens}
-    out.append(fd.cannot_test("name_beats_clip_template", p.scale, why, fd.paper_value("name_beats_clip_template"), ev)
+    out.append(fd.cannot_test("name_beats_clip_template", p.scale, why, claims.paper_value("name_beats_clip_template"), ev)
                if why else fd.check("name_beats_clip_template", fam.difference(name(t.name_only), name(t.clip)), p.scale,
-                                    ev, fd.paper_value("name_beats_clip_template")))
-    paper = fd.paper_value("guidance_two_best")
+                                    ev, claims.paper_value("name_beats_clip_template")))
+    paper = claims.paper_value("guidance_two_best")
     others = [g for g in t.by_guidance if g != 2.0]
     if 2.0 in t.by_guidance and others:
-        sesoi = fd.finding("guidance_two_best").sesoi
+        sesoi = claims.finding("guidance_two_best").sesoi
         parts = [fd.Part(f"2.0 minus {g:g}", fam.difference(name(t.by_guidance[2.0]), name(t.by_guidance[g])), "greater", sesoi)
                  for g in others]
         out.append(fd.check_parts("guidance_two_best", parts, p.scale, base, paper))
@@ -209,11 +210,11 @@ def ablation_findings(p: AblationParams, t: Trained, sweeps: pd.DataFrame | None
     for fid in ("guidance_trades_fidelity_for_diversity", "steps_enough"):
         if sweeps is None:
             out.append(fd.cannot_test(fid, p.scale, "this project has a judge of Fashion-MNIST images only",
-                                      fd.paper_value(fid)))
+                                      claims.paper_value(fid)))
     if sweeps is None:
         return out
     guidances = sorted(float(g) for g in p.sweep_guidances)
-    paper = fd.paper_value("guidance_trades_fidelity_for_diversity")
+    paper = claims.paper_value("guidance_trades_fidelity_for_diversity")
     if len(guidances) >= 2:
         x = [math.log2(g) for g in guidances]
         n = min(len(_per_sample(sweeps, "guidance", g, "fidelity")) for g in guidances)
@@ -222,12 +223,12 @@ def ablation_findings(p: AblationParams, t: Trained, sweeps: pd.DataFrame | None
         parts = [fd.Part("fidelity rises with guidance (per doubling)", estimate_from_values(fid_slopes, "samples"),
                          "greater", 0.02, "of images per doubling"),
                  fd.Part("diversity falls with guidance (per doubling)", estimate_from_values(div_slopes, "samples"),
-                         "greater", fd.finding("guidance_trades_fidelity_for_diversity").sesoi, "judge units per doubling")]
+                         "greater", claims.finding("guidance_trades_fidelity_for_diversity").sesoi, "judge units per doubling")]
         out.append(fd.check_parts("guidance_trades_fidelity_for_diversity", parts, p.scale,
                                   {"guidances": guidances, "samples": f"{n} disjoint image samples per guidance"}, paper))
     else:
         out.append(fd.cannot_test("guidance_trades_fidelity_for_diversity", p.scale, "fewer than two guidance scales swept", paper))
-    paper = fd.paper_value("steps_enough")
+    paper = claims.paper_value("steps_enough")
     more = [s for s in p.sweep_steps if s > p.steps]
     if p.steps in p.sweep_steps and more:
         most = max(more)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiments.stages import ModelRuns, evaluations, transfers
+from ..paper import claims
 from ..paper import findings as fd
 from ..paper.results import TEST_SETS
 from .comparison import ComparisonParams, equal_size_runs
@@ -176,7 +177,7 @@ def gap_findings(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns) -> 
     real_t, syn_t = ([t["average"] for t in per_seed] for per_seed in
                      transfer_scores_many(p, [real, same], p.transfer_suite, p.transfer_roots))
     test = next(iter(real.results[0]["datasets"]))
-    sesoi = fd.finding("gap_narrows_in_transfer").sesoi
+    sesoi = claims.finding("gap_narrows_in_transfer").sesoi
     gap_in = Family("real and 1x clone, in-domain", {"real": real.scores(), "1x": same.scores()}).difference("real", "1x")
     gaps = [(ri - si) - (rt - st) for ri, si, rt, st in zip(real.scores(), same.scores(), real_t, syn_t)]
     parts = [fd.Part("gap on the training classes", gap_in, "greater", sesoi),
@@ -186,4 +187,4 @@ def gap_findings(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns) -> 
                            {"in-domain gap": f"real minus synthetic top-1 on {test}",
                             "transfer gap": "real minus synthetic transfer average",
                             "real saw": real.saw(p.class_set), "synthetic saw": same.saw(p.class_set)},
-                           fd.paper_value("gap_narrows_in_transfer"))]
+                           claims.paper_value("gap_narrows_in_transfer"))]

@@ -19,6 +19,7 @@ from ..core.errors import FakeitError
 from ..datasets.images import clone_arrays
 from ..experiments.params import PipelineParams, shared
 from ..experiments.stages import synthetic_clones
+from ..paper import claims
 from ..paper import findings as fd
 from ..paper.results import PAPER_EXAMPLES
 from ..prompts.variants import check_variant
@@ -267,11 +268,11 @@ def qualitative_findings(p: QualitativeParams, q: Quality | None,
     ids = ("low_guidance_diverse", "definition_richer_images", "hypernym_richer_images")
     if q is None:
         return [fd.cannot_test(fid, p.scale, "this project has a judge of Fashion-MNIST images only; at this scale the "
-                               "grids above are the evidence, as in the paper", fd.paper_value(fid)) for fid in ids]
+                               "grids above are the evidence, as in the paper", claims.paper_value(fid)) for fid in ids]
     hi, lo = 7.5, 2.0
     out = []
     variants = [v for v in p.variants if (v, hi) in q.samples and (v, lo) in q.samples]
-    paper = fd.paper_value("low_guidance_diverse")
+    paper = claims.paper_value("low_guidance_diverse")
     if variants:
         n = min(len(q.samples[(v, g)]) for v in variants for g in (hi, lo))
 
@@ -279,7 +280,7 @@ def qualitative_findings(p: QualitativeParams, q: Quality | None,
             return [float(np.mean([q.samples[(v, g)][k][metric] for v in variants])) for k in range(n)]
 
         parts = [fd.Part("diversity (2.0 minus 7.5)", fd.paired(mean_over_variants(lo, "diversity"), mean_over_variants(hi, "diversity")),
-                         "greater", fd.finding("low_guidance_diverse").sesoi, "judge units"),
+                         "greater", claims.finding("low_guidance_diverse").sesoi, "judge units"),
                  fd.Part("fidelity (7.5 minus 2.0)", fd.paired(mean_over_variants(hi, "fidelity"), mean_over_variants(lo, "fidelity")),
                          "greater", 0.02, "of images")]
         out.append(fd.check_parts("low_guidance_diverse", parts, p.scale,
@@ -288,7 +289,7 @@ def qualitative_findings(p: QualitativeParams, q: Quality | None,
     else:
         out.append(fd.cannot_test("low_guidance_diverse", p.scale, "no prompt variant was drawn at both 7.5 and 2.0", paper))
     for fid, variant in (("definition_richer_images", "c_dc"), ("hypernym_richer_images", "c_hc")):
-        paper = fd.paper_value(fid)
+        paper = claims.paper_value(fid)
         if ("c", hi) not in q.samples or (variant, hi) not in q.samples:
             out.append(fd.cannot_test(fid, p.scale, f"the run has no c and {variant} clones at guidance {hi:g}", paper))
             continue
@@ -303,7 +304,7 @@ def qualitative_findings(p: QualitativeParams, q: Quality | None,
         parts = [fd.Part("fidelity", fd.paired([x["fidelity"] for x in a[:n]], [x["fidelity"] for x in b[:n]]), "greater",
                          0.02, "of images"),
                  fd.Part("diversity", fd.paired([x["diversity"] for x in a[:n]], [x["diversity"] for x in b[:n]]), "greater",
-                         fd.finding(fid).sesoi, "judge units")]
+                         claims.finding(fid).sesoi, "judge units")]
         out.append(fd.check_parts(fid, parts, p.scale, {"samples": f"{n} disjoint image samples, same seeds",
                                                         "prompt sensitivity": sens}, paper))
     return out

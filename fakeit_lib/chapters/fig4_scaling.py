@@ -9,6 +9,7 @@ import pandas as pd
 from ..core.errors import FakeitError
 from ..experiments.params import PipelineParams, ScalingLadderParams, TransferParams
 from ..experiments.stages import ModelRuns, clone_ladder, model_runs_many, transfer_scores_many
+from ..paper import claims
 from ..paper import findings as fd
 from ..paper.results import paper_rows, train_set_of
 from ..paper.stats import mean_interval
@@ -160,19 +161,19 @@ def scaling_findings(p: ScalingParams, s: Scaling) -> list[fd.Verdict]:
     upward = {f"{c.multiplier:g}x": c.multiplier for c in s.clones if c.multiplier >= 1.0}  # the paper's range: 1x up
     base = {"test": test, "budget": budget_text(p), "clones": {f"{c.multiplier:g}x": c.saw(p.class_set) for c in s.clones}}
     out = []
-    paper = fd.paper_value("more_images_help", train)
+    paper = claims.paper_value("more_images_help", train)
     if len(upward) >= 2:
         out.append(fd.check("more_images_help", in_domain.trend(upward), p.scale, base, paper))
     else:
         out.append(fd.cannot_test("more_images_help", p.scale, "fewer than two clone sizes of 1x or more (multipliers)", paper))
-    paper = fd.paper_value("more_images_transfer_better", train)
+    paper = claims.paper_value("more_images_transfer_better", train)
     ten = [k for k, m in upward.items() if m >= 10.0]
     if not ten or len(upward) < 2:
         out.append(fd.cannot_test("more_images_transfer_better", p.scale,
                                   f"the clones stop at {max([c.multiplier for c in s.clones]):g}x: the paper's claim is "
                                   "at 10x and above (multipliers)", paper))
     else:
-        sesoi = fd.finding("more_images_transfer_better").sesoi
+        sesoi = claims.finding("more_images_transfer_better").sesoi
         parts = [fd.Part(f"{ten[0]} minus real", across.difference(ten[0], "real"), "greater", sesoi),
                  fd.Part("slope per doubling from 1x up", across.trend(upward), "greater", 0.3, "points per doubling")]
         out.append(fd.check_parts("more_images_transfer_better", parts, p.scale,

@@ -10,6 +10,7 @@ from ..core.errors import FakeitError
 from ..experiments.params import PipelineParams, shared
 from ..experiments.stages import model_runs_many
 from ..experiments.stages import draw_setting as stages_draw_setting
+from ..paper import claims
 from ..paper import findings as fd
 from ..paper.results import TEST_SETS, VARIANT_LABELS, table1_row, train_set_of
 from ..paper.tables import PAPER, interval_cell, interval_columns
@@ -24,6 +25,7 @@ class Table1Params(PipelineParams):
 
     variants: list[str] = shared("variants")  # paper: these four
     guidances: list[float] = shared("guidances")  # paper: 7.5 (default) and 2.0
+    draws: int = shared("draws")  # draws of the paper's best clone (generation seeds seed, seed + 1, ...) measuring the variance of a draw; mini: 4
 
     def validate(self) -> None:
         from ..prompts.variants import check_variant
@@ -33,6 +35,8 @@ class Table1Params(PipelineParams):
             check_variant(v)
         if not self.variants or not self.guidances or any(g < 0 for g in self.guidances):
             raise FakeitError(f"parameters variants={self.variants} and guidances={self.guidances} must be non-empty, guidances >= 0")
+        if self.draws < 2:
+            raise FakeitError(f"parameter draws={self.draws} must be at least 2: one draw cannot measure a draw's variance")
 
 
 
@@ -41,19 +45,25 @@ def draw_setting(p: Table1Params) -> tuple[str, float]:
     return stages_draw_setting(p.variants, p.guidances)
 
 
+def draw_keys(p: Table1Params) -> list[str]:
+    """The keys of the extra draws of the drawn clone: "second draw" (generation seed p.seed + 1), "draw 3", ..."""
+    return ["second draw"] + [f"draw {d}" for d in range(3, p.draws + 1)]
+
+
 def table1_runs(p: Table1Params) -> dict:
-    """The real baseline ("real"), every (variant, guidance) clone at 1x, and the second draw of one of them
-    ("second draw": the same settings, generation seed p.seed + 1), each trained per seed and evaluated together."""
+    """The real baseline ("real"), every (variant, guidance) clone at 1x, and the extra draws of one of them
+    (`draw_keys`: the same settings, generation seeds p.seed + 1, + 2, ...), each trained per seed and evaluated
+    together."""
     keys = ["real"] + [(v, float(g)) for g in p.guidances for v in p.variants]
     specs = [(None, None, 1.0, {})] + [(v, g, 1.0, {}) for v, g in keys[1:]]
     variant, guidance = draw_setting(p)
-    runs = dict(zip(keys + ["second draw"], model_runs_many(p, specs + [(variant, guidance, 1.0, {}, p.seed + 1)])))
-    return runs
+    extra = [(variant, guidance, 1.0, {}, p.seed + d) for d in range(1, p.draws)]
+    return dict(zip(keys + draw_keys(p), model_runs_many(p, specs + extra)))
 
 
 def table_runs(runs: dict) -> dict:
-    """The models of Table 1 itself (without the second draw of a clone)."""
-    return {k: r for k, r in runs.items() if k != "second draw"}
+    """The models of Table 1 itself (without the extra draws of a clone)."""
+    return {k: r for k, r in runs.items() if not (isinstance(k, str) and (k == "second draw" or k.startswith("draw ")))}
 
 
 def test_names(runs: dict) -> list[str]:
@@ -117,13 +127,13 @@ def key_label(key) -> str:
 
 def table1_family(runs: dict, test: str | None = None, draw=None):
     """Every model of the page on one test set (default: in-domain) as one family: the seed error of each comparison
-    is pooled over all of them; with `draw` (draw_variance's result, when included) the variance of drawing a clone
-    joins the error of every synthetic arm."""
+    is pooled over all of them; with `draw` (draw_variance's result) the measured draws of one clone give the error of
+    every synthetic arm (paper.stats.Family.add_draws)."""
     from ..experiments.stages import family
 
     fam = family("Table 1's models", {key_label(k): r for k, r in table_runs(runs).items()}, test)
-    if draw and draw.get("included"):
-        fam.add_draw_variance(draw["draw_var"], {key_label(k) for k, r in table_runs(runs).items() if r.data == "synthetic"})
+    if draw:
+        fam.add_draws(draw["draws"], {key_label(k) for k, r in table_runs(runs).items() if r.data == "synthetic"})
     return fam
 
 
@@ -162,29 +172,30 @@ def untestable_prompts(p: Table1Params, runs: dict, a: str, b: str, guidance: fl
 
 def draw_variance(p: Table1Params, runs: dict) -> dict:
     """The variance of a model's mean score that comes from drawing its clone (one generation seed), beside the seed
-    variance: from two draws of one setting, each trained with the same seeds; included in the verdicts' error
-    when it reaches half the seed variance."""
+    variance: from the draws of one setting, each trained with the same seeds. Always part of the verdicts' error
+    (with draws - 1 degrees of freedom), never judged by its size first: a threshold would leave it out exactly when
+    a small estimate hides a large one."""
     import numpy as np
 
-    first, second = runs[draw_setting(p)], runs["second draw"]
+    first = runs[draw_setting(p)]
     seed_var = table1_family(runs).error(True)[0]
-    a, b = np.asarray(first.scores()), np.asarray(second.scores())
-    s = len(a)
-    between = float((a.mean() - b.mean()) ** 2 / 2)  # the variance of one draw's mean over draws, estimated
+    draws = [list(first.scores())] + [list(runs[k].scores()) for k in draw_keys(p)]
+    means = np.asarray(draws).mean(1)
+    s = len(draws[0])
+    between = float(means.var(ddof=1))  # the variance of one draw's mean over draws (its seed noise included)
     draw_var = max(0.0, between - (seed_var or 0.0) / s)
-    return {"setting": first.label, "draw_var": draw_var, "seed_var": seed_var, "seeds": s,
-            "means": [float(a.mean()), float(b.mean())],
-            "ratio": draw_var / seed_var if seed_var else None,
-            "included": bool(seed_var and draw_var >= 0.5 * seed_var)}
+    return {"setting": first.label, "draws": draws, "draw_var": draw_var, "seed_var": seed_var, "seeds": s,
+            "means": [float(m) for m in means], "ratio": draw_var / seed_var if seed_var else None}
 
 
 def draw_text(d: dict) -> str:
     """What the draw of a clone adds to the error, in one sentence."""
-    verdict = ("at least half of it: every verdict's error includes it" if d["included"] else
-               "less than half of it: verdicts rest on the seed variance alone")
-    return (f"Drawing the clone anew ({d['setting']}, a second generation seed) moved its mean top-1 from "
-            f"{d['means'][0]:.1f} to {d['means'][1]:.1f}: a draw variance of {d['draw_var']:.2f} points² against a "
-            f"seed variance of {d['seed_var']:.2f} points² per model and seed ({d['seeds']} seeds), {verdict}.")
+    n = len(d["means"])
+    return (f"Drawing the clone anew ({d['setting']}, {n} generation seeds) moved its mean top-1 between "
+            f"{min(d['means']):.1f} and {max(d['means']):.1f}: a draw variance of {d['draw_var']:.2f} points² against a "
+            f"seed variance of {d['seed_var']:.2f} points² per model and seed ({d['seeds']} seeds). Every verdict "
+            f"that compares a clone includes it, measured with {n - 1} degree{'s' if n > 2 else ''} of freedom: "
+            "no number of training seeds removes it, only more draws.")
 
 
 def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> list[fd.Verdict]:
@@ -201,7 +212,7 @@ def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> li
     base = {"test": test, "family": f"{len(runs)} models, {fam.seeds} seeds", "draw variance": draw or {}}
 
     variants_both = [v for v in p.variants if has(v, g_hi) and has(v, g_lo)]
-    paper = fd.paper_value("low_guidance_better", train, variants_both or None)
+    paper = claims.paper_value("low_guidance_better", train, variants_both or None)
     if variants_both:
         est = fam.mean_difference([key_label((v, g_lo)) for v in variants_both], [key_label((v, g_hi)) for v in variants_both])
         out.append(fd.check("low_guidance_better", est, p.scale, {**base, "variants": variants_both}, paper))
@@ -209,7 +220,7 @@ def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> li
         out.append(fd.cannot_test("low_guidance_better", p.scale, "no prompt variant was drawn at both 7.5 and 2.0", paper))
 
     for fid, variant in (("definition_beats_name", "c_dc"), ("hypernym_beats_name", "c_hc")):
-        paper = fd.paper_value(fid, train)
+        paper = claims.paper_value(fid, train)
         if not (has("c", g_hi) and has(variant, g_hi)):  # the paper's claim is at 7.5 (Sec. 5.1 (b))
             out.append(fd.cannot_test(fid, p.scale, f"the run has no c and {variant} clones at guidance {g_hi:g}", paper))
             continue
@@ -222,7 +233,7 @@ def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> li
 
     reactive = ["c"] + [v for v in variants_both if v != "c" and "c" in variants_both
                         and untestable_prompts(p, runs, "c", v, g_hi)[0] is None]
-    paper = fd.paper_value("prompt_matters_less_low_guidance", train, variants_both or None)
+    paper = claims.paper_value("prompt_matters_less_low_guidance", train, variants_both or None)
     if len(reactive) >= 2 and "c" in variants_both:
         est = fam.spread_difference([key_label((v, g_hi)) for v in reactive], [key_label((v, g_lo)) for v in reactive])
         out.append(fd.check("prompt_matters_less_low_guidance", est, p.scale,
@@ -233,23 +244,26 @@ def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> li
                f"{100 * fd.SENSITIVITY_MIN:.0f}% of a seed change)")
         out.append(fd.cannot_test("prompt_matters_less_low_guidance", p.scale, why, paper))
 
-    paper = fd.paper_value("backgrounds_help_high_guidance", train)
+    paper = claims.paper_value("backgrounds_help_high_guidance", train)
     if p.class_set == "fashion-mnist":  # whether or not the background variant was drawn: it cannot test this
         out.append(fd.cannot_test("backgrounds_help_high_guidance", p.scale, NO_SCENES, paper))
     elif has("c_hc_inside_b", g_hi) and has("c_hc", g_hi):
         reason, sens = untestable_prompts(p, runs, "c_hc", "c_hc_inside_b", g_hi)
         ev = {**base, "prompt sensitivity": sens}
+        best = key_label(("c_hc_inside_b", g_hi))  # "the best": above every other prompt at this guidance
+        parts = [fd.Part(f"c, h_c inside b minus {v}", fam.difference(best, key_label((v, g_hi))), "greater",
+                         claims.finding("backgrounds_help_high_guidance").sesoi)
+                 for v in p.variants if v != "c_hc_inside_b" and has(v, g_hi)]
         out.append(fd.cannot_test("backgrounds_help_high_guidance", p.scale, reason, paper, ev) if reason else
-                   fd.check("backgrounds_help_high_guidance", fam.difference(key_label(("c_hc_inside_b", g_hi)),
-                                                                             key_label(("c_hc", g_hi))), p.scale, ev, paper))
+                   fd.check_parts("backgrounds_help_high_guidance", parts, p.scale, ev, paper))
     else:
         out.append(fd.cannot_test("backgrounds_help_high_guidance", p.scale,
                                   f"the run has no c_hc and c_hc_inside_b clones at guidance {g_hi:g}", paper))
 
     clones = [k for k, r in runs.items() if r.data == "synthetic" and r.multiplier == 1]
-    paper = fd.paper_value("synthetic_trails_real", train)
+    paper = claims.paper_value("synthetic_trails_real", train)
     if clones:
-        parts = [fd.Part(runs[k].label, fam.difference("real", key_label(k)), "greater", fd.finding("synthetic_trails_real").sesoi)
+        parts = [fd.Part(runs[k].label, fam.difference("real", key_label(k)), "greater", claims.finding("synthetic_trails_real").sesoi)
                  for k in clones]
         out.append(fd.check_parts("synthetic_trails_real", parts, p.scale,
                                   {**base, "real saw": runs["real"].saw(p.class_set)}, paper))

@@ -96,6 +96,7 @@ class PresetParams(TransferParams, BestCloneParams, ScalingLadderParams, Pipelin
 
     variants: list[str] = field(default_factory=lambda: ["c", "c_hc", "c_dc", "c_hc_inside_b"])  # prompt variants of Table 1; paper: these four
     guidances: list[float] = field(default_factory=lambda: [7.5, 2.0])  # guidance scales of Table 1; paper: 7.5 (default) and 2.0
+    draws: int = 2  # draws of Table 1's best clone (generation seeds seed, seed + 1, ...): the variance of a draw; mini: 4
 
 
 def preset_params(preset: dict[str, Any] | PresetParams) -> PresetParams:

@@ -255,15 +255,16 @@ def plan(p: dict | PresetParams, gpus: int = 1, cpus: int = 0, rates: Rates | No
             t2 = paper_row("table2", train=class_set, data="synthetic", variant=v, guidance=g, scale=int(m) if m >= 1 else m)
             models.append((f"{v}, gs {g:g}, {m:g}x", f"{row} {t2}".strip(), dataset_dir(c), (v, g, m) in probed, _drawn_images(c)[0]))
 
-    if p.variants and p.guidances:  # Table 1's second draw: one clone again with the next generation seed
+    # Table 1's extra draws: one clone again with the next generation seeds (the variance of a draw, `draws` in all)
+    for d in range(1, p.draws if p.variants and p.guidances else 1):
         v, g = draw_setting(p.variants, p.guidances)
-        again = clone_config(p, v, g, 1.0, seed=p.seed + 1)
+        again = clone_config(p, v, g, 1.0, seed=p.seed + d)
         kept, drawn = _drawn_images(again)
         est = estimates.generation_estimate(drawn, gen_flops, again.steps, g, rates, cluster)
-        what = f"{v}, gs {g:g}, 1x, generation seed {again.seed}"
-        stages.append(Stage("generate", what, "second draw", generate_command(again, [again.images_per_class]),
+        what, which = f"{v}, gs {g:g}, 1x, generation seed {again.seed}", "second draw" if d == 1 else f"draw {d + 1}"
+        stages.append(Stage("generate", what, which, generate_command(again, [again.images_per_class]),
                             is_done(dataset_dir(again)), est.seconds / 3600, kept * png_gb, gpus=gpus, bound=f"{drawn:,} images drawn"))
-        models.append((f"{what} (second draw)", "", dataset_dir(again), False, kept))
+        models.append((f"{what} ({which})", "", dataset_dir(again), False, kept))
 
     seeds = list(p.train_seeds)
     initialised = []  # the checkpoints whose initialisations Table 2's random-weights row probes

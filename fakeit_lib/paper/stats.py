@@ -4,21 +4,29 @@ every model that shares a recipe and a test set.
 Several models of a chapter (Table 1's clones and the real baseline, say) are trained with the same seeds and the
 same recipe. Their per-seed values form a `Family`: a models x seeds table. A comparison is a contrast of the
 models' means (weights summing to 0: "a minus b", a trend over clone sizes). Its error comes from the whole family,
-by a stated rule chosen before any comparison is made, never from its result:
-- **blocked**: when the family's seeds carry an effect of their own (their mean square above the residual one: a
-  seed that is lucky for one model tends to be lucky for the others), a two-way analysis (model + seed) removes it,
-  and the residual mean square, with (models - 1)(seeds - 1) degrees of freedom, is the error of every contrast;
-- **pooled**: otherwise the within-model variance pooled over the family, with models x (seeds - 1) degrees of
-  freedom (pairing would only cost degrees of freedom).
-Either way a contrast of 5 seeds over 7 models has 24 or 28 degrees of freedom (t = 2.06 or 2.05), where the same
-comparison on its own two models' paired seeds has 4 (t = 2.78). What this assumes: the models of a family have one
-seed variance (each verdict records the ratio of the largest to the smallest per-model standard deviation).
+by rules stated before any comparison is made, never chosen by their result (each is calibrated by simulation:
+`benchmarks/verdicts.py` and the book's page "How often a verdict is wrong"):
+- **blocked**: every contrast takes the residual mean square of a two-way analysis (model + seed), with
+  (models - 1)(seeds - 1) degrees of freedom: exact under the additive model whether or not the seeds carry an
+  effect of their own (a contrast's weights sum to 0, so a seed's effect cancels);
+- **paired over the compared models** (unequal seed variances): when the compared models' own per-seed values
+  spread more than the family's error says (their variance above `SPREAD_MAX` times the family's), the pooled
+  error would be too small for them; the contrast then takes its error from its own per-seed values, exact whatever
+  the variances, with seeds - 1 degrees of freedom;
+- **pooled**: a contrast whose weights do not sum to 0 keeps the seeds' effect and takes the within-model variance;
+- **draw variance**: where clones are compared, each clone is one draw of a generator; the variance of a clone's
+  mean over draws is measured from several draws of one clone trained with the same seeds (`add_draws`) and replaces
+  the seed error of every drawn arm, with draws - 1 degrees of freedom (Welch-Satterthwaite for the sum). No number
+  of training seeds removes that part: `seeds_to_decide` says so.
+A contrast of 5 seeds over 7 models has 24 degrees of freedom (t = 2.06), where the same comparison on its own two
+models' paired seeds has 4 (t = 2.78).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -27,13 +35,33 @@ from ..core.errors import FakeitError
 
 CONFIDENCE = 0.95  # every interval in the book is a two-sided 95% Student-t interval
 ALPHA = 1 - CONFIDENCE
+# The unequal-variance fallback: a contrast takes its error from its own per-seed values (exact whatever the seed
+# variances) when their variance exceeds this multiple of what the family's error gives it. Chosen by the
+# calibration (benchmarks/verdicts.py), with two compared models at twice the others' seed deviation and 5 seeds:
+# a multiple of 1.66 covered 0.920, 1.0 covered 0.941-0.951 (too near the goal of 0.94), 0.8 covers 0.954-0.956.
+# The price: with equal variances about half of the contrasts take their own 4 degrees of freedom.
+SPREAD_MAX = 0.8
 
 
+# Draws of a clone from which the draw variance's degrees of freedom are combined with the seed error's by
+# Welch-Satterthwaite (fewer: the draws' own, conservative). Chosen by the calibration: with 2 draws Satterthwaite
+# covered 0.916-0.926 for comparisons of several clones, with 4 draws 0.944-0.967.
+DRAWS_SATTERTHWAITE = 4
+
+
+@lru_cache(maxsize=4096)
 def t_quantile(df: float, confidence: float = CONFIDENCE) -> float:
     """The two-sided Student-t quantile for `df` degrees of freedom."""
-    from scipy import stats
+    from scipy import special
 
-    return float(stats.t.ppf(0.5 + confidence / 2, df))
+    return float(special.stdtrit(df, 0.5 + confidence / 2))
+
+
+def satterthwaite(parts: Sequence[tuple[float, float]]) -> float:
+    """Welch-Satterthwaite degrees of freedom of a sum of variances, each given as (variance, its df)."""
+    total = sum(v for v, _ in parts)
+    denom = sum(v * v / d for v, d in parts if v > 0)
+    return total * total / denom if denom > 0 else float("inf")
 
 
 @dataclass(frozen=True)
@@ -86,7 +114,10 @@ class Estimate:
     weights_sq: float = 1.0  # sum of the squared contrast weights (se = std * sqrt(weights_sq / n))
     df_per_seed: float = 1.0  # degrees of freedom gained per added seed (family size, for a power calculation)
     pairing: float | None = None  # correlation of the two arms' per-seed values, where the effect has two arms
-    spread_ratio: float | None = None  # largest over smallest per-model seed standard deviation of the family
+    spread_ratio: float | None = None  # largest over smallest per-model residual standard deviation of the family
+    floor_se: float = 0.0  # the part of `se` that no number of training seeds removes (the draw of each clone)
+    floor_df: float | None = None  # its degrees of freedom (draws measured - 1)
+    inputs: dict | None = None  # the numbers it was computed from (values, weights, draws), to recompute it elsewhere
 
     def to_dict(self) -> dict:
         """The estimate as a plain dict (JSON-ready)."""
@@ -98,37 +129,52 @@ class Estimate:
 
     def p_above(self, threshold: float) -> float:
         """One-sided p-value of "the effect lies above `threshold`" (1 without an interval)."""
-        from scipy import stats
+        from scipy import special
 
         if self.se is None or self.df is None:
             return 1.0
         if self.se == 0:
             return 0.0 if self.mean > threshold else 1.0
-        return float(stats.t.sf((self.mean - threshold) / self.se, self.df))
+        return float(special.stdtr(self.df, -(self.mean - threshold) / self.se))
 
     def p_below(self, threshold: float) -> float:
         """One-sided p-value of "the effect lies below `threshold`" (1 without an interval)."""
-        from scipy import stats
+        from scipy import special
 
         if self.se is None or self.df is None:
             return 1.0
         if self.se == 0:
             return 0.0 if self.mean < threshold else 1.0
-        return float(stats.t.cdf((self.mean - threshold) / self.se, self.df))
+        return float(special.stdtr(self.df, (self.mean - threshold) / self.se))
 
-    def seeds_to_decide(self, above: float, below: float, most: int = 200) -> int | None:
-        """How many seeds would put this interval above `above` or below `below` if the effect and the seed standard
-        deviation stayed as observed (the nearer of the two); None beyond `most`, or without an interval."""
+    def _half_width(self, seeds: int, level: float) -> float:
+        """The one-sided `level` half-width this estimate would have with `seeds` seeds at the observed deviations."""
+        seed_var = self.std**2 * self.weights_sq / seeds
+        floor_var = self.floor_se**2
+        parts = [(seed_var, self.df_per_seed * (seeds - 1))] + ([(floor_var, self.floor_df)] if floor_var > 0 else [])
+        return t_quantile(satterthwaite(parts), 1 - 2 * level) * math.sqrt(seed_var + floor_var)
+
+    def seeds_to_decide(self, above: float, below: float, level: float = ALPHA / 2, most: int = 200) -> int | None:
+        """How many seeds would put this interval (one-sided `level` on each side) above `above` or below `below` if
+        the effect and the deviations stayed as observed (the nearer of the two); None beyond `most`, without an
+        interval, or where the draw variance alone forbids it (`seeds_cannot_decide`)."""
         if self.std is None or self.std == 0:
             return None
         margin = max(self.mean - above, below - self.mean)
-        if margin <= 0:
+        if margin <= 0 or self.seeds_cannot_decide(above, below, level):
             return None
         for s in range(max(2, self.n), most + 1):
-            df = self.df_per_seed * (s - 1)
-            if df > 0 and t_quantile(df) * self.std * math.sqrt(self.weights_sq / s) < margin:
+            if self.df_per_seed * (s - 1) > 0 and self._half_width(s, level) < margin:
                 return s
         return None
+
+    def seeds_cannot_decide(self, above: float, below: float, level: float = ALPHA / 2) -> bool:
+        """Whether no number of training seeds could decide it: the draw variance's part of the error alone (with
+        infinitely many seeds) keeps the interval across both bounds."""
+        if self.floor_se <= 0 or self.floor_df is None:
+            return False
+        margin = max(self.mean - above, below - self.mean)
+        return margin <= t_quantile(self.floor_df, 1 - 2 * level) * self.floor_se
 
 
 def _interval(mean: float, se: float, df: float) -> tuple[float, float]:
@@ -147,7 +193,8 @@ def estimate_from_values(values: Sequence[float], method: str = "paired", pairin
     std = float(x.std(ddof=1))
     se = std / math.sqrt(len(x))
     low, high = _interval(mean, se, len(x) - 1)
-    return Estimate(mean, low, high, len(x), std, se, len(x) - 1, method, pairing=pairing)
+    return Estimate(mean, low, high, len(x), std, se, len(x) - 1, method, pairing=pairing,
+                    inputs={"values": [float(v) for v in x], "error": method})
 
 
 def paired_differences(a: Sequence[float], b: Sequence[float]) -> list[float]:
@@ -160,9 +207,11 @@ def paired_differences(a: Sequence[float], b: Sequence[float]) -> list[float]:
 def correlation(a: Sequence[float], b: Sequence[float]) -> float | None:
     """Pearson's correlation of two arms' per-seed values (None when either is constant or too short)."""
     x, y = np.asarray(a, float), np.asarray(b, float)
-    if len(x) < 3 or x.std() == 0 or y.std() == 0:
+    if len(x) < 3:
         return None
-    return float(np.corrcoef(x, y)[0, 1])
+    x, y = x - x.mean(), y - y.mean()
+    sx, sy = math.sqrt(float(x @ x)), math.sqrt(float(y @ y))
+    return float(x @ y) / (sx * sy) if sx > 0 and sy > 0 else None
 
 
 def slope(x: Sequence[float], y: Sequence[float]) -> float:
@@ -190,7 +239,9 @@ class Family:
     name: str
     values: dict[str, list[float]]
     anova: dict = field(init=False)
-    draw_var: float = field(init=False, default=0.0)  # variance a model's mean takes from drawing its clone
+    table: np.ndarray = field(init=False, repr=False)  # the models x seeds values, in the order of `values`
+    draw_var: float = field(init=False, default=0.0)  # variance of a drawn model's mean over draws (seed noise in)
+    draw_df: float | None = field(init=False, default=None)  # its degrees of freedom (draws measured - 1)
     drawn: frozenset = field(init=False, default=frozenset())  # the models trained on a drawn (synthetic) clone
 
     def __post_init__(self) -> None:
@@ -200,22 +251,22 @@ class Family:
         y = np.asarray(list(self.values.values()), dtype=float)  # models x seeds
         if not np.all(np.isfinite(y)):
             raise FakeitError(f"family {self.name}: values must be finite")
+        self.table = y
         m, s = y.shape
         grand = y.mean()
         model_means, seed_means = y.mean(1, keepdims=True), y.mean(0, keepdims=True)
+        resid = y - model_means - seed_means + grand
         ss_within = float(((y - model_means) ** 2).sum())
-        ss_resid = float(((y - model_means - seed_means + grand) ** 2).sum())
+        ss_resid = float((resid**2).sum())
         ss_seed = float(m * ((seed_means - grand) ** 2).sum())
         df_within, df_resid, df_seed = m * (s - 1), (m - 1) * (s - 1), s - 1
         ms_resid = ss_resid / df_resid if df_resid else None
-        ms_seed = ss_seed / df_seed if df_seed else None
-        sds = y.std(1, ddof=1) if s > 1 else np.zeros(m)
+        # each model's share of the residual (unbiased for its own seed variance under the additive model, m > 2)
+        sds = np.sqrt((resid**2).sum(1) / df_seed * m / (m - 1)) if s > 1 and m > 2 else np.ones(m)
         self.anova = {
             "models": m, "seeds": s,
             "ms_within": ss_within / df_within if df_within else None, "df_within": df_within,
-            "ms_resid": ms_resid, "df_resid": df_resid, "ms_seed": ms_seed,
-            # the stated rule: remove seed effects when the seeds carry one (their mean square above the residual's)
-            "blocked": bool(ms_resid is not None and ms_seed is not None and m >= 2 and ms_seed > ms_resid),
+            "ms_resid": ms_resid, "df_resid": df_resid, "ms_seed": ss_seed / df_seed if df_seed else None,
             "spread_ratio": float(sds.max() / sds.min()) if s > 1 and sds.min() > 0 else None,
         }
 
@@ -223,47 +274,74 @@ class Family:
     def seeds(self) -> int:
         return self.anova["seeds"]
 
-    def add_draw_variance(self, variance: float, drawn: set[str]) -> None:
-        """Include the variance of drawing a clone (one generation seed) in the error of every contrast, for the
-        models in `drawn` (a real training set is not drawn); its degrees of freedom follow Welch-Satterthwaite with
-        one degree of freedom for the draw (two draws measured it)."""
-        self.draw_var, self.drawn = float(variance), frozenset(drawn)
+    def unequal_for(self, own: float, pooled: float) -> bool:
+        """Whether a contrast's own per-seed variance `own` (per unit of squared weights) exceeds `SPREAD_MAX` times the
+        family's `pooled` one: its models spread more than the family's error says (the fallback's trigger)."""
+        return self.seeds > 2 and self.anova["models"] > 2 and own > SPREAD_MAX * pooled  # two: the same error
+
+    def add_draws(self, draws: Sequence[Sequence[float]], drawn: set[str]) -> None:
+        """Measured draws of one clone (each a list of per-seed values, trained with the family's seeds): the
+        variance of a drawn model's mean over draws, with draws - 1 degrees of freedom, becomes the error of every
+        arm in `drawn` (a real training set is not drawn)."""
+        y = np.asarray([list(d) for d in draws], dtype=float)
+        if y.ndim != 2 or len(y) < 2 or y.shape[1] != self.seeds or not np.all(np.isfinite(y)):
+            raise FakeitError(f"family {self.name}: draws need at least two lists of {self.seeds} finite per-seed "
+                              f"values, got shape {y.shape}")
+        unknown = sorted(set(drawn) - set(self.values))
+        if unknown:
+            raise FakeitError(f"family {self.name} has no model {', '.join(unknown)}; it has {', '.join(self.values)}")
+        self.draw_var, self.draw_df, self.drawn = float(y.mean(1).var(ddof=1)), float(len(y) - 1), frozenset(drawn)
 
     def error(self, zero_sum: bool) -> tuple[float | None, float | None, str, float]:
         """(error variance of one seed's value, its degrees of freedom, method, df per added seed) for a contrast."""
         a = self.anova
-        if zero_sum and a["blocked"]:
-            return a["ms_resid"], a["df_resid"], "blocked", a["models"] - 1
+        if zero_sum:
+            return a["ms_resid"], a["df_resid"] or None, "blocked", a["models"] - 1
         return a["ms_within"], a["df_within"] or None, "pooled", a["models"]
 
     def contrast(self, weights: dict[str, float]) -> Estimate:
-        """The effect sum(w * model mean) with the family's pooled seed error (blocked or pooled, by the rule)."""
+        """The effect sum(w * model mean) with its error by the module's stated rules."""
         unknown = sorted(set(weights) - set(self.values))
         if unknown:
             raise FakeitError(f"family {self.name} has no model {', '.join(unknown)}; it has {', '.join(self.values)}")
         w = {k: float(v) for k, v in weights.items() if v != 0}
-        means = {k: float(np.mean(v)) for k, v in self.values.items()}
-        mean = sum(wk * means[k] for k, wk in w.items())
+        wv = np.asarray([w.get(k, 0.0) for k in self.values])
+        y = self.table
+        mean = float(wv @ y.mean(1))
         s = self.seeds
-        zero_sum = abs(sum(w.values())) < 1e-12
+        zero_sum = abs(wv.sum()) < 1e-12
         var, df, method, per_seed = self.error(zero_sum)
-        weights_sq = sum(v * v for v in w.values())
-        pos = [sum(wk * self.values[k][i] for k, wk in w.items() if wk > 0) for i in range(s)]
-        neg = [sum(-wk * self.values[k][i] for k, wk in w.items() if wk < 0) for i in range(s)]
-        pairing = correlation(pos, neg) if zero_sum else None
+        weights_sq = float(wv @ wv)
+        per_seed_values = wv @ y
+        pairing = correlation(np.clip(wv, 0, None) @ y, np.clip(-wv, 0, None) @ y) if zero_sum else None
+        ratio = self.anova["spread_ratio"]
         if var is None or not df:
-            return Estimate(mean, None, None, s, None, None, None, method, weights_sq, per_seed, pairing,
-                            self.anova["spread_ratio"])
+            return Estimate(mean, None, None, s, None, None, None, method, weights_sq, per_seed, pairing, ratio)
+        w_drawn = sum(v * v for k, v in w.items() if k in self.drawn)
+        own = float(np.var(per_seed_values, ddof=1)) / weights_sq if s > 1 else 0.0
+        if zero_sum and not w_drawn and self.unequal_for(own, var):  # the fallback: the contrast's own seeds
+            var, df, per_seed = own, s - 1, 1.0
+            method = "paired over the compared models (unequal seed variances)"
         std = math.sqrt(var)
-        se = std * math.sqrt(weights_sq / s)
-        drawn = self.draw_var * sum(v * v for k, v in w.items() if k in self.drawn)
-        if drawn > 0:  # the draw of each clone joins the error (Welch-Satterthwaite degrees of freedom)
-            seed_part = se * se
-            se = math.sqrt(seed_part + drawn)
-            df = se**4 / (seed_part**2 / df + drawn**2 / 1.0)
-            method += " + draw variance"
+        seed_part = var * (weights_sq - w_drawn) / s
+        se, floor_se, floor_df = math.sqrt(seed_part), 0.0, None
+        if w_drawn:  # each drawn arm's mean varies as the measured draws did (their seed noise included)
+            draw_part = w_drawn * self.draw_var
+            se = math.sqrt(seed_part + draw_part)
+            # Welch-Satterthwaite from DRAWS_SATTERTHWAITE draws on; below, the draws' own degrees of freedom
+            # (conservative): with one or two, Satterthwaite's intervals cover 0.92 (the calibration)
+            df = (satterthwaite([(seed_part, df), (draw_part, self.draw_df)])
+                  if self.draw_df + 1 >= DRAWS_SATTERTHWAITE else min(df, self.draw_df))
+            floor_se, floor_df = math.sqrt(w_drawn * max(self.draw_var - var / s, 0.0)), self.draw_df
+            method += f" + draw variance ({self.draw_df + 1:g} draws)"
         low, high = _interval(mean, se, df)
-        return Estimate(mean, low, high, s, std, se, df, method, weights_sq, per_seed, pairing, self.anova["spread_ratio"])
+        inputs = {"family": self.name, "values": {k: [float(x) for x in v] for k, v in self.values.items()},
+                  "weights": w, "error": method}
+        if w_drawn:
+            inputs["draws"] = {"variance of a drawn model's mean": self.draw_var, "degrees of freedom": self.draw_df,
+                               "drawn models": sorted(self.drawn)}
+        return Estimate(mean, low, high, s, std, se, df, method, weights_sq, per_seed, pairing, ratio, floor_se, floor_df,
+                        inputs)
 
     def difference(self, a: str, b: str) -> Estimate:
         """Model a minus model b."""
@@ -309,5 +387,7 @@ class Family:
         se = math.sqrt(var_ss(ss_hi, len(high)) + var_ss(ss_lo, len(low)))
         low_, high_ = _interval(mean, se, df)
         weights_sq = se * se * s / var if var > 0 else 1.0  # se = std * sqrt(weights_sq / seeds), as for a contrast
+        inputs = {"family": self.name, "values": {k: [float(x) for x in v] for k, v in self.values.items()},
+                  "high": list(high), "low": list(low), "error": f"delta ({method} error)"}
         return Estimate(mean, low_, high_, s, math.sqrt(var), se, df, f"delta ({method} error)", weights_sq, per_seed,
-                        None, self.anova["spread_ratio"])
+                        None, self.anova["spread_ratio"], inputs=inputs)

@@ -1,0 +1,45 @@
+"""How often a verdict is wrong: the book's decision rules run on simulated families with known effects
+(paper.calibration), one row per rule and error method, against the goal every row must meet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..core.errors import FakeitError
+from ..paper import calibration as cal
+
+
+@dataclass
+class VerdictErrorsParams:
+    """Parameters of the page on the rules' error rates."""
+
+    scale: str = "paper"  # label of the preset this ran with: smoke, mini or paper
+    calibration_families: int = 4000  # simulated families per rule, error method and boundary; paper: 4000
+
+    def __post_init__(self) -> None:
+        if self.calibration_families < 10:
+            raise FakeitError(f"parameter calibration_families={self.calibration_families} must be at least 10")
+
+
+def calibration_rows(p: VerdictErrorsParams) -> list[cal.Row]:
+    """Every rule the registry uses under every error method the chapters use (seed 0: the page is reproducible)."""
+    return cal.calibrate(p.calibration_families, seed=0)
+
+
+def calibration_frame(rows: list[cal.Row]) -> pd.DataFrame:
+    """The page's table: one row per rule and error method."""
+    return pd.DataFrame([r.cells() for r in rows])
+
+
+def calibration_text(p: VerdictErrorsParams, rows: list[cal.Row]) -> str:
+    """What the table shows, in two sentences."""
+    met = sum(r.ratio() <= 1 for r in rows)
+    worst = max(rows, key=lambda r: r.ratio())
+    low = min(rows, key=lambda r: r.coverage)
+    high = max(rows, key=lambda r: max(r.false_holds, r.false_fails))
+    return (f"With {p.calibration_families:,} simulated families per row and boundary ({p.scale} scale), {met} of the "
+            f"{len(rows)} rows meet the goal. The lowest coverage is {low.coverage:.3f} ({low.rule}, {low.method}); "
+            f"the highest false rate is {100 * max(high.false_holds, high.false_fails):.1f}% ({high.rule}, "
+            f"{high.method}); the row nearest its goal is {worst.rule}, {worst.method}, at {worst.ratio():.2f} of it.")

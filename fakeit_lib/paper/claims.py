@@ -1,0 +1,252 @@
+"""The registry of the paper's findings that the book checks: each claim in the paper's words, where the paper makes
+it, the metric, the comparison, the rule, its **smallest effect of interest** (with the reason for its size) and its
+group (the paper's own claims, Holm's family; or beyond the paper, tested apart), and the paper's own value for each
+comparison, computed from its tables. Data only: the engine that decides them is `findings`.
+
+The registry is the book's pre-registration: `registry_hash` names its content, and findings.json and the
+introduction carry it beside the verdicts it produced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..core.errors import FakeitError
+from .stats import slope
+
+PAPER_GROUP, BEYOND_GROUP = "the paper", "beyond the paper"  # Holm's family is the paper's own findings
+RULES = {
+    "greater": "holds when the 95% interval lies above 0, does not hold when it lies below the smallest effect of "
+               "interest (too small to matter, or reversed), inconclusive otherwise",
+    "large": "holds when the 95% interval lies above the smallest effect of interest, does not hold when it lies below "
+             "it, inconclusive otherwise",
+    "trend": "the least-squares slope against log2 of the clone size; holds when its 95% interval lies above 0, does not "
+             "hold when it lies below the smallest effect of interest, inconclusive otherwise",
+    "at_most": "holds when the 95% interval lies below the smallest effect of interest, does not hold when it lies above "
+               "it, inconclusive otherwise",
+    "not_worse": "a parity claim (non-inferiority): holds when the 95% interval lies above minus the smallest effect of "
+                 "interest, does not hold when it lies below it, inconclusive otherwise",
+    "both": "holds when every part holds (95% each), does not hold when a part does not hold at 95% after "
+            "Bonferroni's correction over the parts, inconclusive otherwise",
+    "any": "holds when at least one part holds after Holm's correction over the parts, does not hold when no part "
+           "can hold (each lies below the smallest effect of interest), inconclusive otherwise",
+}
+RULES_SHORT = {"greater": "holds if the 95% interval lies above 0, fails if below {d}",
+               "large": "holds if the 95% interval lies above {d}, fails if below it",
+               "trend": "holds if the 95% interval of the slope lies above 0, fails if below {d}",
+               "at_most": "holds if the 95% interval lies below {d}, fails if above it",
+               "not_worse": "holds if the 95% interval lies above -{d}, fails if below it",
+               "both": "holds if every part holds, fails if a part fails after Bonferroni over the parts",
+               "any": "holds if a part holds after Holm over the parts"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One claim of the paper and how the book checks it."""
+
+    id: str
+    claim: str  # one sentence, in the paper's words
+    source: str  # where in the paper
+    chapter: str  # the notebook (stem) that checks it
+    metric: str  # what is measured
+    comparison: str  # the effect, in words
+    rule: str  # a key of RULES
+    sesoi: float  # the smallest effect of interest, in `unit`
+    sesoi_reason: str  # why that size
+    unit: str = "points"  # unit of the effect
+    group: str = PAPER_GROUP  # the paper's own claims (Holm's family), or beyond the paper (tested apart)
+
+
+TOP1 = "top-1 on real test images of the training classes (%)"
+TRANSFER = "linear-probe top-1 averaged over the out-of-domain transfer datasets (%)"
+POINT = ("1 point: the paper's smallest prompt gain it reads as one (+3.8, the hypernym at 7.5, Table 1) scaled by "
+         "the miniature's real-synthetic gap, about a fifth of the paper's")
+POINT_T = ("1 point: the paper's real-synthetic transfer differences (2.7 to 4.8 points, Table 2) scaled by the "
+           "miniature's gaps, about a fifth of the paper's")
+FIDELITY = "0.02: 2 images in 100 judged as another class"
+DIVERSITY = "0.3 judge units: 2% of the within-class spread (about 14), a fifth of what guidance 7.5 to 2.0 changes"
+
+FINDINGS: dict[str, Finding] = {f.id: f for f in [
+    Finding("low_guidance_diverse", "A lower guidance scale gives more diverse but less faithful images.",
+            "Sec. 4.3, Fig. 2", "fig2_qualitative",
+            "judge diversity (within-class feature spread) and fidelity (share judged as the prompt's class)",
+            "guidance 2.0 minus 7.5 (diversity), 7.5 minus 2.0 (fidelity), averaged over the prompt variants", "both",
+            0.3, DIVERSITY + "; fidelity: " + FIDELITY, unit="judge units"),
+    Finding("definition_richer_images", "Adding the WordNet definition to the class name gives more faithful and more diverse images.",
+            "Sec. 4.2-4.3, Fig. 2b, 2d", "fig2_qualitative", "judge fidelity and diversity at guidance 7.5",
+            "prompt c, d_c minus prompt c, same seeds", "both", 0.3, DIVERSITY + "; fidelity: " + FIDELITY, unit="judge units"),
+    Finding("hypernym_richer_images", "Adding the hypernym to the class name gives more faithful and more diverse images.",
+            "Sec. 4.2-4.3, Fig. 2b, 2c", "fig2_qualitative", "judge fidelity and diversity at guidance 7.5",
+            "prompt c, h_c minus prompt c, same seeds", "both", 0.3, DIVERSITY + "; fidelity: " + FIDELITY, unit="judge units"),
+    Finding("low_guidance_better", "Clones made at guidance 2.0 train better models than clones made at 7.5.",
+            "Sec. 5.1 (d), Table 1 rows 2-9", "tab1_prompts", TOP1,
+            "guidance 2.0 minus 7.5, each averaged over the prompt variants", "greater", 1.0, POINT),
+    Finding("definition_beats_name", "At guidance 7.5, adding the WordNet definition to the class name (c, d_c) beats the name alone (c).",
+            "Sec. 5.1 (b), Table 1 rows 2, 4", "tab1_prompts", TOP1, "prompt c, d_c minus prompt c at guidance 7.5",
+            "greater", 1.0, POINT),
+    Finding("hypernym_beats_name", "At guidance 7.5, adding the hypernym to the class name (c, h_c) beats the name alone (c).",
+            "Sec. 5.1 (b), Table 1 rows 2, 3", "tab1_prompts", TOP1, "prompt c, h_c minus prompt c at guidance 7.5",
+            "greater", 1.0, POINT),
+    Finding("prompt_matters_less_low_guidance", "The exact formulation of the prompt has less impact when lowering the guidance scale.",
+            "Sec. 5.1 (e), Table 1 rows 2-9", "tab1_prompts",
+            "spread of top-1 over the prompt variants (sum of squared deviations from their mean, seed noise removed)",
+            "spread at guidance 7.5 minus spread at 2.0 (the variant x guidance interaction)", "greater", 2.0,
+            "2 points squared: two prompts 1 point apart (the smallest prompt effect of interest) give a sum of 0.5, "
+            "three prompts a point apart each 2", unit="points²"),
+    Finding("backgrounds_help_high_guidance", "Generating objects on diverse backgrounds (c, h_c inside b) gives the best results at guidance 7.5.",
+            "Sec. 5.1 (c), Table 1 rows 2-5", "tab1_prompts", TOP1,
+            "prompt c, h_c inside b minus each other prompt at guidance 7.5 (\"the best\": above rows 2, 3 and 4)",
+            "both", 1.0, POINT),
+    Finding("synthetic_trails_real", "On the training classes, every 1x synthetic clone trails the real training set.",
+            "Sec. 5.1, Table 1 rows 1-9", "tab1_prompts", TOP1, "real minus each 1x clone", "both", 1.0, POINT),
+    Finding("more_images_help", "More synthetic images help on the training classes.",
+            "Sec. 5.1, Table 1 rows 8, 10-12", "fig4_scaling", TOP1, "slope per doubling of the clone size, from 1x up",
+            "trend", 0.3, "0.3 points per doubling: the paper's +8.5 points over 1x to 50x (1.5 per doubling) scaled by "
+            "the miniature's gaps, about a fifth", unit="points per doubling"),
+    Finding("more_images_transfer_better", "Generating 10x more images lets the synthetic model outperform the real one in transfer, and the gains increase with more images.",
+            "Sec. 5.3, Fig. 4", "fig4_scaling", TRANSFER,
+            "10x clone minus real, and the slope per doubling of the clone size from 1x up", "both", 1.0,
+            POINT_T + "; slope: 0.3 points per doubling"),
+    Finding("synthetic_beats_real_transfer", "An encoder trained on a synthetic clone of the real set's size transfers on par with one trained on the real set.",
+            "Sec. 5.3 (\"comparable\"), abstract (\"on par\"), Table 2 rows 4, 8", "tab2_transfer", TRANSFER,
+            "1x clone minus real (parity: no worse than the smallest effect of interest below real)", "not_worse",
+            1.0, POINT_T),
+    Finding("trained_beats_random_transfer", "Representations learned on synthetic images transfer far better than random weights.",
+            "Sec. 5.3, Table 2 row 1", "tab2_transfer", TRANSFER,
+            "1x clone's encoder minus the same network at its initialisation (its own seed)", "large", 5.0,
+            "5 points: far better than random weights, as the paper's 42 to 52 points (Table 2) scaled by a fifth"),
+    Finding("synthetic_outperforms_real_under_shift", "Several synthetic-trained models outperform the real-trained one on ImageNet-Sketch and ImageNet-R.",
+            "Sec. 5.2, Table 1 (IN-Sketch, IN-R)", "domain_shift",
+            "top-1 on the sketch- and rendition-like shifted tests (%)",
+            "on each shifted test, some 1x clone minus real (Holm over the clones of each test)", "both", 1.0, POINT),
+    Finding("multicrop_helps", "Multi-crop augmentation gives large performance gains to models trained on synthetic images.",
+            "Sec. 5 (setup) and supplementary", "ablations", TOP1, "with local crops minus without, same clone", "large", 2.0,
+            "2 points: large, twice the smallest prompt effect of interest"),
+    Finding("name_beats_clip_template", "The class name alone makes better prompts than CLIP's template \"a photo of a c\".",
+            "Sec. 4.1", "ablations", TOP1, "prompt c minus prompt \"a photo of a c\", same guidance", "greater", 1.0, POINT),
+    Finding("guidance_trades_fidelity_for_diversity", "The guidance scale trades sample quality (fidelity) for diversity.",
+            "Sec. 4.3", "ablations", "judge fidelity and diversity along the guidance sweep",
+            "slopes against log2 of the guidance scale: fidelity rising, diversity falling", "both", 0.3,
+            DIVERSITY + " (per doubling of the guidance scale); fidelity: " + FIDELITY, unit="judge units per doubling"),
+    Finding("guidance_two_best", "Guidance 2.0 gives the best overall performance of the guidance scales trained.",
+            "Sec. 5.1 (d) and the supplementary's guidance ablation", "ablations", TOP1,
+            "guidance 2.0 minus each other trained scale (1.0 and 7.5)", "both", 1.0, POINT),
+    Finding("steps_enough", "The default number of diffusion steps is enough: more steps do not make more faithful images.",
+            "Sec. 5 (50 steps throughout) and the supplementary's steps ablation", "ablations",
+            "judge fidelity (share judged as the prompt's class)", "the most steps swept minus the preset's steps",
+            "at_most", 0.02, FIDELITY, unit="of images", group=BEYOND_GROUP),
+    Finding("gap_narrows_in_transfer", "Training on a synthetic clone of the real set's size costs accuracy on the training classes, and much less in transfer.",
+            "Sec. 1, Fig. 1", "fig1_spider", "real-minus-synthetic gap in top-1 (points), 1x clone",
+            "gap on the training classes; that gap minus the gap left in transfer", "both", 1.0, POINT),
+    Finding("matched_backgrounds_help", "Backgrounds matched to the class beat randomly drawn ones.",
+            "Sec. 4.3 (future work), beyond the paper", "matched_backgrounds", TOP1,
+            "prompt c, h_c inside b with matched scenes minus with random scenes, averaged over guidance scales",
+            "greater", 1.0, POINT, group=BEYOND_GROUP),
+]}
+
+
+def finding(finding_id: str) -> Finding:
+    """The registered finding `finding_id`."""
+    if finding_id not in FINDINGS:
+        raise FakeitError(f"unknown finding {finding_id!r}; valid: {', '.join(FINDINGS)}")
+    return FINDINGS[finding_id]
+
+
+def registry_hash() -> str:
+    """A short hash of the registry's content (every finding's fields and the rules' words): a changed claim, rule or
+    smallest effect of interest changes it."""
+    content = json.dumps({"findings": [asdict(f) for f in FINDINGS.values()], "rules": RULES}, sort_keys=True)
+    return hashlib.sha256(content.encode()).hexdigest()[:12]
+
+
+def spread_ss(values: list[float]) -> float:
+    """The sum of squared deviations of a few values from their mean."""
+    x = np.asarray(values, float)
+    return float(((x - x.mean()) ** 2).sum())
+
+
+def paper_value(finding_id: str, train: str = "imagenet100", variants: tuple[str, ...] | list[str] | None = None) -> str:
+    """The paper's own value for a finding's comparison, computed from its tables (`data/paper_results.yaml`) for the
+    training set the run stands for; `variants`: the prompt variants this run averages over (default: Table 1's)."""
+    from .results import paper_rows, table1_value
+
+    finding(finding_id)
+    variants = tuple(v for v in (variants or ("c", "c_hc", "c_dc", "c_hc_inside_b"))
+                     if v in ("c", "c_hc", "c_dc", "c_hc_inside_b"))
+    tag = {"imagenet100": "IN-100", "imagenet1k": "IN-1K"}[train]
+
+    def top1(v, g, m=1.0, column="in_val_top1"):
+        return table1_value(train, v, g, column, m)
+
+    qualitative = {
+        "low_guidance_diverse": "shown qualitatively (Fig. 2), no number",
+        "definition_richer_images": "shown qualitatively (Fig. 2b, 2d), no number",
+        "hypernym_richer_images": "shown qualitatively (Fig. 2b, 2c), no number",
+        "guidance_trades_fidelity_for_diversity": "stated (Sec. 4.3), no number",
+        "guidance_two_best": "Table 1's best rows are at 2.0 (Sec. 5.1 (d)); the guidance ablation is in the supplementary, not transcribed here",
+        "steps_enough": "50 steps throughout; the steps ablation is in the supplementary, not transcribed here",
+        "multicrop_helps": "\"large performance gains\" (Sec. 5); the numbers are in the supplementary, not transcribed here",
+        "name_beats_clip_template": "stated without a number (Sec. 4.1)",
+        "matched_backgrounds_help": "not measured in the paper (its Sec. 4.3 future work)",
+    }
+    if finding_id in qualitative:
+        return qualitative[finding_id]
+    if train == "imagenet100" and finding_id == "low_guidance_better":
+        d = np.mean([top1(v, 2.0) for v in variants]) - np.mean([top1(v, 7.5) for v in variants])
+        return f"{d:+.1f} points ({tag} val top-1, Table 1, prompts {', '.join(variants)})"
+    if train == "imagenet1k" and finding_id == "low_guidance_better":  # one prompt at both scales in IN-1K's rows
+        return f"{top1('c_dc', 2.0) - top1('c_dc', 7.5):+.1f} points ({tag} val top-1, Table 1 rows 15 and 17, prompt c_dc)"
+    if train == "imagenet100" and finding_id == "definition_beats_name":
+        return f"{top1('c_dc', 7.5) - top1('c', 7.5):+.1f} points ({tag} val top-1, Table 1 rows 4 and 2)"
+    if train == "imagenet100" and finding_id == "hypernym_beats_name":
+        return f"{top1('c_hc', 7.5) - top1('c', 7.5):+.1f} points ({tag} val top-1, Table 1 rows 3 and 2)"
+    if train == "imagenet100" and finding_id == "prompt_matters_less_low_guidance":
+        d = spread_ss([top1(v, 7.5) for v in variants]) - spread_ss([top1(v, 2.0) for v in variants])
+        return f"{d:+.1f} points² ({tag} val top-1, Table 1, prompts {', '.join(variants)})"
+    if train == "imagenet100" and finding_id == "backgrounds_help_high_guidance":
+        gains = [top1("c_hc_inside_b", 7.5) - top1(v, 7.5) for v in ("c", "c_hc", "c_dc")]
+        return f"{min(gains):+.1f} to {max(gains):+.1f} points ({tag} val top-1, Table 1 row 5 against rows 2-4)"
+    if finding_id == "synthetic_trails_real":
+        clones = [r["in_val_top1"] for r in paper_rows("table1", train=train, data="synthetic", scale=1)]
+        real = paper_rows("table1", train=train, data="real")[0]["in_val_top1"]
+        return f"{real - max(clones):+.1f} to {real - min(clones):+.1f} points ({tag} val top-1, every 1x clone of Table 1)"
+    if train == "imagenet100" and finding_id == "more_images_help":
+        rows = paper_rows("table1", train=train, data="synthetic", variant="c_dc", guidance=2.0)
+        s = slope([math.log2(r["scale"]) for r in rows], [r["in_val_top1"] for r in rows])
+        return f"{s:+.1f} points per doubling ({tag} val top-1, 1x to 50x, Table 1 rows 8, 10-12)"
+    if train == "imagenet100" and finding_id == "more_images_transfer_better":
+        real = paper_rows("table2", train=train, data="real")[0]["average"]
+        syn = max(r["average"] for r in paper_rows("table2", train=train, data="synthetic"))
+        return (f"10x above real in Fig. 4 (no number in the text); {syn - real:+.1f} points at 50x ({tag}, 10-dataset "
+                "average, Table 2 rows 3 and 2)")
+    if finding_id == "synthetic_beats_real_transfer":
+        real, syn = paper_rows("table2", row=4)[0]["average"], paper_rows("table2", row=8)[0]["average"]
+        in1k = f"{syn - real:+.1f} points for ImageNet-1K (Table 2 rows 8 and 4)"
+        if train == "imagenet100":
+            return f"below real at 1x for ImageNet-100 (Fig. 4, no number in the text); {in1k}"
+        return in1k
+    if finding_id == "trained_beats_random_transfer":
+        random = paper_rows("table2", row=1)[0]["average"]
+        if train == "imagenet100":
+            syn = max(r["average"] for r in paper_rows("table2", train=train, data="synthetic"))
+            return f"{syn - random:+.1f} points ({tag}-SD 50x against random weights, Table 2 rows 3 and 1)"
+        return f"{paper_rows('table2', row=8)[0]['average'] - random:+.1f} points ({tag}-SD against random weights, Table 2 rows 8 and 1)"
+    if finding_id == "synthetic_outperforms_real_under_shift":
+        real = paper_rows("table1", train=train, data="real")[0]
+        clones = paper_rows("table1", train=train, data="synthetic", scale=1)
+        parts = []
+        for column, name in (("in_sketch_top1", "Sketch"), ("in_r_top1", "R")):
+            best = max(clones, key=lambda r: r[column])
+            wins = sum(r[column] > real[column] for r in clones)
+            parts.append(f"{name} {best[column] - real[column]:+.1f} (best: row {best['row']}; {wins} of {len(clones)} clones above real)")
+        return f"{'; '.join(parts)} points ({tag}, Table 1)"
+    if finding_id == "gap_narrows_in_transfer":
+        t1r, t1s = paper_rows("table1", row=13)[0]["in_val_top1"], paper_rows("table1", row=17)[0]["in_val_top1"]
+        t2r, t2s = paper_rows("table2", row=4)[0]["average"], paper_rows("table2", row=8)[0]["average"]
+        return (f"IN-1K: val top-1 gap {t1r - t1s:+.1f}, transfer gap {t2r - t2s:+.1f} points (Tables 1-2 rows 13/17, 4/8)")
+    return "not reported for this training set"

@@ -1,0 +1,172 @@
+"""The book's count over its findings: each verdict after Holm's correction over the paper's tested findings (the
+family-wise error the introduction states), the counts of each kind, and the page and introduction tables.
+"""
+
+from __future__ import annotations
+
+from ..core.errors import FakeitError
+from .claims import PAPER_GROUP
+from .findings import FAILS, HOLDS, INCONCLUSIVE, SMALL, UNTESTABLE, VERDICTS, Verdict, estimate_text
+from .stats import ALPHA
+
+
+def table(verdicts: list[Verdict]) -> list[dict]:
+    """Rows (finding, source, verdict, estimate, seeds, paper's value) for a page's summary table."""
+    rows = []
+    for v in verdicts:
+        rows.append({"finding": v.claim, "paper": v.source, "verdict": v.verdict,
+                     "this run": estimate_text(v.to_dict()), "smallest effect of interest": f"{v.sesoi:g} {v.unit}",
+                     "paper's value": v.paper or "-", "seeds": v.n_seeds})
+    return rows
+
+
+def summary_counts(verdicts: list[Verdict] | list[dict]) -> dict[str, int]:
+    """How many verdicts of each kind."""
+    kinds = [v["verdict"] if isinstance(v, dict) else v.verdict for v in verdicts]
+    return {k: sum(v == k for v in kinds) for k in VERDICTS}
+
+
+def holm(verdicts: list[dict], alpha: float = ALPHA) -> list[str]:
+    """Each verdict after Holm's step-down correction over the tested ones (family-wise error `alpha`): a decisive
+    verdict stays when its p-value clears alpha / (number of tests left), in order of p; the others become
+    inconclusive. Untested findings, and those beyond the paper (outside its family), stay as they are."""
+    out = [v["verdict"] for v in verdicts]
+    family = [v.get("group", PAPER_GROUP) == PAPER_GROUP for v in verdicts]
+    tested = sorted((v["p"], i) for i, v in enumerate(verdicts)
+                    if family[i] and v["verdict"] != UNTESTABLE and v.get("p") is not None)
+    k = len(tested)
+    stopped = False
+    for rank, (p, i) in enumerate(tested):
+        if stopped or p > alpha / (k - rank):
+            stopped = True
+            if out[i] in (HOLDS, SMALL, FAILS):
+                out[i] = INCONCLUSIVE
+    for i, v in enumerate(verdicts):  # a tested finding without a p-value (no interval) is never decisive
+        if v["verdict"] in (HOLDS, SMALL, FAILS) and v.get("p") is None:
+            out[i] = INCONCLUSIVE
+    return out
+
+
+def one_scale(findings: list[dict]) -> str | None:
+    """The one scale every verdict was computed at; a FakeitError naming the pages of each scale when they differ
+    (a page kept from a build with another preset must not join this build's count)."""
+    scales: dict[str, list[str]] = {}
+    for f in findings:
+        scales.setdefault(f.get("scale", "?"), []).append(f.get("page", f["id"]))
+    if len(scales) > 1:
+        parts = "; ".join(f"{scale}: {', '.join(sorted(set(pages)))}" for scale, pages in sorted(scales.items()))
+        raise FakeitError(f"the verdicts come from more than one preset ({parts}); re-execute the pages of the other "
+                          "preset (without --only) so that the count is over one build")
+    return next(iter(scales), None)
+
+
+def with_holm(findings: list[dict]) -> list[dict]:
+    """The verdicts (findings.json's rows) with their verdict after Holm (`after_holm`) and the registry's hash;
+    refused when they come from more than one preset (`one_scale`)."""
+    from .claims import registry_hash
+
+    one_scale(findings)
+    digest = registry_hash()
+    return [{**f, "after_holm": a, "registry": digest} for f, a in zip(findings, holm(findings))]
+
+
+def family_counts(findings: list[dict]) -> dict:
+    """The introduction's count: findings, tested ones in the paper's family, each verdict's count after Holm there,
+    and the findings beyond the paper (tested apart, at 95% each)."""
+    adjusted = holm(findings)
+    paper = [(f, a) for f, a in zip(findings, adjusted) if f.get("group", PAPER_GROUP) == PAPER_GROUP]
+    tested = [(f, a) for f, a in paper if f["verdict"] != UNTESTABLE]
+    return {"findings": len(findings), "paper": len(paper), "tested": len(tested),
+            "after_holm": {k: sum(a == k for _, a in tested) for k in (HOLDS, SMALL, FAILS, INCONCLUSIVE)},
+            "untested": len(paper) - len(tested), "beyond": len(findings) - len(paper)}
+
+
+def findings_markdown(findings: list[dict]) -> str:
+    """A markdown table of the verdicts (each linked to the page that checks it), with the paper's value for the
+    comparison, each verdict as its page states it (95% each) and after Holm's correction over the paper's tested
+    findings, and the counts after that correction."""
+    from .claims import registry_hash
+
+    if not findings:
+        return "No finding was checked in this build.\n"
+    adjusted = holm(findings)
+    c = family_counts(findings)
+    n, after = c["tested"], c["after_holm"]
+    small = f", {after[SMALL]} hold with an effect below the smallest of interest" if after[SMALL] else ""
+    beyond = (f" The {c['beyond']} findings beyond the paper are tested apart, outside that family, at 95% each."
+              if c["beyond"] else "")
+    lines = [f"Of the paper's {c['paper']} findings, {n} could be tested at this scale. After Holm's correction over "
+             f"those {n} (a family-wise error of 5%: the chance that any decisive verdict below is wrong by chance stays "
+             f"under 5%), {after[HOLDS]} hold{small}, {after[FAILS]} do not hold and {after[INCONCLUSIVE]} are "
+             f"inconclusive; {c['untested']} cannot be tested. Each page states its own verdicts at 95% each.{beyond} "
+             f"The registry of findings these verdicts come from has the content hash `{registry_hash()}`. "
+             "`findings.json` holds, for every tested finding, the numbers its verdict rests on: the models x seeds "
+             "values of its family, the contrast's weights, the error method and the rule; with them any tool recomputes "
+             "the interval (the residual mean square of a two-way analysis, model + seed, for a family's contrast) and "
+             "the verdict.", "",
+             forest_html(findings),
+             "| finding (paper) | verdict (its page) | after Holm | this run | smallest effect of interest | paper's value | seeds | page |",
+             "|---|---|---|---|---|---|---:|---|"]
+    for f, a in zip(findings, adjusted):
+        sesoi = f"{f['sesoi']:g} {f['unit']}" if f.get("sesoi") is not None else "–"
+        if f.get("group", PAPER_GROUP) != PAPER_GROUP:
+            a = f"{a} (beyond the paper: not in the family)"
+        lines.append(f"| {f['claim']} ({f['source']}) | **{f['verdict']}** | {a} | {estimate_text(f)} | {sesoi} | "
+                     f"{f.get('paper') or '–'} | {f['n_seeds']} | {{doc}}`../{f['page']}` |")
+    return "\n".join(lines) + "\n"
+
+
+COLOURS = {HOLDS: "#1a9850", SMALL: "#91bfdb", FAILS: "#d73027", INCONCLUSIVE: "#999999"}
+
+
+def forest_rows(findings: list[dict]) -> list[dict]:
+    """Each tested finding's effect and 95% interval in units of its smallest effect of interest (the shown part's,
+    for a composite), with its verdict on its page and after Holm."""
+    rows = []
+    for f, after in zip(findings, holm(findings)):
+        est = f.get("estimate") or {}
+        if f["verdict"] == UNTESTABLE or est.get("low") is None:
+            continue
+        sesoi = (f.get("evidence") or {}).get("shown part", {}).get("smallest effect of interest") or f["sesoi"]
+        rows.append({"finding": f["id"].replace("_", " "), "claim": f["claim"], "verdict": f["verdict"],
+                     "after Holm": after, "effect": est["mean"] / sesoi, "low": est["low"] / sesoi,
+                     "high": est["high"] / sesoi, "rule": f["rule"]})
+    return rows
+
+
+def forest_figure(findings: list[dict]):
+    """A forest plot: every tested finding's interval in units of its smallest effect of interest, against 0 and 1,
+    coloured by its page's verdict; a hollow marker where Holm's correction leaves it inconclusive."""
+    import plotly.graph_objects as go
+
+    rows = forest_rows(findings)
+    fig = go.Figure()
+    for verdict, colour in COLOURS.items():
+        mine = [r for r in rows if r["verdict"] == verdict]
+        if not mine:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[r["effect"] for r in mine], y=[r["finding"] for r in mine], mode="markers", name=verdict,
+            marker=dict(color=colour, size=10, symbol=["circle" if r["after Holm"] == verdict else "circle-open"
+                                                        for r in mine], line=dict(color=colour, width=2)),
+            error_x=dict(type="data", symmetric=False, array=[r["high"] - r["effect"] for r in mine],
+                         arrayminus=[r["effect"] - r["low"] for r in mine], color=colour),
+            customdata=[[r["claim"], r["after Holm"], r["rule"]] for r in mine],
+            hovertemplate="%{customdata[0]}<br>%{x:.2f} smallest effects of interest<br>rule %{customdata[2]}; "
+                          "after Holm: %{customdata[1]}<extra></extra>"))
+    fig.add_vline(x=0, line_color="black", line_width=1)
+    fig.add_vline(x=1, line_dash="dash", line_color="black", line_width=1,
+                  annotation_text="smallest effect of interest", annotation_position="top")
+    fig.update_layout(height=120 + 28 * max(len(rows), 1), margin=dict(l=10, r=10, t=40, b=40),
+                      xaxis_title="effect / its smallest effect of interest (95% interval); hollow: inconclusive after Holm",
+                      yaxis=dict(autorange="reversed"), legend_title_text="verdict (its page)")
+    return fig
+
+
+def forest_html(findings: list[dict]) -> str:
+    """The forest plot as a raw-HTML block for a markdown page (plotly.js inline: offline)."""
+    if not forest_rows(findings):
+        return ""
+    html = forest_figure(findings).to_html(full_html=False, include_plotlyjs=True, include_mathjax=False,
+                                           config={"displaylogo": False})
+    return "```{raw} html\n" + html + "\n```\n"
