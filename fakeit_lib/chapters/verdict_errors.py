@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..core.errors import FakeitError
+from ..experiments.params import shared
 from ..paper import calibration as cal
 
 
@@ -15,7 +16,7 @@ from ..paper import calibration as cal
 class VerdictErrorsParams:
     """Parameters of the page on the rules' error rates."""
 
-    scale: str = "paper"  # label of the preset this ran with: smoke, mini or paper
+    scale: str = shared("scale")  # label of the preset this ran with: smoke, mini or paper
     calibration_families: int = 4000  # simulated families per rule, error method and boundary; paper: 4000
 
     def __post_init__(self) -> None:

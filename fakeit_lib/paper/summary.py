@@ -52,7 +52,7 @@ def one_scale(findings: list[dict]) -> str | None:
     (a page kept from a build with another preset must not join this build's count)."""
     scales: dict[str, list[str]] = {}
     for f in findings:
-        scales.setdefault(f.get("scale", "?"), []).append(f.get("page", f["id"]))
+        scales.setdefault(f["scale"] if "scale" in f else "unknown", []).append(f.get("page", f["id"]))  # a finding, not a preset
     if len(scales) > 1:
         parts = "; ".join(f"{scale}: {', '.join(sorted(set(pages)))}" for scale, pages in sorted(scales.items()))
         raise FakeitError(f"the verdicts come from more than one preset ({parts}); re-execute the pages of the other "
