@@ -160,10 +160,9 @@ def test_paper_scale_commands_refuse_the_cpu_unless_told(cli_main, tmp_path, mon
     training preset stop at once, writing nothing."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(devices, "nvidia_driver", lambda: None)
-    cli = cli_main
-    gen = cli("generate", "--classes", "fashion-mnist", "--images-per-class", "1", "--out", str(tmp_path / "gen"))
+    gen = cli_main("generate", "--classes", "fashion-mnist", "--images-per-class", "1", "--out", str(tmp_path / "gen"))
     (tmp_path / "data" / "a").mkdir(parents=True)
-    train = cli("train", str(tmp_path / "data"), "--preset", "paper", "--out", str(tmp_path / "run"))
+    train = cli_main("train", str(tmp_path / "data"), "--preset", "paper", "--out", str(tmp_path / "run"))
     reason = f"torch {torch.__version__} is a"
     for res, cmd, work in ((gen, "generate", "generator 'CompVis/stable-diffusion-v1-4' (from the Hugging Face hub)"),
                            (train, "train", "training at 224 px crops (the paper recipe's size)")):
@@ -174,8 +173,8 @@ def test_paper_scale_commands_refuse_the_cpu_unless_told(cli_main, tmp_path, mon
     assert not (tmp_path / "gen").exists() and not (tmp_path / "run").exists()
 
 
-def test_train_cli_bad_device_is_one_line(cli, tmp_path):
-    res = cli("train", str(tmp_path), "--preset", "smoke", "--device", "gpu")
+def test_train_cli_bad_device_is_one_line(cli_main, tmp_path):
+    res = cli_main("train", str(tmp_path), "--preset", "smoke", "--device", "gpu")
     assert res.returncode == 2 and res.stderr.strip() == (
         "fakeit train: error: parameter device: unknown device 'gpu'; valid: auto, cpu, cuda, cuda:N, mps")
 
