@@ -277,6 +277,9 @@ class Part:
             verdict, p_hold, p_fail, needed, shown = combine(self.rule, self.parts)
             self.estimate = shown.estimate
             return verdict, min(1.0, 2 * min(p_hold, p_fail)), needed, p_hold, p_fail
+        if self.estimate is None:
+            raise FakeitError(f"part {self.name!r} has no estimate: a composite finding decides on measured parts only; "
+                              "leave the part out, or report the finding as one that cannot be tested, saying why")
         verdict, p, needed = decide(self.rule, self.estimate, self.sesoi)
         est = self.estimate
         if self.rule == "at_most":
