@@ -86,32 +86,35 @@ transfer_roots: {}
 """
 
 
-def test_imagenet1k_chapter_finds_a_finished_run_without_computing(tmp_path: Path, monkeypatch):
+def test_imagenet1k_chapter_finds_what_the_command_it_prints_wrote(tmp_path: Path, monkeypatch):
+    """The chapter's stage command run through the CLI (not a folder placed by the chapter's own identity function):
+    the chapter then finds the results that command wrote, with the numbers in them."""
     import json
 
+    from conftest import run_main
+    from test_evaluate import B, IN1K, T, _authors_checkpoint, _tree
+
     from fakeit_lib.chapters import imagenet1k as in1k
-    from fakeit_lib.core.store import stage_dir
-    from fakeit_lib.evaluation.evaluate import EvalConfig
-    from fakeit_lib.training.models import sha256_file
 
     monkeypatch.setenv("FAKEIT_OUTPUT", str(tmp_path / "outputs"))
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "p1k.yaml").write_text(PRESET_1K)
+    val = _tree(tmp_path / "val", {T: 1, B: 1})  # two ImageNet-1K classes, one photograph each
+    (tmp_path / "p1k.yaml").write_text(PRESET_1K.replace("/data/imagenet/val", str(val)))
     p = in1k.ImageNet1KParams(scale="mini", imagenet1k_preset=str(tmp_path / "p1k.yaml"))
     stages = in1k.preset_stages(p)
     assert in1k.finished(stages) == []
     assert in1k.run_status(p, stages, []).startswith("This build did not run ImageNet-1K: none of the")
     assert "`make book PRESET=" in in1k.run_status(p, stages, [])
-    # the authors' ImageNet-1K-SD checkpoint downloaded and evaluated by hand, where `fakeit evaluate` writes
-    (tmp_path / "imagenet_1k_sd.pth").write_bytes(b"weights")
-    ev = EvalConfig(checkpoint="imagenet_1k_sd.pth", suite="imagenet", class_set="imagenet1k", val_root="/data/imagenet/val")
-    folder = stage_dir("eval-imagenet-imagenet_1k_sd", ev.identity(sha256_file("imagenet_1k_sd.pth"), "imagenet1k"))
-    folder.mkdir(parents=True)
-    (folder / "results.json").write_text(json.dumps({"datasets": {"val": {"top1": 0.4291, "top5": 0.7032}}}))
-    (folder / "DONE").write_text("{}")
+    # the authors' ImageNet-1K-SD checkpoint downloaded (a ResNet-50 in their format that ranks T first, B second)
+    _authors_checkpoint(tmp_path / "imagenet_1k_sd.pth", IN1K)
+    (stage,) = [s for s in in1k.preset_stages(p) if s.step == "evaluate" and "imagenet_1k_sd.pth" in s.command]
+    res = run_main(*stage.command)  # the words the page prints, through the command line
+    assert res.returncode == 0, res.stderr[-2000:]
+    printed = json.loads(res.stdout)["val"]
+    assert (printed["top1"], printed["top5"]) == (0.5, 1.0)
     stages = in1k.preset_stages(p)
     done = in1k.finished(stages)
     assert len(done) == 1 and done[0][0].paper == "T1 r17"
     row = in1k.run_frame(done).iloc[0]
-    assert row["IN-val top-1"] == 42.9 and row["IN-val top-5"] == 70.3
+    assert row["IN-val top-1"] == 50.0 and row["IN-val top-5"] == 100.0
     assert in1k.run_status(p, stages, done).startswith(f"Preset `{tmp_path / 'p1k.yaml'}`: 1 evaluate or transfer stage")

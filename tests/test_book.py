@@ -21,6 +21,18 @@ RUN_TOP1 = re.compile(r"real minus each 1x clone: ([+-]?\d{1,3}\.\d) points")
 VERDICTS = ("does not hold", "holds, below the smallest effect of interest", "holds", "inconclusive", "cannot be tested")
 
 
+def stated_finding(f: dict) -> str:
+    """How a results page states a finding of findings.json (Verdict.sentence as the browser shows it: no markup):
+    its claim, its verdict and the number behind it, as the file holds them."""
+    from fakeit_lib.paper.findings import UNTESTABLE, VERB, digits
+
+    claim = f["claim"][0].lower() + f["claim"][1:].rstrip(".")
+    head = f"The paper's finding that {claim} {VERB[f['verdict']].replace('**', '')} at the {f['scale']} scale"
+    if f["verdict"] == UNTESTABLE:
+        return head
+    return f"{head} ({f['comparison']}: {f['estimate']['mean']:+.{digits(f['unit'])}f} {f['unit']}"
+
+
 def stated_results(text: str) -> tuple[float | None, str | None]:
     """(this run's real-minus-clone top-1 gap, the verdict word) as a results page states them, None where absent."""
     top1 = RUN_TOP1.search(text)
@@ -73,9 +85,29 @@ def test_every_page_in_the_browser_offline(built_book: Path, artifacts_dir: Path
     assert (artifacts_dir / "book" / "notebooks__prompts.png").stat().st_size > 10_000
     results = next(r for r in reports if r.url.endswith(RESULTS_PAGE))
     top1, verdict = stated_results(results.text)
-    assert top1 is not None and -100.0 <= top1 <= 100.0, f"{RESULTS_PAGE} states no top-1 gap of this run"
-    assert verdict in VERDICTS, f"{RESULTS_PAGE} states no verdict"
+    assert top1 is not None and verdict in VERDICTS, f"{RESULTS_PAGE} states no top-1 gap of this run, or no verdict"
+    # every number and verdict the page states is the one in findings.json, which the build wrote from this run
+    import json
+
+    text = " ".join(results.text.replace("\u2019", "'").split())
+    page_findings = [f for f in json.loads((built_book / "findings.json").read_text()) if f["chapter"] == "tab1_prompts"]
+    assert page_findings and all(stated_finding(f) in text for f in page_findings), \
+        [stated_finding(f) for f in page_findings if stated_finding(f) not in text]
+    assert "synthetic_trails_real" in {f["id"] for f in page_findings}  # the gap stated above among them
     assert results.plotly_figures >= 1
+
+
+def test_stated_finding_is_how_a_verdict_words_itself():
+    from fakeit_lib.paper import findings as fd
+    from fakeit_lib.paper.stats import estimate_from_values
+
+    for values in ([2.0, 2.5, 1.5], [-0.2, 9.0, -9.4]):
+        v = fd.check("low_guidance_better", estimate_from_values(values), "smoke")
+        assert stated_finding(v.to_dict()) in v.sentence().replace("**", ""), (v.sentence(), stated_finding(v.to_dict()))
+    untested = fd.cannot_test("hypernym_beats_name", "smoke", "no c_hc clone in this run")
+    assert stated_finding(untested.to_dict()) in untested.sentence().replace("**", "")
+    moved = {**v.to_dict(), "estimate": {**v.to_dict()["estimate"], "mean": v.estimate["mean"] + 0.1}}
+    assert stated_finding(moved) not in v.sentence().replace("**", "")  # another number is not found on the page
 
 
 def test_stated_results_reads_numbers_and_verdicts():

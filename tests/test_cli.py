@@ -1,4 +1,7 @@
-"""The command line: output format, and bad input answered with one clear line, exit code 2, no output file."""
+"""The command line: output format, and bad input answered with one clear line, exit code 2, no output file.
+
+Most tests run the CLI's main function in this process (`cli_main`); the entry point itself (`python -m fakeit_lib`:
+its exit code, its stderr) is started as a process in a few (`cli`)."""
 
 import json
 from pathlib import Path
@@ -6,21 +9,21 @@ from pathlib import Path
 import pytest
 
 
-def test_prompts_to_stdout_and_file(cli, tmp_path: Path):
-    res = cli("prompts", "--classes", "fashion-mnist", "--variant", "c_hc")
+def test_prompts_to_stdout_and_file(cli_main, tmp_path: Path):
+    res = cli_main("prompts", "--classes", "fashion-mnist", "--variant", "c_hc")
     assert res.returncode == 0, res.stderr
     rows = [json.loads(ln) for ln in res.stdout.splitlines()]
     assert len(rows) == 10
     assert rows[1] == {"class_index": 1, "wnid": "n04489008", "variant": "c_hc", "text": "trouser, pant, garment", "scene": None}
     out = tmp_path / "sub" / "p.jsonl"
-    res = cli("prompts", "--classes", "imagenet100", "--variant", "c_hc_inside_b", "--out", str(out))
+    res = cli_main("prompts", "--classes", "imagenet100", "--variant", "c_hc_inside_b", "--out", str(out))
     assert res.returncode == 0 and res.stdout == ""
     lines = out.read_text().splitlines()
     assert len(lines) == 36500 and json.loads(lines[0])["scene"] == "airfield"
 
 
-def test_classes_listing(cli):
-    res = cli("classes", "--classes", "imagenet-a")
+def test_classes_listing(cli_main):
+    res = cli_main("classes", "--classes", "imagenet-a")
     assert res.returncode == 0
     lines = res.stdout.splitlines()
     assert len(lines) == 200 and lines[0].split("\t")[0] == "0"
@@ -40,13 +43,13 @@ def _bad(tmp_path: Path, name: str, content: str) -> str:
     (["--classes", "FILE:malformed.txt:n02086910\npapillon dog\n", "--variant", "c"], "line 2 is malformed: 'papillon dog'"),
     (["--classes", "missing/classes.txt", "--variant", "c"], "class file missing/classes.txt does not exist"),
 ])
-def test_bad_input(cli, tmp_path: Path, args, message):
+def test_bad_input(cli_main, tmp_path: Path, args, message):
     args = list(args)
     if args[1].startswith("FILE:"):
         _, name, content = args[1].split(":", 2)
         args[1] = _bad(tmp_path, name, content)
     out = tmp_path / "out.jsonl"
-    res = cli("prompts", *args, "--out", str(out))
+    res = cli_main("prompts", *args, "--out", str(out))
     assert res.returncode == 2
     assert message in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
@@ -99,14 +102,15 @@ BAD_INPUT = [
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("args,message", BAD_INPUT, ids=lambda v: " ".join(v[:3]) if isinstance(v, list) else None)
-def test_every_command_answers_bad_input_in_one_line(cli, tmp_path: Path, output_root: Path, args, message):
+def test_every_command_answers_bad_input_in_one_line(cli, cli_main, tmp_path: Path, output_root: Path, args, message):
     (tmp_path / "bad.yaml").write_text("epochs: [1\n")
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     (tmp_path / "junk.pt").write_text("not a checkpoint")
     (tmp_path / "data").mkdir()
     out = tmp_path / "out"
     before = sorted(output_root.rglob("*"))
-    res = cli(*[a.format(tmp=tmp_path, out=out) for a in args])
+    entry_point = not args or args[0] == "frobnicate"  # no command, or an unknown one: the process's own answer
+    res = (cli if entry_point else cli_main)(*[a.format(tmp=tmp_path, out=out) for a in args])
     assert res.returncode == 2, res.stderr
     assert message.format(tmp=tmp_path) in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr, res.stderr

@@ -1,5 +1,7 @@
 """Experiments: the paper's numbers as data, paper-vs-ours tables, findings, and the stage cache across re-runs."""
 
+import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -105,6 +107,47 @@ def test_a_prompt_the_generator_barely_reacts_to_cannot_be_tested(monkeypatch):
     assert verdicts["definition_beats_name"].verdict == "holds"
     # the interaction is measured on the prompts the generator reacts to: c and c_dc, not c_hc
     assert verdicts["prompt_matters_less_low_guidance"].evidence["variants"] == ["c", "c_dc"]
+
+
+def _clone(folder: Path, grey) -> Path:
+    """A clone of two classes, four images each, every image one grey level: grey(class, index within class)."""
+    from PIL import Image
+
+    rows = []
+    for c, wnid in enumerate(["n03595614", "n04489008"]):
+        (folder / wnid).mkdir(parents=True)
+        for i in range(4):
+            Image.new("L", (8, 8), grey(c, i)).save(folder / wnid / f"{i}.png")
+            rows.append({"path": f"{wnid}/{i}.png", "class_index": c, "wnid": wnid})
+    (folder / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder
+
+
+def test_prompt_sensitivity_on_clones_whose_distances_are_known(tmp_path):
+    """The real sensitivity (no mock): seeds 0/1 and 2/3 of a class differ by 40 grey levels, the two prompts' images
+    of one seed by 10, so the share is 10/40; an identical clone's is 0 and its prompt comparison cannot be tested."""
+    from fakeit_lib.chapters import tab1_prompts as ch
+
+    a = _clone(tmp_path / "c", lambda c, i: 100 + 40 * (i % 2) + c)
+    b = _clone(tmp_path / "c_dc", lambda c, i: 110 + 40 * (i % 2) + c)
+    same = _clone(tmp_path / "c_hc", lambda c, i: 100 + 40 * (i % 2) + c)
+    runs = {}
+    for v, folder in {"c": a, "c_dc": b, "c_hc": same}.items():
+        for g in (7.5, 2.0):
+            r = _runs(f"{v} {g:g}", "synthetic", v, g, [50.0, 51.0, 49.0])
+            runs[(v, g)] = dataclasses.replace(r, dataset=folder)
+    sens = ch.sensitivity(runs, "c", "c_dc", 2.0)
+    assert sens["same_seed"] == pytest.approx(10 / 255) and sens["between_seeds"] == pytest.approx(40 / 255)
+    assert sens["share"] == pytest.approx(0.25) and sens["images"] == 8
+    p = ch.Table1Params(scale="mini", class_set="fashion-mnist", generator="CompVis/stable-diffusion-v1-4",
+                        variants=["c", "c_hc", "c_dc"], train_seeds=[0, 1, 2])
+    assert ch.untestable_prompts(p, runs, "c", "c_dc", 7.5)[0] is None  # 25% of a seed change: comparable
+    why, measured = ch.untestable_prompts(p, runs, "c", "c_hc", 7.5)
+    assert measured["share"] == 0.0 and "barely reacts" in why and "0% of a seed change" in why
+    runs["real"] = _runs("real", "real", None, None, [80.0, 80.5, 79.5])
+    verdicts = {v.id: v for v in ch.table1_findings(p, runs)}
+    assert verdicts["hypernym_beats_name"].verdict == "cannot be tested"
+    assert "0% of a seed change" in verdicts["hypernym_beats_name"].reason
 
 
 @pytest.mark.parametrize("in_domain, transfer, expected", [

@@ -202,7 +202,11 @@ def test_unwritable_output_folder_is_an_error(capsys, tmp_path, tiny_sd):
     code, err = run_main(capsys, "--classes", "fashion-mnist", "--generator", str(tiny_sd), "--images-per-class", "1", "--out", str(blocker / "ds"))
     assert code == 2 and f"cannot create output folder {blocker / 'ds'}: {blocker} is a file, not a folder" in err
     assert blocker.read_text() == "keep me"
-    if os.geteuid() != 0:  # permissions do not bind root
+    # a folder no one may write in, root included (CI runs as root, whom permission bits do not stop)
+    code, err = run_main(capsys, "--classes", "fashion-mnist", "--generator", str(tiny_sd), "--out", "/proc/fakeit-ds")
+    assert code == 2 and "cannot create output folder /proc/fakeit-ds: /proc is not writable" in err
+    assert len(err.strip().splitlines()) == 1 and not Path("/proc/fakeit-ds").exists()
+    if os.geteuid() != 0:  # and one whose permission bits forbid it
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o500)
         code, err = run_main(capsys, "--classes", "fashion-mnist", "--generator", str(tiny_sd), "--out", str(locked / "ds"))

@@ -49,6 +49,42 @@ def test_identity_leaves_out_where_a_run_goes_and_resolves_the_class_set(tmp_pat
     assert run_folder(make_config("smoke", data=str(data), epochs=3)) != run_folder(notebook_like)
 
 
+def _cpu_flags() -> set[str]:
+    """The instruction-set flags the kernel lists for this CPU (x86 `flags`, Arm `Features`)."""
+    from pathlib import Path
+
+    info = Path("/proc/cpuinfo")
+    if not info.exists():
+        pytest.skip("the CPU's flags are read from /proc/cpuinfo (Linux)")
+    return {f for line in info.read_text().splitlines() if line.split(":")[0].strip() in ("flags", "Features")
+            for f in line.split(":", 1)[1].split()}
+
+
+def test_the_cpu_s_bf16_decision_follows_its_instruction_set():
+    """The real decision, not mocked: bf16 autocast on the CPU exactly where oneDNN has native bf16 kernels (x86:
+    AVX-512 F/BW/VL/DQ; Arm: the BF16 extension); float32 elsewhere, where bf16 would be emulated and slow."""
+    import platform
+
+    flags = _cpu_flags()
+    machine = platform.machine().lower()
+    if machine in ("x86_64", "amd64"):
+        native = {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags
+        if not native and {"avx_ne_convert", "avx_vnni_int8"} <= flags:
+            pytest.skip("an AVX2 CPU with AVX-NE-CONVERT: oneDNN's bf16 support there depends on its version")
+    elif machine in ("aarch64", "arm64"):
+        native = "bf16" in flags
+    else:
+        pytest.skip(f"no rule here for CPU kind {machine}")
+    devices.cpu_bf16_fast.cache_clear()
+    assert devices.cpu_bf16_fast() is native
+    assert devices.amp_dtype("cpu") is (torch.bfloat16 if native else None)
+    assert devices.amp_dtype("cpu", enabled=False) is None
+    if native:  # and the kernels are there: a convolution under autocast computes in bf16
+        with torch.autocast("cpu", dtype=devices.amp_dtype("cpu")):
+            out = torch.nn.functional.conv2d(torch.ones(1, 3, 8, 8), torch.ones(4, 3, 3, 3))
+        assert out.dtype is torch.bfloat16 and out[0, 0, 0, 0].item() == 27.0
+
+
 def test_device_choice_with_cuda_faked(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert devices.resolve_device("auto") == "cpu"
@@ -119,12 +155,14 @@ def test_the_driver_version_is_read_from_the_kernel_module(monkeypatch, tmp_path
     assert devices.nvidia_driver() == "535.104.05"
 
 
-@pytest.mark.skipif(torch.cuda.is_available() or devices.nvidia_driver() is not None, reason="a GPU or driver is here")
-def test_paper_scale_commands_refuse_the_cpu_unless_told(cli, tmp_path):
-    """On this machine (no GPU): the paper's generator and the paper training preset stop at once, writing nothing."""
-    gen = cli("generate", "--classes", "fashion-mnist", "--images-per-class", "1", "--out", str(tmp_path / "gen"))
+def test_paper_scale_commands_refuse_the_cpu_unless_told(cli_main, tmp_path, monkeypatch):
+    """On a machine with no GPU and no driver (made so here, on any host): the paper's generator and the paper
+    training preset stop at once, writing nothing."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(devices, "nvidia_driver", lambda: None)
+    gen = cli_main("generate", "--classes", "fashion-mnist", "--images-per-class", "1", "--out", str(tmp_path / "gen"))
     (tmp_path / "data" / "a").mkdir(parents=True)
-    train = cli("train", str(tmp_path / "data"), "--preset", "paper", "--out", str(tmp_path / "run"))
+    train = cli_main("train", str(tmp_path / "data"), "--preset", "paper", "--out", str(tmp_path / "run"))
     reason = f"torch {torch.__version__} is a"
     for res, cmd, work in ((gen, "generate", "generator 'CompVis/stable-diffusion-v1-4' (from the Hugging Face hub)"),
                            (train, "train", "training at 224 px crops (the paper recipe's size)")):
@@ -135,8 +173,8 @@ def test_paper_scale_commands_refuse_the_cpu_unless_told(cli, tmp_path):
     assert not (tmp_path / "gen").exists() and not (tmp_path / "run").exists()
 
 
-def test_train_cli_bad_device_is_one_line(cli, tmp_path):
-    res = cli("train", str(tmp_path), "--preset", "smoke", "--device", "gpu")
+def test_train_cli_bad_device_is_one_line(cli_main, tmp_path):
+    res = cli_main("train", str(tmp_path), "--preset", "smoke", "--device", "gpu")
     assert res.returncode == 2 and res.stderr.strip() == (
         "fakeit train: error: parameter device: unknown device 'gpu'; valid: auto, cpu, cuda, cuda:N, mps")
 

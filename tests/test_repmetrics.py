@@ -46,11 +46,16 @@ def test_coding_length_closed_form():
     assert coding_length(same, eps=0.5) == pytest.approx((4 + 3) / 2 * math.log2(1 + 3 / 0.25))
 
 
-def test_all_metrics_and_shape_error():
+def test_all_metrics_on_features_whose_values_are_known():
+    # four images, one active unit each (orthogonal rows): 12 of 16 values zero; each class's two rows are orthogonal
+    # unit vectors once normalised (distance sqrt 2); two one-hot columns of four rows correlate at -1/3, so
+    # R = (4 + 12 / 3) / 16; the normalised rows are the identity, so L = (4 + 4)/2 * log2 det(5 I_4) = 16 log2 5
+    x = torch.diag(torch.tensor([1.0, 2.0, 3.0, 4.0]))
+    m = representation_metrics(x, torch.tensor([0, 0, 1, 1]))
+    assert m == pytest.approx({"sparsity": 0.75, "intra_class_distance": math.sqrt(2), "feature_redundancy": 0.5,
+                               "coding_length": 16 * math.log2(5)})
     torch.manual_seed(0)
-    x = torch.relu(torch.randn(300, 8))
-    m = representation_metrics(x, torch.arange(300) % 3)
-    assert set(m) == {"sparsity", "intra_class_distance", "feature_redundancy", "coding_length"}
-    assert 0.4 < m["sparsity"] < 0.6  # ReLU of a symmetric distribution zeroes about half
+    relu = representation_metrics(torch.relu(torch.randn(300, 8)), torch.arange(300) % 3)
+    assert 0.4 < relu["sparsity"] < 0.6  # ReLU of a symmetric distribution zeroes about half
     with pytest.raises(FakeitError, match=r"\(n, d\) matrix"):
         sparsity(torch.ones(5))

@@ -144,6 +144,13 @@ def amp_dtype(device: str, enabled: bool = True):
     return torch.bfloat16  # mps
 
 
+def precision(device: str, enabled: bool = True) -> str:
+    """The arithmetic work on `device` computes in, as a stage records it: "float16 autocast", "bfloat16 autocast"
+    (amp_dtype) or "float32". Two CPUs can differ here (bf16 where it is native), and so can their numbers."""
+    dtype = amp_dtype(device, enabled)
+    return "float32" if dtype is None else f"{str(dtype).removeprefix('torch.')} autocast"
+
+
 def default_workers(device: str) -> int:
     """DataLoader worker processes when none are given: 0 on the CPU (the workers would compete with the model for
     the same cores), else up to 8 per GPU process, within the machine's cores."""

@@ -29,7 +29,7 @@ def _check(name: str, value: Any, tp: Any) -> Any:
         raise FakeitError(f"parameter {name}={value!r}: expected None")
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
-            raise FakeitError(f"parameter {name}={value!r} must be a list")
+            raise FakeitError(f"parameter {name}={value!r} must be a list, e.g. [{value!r}]")
         inner = args[0] if args else Any
         return [_check(f"{name}[{i}]", v, inner) for i, v in enumerate(value)]
     if origin is typing.Literal:

@@ -225,7 +225,7 @@ def provenance(loaded) -> dict:
 def evaluate(config: EvalConfig, out: Path | str | None = None) -> dict:
     """Results of a checkpoint on a suite (computed, or loaded when its folder is done); written to results.json."""
     from .. import __version__
-    from ..core.devices import prepare_for_inference, resolve_device
+    from ..core.devices import precision, prepare_for_inference, resolve_device
     from ..core.distributed import Ranks
     from ..datasets.images import ImageListDataset, imagenet_eval_set
     from ..training.augment import eval_transform
@@ -267,7 +267,7 @@ def evaluate(config: EvalConfig, out: Path | str | None = None) -> dict:
             sets[name] = (as_dataset(shifted_test(name), transform, name), wnids, f"fashion-mnist test, {shift.rule}")
     device = resolve_device(config.device)
     results = {"suite": config.suite, "model": provenance(loaded), "datasets": {}, "fakeit_version": __version__,
-               "torch_version": torch.__version__}
+               "torch_version": torch.__version__, "precision": precision(device, config.amp)}
     with Ranks(device) as ranks:
         if ranks.rank == 0:
             claim_explained(folder, keyed, explain=out is None)

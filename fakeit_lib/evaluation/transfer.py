@@ -202,7 +202,10 @@ def extract_features(enc: torch.nn.Module, dataset, batch_size: int = 128, worke
 def cached_features(enc, sha256: str, key: dict, dataset, config: TransferConfig, ranks=None,
                     device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """Features of a dataset split, extracted once per (checkpoint sha256, dataset key) and cached on disk."""
-    key = {**key, "code": code_version("fakeit_lib.evaluation.transfer")}  # features made by other code are never reused
+    from ..core.devices import precision
+
+    # features made by other code, or in another precision (bf16 on one CPU, float32 on another), are never reused
+    key = {**key, "code": code_version("fakeit_lib.evaluation.transfer"), "precision": precision(device)}
     path = output_root() / "features" / f"{sha256[:16]}-{key['dataset']}-{key['split']}-{config_hash(key, 10)}.pt"
     if ranks is not None:
         ranks.barrier()  # every process sees the same cache state
@@ -314,7 +317,7 @@ def probe_features(xtr, ytr, xte, yte, config: TransferConfig, device: str = "cp
 def transfer(config: TransferConfig, out: Path | str | None = None) -> dict:
     """Linear-probe results of a checkpoint's encoder on a suite (computed, or loaded when done)."""
     from .. import __version__
-    from ..core.devices import prepare_for_inference, resolve_device
+    from ..core.devices import precision, prepare_for_inference, resolve_device
     from ..core.distributed import Ranks
     from ..training.augment import eval_transform
     from ..training.models import encoder
@@ -344,7 +347,8 @@ def transfer(config: TransferConfig, out: Path | str | None = None) -> dict:
         roots = {name: _MINI[name].source for name in config.mini_sets}
     device = resolve_device(config.device)
     enc = prepare_for_inference(encoder(loaded.model), device)
-    results = {"suite": config.suite, "model": provenance(loaded), "datasets": {}, "fakeit_version": __version__}
+    results = {"suite": config.suite, "model": provenance(loaded), "datasets": {}, "fakeit_version": __version__,
+               "precision": precision(device)}
     with Ranks(device) as ranks:
         if ranks.rank == 0:
             claim_explained(folder, keyed, explain=out is None)

@@ -161,7 +161,7 @@ def check_output_folder(folder: Path, recorded: dict) -> bool:
                 return True
         elif any(p.name != ".gitkeep" for p in folder.iterdir()):
             raise FakeitError(f"output folder {folder} is not empty and holds no {store.CONFIG_FILE}; choose an empty or new folder")
-        if not os.access(folder, os.W_OK | os.X_OK):
+        if not _can_write_in(folder):
             raise FakeitError(f"output folder {folder} is not writable")
         return False
     parent = folder.parent
@@ -169,9 +169,22 @@ def check_output_folder(folder: Path, recorded: dict) -> bool:
         parent = parent.parent
     if not parent.is_dir():
         raise FakeitError(f"cannot create output folder {folder}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if not _can_write_in(parent):
         raise FakeitError(f"cannot create output folder {folder}: {parent} is not writable")
     return False
+
+
+def _can_write_in(folder: Path) -> bool:
+    """Whether a file can be created in `folder`, by creating one (permission bits do not stop root; /proc does)."""
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".write-check-")
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(name)
+    return True
 
 
 def _png(image) -> bytes:

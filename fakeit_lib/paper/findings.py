@@ -185,6 +185,9 @@ class Part:
             verdict, p_hold, p_fail, needed, shown = combine(self.rule, self.parts, seeds=False)
             self.estimate = shown.estimate
             return verdict, min(1.0, 2 * (max if verdict == SMALL else min)(p_hold, p_fail)), needed, p_hold, p_fail
+        if self.estimate is None:
+            raise FakeitError(f"part {self.name!r} has no estimate: a composite finding decides on measured parts only; "
+                              "leave the part out, or report the finding as one that cannot be tested, saying why")
         verdict, p, needed = decide(self.rule, self.estimate, self.sesoi, seeds=False)
         if self.estimate.low is None:
             return verdict, p, needed, 1.0, 1.0

@@ -210,7 +210,7 @@ def _checkpoint_bytes(obj: dict) -> bytes:
 
 def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path:
     """Train (or resume, or reuse a finished run) and return the run folder."""
-    from ..core.devices import amp_dtype, resolve_device
+    from ..core.devices import amp_dtype, precision, resolve_device
 
     config.validate()
     config = resolved_config(config)
@@ -317,7 +317,8 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
         images = int(sums[3].item()) // config.global_crops
         row = dict(epoch=epoch + 1, lr=lr, loss=round(sums[0].item() / max(1.0, sums[1].item()), 6),
                    train_top1=round(sums[2].item() / max(1.0, sums[3].item()), 6), images=images,
-                   skipped=int(sums[4].item()), seconds=round(seconds, 2), images_per_s=round(images / max(seconds, 1e-9), 1))
+                   skipped=int(sums[4].item()), seconds=round(seconds, 2), images_per_s=round(images / max(seconds, 1e-9), 1),
+                   precision=precision(device.type, config.amp))
         if images == 0:
             raise FakeitError(f"no readable image in dataset {config.data} (all {len(dataset)} files failed to load)")
         history.append(row)
