@@ -142,30 +142,111 @@ def collect_findings(stage: Path, notebooks: list[Path]) -> list[dict]:
 
 
 FINDINGS_MARKER = "<!-- findings: filled in by the runner -->"
+RESULT_MARKER = "<!-- result: filled in by the runner -->"  # the introduction's first lines and the discussion's recap
+
+
+def _link(f: dict, text: str | None = None) -> str:
+    """A MyST link to the page that checks finding `f`, reading `text` (default: its claim)."""
+    text = (text or f["claim"]).replace("<", "&lt;").replace("`", "'")
+    return f"{{doc}}`{text} <../{f['page']}>`"
+
+
+def verdict_counts(labels: list[str]) -> dict[str, int]:
+    """How many findings got each verdict label: the library's labels in their order, then any other label in the
+    order it first appears (a rule may gain a label: it is counted, never dropped)."""
+    from collections import Counter
+
+    from ..paper.findings import VERDICTS
+
+    counts = Counter(labels)
+    return {k: counts[k] for k in [*VERDICTS, *dict.fromkeys(labels)] if counts.get(k)}
+
+
+def findings_summary(findings: list[dict], titles: dict[str, str] | None = None) -> str:
+    """The result in a few lines: one line per verdict, after Holm's correction over the tested findings, each finding
+    linked to its page; the inconclusive ones with the seeds that would decide them, the untested ones with why."""
+    from ..paper.findings import INCONCLUSIVE, UNTESTABLE
+
+    if not findings:
+        return "No finding of the paper was checked in this build.\n"
+    labels = [f.get("after_holm", f["verdict"]) for f in findings]
+    scales = sorted({f.get("scale", "") for f in findings} - {""})
+    at = f"at the {scales[0]} scale" if len(scales) == 1 else "in this build"
+    tested = sum(label != UNTESTABLE for label in labels)
+    lines = [f"**The result {at}.** This build checked {len(findings)} findings of the paper and could test {tested} "
+             f"of them; a verdict below counts only if it survives the correction for testing {tested} findings at "
+             "once (Holm's, details in the table further down).", ""]
+    for label, n in verdict_counts(labels).items():
+        group = [f for f, lab in zip(findings, labels) if lab == label]
+        head = f"- **{label[0].upper() + label[1:]}** ({n} of {len(findings)}): "
+        if label == INCONCLUSIVE:
+            seeds = [f["seeds_to_decide"] for f in group if f.get("seeds_to_decide")]
+            pages = list(dict.fromkeys(f["page"] for f in group))
+            where = ", ".join(_link(next(f for f in group if f["page"] == pg),
+                                    f"{sum(f['page'] == pg for f in group)} on {(titles or {}).get(pg, pg)}") for pg in pages)
+            more = (f"about {min(seeds)} to {max(seeds)} seeds would decide them" if len(set(seeds)) > 1 else
+                    f"about {seeds[0]} seeds would decide them" if seeds else "more seeds would decide them")
+            lines.append(head + f"{where}; the intervals are too wide to decide ({more}).")
+        elif label == UNTESTABLE:
+            reasons = "; ".join(f"{_link(f)} ({f.get('reason', '').rstrip('.')})" for f in group)
+            lines.append(head + reasons + ".")
+        else:
+            lines.append(head + "; ".join(_link(f) for f in group) + ".")
+    return "\n".join(lines) + "\n"
+
+
+def short_titles(stage: Path, notebooks: list[Path]) -> dict[str, str]:
+    """Each executed page's short name for running text: its title up to the colon (`Table 1: which prompts ...` ->
+    `Table 1`), keyed by page (`notebooks/tab1_prompts`)."""
+    import nbformat
+
+    out = {}
+    for rel in notebooks:
+        if (stage / rel).exists():
+            cells = nbformat.read(stage / rel, as_version=4).cells
+            title = next((ln[2:] for c in cells if c.cell_type == "markdown" for ln in c.source.splitlines()
+                          if ln.startswith("# ")), rel.stem)
+            out[rel.with_suffix("").as_posix()] = title.split(":")[0].strip()
+    return out
 
 
 def findings_markdown(findings: list[dict]) -> str:
-    """A markdown table of the verdicts (each linked to the page that checks it), with the paper's value for the
-    comparison, each verdict as its page states it (95% each) and after Holm's correction over all tested findings,
-    and the counts after that correction."""
-    from ..paper.findings import HOLDS, FAILS, INCONCLUSIVE, UNTESTABLE, estimate_text, holm
+    """A markdown table of the verdicts, four columns that fit a page: the finding (linked to the page that checks
+    it, with where the paper makes it), the verdict as its page states it (95% each) and after Holm's correction over
+    all tested findings when that differs, this run's estimate with its seeds and smallest effect of interest, and
+    the paper's value for the comparison; above it, the counts after the correction."""
+    from ..paper.findings import UNTESTABLE, amount, estimate_text, holm
 
     if not findings:
         return "No finding was checked in this build.\n"
     adjusted = holm(findings)
     tested = sum(f["verdict"] != UNTESTABLE for f in findings)
-    counts = {k: sum(a == k for a, f in zip(adjusted, findings) if f["verdict"] != UNTESTABLE) for k in (HOLDS, FAILS, INCONCLUSIVE)}
+    counts = verdict_counts([a for a, f in zip(adjusted, findings) if f["verdict"] != UNTESTABLE])
+    counted = "; ".join(f"{n} {_plural(k, n)}" for k, n in counts.items()) or "none"
     lines = [f"Of {len(findings)} findings, {tested} could be tested at this scale. After Holm's correction over those "
              f"{tested} (a family-wise error of 5%: the chance that any decisive verdict below is wrong by chance stays "
-             f"under 5%), {counts[HOLDS]} hold, {counts[FAILS]} do not hold and {counts[INCONCLUSIVE]} are inconclusive; "
-             f"{len(findings) - tested} cannot be tested. Each page states its own verdicts at 95% each.", "",
-             "| finding (paper) | verdict (its page) | after Holm | this run | smallest effect of interest | paper's value | seeds | page |",
-             "|---|---|---|---|---|---|---:|---|"]
+             f"under 5%): {counted}; {len(findings) - tested} cannot be tested. Each page states its own verdicts at "
+             "95% each; where Holm's correction changes one, the table gives both.", "",
+             "| finding (paper) | verdict | this run | paper |", "|---|---|---|---|"]
     for f, a in zip(findings, adjusted):
-        sesoi = f"{f['sesoi']:g} {f['unit']}" if f.get("sesoi") is not None else "–"
-        lines.append(f"| {f['claim']} ({f['source']}) | **{f['verdict']}** | {a} | {estimate_text(f)} | {sesoi} | "
-                     f"{f.get('paper') or '–'} | {f['n_seeds']} | {{doc}}`../{f['page']}` |")
+        verdict = f"**{f['verdict']}**" + (f" ({a} after Holm)" if a != f["verdict"] else "")
+        run = estimate_text(f)
+        if f["verdict"] != UNTESTABLE:
+            sesoi = f"; smallest effect of interest {amount(f['sesoi'], f['unit'])}" if f.get("sesoi") is not None else ""
+            run += f" ({f['n_seeds']} seeds{sesoi})"
+        lines.append(f"| {_link(f)} ({f['source']}) | {verdict} | {run} | {f.get('paper') or '–'} |")
     return "\n".join(lines) + "\n"
+
+
+def _plural(label: str, n: int) -> str:
+    """`holds` -> `hold` for several findings (and `does not hold` -> `do not hold`); other labels as they are."""
+    if n == 1:
+        return label
+    if label == "holds" or label.startswith("holds,"):
+        return "hold" + label[len("holds"):]
+    if label.startswith("does not hold"):
+        return "do not hold" + label[len("does not hold"):]
+    return label
 
 
 def check_findings(findings: list[dict], pages: list[str]) -> None:
@@ -201,6 +282,8 @@ def write_findings(stage: Path, build_dir: Path, notebooks: list[Path], generato
         text = page.read_text()
         if FINDINGS_MARKER in text:
             text = text.replace(FINDINGS_MARKER, findings_markdown(findings))
+        if RESULT_MARKER in text:
+            text = text.replace(RESULT_MARKER, findings_summary(findings, short_titles(stage, notebooks)))
         if GENERATOR_MARKER in text and generator:
             text = text.replace(GENERATOR_MARKER, generator_summary(generator))
         page.write_text(text)
@@ -285,10 +368,17 @@ PLAN_PRESETS = {"paper": "ImageNet-100 (preset `paper`)", "paper-1k": "ImageNet-
 def plan_page_text(root: Path) -> str:
     """The paper-scale plans of the `paper` and `paper-1k` presets as markdown tables with grand totals, and the
     cost model behind their estimates (made when the book is built, from the library's plan)."""
+    from ..core.store import cache_root, output_root
     from ..experiments.plan import plan_page
 
-    return plan_page({title: load_preset(name, root) for name, title in PLAN_PRESETS.items()
+    text = plan_page({title: load_preset(name, root) for name, title in PLAN_PRESETS.items()
                       if (root / "presets" / f"{name}.yaml").exists()})
+    # the commands name the output root of the machine that built the book (a temp folder under the tests): a
+    # reader's commands write under their own $FAKEIT_OUTPUT
+    for folder, name in ((output_root(), "$FAKEIT_OUTPUT"), (cache_root(), "$FAKEIT_CACHE")):
+        if folder.is_absolute():
+            text = text.replace(str(folder), name)
+    return text
 
 
 def write_plan_page(stage: Path, root: Path) -> None:
