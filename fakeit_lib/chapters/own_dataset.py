@@ -171,9 +171,10 @@ def run_note(p: OwnDatasetParams, results: list[dict]) -> str:
     if reason:
         return f"Nothing was generated or trained here: {reason}. The commands below do it by hand."
     test = p.test_root or "the real Fashion-MNIST test images of sandals, sneakers and ankle boots"
-    return (f"At the {p.scale} scale: {len(results)} classifier(s) trained only on the synthetic clone "
-            f"({seeds_note(p.seeds)}), tested on {test}. This page states no finding of the paper, so it trains "
-            "fewer seeds than the others when own_seeds says so.")
+    trained = "one classifier" if len(results) == 1 else f"{len(results)} classifiers"
+    return (f"At the {p.scale} scale: {trained} trained only on the synthetic clone "
+            f"({seeds_note(p.seeds)}), tested on {test}. This page states no finding of the paper, so it may train "
+            "fewer seeds than the others (its own parameter of training seeds).")
 
 
 def commands(p: OwnDatasetParams) -> str:

@@ -94,6 +94,17 @@ def background_prompts(p: PromptsParams) -> int:
     return len(build_prompts(load_class_set(p.class_set), "c_hc_inside_b"))
 
 
+def background_note(p: PromptsParams) -> str:
+    """The sentence on the chosen class set's background prompts, in words whatever their number."""
+    n = background_prompts(p)
+    if n == 0:
+        return ("This run shows no background prompts (the variant class name + hypernym + background is not among "
+                "its variants).")
+    return (f"The chosen class set has {n:,} background prompts, one per class and scene; the generator assigns "
+            "scenes to a class's images in turn, so a clone with as many images per class as ImageNet shows every "
+            "scene several times.")
+
+
 def lengths_figure(p: PromptsParams):
     """Words per prompt of every class of the chosen set, one strip per variant (one prompt per class and variant;
     the background variants are left out, their length is that of `c, h_c` plus a scene)."""

@@ -14,6 +14,7 @@ TEST_SETS = {"val": ("in_val", "IN-val"), "v2": ("in_v2", "IN-v2"), "sketch": ("
              "r": ("in_r", "IN-R"), "a": ("in_a", "IN-A")}
 VARIANT_LABELS = {"c": "c", "c_hc": "c, h_c", "c_dc": "c, d_c", "c_hc_inside_b": "c, h_c inside b",
                   "c_hc_inside_b_matched": "c, h_c inside b (matched)", "clip": "a photo of a c"}
+from ..prompts.variants import VARIANT_NAMES, variant_name  # noqa: E402,F401  (the variants in words, for the chapters)
 CITATION_KEY = "sariyildiz2023fakeit"
 PAPER_EXAMPLES = ("n02086910", "n01820546", "n03947888")  # papillon, lorikeet, pirate ship (paper Fig. 2)
 

@@ -28,6 +28,15 @@ PAPER_VARIANTS = ("c", "c_hc", "c_dc", "c_hc_inside_b", "clip")  # the prompts o
 MATCHED = "c_hc_inside_b_matched"  # beyond the paper: backgrounds matched to the class
 VARIANTS = PAPER_VARIANTS + (MATCHED,)
 BACKGROUND_VARIANTS = ("c_hc_inside_b", MATCHED)  # one prompt per class and scene
+# how a reader sees each variant: in words, in every label, legend and sentence of the book (the codes are for code)
+VARIANT_NAMES = {"c": "class name", "c_hc": "class name + hypernym", "c_dc": "class name + definition",
+                 "c_hc_inside_b": "class name + hypernym + background",
+                 MATCHED: "class name + hypernym + matched background", "clip": "CLIP template"}
+
+
+def variant_name(variant: str) -> str:
+    """A prompt variant in words (`c_hc` -> `class name + hypernym`)."""
+    return VARIANT_NAMES[check_variant(variant)]
 
 
 @dataclass(frozen=True)
