@@ -67,8 +67,10 @@ def clones(p: QualitativeParams) -> dict[tuple[str, float], Path]:
 
 
 def clone_label(variant: str, guidance: float) -> str:
-    """Row label of a clone in grids and tables."""
-    return f"{variant}, gs {guidance:g}"
+    """Row label of a clone in grids and tables, in words: `class name + hypernym, guidance 7.5`."""
+    from ..paper.results import variant_name
+
+    return f"{variant_name(variant)}, guidance {guidance:g}"
 
 
 def shown_classes(class_set, wnids: list[str]) -> list:
@@ -131,11 +133,14 @@ def synthetic_images(folder: Path, class_index: int, n: int | None = None) -> li
 
 
 def image_grid(rows: list[tuple[str, list]], title: str = "", cell: float = 1.1):
-    """A matplotlib figure with one labelled row of images per (label, images) pair."""
+    """A matplotlib figure with one labelled row of images per (label, images) pair; labels at 12 points on short
+    lines, so that they stay above 10 px when the figure is scaled to the page's column."""
+    import textwrap
+
     import matplotlib.pyplot as plt
 
     n_cols = max([len(ims) for _, ims in rows] + [1])
-    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.6 + cell * n_cols, cell * len(rows) + 0.4), squeeze=False)
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(2.8 + cell * n_cols, 1.15 * cell * len(rows) + 0.5), squeeze=False)
     for r, (label, ims) in enumerate(rows):
         for c in range(n_cols):
             ax = axes[r, c]
@@ -146,8 +151,9 @@ def image_grid(rows: list[tuple[str, list]], title: str = "", cell: float = 1.1)
                 im = np.asarray(ims[c])
                 ax.imshow(im, cmap="gray" if im.ndim == 2 else None, vmin=0, vmax=255)
             if c == 0:
-                ax.set_ylabel(label if ims else f"{label}\n(none)", rotation=0, ha="right", va="center", fontsize=9)
-    fig.suptitle(title, fontsize=11)
+                text = "\n".join(line for part in label.split(", ") for line in textwrap.wrap(part, 22))
+                ax.set_ylabel(text if ims else f"{text}\n(none)", rotation=0, ha="right", va="center", fontsize=12)
+    fig.suptitle(title, fontsize=14)
     fig.tight_layout()
     return fig
 
