@@ -148,7 +148,7 @@ def test_wording_comes_from_the_verdict():
                         "better than one trained on the real set **holds** at the mini scale (1x clone minus real: +5.5 "
                         "points, 95% interval [+")
     assert "5 seeds, 4 degrees of freedom (blocked)" in s or "5 seeds, 8 degrees of freedom (pooled)" in s
-    assert "smallest effect of interest 1 points" in s
+    assert "smallest effect of interest 1 point;" in s
     why = fd.cannot_test("backgrounds_help_high_guidance", "mini", "no backgrounds here")
     assert why.sentence().endswith("**cannot be tested** at the mini scale: no backgrounds here.")
     assert why.n_seeds == 0 and why.estimate is None
