@@ -177,6 +177,18 @@ class Quality:
     samples: dict  # (variant, guidance) -> list of {"fidelity", "diversity"} per disjoint image sample
 
 
+QUALITY_COLUMNS = {  # the quality table as the page shows it: column -> its heading (units in the page's text)
+    "images": "images", "count": "count", "fidelity": "fidelity", "diversity": "diversity (judge units)",
+    "speckle per 1k px": "specks per 1,000 px", "saturated share": "saturated", "border ink share": "ink in border",
+    "Fréchet distance to real (judge features)": "Fréchet distance to real", "pixel distance to c, same seeds":
+    "pixel distance to class name"}
+
+
+def quality_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The quality table with short headings and without the code's columns (variant and guidance are in `images`)."""
+    return table[[c for c in QUALITY_COLUMNS if c in table]].rename(columns=QUALITY_COLUMNS)
+
+
 def clone_quality(p: QualitativeParams, folders: dict[tuple[str, float], Path]) -> Quality | None:
     """Judge and image statistics of Fashion-MNIST clones beside real test images; None for other class sets."""
     if p.class_set != "fashion-mnist":

@@ -10,7 +10,7 @@ from ..core.errors import FakeitError
 from ..experiments.stages import PipelineParams, model_runs_many
 from ..experiments.stages import draw_setting as stages_draw_setting
 from ..paper import findings as fd
-from ..paper.results import TEST_SETS, VARIANT_LABELS, table1_row, train_set_of
+from ..paper.results import TEST_SETS, VARIANT_LABELS, table1_row, train_set_of, variant_name
 from ..paper.tables import PAPER, interval_cell, interval_columns
 
 NO_SCENES = ("Fashion-MNIST images show one object on a black ground and the mini generator draws no scene, so a "
@@ -273,9 +273,9 @@ def generator_text(p: Table1Params) -> tuple[str, pd.DataFrame | None]:
     from ..datasets.classes import load_class_set
 
     example = build_prompts(load_class_set(p.class_set), p.variants[0])[0].text
-    rows = [{"variant": v, "template": VARIANT_LABELS[v], "used as a training caption": "yes" if v in as_captions else "no",
+    rows = [{"variant": variant_name(v), "template": VARIANT_LABELS[v], "used as a training caption": "yes" if v in as_captions else "no",
              "share of its words seen in training captions": f"{100 * shares[v]:.0f}%"} for v in p.variants]
     sentence = (f"The {p.generator} generator's training captions: {captions['caption_source']} "
-                f"({len(captions.get('vocabulary', []))} distinct words; e.g. a `{p.variants[0]}` prompt reads "
+                f"({len(captions.get('vocabulary', []))} distinct words; e.g. a prompt {variant_name(p.variants[0])} reads "
                 f"\"{example}\").")
     return sentence, pd.DataFrame(rows)
