@@ -246,11 +246,16 @@ def fidelity_diversity_figure(q: Quality):
     """A plotly scatter of fidelity against diversity, one point per clone plus the real images."""
     import plotly.express as px
 
-    df = q.table.assign(guidance=q.table["guidance"].map(lambda g: "real" if pd.isna(g) else f"{g:g}"))
-    fig = px.scatter(df, x="diversity", y="fidelity", color="guidance", symbol="variant", hover_data=["images", "count"],
-                     title="Fidelity (judge accuracy) against diversity (within-class feature spread)")
+    from ..paper.results import variant_name
+
+    df = q.table.assign(guidance=q.table["guidance"].map(lambda g: "real" if pd.isna(g) else f"guidance {g:g}"),
+                        prompt=q.table["variant"].map(lambda v: "real images" if v == "real" else variant_name(v)))
+    fig = px.scatter(df, x="diversity", y="fidelity", color="guidance", symbol="prompt", hover_data=["images", "count"],
+                     title="Fidelity against diversity, per clone")
     fig.update_traces(marker_size=12)
-    fig.update_layout(height=440)
+    fig.update_xaxes(title_text="diversity (within-class feature spread, judge units)")
+    fig.update_yaxes(title_text="fidelity (share judged as the prompt's class)")
+    fig.update_layout(height=520, legend=dict(orientation="h", y=-0.25, title_text=""))
     return fig
 
 
