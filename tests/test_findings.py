@@ -178,7 +178,8 @@ def test_testability_is_a_share_of_a_seed_change():
 
 def test_paper_values_are_computed_from_its_tables():
     # Table 1 IN-100 val top-1: (63.5+63.4+64.8+63.1)/4 - (43.1+46.9+47.9+51.5)/4 = 16.35
-    assert fd.paper_value("low_guidance_better") == "+16.3 points (IN-100 val top-1, Table 1, prompts c, c_hc, c_dc, c_hc_inside_b)"
+    assert fd.paper_value("low_guidance_better") == ("+16.3 points (IN-100 val top-1, Table 1, prompts class name, class name + "
+                                                     "hypernym, class name + definition, class name + hypernym + background)")
     # on the prompts a run compares: (63.5+63.4+64.8)/3 - (43.1+46.9+47.9)/3 = 17.93
     assert fd.paper_value("low_guidance_better", variants=["c", "c_hc", "c_dc"]).startswith("+17.9 points")
     assert fd.paper_value("definition_beats_name").startswith("+4.8 points")  # at 7.5: 47.9 - 43.1

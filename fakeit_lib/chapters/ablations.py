@@ -246,6 +246,6 @@ def ablation_findings(p: AblationParams, t: Trained, sweeps: pd.DataFrame | None
                             {"steps": [p.steps, most], "samples": f"{n} disjoint image samples per point, same seeds",
                              "guidance": p.multicrop_guidance}, paper))
     else:
-        out.append(fd.cannot_test("steps_enough", p.scale, f"the steps sweep (sweep_steps) needs the preset's {p.steps} "
+        out.append(fd.cannot_test("steps_enough", p.scale, f"the steps sweep needs the preset's {p.steps} "
                                   "steps and more", paper))
     return out

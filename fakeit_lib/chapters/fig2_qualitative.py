@@ -19,7 +19,7 @@ from ..core.errors import FakeitError
 from ..datasets.images import clone_arrays
 from ..experiments.stages import PipelineParams, synthetic_clones
 from ..paper import findings as fd
-from ..paper.results import PAPER_EXAMPLES
+from ..paper.results import PAPER_EXAMPLES, variant_name
 from ..prompts.variants import check_variant
 
 SAMPLES = 5  # disjoint image samples per clone for the fidelity/diversity verdict
@@ -312,7 +312,7 @@ def qualitative_findings(p: QualitativeParams, q: Quality | None,
     for fid, variant in (("definition_richer_images", "c_dc"), ("hypernym_richer_images", "c_hc")):
         paper = fd.paper_value(fid)
         if ("c", hi) not in q.samples or (variant, hi) not in q.samples:
-            out.append(fd.cannot_test(fid, p.scale, f"the run has no c and {variant} clones at guidance {hi:g}", paper))
+            out.append(fd.cannot_test(fid, p.scale, f"the run has no clones of the class name and of {variant_name(variant)} at guidance {hi:g}", paper))
             continue
         sens = prompt_sensitivity(folders[("c", hi)], folders[(variant, hi)]) if folders else None
         why = fd.testability(sens["share"], f"adding {'the definition' if variant == 'c_dc' else 'the hypernym'} at "

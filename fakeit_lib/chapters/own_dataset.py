@@ -18,6 +18,7 @@ import pandas as pd
 from ..core.errors import FakeitError
 from ..core.params import from_dict
 from ..experiments.stages import PipelineParams, synthetic_clone, trained_checkpoint
+from ..prompts.variants import variant_name
 
 EXAMPLE = "footwear_shop.tsv"
 # the example's classes (their folders) -> the Fashion-MNIST test label of the same kind of shoe
@@ -127,7 +128,7 @@ def prompts_frame(p: OwnDatasetParams) -> pd.DataFrame:
     cs = load_class_set(class_file(p))
     prompts = build_prompts(cs, p.best_variant)
     return pd.DataFrame([{"class": cs[q.class_index].name, "folder": cs[q.class_index].folder,
-                          "description": cs[q.class_index].definition, f"prompt ({p.best_variant})": q.text}
+                          "description": cs[q.class_index].definition, f"prompt ({variant_name(p.best_variant)})": q.text}
                          for q in prompts])
 
 

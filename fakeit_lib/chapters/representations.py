@@ -55,9 +55,13 @@ def repmetrics_summary(long: pd.DataFrame) -> pd.DataFrame:
 
 def number(value) -> str:
     """A measure's value as a reader reads it: 4 significant digits, thousands written out (18,250, not 1.825e+04)."""
+    import numpy as np
+
     if value is None or value != value:
         return "–"
-    return f"{value:+,.0f}" if abs(value) >= 1000 else f"{value:+.4g}"
+    if abs(value) >= 1000:
+        return f"{value:+,.0f}"
+    return ("+" if value >= 0 else "") + np.format_float_positional(value, precision=4, unique=False, fractional=False, trim="-")
 
 
 def plain_number(value) -> str:

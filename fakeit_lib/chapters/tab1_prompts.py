@@ -211,7 +211,7 @@ def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> li
     for fid, variant in (("definition_beats_name", "c_dc"), ("hypernym_beats_name", "c_hc")):
         paper = fd.paper_value(fid, train)
         if not (has("c", g_hi) and has(variant, g_hi)):  # the paper's claim is at 7.5 (Sec. 5.1 (b))
-            out.append(fd.cannot_test(fid, p.scale, f"the run has no c and {variant} clones at guidance {g_hi:g}", paper))
+            out.append(fd.cannot_test(fid, p.scale, f"the run has no clones of the class name and of {variant_name(variant)} at guidance {g_hi:g}", paper))
             continue
         reason, sens = untestable_prompts(p, runs, "c", variant, g_hi)
         ev = {**base, "a saw": saw[(variant, g_hi)], "b saw": saw[("c", g_hi)], "prompt sensitivity": sens}
@@ -244,7 +244,7 @@ def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> li
                                                                              key_label(("c_hc", g_hi))), p.scale, ev, paper))
     else:
         out.append(fd.cannot_test("backgrounds_help_high_guidance", p.scale,
-                                  f"the run has no c_hc and c_hc_inside_b clones at guidance {g_hi:g}", paper))
+                                  f"the run has no clones of {variant_name('c_hc')} and of {variant_name('c_hc_inside_b')} at guidance {g_hi:g}", paper))
 
     clones = [k for k, r in runs.items() if r.data == "synthetic" and r.multiplier == 1]
     paper = fd.paper_value("synthetic_trails_real", train)
