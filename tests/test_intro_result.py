@@ -16,7 +16,7 @@ FINDINGS = [
     _finding("c", "holds", "fig4_scaling", after="inconclusive", seeds_to_decide=7),
     _finding("d", "inconclusive", "ablations", seeds_to_decide=12),
     _finding("e", "inconclusive", "ablations"),
-    _finding("f", "cannot be tested", "matched_backgrounds", reason="the images have no background."),
+    _finding("f", "cannot be tested", "matched_backgrounds", reason="the images have no background: none at all."),
     _finding("g", "holds, below the smallest effect of interest", "tab2_transfer"),
 ]
 
@@ -39,8 +39,8 @@ def test_the_summary_states_each_verdict_on_one_line_linked_to_its_page():
         "- **Does not hold** (1 of 7): {doc}`Claim b. <../notebooks/fig4_scaling>`.",
         "- **Inconclusive** (3 of 7): {doc}`1 on Fig. 4 <../notebooks/fig4_scaling>`, {doc}`2 on Ablations "
         "<../notebooks/ablations>`; the intervals are too wide to decide (about 7 to 12 seeds would decide them).",
-        "- **Cannot be tested** (1 of 7): {doc}`Claim f. <../notebooks/matched_backgrounds>` (the images have no "
-        "background).",
+        "- **Cannot be tested** (1 of 7): {doc}`1 on matched backgrounds <../notebooks/matched_backgrounds>` "
+        "(the images have no background).",
         "- **Holds, below the smallest effect of interest** (1 of 7): {doc}`Claim g. <../notebooks/tab2_transfer>`.",
     ]
     assert findings_summary([]) == "No finding of the paper was checked in this build.\n"

@@ -183,13 +183,18 @@ def findings_summary(findings: list[dict], titles: dict[str, str] | None = None)
             seeds = [f["seeds_to_decide"] for f in group if f.get("seeds_to_decide")]
             pages = list(dict.fromkeys(f["page"] for f in group))
             where = ", ".join(_link(next(f for f in group if f["page"] == pg),
-                                    f"{sum(f['page'] == pg for f in group)} on {(titles or {}).get(pg, pg)}") for pg in pages)
+                                    f"{sum(f['page'] == pg for f in group)} on {_title(titles, pg)}") for pg in pages)
             more = (f"about {min(seeds)} to {max(seeds)} seeds would decide them" if len(set(seeds)) > 1 else
                     f"about {seeds[0]} seeds would decide them" if seeds else "more seeds would decide them")
             lines.append(head + f"{where}; the intervals are too wide to decide ({more}).")
         elif label == UNTESTABLE:
-            reasons = "; ".join(f"{_link(f)} ({f.get('reason', '').rstrip('.')})" for f in group)
-            lines.append(head + reasons + ".")
+            pages = list(dict.fromkeys(f["page"] for f in group))
+            parts = []
+            for pg in pages:
+                on_page = [f for f in group if f["page"] == pg]
+                why = "; ".join(dict.fromkeys(_short_reason(f.get("reason", "")) for f in on_page))
+                parts.append(_link(on_page[0], f"{len(on_page)} on {_title(titles, pg)}") + f" ({why})")
+            lines.append(head + ", ".join(parts) + ".")
         else:
             lines.append(head + "; ".join(_link(f) for f in group) + ".")
     return "\n".join(lines) + "\n"
@@ -208,6 +213,17 @@ def short_titles(stage: Path, notebooks: list[Path]) -> dict[str, str]:
                           if ln.startswith("# ")), rel.stem)
             out[rel.with_suffix("").as_posix()] = title.split(":")[0].strip()
     return out
+
+
+def _title(titles: dict[str, str] | None, page: str) -> str:
+    """A page's short name (`Table 1`), or its file's name in words when the titles do not hold it."""
+    return (titles or {}).get(page) or page.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def _short_reason(reason: str) -> str:
+    """A reason's first clause, for a summary line (its page gives the whole)."""
+    cut = min([i for i in (reason.find(m) for m in (", so ", ": ", "; ", " (")) if i > 0] + [len(reason)])
+    return reason[:cut].strip().rstrip(".")
 
 
 def findings_markdown(findings: list[dict]) -> str:
