@@ -102,6 +102,21 @@ def scaling_frame(s: Scaling) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def scaling_table(s: Scaling) -> pd.DataFrame:
+    """The page's table of `scaling_frame`: one row per model, each top-1 as `mean [low, high]` (95% over seeds)."""
+    df = scaling_frame(s)
+
+    def cell(row, name):
+        low, high = row[f"{name} low"], row[f"{name} high"]
+        bounds = f" [{low:.1f}, {high:.1f}]" if pd.notna(low) and pd.notna(high) else ""
+        return f"{row[f'{name} top-1']:.1f}{bounds}"
+
+    return pd.DataFrame({"training data": df["training data"], "images": df["images"],
+                         "in-domain top-1 (%) [95% interval]": [cell(r, "in-domain") for _, r in df.iterrows()],
+                         "transfer top-1 (%) [95% interval]": [cell(r, "transfer") for _, r in df.iterrows()],
+                         "seeds": df["seeds"]})
+
+
 def paper_points(class_set: str) -> pd.DataFrame:
     """Fig. 4's values that the paper gives as numbers: val top-1 (Table 1 rows 8, 10-12) and transfer (Table 2)."""
     train = train_set_of(class_set)

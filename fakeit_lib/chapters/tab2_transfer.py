@@ -99,14 +99,24 @@ def averages_figure(df: pd.DataFrame, datasets: dict[str, str] | None = None):
 
 
 def transfer_sets_frame(suite: str) -> pd.DataFrame | None:
-    """The mini suite's datasets with their classes, source, licence and split (None for the paper suite)."""
+    """The mini suite's datasets: what they hold, their classes and sizes (None for the paper suite)."""
     if suite != "mini":
         return None
-    from ..evaluation.minidata import TRANSFER_SETS, content_sha256, transfer_split
+    from ..evaluation.minidata import TRANSFER_SETS, transfer_split
 
     return pd.DataFrame([{"dataset": s.name, "what": s.title, "group": s.group, "classes": ", ".join(s.classes),
-                          "train / test images": f"{len(transfer_split(s.name, 'train'))} / {len(transfer_split(s.name, 'test'))}",
-                          "split": s.split, "source": s.source, "licence": s.licence,
+                          "train / test images": f"{len(transfer_split(s.name, 'train'))} / {len(transfer_split(s.name, 'test'))}"}
+                         for s in TRANSFER_SETS.values()])
+
+
+def transfer_sources_frame(suite: str) -> pd.DataFrame | None:
+    """Where the mini suite's datasets come from: split, source, licence and the first digits of their content hash,
+    by which two builds' data can be compared (None for the paper suite)."""
+    if suite != "mini":
+        return None
+    from ..evaluation.minidata import TRANSFER_SETS, content_sha256
+
+    return pd.DataFrame([{"dataset": s.name, "split": s.split, "source": s.source, "licence": s.licence,
                           "content sha256": content_sha256(s.name)[:16]} for s in TRANSFER_SETS.values()])
 
 
