@@ -106,7 +106,7 @@ def panels(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns) -> dict[s
     with the run's scale (the hash of its parameters is in the page's provenance line)."""
     from ..paper.tables import PAPER, run_label
 
-    run = {f"real ({real.label})": mean_axes(axes_per_seed(p, real)),
+    run = {"real" if real.label == "real" else f"real ({real.label})": mean_axes(axes_per_seed(p, real)),
            f"synthetic ({synthetic.label})": mean_axes(axes_per_seed(p, synthetic))}
     return {PAPER: paper_spider(), run_label(p.scale): run}
 
@@ -139,10 +139,12 @@ def spider_figure(panels: dict[str, dict[str, dict[str, float]]]):
                                           fill="toself", opacity=0.55,
                                           line_color=colours[-1] if "synthetic" in model.lower() else colours[j % 2],
                                           legendgroup=f"p{i}", legendgrouptitle_text=title), row=i, col=1)
+        n_axes = len(next(iter(models.values())))
+        # the axes turned by half a step: none points straight up, so the radial scale (drawn upwards) and the panel's
+        # title above it cross no axis label
         fig.update_layout({f"polar{'' if i == 1 else i}": dict(radialaxis=dict(range=[0, 100], angle=90, tickfont_size=10),
-                                                               angularaxis=dict(tickfont_size=11))})
-    # each panel's title sits well above its polar, clear of the label of the axis drawn at the top
-    fig.for_each_annotation(lambda a: a.update(yshift=42, font_size=14))
+                                                               angularaxis=dict(tickfont_size=11, rotation=90 + 180 / n_axes))})
+    fig.for_each_annotation(lambda a: a.update(yshift=30, font_size=14))
     fig.update_layout(height=520 * n, margin=dict(t=100, l=60, r=60), legend=dict(orientation="h", y=-0.04))
     return fig
 
@@ -170,6 +172,8 @@ def spider_static(panels: dict[str, dict[str, dict[str, float]]]):
             ax.fill(theta + theta[:1], r + r[:1], alpha=0.2, color=colour)
             ax.set_xticks(theta, [_wrap(n, "\n") for n in names], fontsize=10)
         ax.set_ylim(0, 100)
+        ax.set_theta_offset(np.pi / 2 + np.pi / len(names))  # as the interactive plot: no axis straight up
+        ax.set_rlabel_position(-180 / len(names))  # the scale straight up, between two axes
         ax.tick_params(axis="y", labelsize=10)
         ax.set_title(title, pad=34, fontsize=13)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=10)
