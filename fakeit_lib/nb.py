@@ -16,8 +16,13 @@ from .paper.tables import seeds_note  # noqa: F401  (notebooks state their seeds
 T = TypeVar("T")
 
 
+TITLE_LINE = 48  # characters of a figure's title per line: a phone's 420 px screen shows about that many
+
+
 def _register_book_renderer():
     """A plotly renderer for the book: plotly.js inline (offline), and no MathJax fetched from a CDN."""
+    import textwrap
+
     import plotly.io as pio
     from plotly.io._base_renderers import NotebookRenderer
 
@@ -25,8 +30,14 @@ def _register_book_renderer():
         def to_mimebundle(self, fig_dict):
             # the figure fills its column and follows the window (a phone's 420 px as a laptop's 1300): a width the
             # figure's layout set would overflow a narrow screen, so it is dropped and plotly sizes it to the page
-            fig_dict = {**fig_dict, "layout": {k: v for k, v in fig_dict.get("layout", {}).items() if k != "width"}
-                        | {"autosize": True}}
+            layout = {k: v for k, v in fig_dict.get("layout", {}).items() if k != "width"} | {"autosize": True}
+            title = layout.get("title") or {}
+            if isinstance(title, dict) and len(title.get("text") or "") > TITLE_LINE:  # plotly never wraps a title
+                lines = textwrap.wrap(title["text"], TITLE_LINE)
+                layout["title"] = {**title, "text": "<br>".join(lines)}
+                margin = layout.get("margin") or {}
+                layout["margin"] = {**margin, "t": max(margin.get("t", 80), 40 + 22 * len(lines))}
+            fig_dict = {**fig_dict, "layout": layout}
             config = {"responsive": True, "displaylogo": False, **(self.config or {})}
             # plotly's notebook renderer always adds a CDN MathJax script; the book serves its own MathJax
             html = pio.to_html(fig_dict, config=config, auto_play=self.auto_play,

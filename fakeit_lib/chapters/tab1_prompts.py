@@ -275,7 +275,9 @@ def generator_text(p: Table1Params) -> tuple[str, pd.DataFrame | None]:
     example = build_prompts(load_class_set(p.class_set), p.variants[0])[0].text
     rows = [{"variant": variant_name(v), "template": VARIANT_LABELS[v], "used as a training caption": "yes" if v in as_captions else "no",
              "share of its words seen in training captions": f"{100 * shares[v]:.0f}%"} for v in p.variants]
-    sentence = (f"The {p.generator} generator's training captions: {captions['caption_source']} "
+    from ..generation.mini.captions import caption_source
+
+    sentence = (f"The {p.generator} generator's training captions: {caption_source(captions)} "
                 f"({len(captions.get('vocabulary', []))} distinct words; e.g. a prompt {variant_name(p.variants[0])} reads "
                 f"\"{example}\").")
     return sentence, pd.DataFrame(rows)
