@@ -125,7 +125,7 @@ def sweep_figure(sweeps: pd.DataFrame):
     fig.update_xaxes(title_text="diffusion steps", type="log", tickvals=steps, ticktext=[str(v) for v in steps], row=1, col=2)
     fig.update_yaxes(title_text="fidelity (share judged as the class)", row=1, col=1)
     fig.update_yaxes(title_text="fidelity (share)", row=1, col=2, secondary_y=False)
-    fig.update_yaxes(title_text="diversity (judge units)", row=1, col=2, secondary_y=True, showgrid=False)
+    fig.update_yaxes(title_text="diversity (judge units)", row=1, col=2, secondary_y=True, showgrid=False, tickformat=".1f")
     fig.update_layout(height=480, legend=dict(orientation="h", y=-0.3), margin=dict(l=60, r=60))
     return fig
 
