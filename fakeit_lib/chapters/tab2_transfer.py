@@ -116,7 +116,8 @@ def transfer_sources_frame(suite: str) -> pd.DataFrame | None:
         return None
     from ..evaluation.minidata import TRANSFER_SETS, content_sha256
 
-    return pd.DataFrame([{"dataset": s.name, "split": s.split, "source": s.source, "licence": s.licence,
+    plain = lambda text: text.replace("`", "")  # a table cell shows text as it is: no Markdown marks
+    return pd.DataFrame([{"dataset": s.name, "split": plain(s.split), "source": plain(s.source), "licence": plain(s.licence),
                           "content sha256": content_sha256(s.name)[:16]} for s in TRANSFER_SETS.values()])
 
 

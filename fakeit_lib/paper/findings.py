@@ -466,7 +466,7 @@ def paper_value(finding_id: str, train: str = "imagenet100", variants: tuple[str
         return f"{top1('c_hc', 7.5) - top1('c', 7.5):+.1f} points ({tag} val top-1, Table 1 rows 3 and 2)"
     if train == "imagenet100" and finding_id == "prompt_matters_less_low_guidance":
         d = spread_ss([top1(v, 7.5) for v in variants]) - spread_ss([top1(v, 2.0) for v in variants])
-        return f"{d:+.1f} points² ({tag} val top-1, Table 1, prompts {', '.join(variants)})"
+        return f"{d:+.1f} points² ({tag} val top-1, Table 1, prompts {', '.join(VARIANT_NAMES.get(v, v) for v in variants)})"
     if train == "imagenet100" and finding_id == "backgrounds_help_high_guidance":
         return f"{top1('c_hc_inside_b', 7.5) - top1('c_hc', 7.5):+.1f} points ({tag} val top-1, Table 1 rows 5 and 3)"
     if finding_id == "synthetic_trails_real":
