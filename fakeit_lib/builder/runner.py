@@ -211,7 +211,10 @@ def short_titles(stage: Path, notebooks: list[Path]) -> dict[str, str]:
             cells = nbformat.read(stage / rel, as_version=4).cells
             title = next((ln[2:] for c in cells if c.cell_type == "markdown" for ln in c.source.splitlines()
                           if ln.startswith("# ")), rel.stem)
-            out[rel.with_suffix("").as_posix()] = title.split(":")[0].strip()
+            head, _, rest = title.partition(":")
+            # `Beyond the paper: backgrounds matched ...` says what the page is after its colon
+            out[rel.with_suffix("").as_posix()] = (rest.strip()[:1].upper() + rest.strip()[1:]
+                                                   if head.startswith("Beyond") and rest else head.strip())
     return out
 
 
