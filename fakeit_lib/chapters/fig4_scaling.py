@@ -136,8 +136,11 @@ def scaling_figure(p: ScalingParams, s: Scaling):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    from ..datasets.classes import class_set_name
+
     paper, ours = paper_points(p.class_set), scaling_frame(s)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"paper (reported), {train_set_of(p.class_set)}", f"this run, {p.scale} scale"),
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"paper (reported), {class_set_name(train_set_of(p.class_set))}",
+                                                        f"this run, {p.scale} scale"),
                         horizontal_spacing=0.14)
     colours = {"in-domain top-1": "#1f77b4", "transfer top-1": "#d62728"}
     span = {1: sorted(float(m) for m in paper.multiplier.dropna()), 2: sorted(float(m) for m in ours.multiplier.dropna())}

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..core.errors import FakeitError
-from ..datasets.classes import BUILTIN_SETS, ClassInfo, ClassSet, load_class_set
+from ..datasets.classes import BUILTIN_SETS, ClassInfo, ClassSet, class_set_name, load_class_set
 from ..paper.results import PAPER_EXAMPLES
 from ..prompts.backgrounds import MATCHED_K, matched_frame  # noqa: F401 (MATCHED_K: the page states it)
 from ..prompts.scenes import load_scenes
@@ -116,7 +116,7 @@ def lengths_figure(p: PromptsParams):
     rows["words"] = rows.text.str.split().str.len()
     rows["prompt"] = rows.variant.map(lambda v: variant_name(v).replace(" + ", " +<br>"))  # short lines on a phone
     fig = px.strip(rows, x="prompt", y="words", hover_data=["text"], color="prompt",
-                   title=f"Words per prompt, {p.class_set} ({len(cs)} classes)")
+                   title=f"Words per prompt, {class_set_name(p.class_set)} ({len(cs)} classes)")
     fig.update_layout(showlegend=False, height=420, xaxis_title="", yaxis_title="words per prompt")
     return fig
 

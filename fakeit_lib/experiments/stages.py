@@ -15,6 +15,7 @@ from pathlib import Path
 from ..core.errors import FakeitError
 from ..core.params import from_dict
 from ..core.store import stage_dir
+from ..datasets.classes import class_set_name
 from ..prompts.variants import variant_name
 from .presets import SCALES
 
@@ -291,8 +292,8 @@ class ModelRuns:
     def saw(self, class_set: str) -> str:
         """What this model's training saw, in words."""
         if self.data == "real":
-            return f"{self.images} real training images of the {class_set} classes"
-        return (f"{self.images} synthetic images of the {class_set} classes (prompt {variant_name(self.variant)}, guidance "
+            return f"{self.images} real training images of the {class_set_name(class_set)} classes"
+        return (f"{self.images} synthetic images of the {class_set_name(class_set)} classes (prompt {variant_name(self.variant)}, guidance "
                 f"{self.guidance:g}, {self.multiplier:g}x), no real image")
 
 
