@@ -106,7 +106,7 @@ def table1_figure(p: Table1Params, runs: dict):
     fig.add_hline(y=real["real"], line_dash="dash", annotation_text=f"real data {real['real']:.1f}")
     if real["real low"] is not None:
         fig.add_hrect(y0=real["real low"], y1=real["real high"], opacity=0.15, line_width=0)
-    fig.update_layout(height=480, legend=dict(orientation="h", y=-0.2, title_text="guidance"))  # below: fits a phone
+    fig.update_layout(height=480, legend=dict(orientation="h", y=-0.28, title_text="guidance"))  # below: fits a phone
     return fig
 
 
