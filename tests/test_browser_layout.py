@@ -146,3 +146,22 @@ def test_no_page_shows_a_folder_of_the_build_machine(book: Path):
     found = [f"{p.relative_to(book)}: {place}" for p in book.rglob("*.html") for place in places
              if place in re.sub(r"<[^>]+>", "", p.read_text())]
     assert found == [], found
+
+
+def test_the_introduction_s_first_screen_states_the_result(book: Path):
+    """At a laptop's 1300 x 900 px, the result's first line (what held, what did not) starts on the first screen."""
+    from playwright.sync_api import sync_playwright
+
+    from browser import ARGS
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        page.goto((book / "book" / "intro.html").resolve().as_uri(), wait_until="load")
+        top = page.evaluate("""() => { const s = [...document.querySelectorAll('article strong')]
+            .find(e => e.innerText.startsWith('The result at the')); if (!s) return null;
+            const list = s.closest('p').nextElementSibling; return [s.getBoundingClientRect().top,
+            list && list.tagName === 'UL' ? list.getBoundingClientRect().top : null]; }""")
+        browser.close()
+    assert top is not None, "the introduction states no result"
+    assert top[0] < 900 and top[1] is not None and top[1] < 900, f"the result starts at {top} px, below the first screen"
