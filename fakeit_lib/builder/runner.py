@@ -175,7 +175,7 @@ def findings_summary(findings: list[dict], titles: dict[str, str] | None = None)
     tested = sum(label != UNTESTABLE for label in labels)
     lines = [f"**The result {at}.** This build checked {len(findings)} findings of the paper and could test {tested} "
              f"of them; a verdict below counts only if it survives the correction for testing {tested} findings at "
-             "once (Holm's, details in the table further down).", ""]
+             "once (Holm's; {doc}`the introduction's table <intro>` gives every finding).", ""]
     for label, n in verdict_counts(labels).items():
         group = [f for f, lab in zip(findings, labels) if lab == label]
         head = f"- **{label[0].upper() + label[1:]}** ({n} of {len(findings)}): "
