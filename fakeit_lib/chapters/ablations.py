@@ -103,30 +103,34 @@ def sweep_figure(sweeps: pd.DataFrame):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("guidance sweep", "diffusion steps sweep"),
-                        specs=[[{}, {"secondary_y": True}]], horizontal_spacing=0.2)
+    # the two panels stacked: each as wide as the column, on a phone too
+    fig = make_subplots(rows=2, cols=1, subplot_titles=("guidance sweep", "diffusion steps sweep"),
+                        specs=[[{}], [{"secondary_y": True}]], vertical_spacing=0.2)
     sweeps = sweep_table(sweeps)
     g = sweeps[sweeps.sweep == "guidance"].sort_values("value")
-    # labels alternate above and below the line, so that neighbouring scales never print over each other
-    positions = ["top center" if i % 2 == 0 else "bottom center" for i in range(len(g))]
+    # labels inside the panel and apart: the leftmost point's to its right, the rightmost point's to its left, the
+    # others in turn above and below
+    left, right = g.diversity.idxmin(), g.diversity.idxmax()
+    positions = ["top right" if k == left else "bottom left" if k == right else
+                 ("top center" if i % 2 else "bottom center") for i, k in enumerate(g.index)]
     fig.add_trace(go.Scatter(x=g.diversity, y=g.fidelity, mode="lines+markers+text", text=[f"guidance {v:g}" for v in g.value],
                              textposition=positions, textfont_size=11, name="guidance scales (labelled)"), 1, 1)
-    pad = max(0.1, float(g.diversity.max() - g.diversity.min())) * 0.25  # room for the first and last labels
+    pad = max(0.1, float(g.diversity.max() - g.diversity.min())) * 0.15
     fig.update_xaxes(range=[float(g.diversity.min()) - pad, float(g.diversity.max()) + pad], row=1, col=1)
     pad_y = max(0.02, float(g.fidelity.max() - g.fidelity.min())) * 0.3
     fig.update_yaxes(range=[float(g.fidelity.min()) - pad_y, float(g.fidelity.max()) + pad_y], row=1, col=1)
     s = sweeps[sweeps.sweep == "steps"].sort_values("value")
     fig.add_trace(go.Scatter(x=s.value, y=s.fidelity, mode="lines+markers", name="fidelity (steps sweep, left axis)"),
-                  1, 2, secondary_y=False)
+                  2, 1, secondary_y=False)
     fig.add_trace(go.Scatter(x=s.value, y=s.diversity, mode="lines+markers", line_dash="dash",
-                             name="diversity (steps sweep, right axis)"), 1, 2, secondary_y=True)
+                             name="diversity (steps sweep, right axis)"), 2, 1, secondary_y=True)
     fig.update_xaxes(title_text="diversity (within-class spread, judge units)", row=1, col=1)
     steps = sorted(set(int(v) for v in s.value))
-    fig.update_xaxes(title_text="diffusion steps", type="log", tickvals=steps, ticktext=[str(v) for v in steps], row=1, col=2)
-    fig.update_yaxes(title_text="fidelity (share judged as the class)", row=1, col=1)
-    fig.update_yaxes(title_text="fidelity (share)", row=1, col=2, secondary_y=False)
-    fig.update_yaxes(title_text="diversity (judge units)", row=1, col=2, secondary_y=True, showgrid=False, tickformat=".1f")
-    fig.update_layout(height=480, legend=dict(orientation="h", y=-0.3), margin=dict(l=60, r=60))
+    fig.update_xaxes(title_text="diffusion steps", type="log", tickvals=steps, ticktext=[str(v) for v in steps], row=2, col=1)
+    fig.update_yaxes(title_text="fidelity (share)", row=1, col=1)
+    fig.update_yaxes(title_text="fidelity (share)", row=2, col=1, secondary_y=False)
+    fig.update_yaxes(title_text="diversity (judge units)", row=2, col=1, secondary_y=True, showgrid=False, tickformat=".1f")
+    fig.update_layout(height=820, legend=dict(orientation="h", y=-0.12, yanchor="top"), margin=dict(l=60, r=60))
     return fig
 
 

@@ -96,11 +96,15 @@ def shift_figure(runs: dict, scores: dict, scale: str):
     for key, r in runs.items():
         for test in scores[key][0]:
             est = mean_interval([s[test] for s in scores[key]])
-            rows.append({"model": r.label, "test": test_title(test), "top-1": est.mean,
+            rows.append({"model": r.label, "test": test_title(test).replace(" (", "<br>("), "top-1": est.mean,
                          "err": (est.high - est.mean) if est.high is not None else 0.0})
-    fig = px.bar(pd.DataFrame(rows), x="test", y="top-1", color="model", barmode="group", error_y="err",
+    # horizontal bars: each test's name (two short lines) stays readable on a phone
+    fig = px.bar(pd.DataFrame(rows), y="test", x="top-1", color="model", barmode="group", error_x="err", orientation="h",
                  title=f"Top-1 on the in-domain and shifted tests, {scale} scale")
-    fig.update_layout(height=560, yaxis_title="top-1 (%)", xaxis_title="", legend=dict(orientation="h", y=-0.35, title_text=""))
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    height = 300 + 22 * len(rows)
+    fig.update_layout(height=height, xaxis_title="top-1 (%)", yaxis_title="", margin=dict(b=140),
+                      legend=dict(orientation="h", y=-60 / (height - 220), yanchor="top", title_text=""))  # below the axis title
     return fig
 
 

@@ -23,6 +23,10 @@ METRICS = {  # by name in words; the transfer results store them with underscore
 }
 
 
+METRIC_NAMES = {"sparsity": "sparsity", "intra_class_distance": "intra-class distance",  # as the results store them
+                "feature_redundancy": "feature redundancy", "coding_length": "coding length"}
+
+
 def metrics_explained() -> pd.DataFrame:
     """The four measures, what they measure and which direction goes with better transfer."""
     return pd.DataFrame([{"metric": k, "measures": v[0], "better transfer": v[1]} for k, v in METRICS.items()])
@@ -38,7 +42,7 @@ def repmetrics_frame(p: ComparisonParams, models: list[ModelRuns]) -> pd.DataFra
                 if "repmetrics_test" not in d:
                     raise FakeitError(f"transfer results of {m.label} on {dataset} carry no repmetrics_test")
                 for metric, value in d["repmetrics_test"].items():
-                    rows.append({"model": m.label, "seed": seed, "dataset": dataset, "metric": metric.replace("_", " "),
+                    rows.append({"model": m.label, "seed": seed, "dataset": dataset, "metric": METRIC_NAMES.get(metric, metric),
                                  "value": float(value)})
     return pd.DataFrame(rows)
 

@@ -67,7 +67,7 @@ def averaged_datasets(ours: dict[str, list[dict[str, float]]], label: str) -> di
     """What each source's average is over, in words (the paper's ten datasets; this run's own)."""
     cols = [c for c in paper_columns("table2") if c != "average"]
     mine = [k for k in next(iter(ours.values()))[0] if k != "average"]
-    return {PAPER: f"its {len(cols)} transfer datasets", label: f"{len(mine)} datasets ({', '.join(mine)})"}
+    return {PAPER: f"its {len(cols)} transfer datasets", label: ", ".join(mine)}
 
 
 def averages_figure(df: pd.DataFrame, datasets: dict[str, str] | None = None):
