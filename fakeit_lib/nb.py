@@ -16,15 +16,31 @@ from .paper.tables import seeds_note  # noqa: F401  (notebooks state their seeds
 T = TypeVar("T")
 
 
+TITLE_LINE = 48  # characters of a figure's title per line: a phone's 420 px screen shows about that many
+
+
 def _register_book_renderer():
     """A plotly renderer for the book: plotly.js inline (offline), and no MathJax fetched from a CDN."""
+    import textwrap
+
     import plotly.io as pio
     from plotly.io._base_renderers import NotebookRenderer
 
     class BookRenderer(NotebookRenderer):
         def to_mimebundle(self, fig_dict):
+            # the figure fills its column and follows the window (a phone's 420 px as a laptop's 1300): a width the
+            # figure's layout set would overflow a narrow screen, so it is dropped and plotly sizes it to the page
+            layout = {k: v for k, v in fig_dict.get("layout", {}).items() if k != "width"} | {"autosize": True}
+            title = layout.get("title") or {}
+            if isinstance(title, dict) and len(title.get("text") or "") > TITLE_LINE:  # plotly never wraps a title
+                lines = textwrap.wrap(title["text"], TITLE_LINE)
+                layout["title"] = {**title, "text": "<br>".join(lines)}
+                margin = layout.get("margin") or {}
+                layout["margin"] = {**margin, "t": max(margin.get("t", 80), 40 + 22 * len(lines))}
+            fig_dict = {**fig_dict, "layout": layout}
+            config = {"responsive": True, "displaylogo": False, **(self.config or {})}
             # plotly's notebook renderer always adds a CDN MathJax script; the book serves its own MathJax
-            html = pio.to_html(fig_dict, config=self.config, auto_play=self.auto_play,
+            html = pio.to_html(fig_dict, config=config, auto_play=self.auto_play,
                                include_plotlyjs=self.include_plotlyjs, include_mathjax=False,
                                full_html=False, default_width="100%", default_height=525, validate=False)
             return {"text/html": html}
@@ -115,10 +131,11 @@ def notebook_parameter_names() -> frozenset[str]:
 
 
 def run_label(p: Any) -> str:
-    """How this run's rows are labelled beside the paper's: `this run (scale, hash of the parameters)`."""
+    """How this run's rows are labelled beside the paper's: `this run (mini scale)` (the hash of the parameters is in
+    the provenance line)."""
     from .paper.tables import run_label as label
 
-    return label(p.scale, config_hash(p))
+    return label(p.scale)
 
 
 @functools.lru_cache(maxsize=1)
@@ -156,17 +173,21 @@ def provenance(scale: str, config: Any = None) -> dict[str, str]:
 
 
 def show_provenance(scale: str, config: Any = None) -> None:
-    """Display the provenance line at the top of a notebook's results."""
+    """Display the provenance line at the top of a notebook's results (what ran: scale, commit, config hash,
+    versions), and the parameters of this run folded below it; both marked as notes for developers (the class
+    `fakeit-developers`), the one place of a page where the code's own names (parameters, hashes) are its text."""
     from IPython.display import Markdown, display
 
     p = provenance(scale, config)
     items = " · ".join(f"**{k}** `{v}`" for k, v in p.items())
-    display(Markdown(f"Ran at scale **{scale}**. {items}"))
+    text = f"```{{container}} fakeit-developers\nRan at scale **{scale}**. {items}\n```"
     if config is not None:
         import dataclasses
 
         rows = "\n".join(f"| `{k}` | `{v!r}` |" for k, v in dataclasses.asdict(config).items())
-        display(Markdown(f"Parameters of this run:\n\n| parameter | value |\n|---|---|\n{rows}"))
+        text += (f"\n\n````{{admonition}} Parameters of this run\n:class: dropdown fakeit-developers\n\n"
+                 f"| parameter | value |\n|---|---|\n{rows}\n````")
+    display(Markdown(text))
 
 
 FINDINGS_KEY = "fakeit_findings"  # the glue key under which a page stores its verdicts (collected by the runner)

@@ -16,6 +16,30 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
 # drawn: every plotly container holds its SVG, every image has loaded (or failed), MathJax (if any) has typeset
 RENDERED = """() => [...document.querySelectorAll('div.plotly-graph-div')].every(d => d.querySelector('svg.main-svg'))
     && [...document.images].every(i => i.complete)"""
+# what does not fit: every table and every code block of the book's own prose wider than the text column it sits in
+# (its scroll width against the width of the page's article), and every plotly figure wider than the screen
+OVERFLOWS = """() => {
+    const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+    const column = article.clientWidth, out = [];
+    const name = e => (e.closest('section[id]') ? '#' + e.closest('section[id]').id + ' ' : '') +
+        (e.innerText || '').trim().replace(/\\s+/g, ' ').slice(0, 60);
+    for (const t of article.querySelectorAll('table')) {
+        const holder = t.parentElement;
+        const wide = Math.max(t.scrollWidth, t.getBoundingClientRect().width);
+        if (wide > column + 1 || holder.scrollWidth > holder.clientWidth + 1)
+            out.push(`table ${Math.round(wide)} px in a ${column} px column: ${name(t)}`);
+    }
+    for (const pre of article.querySelectorAll('div.highlight pre')) {
+        if (pre.closest('.cell_input')) continue;  // a notebook's code cell scrolls like an editor
+        if (pre.scrollWidth > pre.clientWidth + 1)
+            out.push(`code ${pre.scrollWidth} px in a ${pre.clientWidth} px block: ${name(pre)}`);
+    }
+    for (const f of document.querySelectorAll('div.plotly-graph-div')) {
+        const r = f.getBoundingClientRect();
+        if (r.right > window.innerWidth + 1) out.push(`figure ending at ${Math.round(r.right)} px on a ${window.innerWidth} px screen`);
+    }
+    return out;
+}"""
 MATHJAX_DONE = "() => (window.MathJax && MathJax.startup && MathJax.startup.promise) ? MathJax.startup.promise.then(() => true) : true"
 
 
@@ -36,11 +60,14 @@ class PageReport:
     broken_images: list[str] = field(default_factory=list)
     plotly_figures: int = 0  # figures with a drawn SVG
     plotly_divs: int = 0  # figure containers on the page
+    overflows: list[str] = field(default_factory=list)  # tables, code blocks and figures wider than their column
     text: str = ""
 
 
-def open_pages(pages: list[Path], screenshot_dir: Path | None = None, timeout_ms: int = 120_000) -> list[PageReport]:
-    """Load each page (file://) offline, wait until it has drawn, and report requests, errors, images and figures.
+def open_pages(pages: list[Path], screenshot_dir: Path | None = None, timeout_ms: int = 120_000,
+               width: int = 1280) -> list[PageReport]:
+    """Load each page (file://) offline in a `width` px wide window, wait until it has drawn, and report requests,
+    errors, images, figures and what does not fit.
     `timeout_ms` bounds each wait, it measures no speed: a page of several plotly figures took over 30 s to draw on a
     2-core machine busy with the rest of the suite."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -49,7 +76,7 @@ def open_pages(pages: list[Path], screenshot_dir: Path | None = None, timeout_ms
     reports = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context = browser.new_context(viewport={"width": width, "height": 900})
         for page_path in pages:
             url = page_path.resolve().as_uri()
             rep = PageReport(url)
@@ -90,6 +117,7 @@ def open_pages(pages: list[Path], screenshot_dir: Path | None = None, timeout_ms
             rep.plotly_divs = page.eval_on_selector_all("div.plotly-graph-div", "els => els.length")
             rep.plotly_figures = page.eval_on_selector_all("div.plotly-graph-div svg.main-svg", "els => new Set(els.map(e => e.closest('.plotly-graph-div'))).size")
             rep.text = page.inner_text("body")
+            rep.overflows = page.evaluate(OVERFLOWS)
             if screenshot_dir is not None:
                 screenshot_dir.mkdir(parents=True, exist_ok=True)
                 name = page_path.with_suffix("").as_posix().split("/html/", 1)[-1].replace("/", "__")

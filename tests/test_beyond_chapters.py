@@ -28,7 +28,7 @@ def test_matched_backgrounds_untestable_on_fashion_mnist_and_trains_nothing(monk
     (v,) = mb.matched_findings(p, runs)
     assert v.id == "matched_backgrounds_help" and v.verdict == "cannot be tested" and v.reason == NO_SCENES
     assert v.paper == mb.PAPER_VALUE
-    assert "Nothing was generated or trained for the fashion-mnist classes" in mb.runs_note(p, runs)
+    assert "Nothing was generated or trained for the Fashion-MNIST classes" in mb.runs_note(p, runs)
 
 
 @pytest.mark.parametrize("matched, expected", [

@@ -210,7 +210,7 @@ def test_wording_comes_from_the_verdict():
                         "no worse than the smallest effect of interest below real): +5.5 points, 95% interval [+")
     assert s.endswith("holds if the 95% interval lies above -1, fails if below it).")
     assert "5 seeds, 4 degrees of freedom (blocked)" in s or "5 seeds, 8 degrees of freedom (pooled)" in s
-    assert "smallest effect of interest 1 points" in s
+    assert "smallest effect of interest 1 point;" in s
     why = fd.cannot_test("backgrounds_help_high_guidance", "mini", "no backgrounds here")
     assert why.sentence().endswith("**cannot be tested** at the mini scale: no backgrounds here.")
     assert why.n_seeds == 0 and why.estimate is None
@@ -243,7 +243,8 @@ def test_testability_is_a_share_of_a_seed_change():
 
 def test_paper_values_are_computed_from_its_tables():
     # Table 1 IN-100 val top-1: (63.5+63.4+64.8+63.1)/4 - (43.1+46.9+47.9+51.5)/4 = 16.35
-    assert claims.paper_value("low_guidance_better") == "+16.3 points (IN-100 val top-1, Table 1, prompts c, c_hc, c_dc, c_hc_inside_b)"
+    assert claims.paper_value("low_guidance_better") == ("+16.3 points (IN-100 val top-1, Table 1, prompts class name, class name + "
+                                                     "hypernym, class name + definition, class name + hypernym + background)")
     # on the prompts a run compares: (63.5+63.4+64.8)/3 - (43.1+46.9+47.9)/3 = 17.93
     assert claims.paper_value("low_guidance_better", variants=["c", "c_hc", "c_dc"]).startswith("+17.9 points")
     assert claims.paper_value("definition_beats_name").startswith("+4.8 points")  # at 7.5: 47.9 - 43.1

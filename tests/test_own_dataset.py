@@ -21,7 +21,7 @@ def test_example_class_file_is_in_a_users_words():
     assert [c.folder for c in cs] == list(ch.EXAMPLE_LABELS) and all(c.wnid is None for c in cs)
     assert cs[2].hypernyms == [["boot"]] and cs[0].definition.startswith("a light open shoe")
     p = ch.OwnDatasetParams(generator="mini")
-    assert ch.prompts_frame(p)["prompt (c_dc)"].tolist()[1] == (
+    assert ch.prompts_frame(p)["prompt (class name + definition)"].tolist()[1] == (
         "sneaker, a soft sports shoe with a rubber sole and laces, for running or the gym")
 
 

@@ -95,10 +95,17 @@ def levers_markdown(acc: dict, params: dict) -> str:
                      f"would have cost at most {e['in_domain_seconds'] * (10000 / n - 1):,.0f} more (each evaluation's "
                      "fixed cost, loading the model, counted as if it grew with the images too).")
     lines.append("- **Each model trained once**: every (model, seed) is a stage folder named by its settings and the "
-                 f"content of its data; the {t['loaded']} runs loaded here were finished before, and every page that "
+                 f"content of its data; {_runs_loaded(t['loaded'])}, and every page that "
                  "shows a model loads the run the first page that needed it trained.")
     lines.append("- **Channels-last, and bf16 where the CPU has fast bf16 kernels**: a training step of the mini "
                  "recipe ran 1.2x to 1.9x faster than with contiguous tensors in side-by-side runs on 2-core machines (`python "
                  "benchmarks/train_step.py`); fusing five seeds into one network as grouped convolutions measured "
                  "0.96x to 1.2x and is not used.")
     return "\n".join(lines) + "\n"
+
+
+def _runs_loaded(n: int) -> str:
+    """How many training runs a build found finished, in words."""
+    if n == 0:
+        return "this build trained every run it shows (none was finished before)"
+    return f"the {n} run{'s' if n != 1 else ''} loaded here {'were' if n != 1 else 'was'} finished before"

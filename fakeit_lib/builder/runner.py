@@ -33,6 +33,7 @@ from ..experiments.params import preset_params
 from ..experiments.plan import refuse_unset
 from ..experiments.presets import load_preset, project_root
 from ..nb import check_preset_names
+from ..paper.summary import link
 
 KERNEL_START_TIMEOUT = 120  # seconds a notebook's kernel may take to start
 CELL_TIMEOUT = {"smoke": 900, "mini": 4 * 3600}  # seconds one cell may run, by scale; paper-scale cells train for days
@@ -145,6 +146,85 @@ def collect_findings(stage: Path, notebooks: list[Path]) -> list[dict]:
 
 
 FINDINGS_MARKER = "<!-- findings: filled in by the runner -->"
+RESULT_MARKER = "<!-- result: filled in by the runner -->"  # the introduction's first lines and the discussion's recap
+
+
+def verdict_counts(labels: list[str]) -> dict[str, int]:
+    """How many findings got each verdict label: the library's labels in their order, then any other label in the
+    order it first appears (a rule may gain a label: it is counted, never dropped)."""
+    from collections import Counter
+
+    from ..paper.findings import VERDICTS
+
+    counts = Counter(labels)
+    return {k: counts[k] for k in [*VERDICTS, *dict.fromkeys(labels)] if counts.get(k)}
+
+
+def findings_summary(findings: list[dict], titles: dict[str, str] | None = None) -> str:
+    """The result in a few lines: one line per verdict, after Holm's correction over the tested findings, each finding
+    linked to its page; the inconclusive ones with the seeds that would decide them, the untested ones with why."""
+    from ..paper.findings import INCONCLUSIVE, UNTESTABLE
+
+    if not findings:
+        return "No finding of the paper was checked in this build.\n"
+    labels = [f.get("after_holm", f["verdict"]) for f in findings]
+    scales = sorted({f["scale"] for f in findings if f.get("scale")})  # the scale each verdict was computed at
+    at = f"at the {scales[0]} scale" if len(scales) == 1 else "in this build"
+    tested = sum(label != UNTESTABLE for label in labels)
+    lines = [f"**The result {at}.** This build checked {len(findings)} findings of the paper and could test {tested} "
+             f"of them; a verdict below counts only if it survives the correction for testing {tested} findings at "
+             "once (Holm's; {doc}`the introduction's table <intro>` gives every finding).", ""]
+    for label, n in verdict_counts(labels).items():
+        group = [f for f, lab in zip(findings, labels) if lab == label]
+        head = f"- **{label[0].upper() + label[1:]}** ({n} of {len(findings)}): "
+        if label == INCONCLUSIVE:
+            seeds = [f["seeds_to_decide"] for f in group if f.get("seeds_to_decide")]
+            pages = list(dict.fromkeys(f["page"] for f in group))
+            where = ", ".join(link(next(f for f in group if f["page"] == pg),
+                                    f"{sum(f['page'] == pg for f in group)} on {_title(titles, pg)}") for pg in pages)
+            more = (f"about {min(seeds)} to {max(seeds)} seeds would decide them" if len(set(seeds)) > 1 else
+                    f"about {seeds[0]} seeds would decide them" if seeds else "more seeds would decide them")
+            lines.append(head + f"{where}; the intervals are too wide to decide ({more}).")
+        elif label == UNTESTABLE:
+            pages = list(dict.fromkeys(f["page"] for f in group))
+            parts = []
+            for pg in pages:
+                on_page = [f for f in group if f["page"] == pg]
+                why = "; ".join(dict.fromkeys(_short_reason(f.get("reason", "")) for f in on_page))
+                parts.append(link(on_page[0], f"{len(on_page)} on {_title(titles, pg)}") + f" ({why})")
+            lines.append(head + ", ".join(parts) + ".")
+        else:
+            lines.append(head + "; ".join(link(f) for f in group) + ".")
+    return "\n".join(lines) + "\n"
+
+
+def short_titles(stage: Path, notebooks: list[Path]) -> dict[str, str]:
+    """Each executed page's short name for running text: its title up to the colon (`Table 1: which prompts ...` ->
+    `Table 1`), keyed by page (`notebooks/tab1_prompts`)."""
+    import nbformat
+
+    out = {}
+    for rel in notebooks:
+        if (stage / rel).exists():
+            cells = nbformat.read(stage / rel, as_version=4).cells
+            title = next((ln[2:] for c in cells if c.cell_type == "markdown" for ln in c.source.splitlines()
+                          if ln.startswith("# ")), rel.stem)
+            head, _, rest = title.partition(":")
+            # `Beyond the paper: backgrounds matched ...` says what the page is after its colon
+            out[rel.with_suffix("").as_posix()] = (rest.strip()[:1].upper() + rest.strip()[1:]
+                                                   if head.startswith("Beyond") and rest else head.strip())
+    return out
+
+
+def _title(titles: dict[str, str] | None, page: str) -> str:
+    """A page's short name (`Table 1`), or its file's name in words when the titles do not hold it."""
+    return (titles or {}).get(page) or page.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def _short_reason(reason: str) -> str:
+    """A reason's first clause, for a summary line (its page gives the whole)."""
+    cut = min([i for i in (reason.find(m) for m in (", so ", ": ", "; ", " (")) if i > 0] + [len(reason)])
+    return reason[:cut].strip().rstrip(".")
 
 
 def check_findings(findings: list[dict], pages: list[str]) -> None:
@@ -178,6 +258,8 @@ def write_findings(stage: Path, build_dir: Path, notebooks: list[Path], generato
         text = page.read_text()
         if FINDINGS_MARKER in text:
             text = text.replace(FINDINGS_MARKER, findings_markdown(findings))
+        if RESULT_MARKER in text:
+            text = text.replace(RESULT_MARKER, findings_summary(findings, short_titles(stage, notebooks)))
         if GENERATOR_MARKER in text and generator:
             text = text.replace(GENERATOR_MARKER, generator_summary(generator))
         page.write_text(text)
@@ -262,10 +344,17 @@ PLAN_PRESETS = {"paper": "ImageNet-100 (preset `paper`)", "paper-1k": "ImageNet-
 def plan_page_text(root: Path) -> str:
     """The paper-scale plans of the `paper` and `paper-1k` presets as markdown tables with grand totals, and the
     cost model behind their estimates (made when the book is built, from the library's plan)."""
+    from ..core.store import cache_root, output_root
     from ..experiments.report import plan_page
 
-    return plan_page({title: load_preset(name, root) for name, title in PLAN_PRESETS.items()
+    text = plan_page({title: load_preset(name, root) for name, title in PLAN_PRESETS.items()
                       if (root / "presets" / f"{name}.yaml").exists()})
+    # the commands name the output root of the machine that built the book (a temp folder under the tests): a
+    # reader's commands write under their own $FAKEIT_OUTPUT
+    for folder, name in ((output_root(), "$FAKEIT_OUTPUT"), (cache_root(), "$FAKEIT_CACHE")):
+        if folder.is_absolute():
+            text = text.replace(str(folder), name)
+    return text
 
 
 def write_plan_page(stage: Path, root: Path) -> None:

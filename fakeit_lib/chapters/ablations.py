@@ -105,20 +105,34 @@ def sweep_figure(sweeps: pd.DataFrame):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("guidance sweep: fidelity vs diversity", "steps sweep"))
+    # the two panels stacked: each as wide as the column, on a phone too
+    fig = make_subplots(rows=2, cols=1, subplot_titles=("guidance sweep", "diffusion steps sweep"),
+                        specs=[[{}], [{"secondary_y": True}]], vertical_spacing=0.2)
     sweeps = sweep_table(sweeps)
     g = sweeps[sweeps.sweep == "guidance"].sort_values("value")
-    fig.add_trace(go.Scatter(x=g.diversity, y=g.fidelity, mode="lines+markers+text", text=[f"gs {v:g}" for v in g.value],
-                             textposition="top center", name="guidance"), 1, 1)
+    # labels inside the panel and apart: the leftmost point's to its right, the rightmost point's to its left, the
+    # others in turn above and below
+    left, right = g.diversity.idxmin(), g.diversity.idxmax()
+    positions = ["top right" if k == left else "bottom left" if k == right else
+                 ("top center" if i % 2 else "bottom center") for i, k in enumerate(g.index)]
+    fig.add_trace(go.Scatter(x=g.diversity, y=g.fidelity, mode="lines+markers+text", text=[f"guidance {v:g}" for v in g.value],
+                             textposition=positions, textfont_size=11, name="guidance scales (labelled)"), 1, 1)
+    pad = max(0.1, float(g.diversity.max() - g.diversity.min())) * 0.15
+    fig.update_xaxes(range=[float(g.diversity.min()) - pad, float(g.diversity.max()) + pad], row=1, col=1)
+    pad_y = max(0.02, float(g.fidelity.max() - g.fidelity.min())) * 0.3
+    fig.update_yaxes(range=[float(g.fidelity.min()) - pad_y, float(g.fidelity.max()) + pad_y], row=1, col=1)
     s = sweeps[sweeps.sweep == "steps"].sort_values("value")
-    fig.add_trace(go.Scatter(x=s.value, y=s.fidelity, mode="lines+markers", name="fidelity"), 1, 2)
-    fig.add_trace(go.Scatter(x=s.value, y=s.diversity / s.diversity.max(), mode="lines+markers",
-                             name="diversity (scaled to its max)"), 1, 2)
-    fig.update_xaxes(title_text="diversity (judge)", row=1, col=1)
+    fig.add_trace(go.Scatter(x=s.value, y=s.fidelity, mode="lines+markers", name="fidelity (steps sweep, left axis)"),
+                  2, 1, secondary_y=False)
+    fig.add_trace(go.Scatter(x=s.value, y=s.diversity, mode="lines+markers", line_dash="dash",
+                             name="diversity (steps sweep, right axis)"), 2, 1, secondary_y=True)
+    fig.update_xaxes(title_text="diversity (within-class spread, judge units)", row=1, col=1)
     steps = sorted(set(int(v) for v in s.value))
-    fig.update_xaxes(title_text="diffusion steps", type="log", tickvals=steps, ticktext=[str(v) for v in steps], row=1, col=2)
-    fig.update_yaxes(title_text="fidelity (judge)", row=1, col=1)
-    fig.update_layout(height=440, legend=dict(orientation="h", y=-0.25))
+    fig.update_xaxes(title_text="diffusion steps", type="log", tickvals=steps, ticktext=[str(v) for v in steps], row=2, col=1)
+    fig.update_yaxes(title_text="fidelity (share)", row=1, col=1)
+    fig.update_yaxes(title_text="fidelity (share)", row=2, col=1, secondary_y=False)
+    fig.update_yaxes(title_text="diversity (judge units)", row=2, col=1, secondary_y=True, showgrid=False, tickformat=".1f")
+    fig.update_layout(height=820, legend=dict(orientation="h", y=-0.12, yanchor="top"), margin=dict(l=60, r=60))
     return fig
 
 
@@ -147,9 +161,9 @@ def trained_ablations(p: AblationParams) -> Trained:
 def trained_frame(t: Trained) -> pd.DataFrame:
     """One row per trained ablation model: what it is and its in-domain top-1, mean and 95% bounds over seeds."""
     rows = []
-    named = [("guidance", f"gs {g:g}", r) for g, r in t.by_guidance.items()]
+    named = [("guidance", f"guidance {g:g}", r) for g, r in t.by_guidance.items()]
     named += [("multi-crop", "with local crops", t.with_local_crops), ("multi-crop", "without local crops", t.without_local_crops),
-              ("prompt", "c (class name)", t.name_only), ("prompt", "a photo of a c (CLIP)", t.clip)]
+              ("prompt", "class name (c)", t.name_only), ("prompt", "CLIP template (a photo of a c)", t.clip)]
     for ablation, setting, r in named:
         est = mean_interval(r.scores())
         rows.append({"ablation": ablation, "setting": setting, "clone": r.label, "top-1": est.mean, "low": est.low,
@@ -158,14 +172,14 @@ def trained_frame(t: Trained) -> pd.DataFrame:
 
 
 def ablation_family(t: Trained):
-    """The page's trained models as one family (labels `gs 1`, `gs 2`, ..., `no local crops`, `clip`, `c`)."""
+    """The page's trained models as one family (labels `guidance 1`, `guidance 2`, ..., `no local crops`, `clip`, `c`)."""
     from ..paper.stats import Family
 
-    models = {f"gs {g:g}": r for g, r in t.by_guidance.items()}
+    models = {f"guidance {g:g}": r for g, r in t.by_guidance.items()}
     models.update({"with local crops": t.with_local_crops, "no local crops": t.without_local_crops,
                    "clip": t.clip, "c": t.name_only})
     unique = {}
-    for label, r in models.items():  # a model trained for two comparisons (gs 2 and with local crops) enters once
+    for label, r in models.items():  # a model trained for two comparisons (guidance 2 and with local crops) enters once
         if all(r.checkpoints != u.checkpoints for u in unique.values()):
             unique[label] = r
     return Family("the ablations' models", {k: r.scores() for k, r in unique.items()}), unique
@@ -205,7 +219,7 @@ def ablation_findings(p: AblationParams, t: Trained, sweeps: pd.DataFrame | None
                  for g in others]
         out.append(fd.check_parts("guidance_two_best", parts, p.scale, base, paper))
     else:
-        out.append(fd.cannot_test("guidance_two_best", p.scale, "the trained guidance scales (trained_guidances) need 2.0 "
+        out.append(fd.cannot_test("guidance_two_best", p.scale, "the trained guidance scales need 2.0 "
                                   "and another", paper))
     for fid in ("guidance_trades_fidelity_for_diversity", "steps_enough"):
         if sweeps is None:
@@ -238,6 +252,6 @@ def ablation_findings(p: AblationParams, t: Trained, sweeps: pd.DataFrame | None
                             {"steps": [p.steps, most], "samples": f"{n} disjoint image samples per point, same seeds",
                              "guidance": p.multicrop_guidance}, paper))
     else:
-        out.append(fd.cannot_test("steps_enough", p.scale, f"the steps sweep (sweep_steps) needs the preset's {p.steps} "
+        out.append(fd.cannot_test("steps_enough", p.scale, f"the steps sweep needs the preset's {p.steps} "
                                   "steps and more", paper))
     return out

@@ -104,13 +104,12 @@ def axes_per_seed(p: ComparisonParams, runs: ModelRuns) -> list[dict[str, float]
 
 def panels(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns) -> dict[str, dict[str, dict[str, float]]]:
     """The figure's two panels: the paper's values, and this run's (each model's axes averaged over seeds), labelled
-    with the run's scale and the hash of its parameters."""
-    from ..core.store import config_hash
+    with the run's scale (the hash of its parameters is in the page's provenance line)."""
     from ..paper.tables import PAPER, run_label
 
-    run = {f"real ({real.label})": mean_axes(axes_per_seed(p, real)),
+    run = {"real" if real.label == "real" else f"real ({real.label})": mean_axes(axes_per_seed(p, real)),
            f"synthetic ({synthetic.label})": mean_axes(axes_per_seed(p, synthetic))}
-    return {PAPER: paper_spider(), run_label(p.scale, config_hash(p)): run}
+    return {PAPER: paper_spider(), run_label(p.scale): run}
 
 
 def mean_axes(per_seed: list[dict[str, float]]) -> dict[str, float]:
@@ -132,25 +131,39 @@ def spider_figure(panels: dict[str, dict[str, dict[str, float]]]):
     from plotly.subplots import make_subplots
 
     n = len(panels)
-    fig = make_subplots(rows=n, cols=1, specs=[[{"type": "polar"}]] * n, subplot_titles=list(panels), vertical_spacing=0.12)
+    fig = make_subplots(rows=n, cols=1, specs=[[{"type": "polar"}]] * n, subplot_titles=list(panels), vertical_spacing=0.16)
     colours = ["#1f77b4", "#17becf", "#d62728"]
     for i, (title, models) in enumerate(panels.items(), 1):
         for j, (model, axes) in enumerate(models.items()):
             names = list(axes) + [next(iter(axes))]  # closed polygon
-            fig.add_trace(go.Scatterpolar(r=[axes[a] for a in names], theta=names, name=model, fill="toself", opacity=0.55,
+            fig.add_trace(go.Scatterpolar(r=[axes[a] for a in names], theta=[_wrap(a) for a in names], name=model,
+                                          fill="toself", opacity=0.55,
                                           line_color=colours[-1] if "synthetic" in model.lower() else colours[j % 2],
                                           legendgroup=f"p{i}", legendgrouptitle_text=title), row=i, col=1)
-        fig.update_layout({f"polar{'' if i == 1 else i}": dict(radialaxis=dict(range=[0, 100], angle=90, tickfont_size=9))})
-    fig.update_layout(height=500 * n, margin=dict(t=60, l=170, r=170), legend=dict(orientation="h", y=-0.04))
+        n_axes = len(next(iter(models.values())))
+        # the axes turned by half a step: none points straight up, so the radial scale (drawn upwards) and the panel's
+        # title above it cross no axis label
+        fig.update_layout({f"polar{'' if i == 1 else i}": dict(radialaxis=dict(range=[0, 100], angle=90, tickfont_size=10),
+                                                               angularaxis=dict(tickfont_size=11, rotation=90 + 180 / n_axes))})
+    fig.for_each_annotation(lambda a: a.update(yshift=30, font_size=14))
+    fig.update_layout(height=520 * n, margin=dict(t=100, l=60, r=60), legend=dict(orientation="h", y=-0.04))
     return fig
+
+
+def _wrap(axis: str, newline: str = "<br>") -> str:
+    """An axis name on short lines (`inverted renditions (shifted)` -> two lines), so that it fits a narrow screen."""
+    import textwrap
+
+    return newline.join(textwrap.wrap(axis, 18))
 
 
 def spider_static(panels: dict[str, dict[str, dict[str, float]]]):
     """The same radar plot as a static matplotlib figure (for print, or a reader without JavaScript)."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 6), subplot_kw={"projection": "polar"}, squeeze=False)
-    for ax, (title, models) in zip(axes[0], panels.items()):
+    # panels stacked, 6.5 inches wide: drawn about as wide as the page's column, its 10-point labels stay readable
+    fig, axes = plt.subplots(len(panels), 1, figsize=(6.5, 7 * len(panels)), subplot_kw={"projection": "polar"}, squeeze=False)
+    for ax, (title, models) in zip(axes[:, 0], panels.items()):
         for model, values in models.items():
             names = list(values)
             theta = np.linspace(0, 2 * np.pi, len(names), endpoint=False).tolist()
@@ -158,10 +171,13 @@ def spider_static(panels: dict[str, dict[str, dict[str, float]]]):
             colour = "#d62728" if "synthetic" in model.lower() else None
             ax.plot(theta + theta[:1], r + r[:1], label=model, color=colour)
             ax.fill(theta + theta[:1], r + r[:1], alpha=0.2, color=colour)
-            ax.set_xticks(theta, [n.replace(" (", "\n(") for n in names], fontsize=7)
+            ax.set_xticks(theta, [_wrap(n, "\n") for n in names], fontsize=10)
         ax.set_ylim(0, 100)
-        ax.set_title(title, pad=18)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), fontsize=8)
+        ax.set_theta_offset(np.pi / 2 + np.pi / len(names))  # as the interactive plot: no axis straight up
+        ax.set_rlabel_position(-180 / len(names))  # the scale straight up, between two axes
+        ax.tick_params(axis="y", labelsize=10)
+        ax.set_title(title, pad=34, fontsize=13)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=10)
     fig.tight_layout()
     return fig
 

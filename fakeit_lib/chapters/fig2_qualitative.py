@@ -21,7 +21,7 @@ from ..experiments.params import PipelineParams, shared
 from ..experiments.stages import synthetic_clones
 from ..paper import claims
 from ..paper import findings as fd
-from ..paper.results import PAPER_EXAMPLES
+from ..paper.results import PAPER_EXAMPLES, variant_name
 from ..prompts.variants import check_variant
 
 SAMPLES = 5  # disjoint image samples per clone for the fidelity/diversity verdict
@@ -69,8 +69,10 @@ def clones(p: QualitativeParams) -> dict[tuple[str, float], Path]:
 
 
 def clone_label(variant: str, guidance: float) -> str:
-    """Row label of a clone in grids and tables."""
-    return f"{variant}, gs {guidance:g}"
+    """Row label of a clone in grids and tables, in words: `class name + hypernym, guidance 7.5`."""
+    from ..paper.results import variant_name
+
+    return f"{variant_name(variant)}, guidance {guidance:g}"
 
 
 def shown_classes(class_set, wnids: list[str]) -> list:
@@ -133,11 +135,14 @@ def synthetic_images(folder: Path, class_index: int, n: int | None = None) -> li
 
 
 def image_grid(rows: list[tuple[str, list]], title: str = "", cell: float = 1.1):
-    """A matplotlib figure with one labelled row of images per (label, images) pair."""
+    """A matplotlib figure with one labelled row of images per (label, images) pair; labels at 12 points on short
+    lines, so that they stay above 10 px when the figure is scaled to the page's column."""
+    import textwrap
+
     import matplotlib.pyplot as plt
 
     n_cols = max([len(ims) for _, ims in rows] + [1])
-    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.6 + cell * n_cols, cell * len(rows) + 0.4), squeeze=False)
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(2.8 + cell * n_cols, 1.15 * cell * len(rows) + 0.5), squeeze=False)
     for r, (label, ims) in enumerate(rows):
         for c in range(n_cols):
             ax = axes[r, c]
@@ -148,8 +153,9 @@ def image_grid(rows: list[tuple[str, list]], title: str = "", cell: float = 1.1)
                 im = np.asarray(ims[c])
                 ax.imshow(im, cmap="gray" if im.ndim == 2 else None, vmin=0, vmax=255)
             if c == 0:
-                ax.set_ylabel(label if ims else f"{label}\n(none)", rotation=0, ha="right", va="center", fontsize=9)
-    fig.suptitle(title, fontsize=11)
+                text = "\n".join(line for part in label.split(", ") for line in textwrap.wrap(part, 22))
+                ax.set_ylabel(text if ims else f"{text}\n(none)", rotation=0, ha="right", va="center", fontsize=12)
+    fig.suptitle(title, fontsize=14)
     fig.tight_layout()
     return fig
 
@@ -171,6 +177,18 @@ class Quality:
     judge_accuracy: float  # the judge's top-1 on the real test split
     table: pd.DataFrame  # one row per clone plus real: fidelity, diversity, speckle, saturation, border, Fréchet
     samples: dict  # (variant, guidance) -> list of {"fidelity", "diversity"} per disjoint image sample
+
+
+QUALITY_COLUMNS = {  # the quality table as the page shows it: column -> its heading (units in the page's text)
+    "images": "images", "count": "count", "fidelity": "fidelity", "diversity": "diversity (judge units)",
+    "speckle per 1k px": "specks per 1,000 px", "saturated share": "saturated", "border ink share": "ink in border",
+    "Fréchet distance to real (judge features)": "Fréchet distance to real", "pixel distance to c, same seeds":
+    "pixel distance to class name"}
+
+
+def quality_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The quality table with short headings and without the code's columns (variant and guidance are in `images`)."""
+    return table[[c for c in QUALITY_COLUMNS if c in table]].rename(columns=QUALITY_COLUMNS)
 
 
 def clone_quality(p: QualitativeParams, folders: dict[tuple[str, float], Path]) -> Quality | None:
@@ -230,11 +248,16 @@ def fidelity_diversity_figure(q: Quality):
     """A plotly scatter of fidelity against diversity, one point per clone plus the real images."""
     import plotly.express as px
 
-    df = q.table.assign(guidance=q.table["guidance"].map(lambda g: "real" if pd.isna(g) else f"{g:g}"))
-    fig = px.scatter(df, x="diversity", y="fidelity", color="guidance", symbol="variant", hover_data=["images", "count"],
-                     title="Fidelity (judge accuracy) against diversity (within-class feature spread)")
+    from ..paper.results import variant_name
+
+    df = q.table.assign(guidance=q.table["guidance"].map(lambda g: "real" if pd.isna(g) else f"guidance {g:g}"),
+                        prompt=q.table["variant"].map(lambda v: "real images" if v == "real" else variant_name(v)))
+    fig = px.scatter(df, x="diversity", y="fidelity", color="guidance", symbol="prompt", hover_data=["images", "count"],
+                     title="Fidelity against diversity, per clone")
     fig.update_traces(marker_size=12)
-    fig.update_layout(height=440)
+    fig.update_xaxes(title_text="diversity (within-class feature spread, judge units)")
+    fig.update_yaxes(title_text="fidelity (share judged as the prompt's class)")
+    fig.update_layout(height=520, legend=dict(orientation="h", y=-0.25, title_text=""))
     return fig
 
 
@@ -291,7 +314,7 @@ def qualitative_findings(p: QualitativeParams, q: Quality | None,
     for fid, variant in (("definition_richer_images", "c_dc"), ("hypernym_richer_images", "c_hc")):
         paper = claims.paper_value(fid)
         if ("c", hi) not in q.samples or (variant, hi) not in q.samples:
-            out.append(fd.cannot_test(fid, p.scale, f"the run has no c and {variant} clones at guidance {hi:g}", paper))
+            out.append(fd.cannot_test(fid, p.scale, f"the run has no clones of the class name and of {variant_name(variant)} at guidance {hi:g}", paper))
             continue
         sens = prompt_sensitivity(folders[("c", hi)], folders[(variant, hi)]) if folders else None
         why = fd.testability(sens["share"], f"adding {'the definition' if variant == 'c_dc' else 'the hypernym'} at "

@@ -94,6 +94,21 @@ def scaling_frame(s: Scaling) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def scaling_table(s: Scaling) -> pd.DataFrame:
+    """The page's table of `scaling_frame`: one row per model, each top-1 as `mean [low, high]` (95% over seeds)."""
+    df = scaling_frame(s)
+
+    def cell(row, name):
+        low, high = row[f"{name} low"], row[f"{name} high"]
+        bounds = f" [{low:.1f}, {high:.1f}]" if pd.notna(low) and pd.notna(high) else ""
+        return f"{row[f'{name} top-1']:.1f}{bounds}"
+
+    return pd.DataFrame({"training data": df["training data"], "images": df["images"],
+                         "in-domain top-1 (%) [95% interval]": [cell(r, "in-domain") for _, r in df.iterrows()],
+                         "transfer top-1 (%) [95% interval]": [cell(r, "transfer") for _, r in df.iterrows()],
+                         "seeds": df["seeds"]})
+
+
 def paper_points(class_set: str) -> pd.DataFrame:
     """Fig. 4's values that the paper gives as numbers: val top-1 (Table 1 rows 8, 10-12) and transfer (Table 2)."""
     train = train_set_of(class_set)
@@ -113,29 +128,47 @@ def scaling_figure(p: ScalingParams, s: Scaling):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    from ..datasets.classes import class_set_name
+
     paper, ours = paper_points(p.class_set), scaling_frame(s)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"paper (reported), {train_set_of(p.class_set)}", f"this run, {p.scale} scale"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"paper (reported), {class_set_name(train_set_of(p.class_set))}",
+                                                        f"this run, {p.scale} scale"),
+                        horizontal_spacing=0.14)
     colours = {"in-domain top-1": "#1f77b4", "transfer top-1": "#d62728"}
+    span = {1: sorted(float(m) for m in paper.multiplier.dropna()), 2: sorted(float(m) for m in ours.multiplier.dropna())}
+
+    def real_line(y: float, col: int, name: str, colour: str):
+        """The real model's value as a dashed line across the panel, a trace of its own so the legend names it."""
+        xs = span[col] or [1.0]
+        fig.add_trace(go.Scatter(x=[xs[0], xs[-1]], y=[y, y], mode="lines", line=dict(dash="dash", color=colour),
+                                 name=name, hovertemplate=f"{name}: %{{y:.1f}}<extra></extra>"), 1, col)
+
     for metric, colour in colours.items():
         pts = paper[(paper.metric == metric) & paper.multiplier.notna()]
-        fig.add_trace(go.Scatter(x=pts.multiplier, y=pts.value, mode="lines+markers", name=f"paper: {metric}",
+        fig.add_trace(go.Scatter(x=pts.multiplier, y=pts.value, mode="lines+markers", name=f"paper: synthetic, {metric}",
                                  line_color=colour, text=pts.source), 1, 1)
-        fig.add_hline(y=paper[(paper.metric == metric) & paper.multiplier.isna()].value.iloc[0], line_dash="dash",
-                      line_color=colour, row=1, col=1)
+        real_line(float(paper[(paper.metric == metric) & paper.multiplier.isna()].value.iloc[0]), 1,
+                  f"paper: real, {metric}", colour)
     synth, real = ours[ours.multiplier.notna()], ours[ours.multiplier.isna()].iloc[0]
     for prefix, colour in (("in-domain", colours["in-domain top-1"]), ("transfer", colours["transfer top-1"])):
         col = f"{prefix} top-1"
         err = (synth[f"{prefix} high"] - synth[col]).fillna(0)
-        fig.add_trace(go.Scatter(x=synth.multiplier, y=synth[col], mode="lines+markers", name=f"this run: {col}",
+        fig.add_trace(go.Scatter(x=synth.multiplier, y=synth[col], mode="lines+markers", name=f"this run: synthetic, {col}",
                                  line_color=colour, error_y=dict(type="data", array=err.tolist(), visible=True),
                                  text=synth.images.map(lambda n: f"{n} images")), 1, 2)
-        fig.add_hline(y=real[col], line_dash="dash", line_color=colour, row=1, col=2)
+        real_line(float(real[col]), 2, f"this run: real, {col}", colour)
     for col, sizes in ((1, paper.multiplier.dropna()), (2, synth.multiplier)):  # ticks at the sizes drawn
         ticks = sorted(set(float(m) for m in sizes))
-        fig.update_xaxes(type="log", title_text="clone size (x the real set)", tickvals=ticks,
+        fig.update_xaxes(type="log", title_text="clone size (times the real set's images)", tickvals=ticks,
                          ticktext=[f"{m:g}x" for m in ticks], row=1, col=col)
+    # each panel's range leaves room above its highest value (the paper's real 87.4 is not drawn on the edge)
+    for col, values in ((1, paper.value.tolist()), (2, ours[["in-domain top-1", "transfer top-1", "in-domain high",
+                                                             "transfer high", "in-domain low", "transfer low"]].stack().tolist())):
+        lo, hi = min(values), max(values)
+        pad = max(2.0, (hi - lo) * 0.12)
+        fig.update_yaxes(range=[max(0.0, lo - pad), hi + pad], row=1, col=col)
     fig.update_yaxes(title_text="top-1 (%)")
-    fig.update_layout(height=460, legend=dict(orientation="h", y=-0.25))
+    fig.update_layout(height=520, legend=dict(orientation="h", y=-0.3), margin=dict(l=60, r=20))
     return fig
 
 
@@ -165,13 +198,13 @@ def scaling_findings(p: ScalingParams, s: Scaling) -> list[fd.Verdict]:
     if len(upward) >= 2:
         out.append(fd.check("more_images_help", in_domain.trend(upward), p.scale, base, paper))
     else:
-        out.append(fd.cannot_test("more_images_help", p.scale, "fewer than two clone sizes of 1x or more (multipliers)", paper))
+        out.append(fd.cannot_test("more_images_help", p.scale, "fewer than two clone sizes of 1x or more were trained", paper))
     paper = claims.paper_value("more_images_transfer_better", train)
     ten = [k for k, m in upward.items() if m >= 10.0]
     if not ten or len(upward) < 2:
         out.append(fd.cannot_test("more_images_transfer_better", p.scale,
                                   f"the clones stop at {max([c.multiplier for c in s.clones]):g}x: the paper's claim is "
-                                  "at 10x and above (multipliers)", paper))
+                                  "at 10x and above", paper))
     else:
         sesoi = claims.finding("more_images_transfer_better").sesoi
         parts = [fd.Part(f"{ten[0]} minus real", across.difference(ten[0], "real"), "greater", sesoi),

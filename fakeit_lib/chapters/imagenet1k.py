@@ -139,6 +139,6 @@ def run_status(p: ImageNet1KParams, stages: list, done: list[tuple]) -> str:
         return (f"This build did not run ImageNet-1K: none of the {len(stages)} stages of preset "
                 f"`{p.imagenet1k_preset}` has a finished result here, so only the paper's numbers are shown. To run it on "
                 f"your GPUs, with ImageNet-1K and the test and transfer sets on disk: {command}.")
-    return (f"Preset `{p.imagenet1k_preset}`: {len(done)} evaluate or transfer stage(s) finished here, shown below; "
+    return (f"Preset `{p.imagenet1k_preset}`: {len(done)} evaluate or transfer {'stage' if len(done) == 1 else 'stages'} finished here, shown below; "
             f"{todo} of its {len(stages)} stages are still to run ({command} runs what is missing). These are this "
             f"run's numbers at the paper scale, one training seed each, beside the paper's rows named in each line.")

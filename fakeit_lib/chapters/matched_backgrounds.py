@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..core.errors import FakeitError
+from ..datasets.classes import class_set_name
 from ..experiments.params import PipelineParams, shared
 from ..experiments.stages import model_runs_many
 from ..paper import findings as fd
@@ -80,7 +81,7 @@ def matched_figure(p: MatchedParams, runs: dict):
     err = (df["top-1 high"] - df["top-1"]).fillna(0.0)
     fig = px.bar(df.assign(err=err), x="guidance", y="top-1", color="backgrounds", barmode="group", error_y="err",
                  labels={"top-1": f"top-1 on real test images (%), {p.scale} scale"},
-                 title=f"Matched against random backgrounds at {p.scale} scale ({p.class_set})")
+                 title=f"Matched against random backgrounds at {p.scale} scale ({class_set_name(p.class_set)})")
     fig.update_layout(height=420)
     return fig
 
@@ -111,7 +112,7 @@ def runs_note(p: MatchedParams, runs: dict) -> str:
     from ..paper.tables import seeds_note
 
     if not runs:
-        return (f"Nothing was generated or trained for the {p.class_set} classes: {untestable_reason(p)}; the verdict "
+        return (f"Nothing was generated or trained for the {class_set_name(p.class_set)} classes: {untestable_reason(p)}; the verdict "
                 "below says so instead of comparing models that cannot differ.")
-    return (f"This run: {len(runs)} clones of the {p.class_set} classes, {seeds_note(p.train_seeds)}, at the {p.scale} "
+    return (f"This run: {len(runs)} clones of the {class_set_name(p.class_set)} classes, {seeds_note(p.train_seeds)}, at the {p.scale} "
             "scale; the paper's column holds Table 1's random-scene rows where the class set is the paper's.")

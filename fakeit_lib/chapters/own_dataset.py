@@ -19,6 +19,7 @@ from ..core.errors import FakeitError
 from ..core.params import from_dict
 from ..experiments.params import PipelineParams, shared
 from ..experiments.stages import synthetic_clone, trained_checkpoint
+from ..paper.results import variant_name
 
 EXAMPLE = "footwear_shop.tsv"
 # the example's classes (their folders) -> the Fashion-MNIST test label of the same kind of shoe
@@ -123,7 +124,7 @@ def prompts_frame(p: OwnDatasetParams) -> pd.DataFrame:
     cs = load_class_set(class_file(p))
     prompts = build_prompts(cs, p.best_variant)
     return pd.DataFrame([{"class": cs[q.class_index].name, "folder": cs[q.class_index].folder,
-                          "description": cs[q.class_index].definition, f"prompt ({p.best_variant})": q.text}
+                          "description": cs[q.class_index].definition, f"prompt ({variant_name(p.best_variant)})": q.text}
                          for q in prompts])
 
 
@@ -167,9 +168,10 @@ def run_note(p: OwnDatasetParams, results: list[dict]) -> str:
     if reason:
         return f"Nothing was generated or trained here: {reason}. The commands below do it by hand."
     test = p.test_root or "the real Fashion-MNIST test images of sandals, sneakers and ankle boots"
-    return (f"At the {p.scale} scale: {len(results)} classifier(s) trained only on the synthetic clone "
-            f"({seeds_note(p.seeds)}), tested on {test}. This page states no finding of the paper, so it trains "
-            "fewer seeds than the others when own_seeds says so.")
+    trained = "one classifier" if len(results) == 1 else f"{len(results)} classifiers"
+    return (f"At the {p.scale} scale: {trained} trained only on the synthetic clone "
+            f"({seeds_note(p.seeds)}), tested on {test}. This page states no finding of the paper, so it may train "
+            "fewer seeds than the others (its own parameter of training seeds).")
 
 
 def commands(p: OwnDatasetParams) -> str:

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..core.errors import FakeitError
-from ..datasets.classes import BUILTIN_SETS, ClassInfo, ClassSet, load_class_set
+from ..datasets.classes import BUILTIN_SETS, ClassInfo, ClassSet, class_set_name, load_class_set
 from ..experiments.params import shared
-from ..paper.results import PAPER_EXAMPLES
+from ..paper.results import PAPER_EXAMPLES, variant_name
 from ..prompts.backgrounds import MATCHED_K, matched_frame  # noqa: F401 (MATCHED_K: the page states it)
 from ..prompts.scenes import load_scenes
-from ..prompts.variants import BACKGROUND_VARIANTS, build_prompts, check_variant, prompt_texts
+from ..prompts.variants import BACKGROUND_VARIANTS, PAPER_VARIANTS, build_prompts, check_variant, prompt_texts
 
 
 @dataclass
@@ -37,13 +37,13 @@ class PromptsParams:
 
 
 def prompt_rows(classes: list[ClassInfo], variants: list[str], scenes_shown: int = 3) -> list[dict]:
-    """Rows (wnid, class, variant, prompt) for some classes; background prompts cut to `scenes_shown` scenes."""
+    """Rows (wnid, class, variant in words, prompt) for some classes; background prompts cut to `scenes_shown` scenes."""
     scenes = load_scenes()[:scenes_shown]
     rows = []
     for c in classes:
         for v in variants:
             for text, _ in prompt_texts(c, v, scenes if v == "c_hc_inside_b" else None)[:scenes_shown]:
-                rows.append({"wnid": c.wnid, "class": c.name, "variant": v, "prompt": text})
+                rows.append({"wnid": c.wnid, "class": c.name, "variant": variant_name(v), "prompt": text})
     return rows
 
 
@@ -84,7 +84,8 @@ def sample_frame(p: PromptsParams) -> pd.DataFrame:
 
 def counts_frame(p: PromptsParams) -> pd.DataFrame:
     """Classes and prompts per variant of every built-in class set and of the chosen one."""
-    return pd.DataFrame(prompt_counts(sorted(set(BUILTIN_SETS) | {p.class_set}), p.variants))
+    counts = pd.DataFrame(prompt_counts(sorted(set(BUILTIN_SETS) | {p.class_set}), p.variants))
+    return counts.rename(columns={v: variant_name(v) for v in p.variants})
 
 
 def background_prompts(p: PromptsParams) -> int:
@@ -95,6 +96,17 @@ def background_prompts(p: PromptsParams) -> int:
     return len(build_prompts(load_class_set(p.class_set), "c_hc_inside_b"))
 
 
+def background_note(p: PromptsParams) -> str:
+    """The sentence on the chosen class set's background prompts, in words whatever their number."""
+    n = background_prompts(p)
+    if n == 0:
+        return ("This run shows no background prompts (the variant class name + hypernym + background is not among "
+                "its variants).")
+    return (f"The chosen class set has {n:,} background prompts, one per class and scene; the generator assigns "
+            "scenes to a class's images in turn, so a clone with as many images per class as ImageNet shows every "
+            "scene several times.")
+
+
 def lengths_figure(p: PromptsParams):
     """Words per prompt of every class of the chosen set, one strip per variant (one prompt per class and variant;
     the background variants are left out, their length is that of `c, h_c` plus a scene)."""
@@ -103,9 +115,10 @@ def lengths_figure(p: PromptsParams):
     cs = load_class_set(p.class_set)
     rows = pd.DataFrame([q.to_dict() for v in p.variants if v not in BACKGROUND_VARIANTS for q in build_prompts(cs, v)])
     rows["words"] = rows.text.str.split().str.len()
-    fig = px.strip(rows, x="variant", y="words", hover_data=["text"], color="variant",
-                   title=f"Words per prompt, {p.class_set} ({len(cs)} classes)")
-    fig.update_layout(showlegend=False, height=420)
+    rows["prompt"] = rows.variant.map(lambda v: variant_name(v).replace(" + ", " +<br>"))  # short lines on a phone
+    fig = px.strip(rows, x="prompt", y="words", hover_data=["text"], color="prompt",
+                   title=f"Words per prompt, {class_set_name(p.class_set)} ({len(cs)} classes)")
+    fig.update_layout(showlegend=False, height=420, xaxis_title="", yaxis_title="words per prompt")
     return fig
 
 

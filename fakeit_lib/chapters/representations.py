@@ -15,12 +15,16 @@ from .comparison import ComparisonParams
 
 # what each measure is, and the direction that the works introducing them associate with better transfer
 # (Wang et al., CVPR 2022; Sariyildiz et al., t-ReX, ICLR 2023)
-METRICS = {
+METRICS = {  # by name in words; the transfer results store them with underscores (`intra_class_distance`)
     "sparsity": ("share of (numerically) zero feature values of post-ReLU penultimate features", "lower"),
-    "intra_class_distance": ("mean distance between L2-normalised features of the same class", "higher"),
-    "feature_redundancy": ("mean absolute correlation between pairs of feature dimensions, in [1/d, 1]", "lower"),
-    "coding_length": ("bits to code the L2-normalised features up to distortion 0.5 (lossy coding length)", "higher"),
+    "intra-class distance": ("mean distance between L2-normalised features of the same class", "higher"),
+    "feature redundancy": ("mean absolute correlation between pairs of feature dimensions, in [1/d, 1]", "lower"),
+    "coding length": ("bits to code the L2-normalised features up to distortion 0.5 (lossy coding length)", "higher"),
 }
+
+
+METRIC_NAMES = {"sparsity": "sparsity", "intra_class_distance": "intra-class distance",  # as the results store them
+                "feature_redundancy": "feature redundancy", "coding_length": "coding length"}
 
 
 def metrics_explained() -> pd.DataFrame:
@@ -38,15 +42,35 @@ def repmetrics_frame(p: ComparisonParams, models: list[ModelRuns]) -> pd.DataFra
                 if "repmetrics_test" not in d:
                     raise FakeitError(f"transfer results of {m.label} on {dataset} carry no repmetrics_test")
                 for metric, value in d["repmetrics_test"].items():
-                    rows.append({"model": m.label, "seed": seed, "dataset": dataset, "metric": metric, "value": float(value)})
+                    rows.append({"model": m.label, "seed": seed, "dataset": dataset, "metric": METRIC_NAMES.get(metric, metric),
+                                 "value": float(value)})
     return pd.DataFrame(rows)
 
 
 def repmetrics_summary(long: pd.DataFrame) -> pd.DataFrame:
-    """Mean over seeds of each (metric, dataset, model), metrics as rows with their 'better transfer' direction."""
+    """Mean over seeds of each (metric, dataset, model): one row per measure and dataset, with the measure's 'better
+    transfer' direction, one column per model (a table as narrow as the page)."""
     mean = long.groupby(["metric", "dataset", "model"], sort=False)["value"].mean().reset_index()
-    mean["better (t-ReX)"] = mean.metric.map(lambda m: METRICS.get(m, ("", "?"))[1])
-    return mean.pivot_table(index=["metric", "better (t-ReX)"], columns=["dataset", "model"], values="value", sort=False)
+    wide = mean.pivot_table(index=["metric", "dataset"], columns="model", values="value", sort=False).reset_index()
+    wide.insert(1, "better (t-ReX)", wide.metric.map(lambda m: METRICS.get(m, ("", "?"))[1]))
+    wide.columns.name = None
+    return wide
+
+
+def number(value) -> str:
+    """A measure's value as a reader reads it: 4 significant digits, thousands written out (18,250, not 1.825e+04)."""
+    import numpy as np
+
+    if value is None or value != value:
+        return "–"
+    if abs(value) >= 1000:
+        return f"{value:+,.0f}"
+    return ("+" if value >= 0 else "") + np.format_float_positional(value, precision=4, unique=False, fractional=False, trim="-")
+
+
+def plain_number(value) -> str:
+    """`number` without the sign."""
+    return number(value).lstrip("+")
 
 
 def agreement_with_direction(long: pd.DataFrame, synthetic: str, real: str) -> pd.DataFrame:
@@ -87,6 +111,8 @@ def repmetrics_figure(long: pd.DataFrame):
                      "err": (est.high - est.mean) if est.high is not None else 0.0})
     fig = px.bar(pd.DataFrame(rows), x="dataset", y="value", color="model", barmode="group", facet_col="metric",
                  facet_col_wrap=2, error_y="err", title="Representation measures of the penultimate features (test splits)")
-    fig.update_yaxes(matches=None, showticklabels=True)
-    fig.update_layout(height=640)
+    fig.update_yaxes(matches=None, showticklabels=True, title_text="")
+    fig.update_xaxes(title_text="")
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))  # "metric=sparsity" -> "sparsity"
+    fig.update_layout(height=680, legend=dict(orientation="h", y=-0.15, title_text=""))
     return fig

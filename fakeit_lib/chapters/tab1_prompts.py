@@ -12,7 +12,7 @@ from ..experiments.stages import model_runs_many
 from ..experiments.stages import draw_setting as stages_draw_setting
 from ..paper import claims
 from ..paper import findings as fd
-from ..paper.results import TEST_SETS, VARIANT_LABELS, table1_row, train_set_of
+from ..paper.results import TEST_SETS, VARIANT_LABELS, table1_row, train_set_of, variant_name
 from ..paper.tables import PAPER, interval_cell, interval_columns
 
 NO_SCENES = ("Fashion-MNIST images show one object on a black ground and the mini generator draws no scene, so a "
@@ -116,7 +116,7 @@ def table1_figure(p: Table1Params, runs: dict):
     fig.add_hline(y=real["real"], line_dash="dash", annotation_text=f"real data {real['real']:.1f}")
     if real["real low"] is not None:
         fig.add_hrect(y0=real["real low"], y1=real["real high"], opacity=0.15, line_width=0)
-    fig.update_layout(height=440)
+    fig.update_layout(height=480, legend=dict(orientation="h", y=-0.28, title_text="guidance"))  # below: fits a phone
     return fig
 
 
@@ -222,7 +222,7 @@ def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> li
     for fid, variant in (("definition_beats_name", "c_dc"), ("hypernym_beats_name", "c_hc")):
         paper = claims.paper_value(fid, train)
         if not (has("c", g_hi) and has(variant, g_hi)):  # the paper's claim is at 7.5 (Sec. 5.1 (b))
-            out.append(fd.cannot_test(fid, p.scale, f"the run has no c and {variant} clones at guidance {g_hi:g}", paper))
+            out.append(fd.cannot_test(fid, p.scale, f"the run has no clones of the class name and of {variant_name(variant)} at guidance {g_hi:g}", paper))
             continue
         reason, sens = untestable_prompts(p, runs, "c", variant, g_hi)
         ev = {**base, "a saw": saw[(variant, g_hi)], "b saw": saw[("c", g_hi)], "prompt sensitivity": sens}
@@ -258,7 +258,7 @@ def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> li
                    fd.check_parts("backgrounds_help_high_guidance", parts, p.scale, ev, paper))
     else:
         out.append(fd.cannot_test("backgrounds_help_high_guidance", p.scale,
-                                  f"the run has no c_hc and c_hc_inside_b clones at guidance {g_hi:g}", paper))
+                                  f"the run has no clones of {variant_name('c_hc')} and of {variant_name('c_hc_inside_b')} at guidance {g_hi:g}", paper))
 
     clones = [k for k, r in runs.items() if r.data == "synthetic" and r.multiplier == 1]
     paper = claims.paper_value("synthetic_trails_real", train)
@@ -287,9 +287,11 @@ def generator_text(p: Table1Params) -> tuple[str, pd.DataFrame | None]:
     from ..datasets.classes import load_class_set
 
     example = build_prompts(load_class_set(p.class_set), p.variants[0])[0].text
-    rows = [{"variant": v, "template": VARIANT_LABELS[v], "used as a training caption": "yes" if v in as_captions else "no",
+    rows = [{"variant": variant_name(v), "template": VARIANT_LABELS[v], "used as a training caption": "yes" if v in as_captions else "no",
              "share of its words seen in training captions": f"{100 * shares[v]:.0f}%"} for v in p.variants]
-    sentence = (f"The {p.generator} generator's training captions: {captions['caption_source']} "
-                f"({len(captions.get('vocabulary', []))} distinct words; e.g. a `{p.variants[0]}` prompt reads "
+    from ..generation.mini.captions import caption_source
+
+    sentence = (f"The {p.generator} generator's training captions: {caption_source(captions)} "
+                f"({len(captions.get('vocabulary', []))} distinct words; e.g. a prompt {variant_name(p.variants[0])} reads "
                 f"\"{example}\").")
     return sentence, pd.DataFrame(rows)

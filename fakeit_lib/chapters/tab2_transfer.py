@@ -14,10 +14,12 @@ from .comparison import ComparisonParams, equal_size_runs
 
 
 def paper_training_label(row: dict) -> str:
-    """How a paper table row's training data is named in tables: `IN-100 real (Baseline)`, `IN-1K-SD (c_dc, gs 2, 1x)`."""
+    """How a paper table row's training data is named in tables: `IN-100 real (Baseline)`, `IN-1K-SD (class name + definition, guidance 2, 1x)`."""
+    from ..paper.results import variant_name
+
     train = {"imagenet100": "IN-100", "imagenet1k": "IN-1K", "none": "-"}[row["train"]]
     if row["data"] == "synthetic":
-        return f"{train}-SD ({row['variant']}, gs {row['guidance']:g}, {row['scale']:g}x)"
+        return f"{train}-SD ({variant_name(row['variant'])}, guidance {row['guidance']:g}, {row['scale']:g}x)"
     return f"{train} real ({row['model']})" if row["data"] == "real" else row["model"]
 
 
@@ -34,18 +36,21 @@ def probes(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns) -> dict[s
     return {**{m.label: t for m, t in zip(models, scores)}, RANDOM: random}
 
 
-def table2_frame(ours: dict[str, list[dict[str, float]]], label: str) -> pd.DataFrame:
-    """The paper's Table 2 rows, then this run's rows (mean ± 95% interval over seeds), one column per dataset."""
-    cols = paper_columns("table2")
-    records = [{"source": PAPER, "trained on": paper_training_label(r), **{c: f"{r[c]:.1f}" for c in cols}}
-               for r in paper_rows("table2")]
+def table2_frame() -> pd.DataFrame:
+    """The paper's Table 2: one row per encoder, top-1 (%) of its linear probe on each of the ten transfer datasets
+    and their average."""
+    cols = [c for c in paper_columns("table2") if c != "average"] + ["average"]
+    return pd.DataFrame([{"trained on": paper_training_label(r), **{c: f"{r[c]:.1f}" for c in cols}}
+                         for r in paper_rows("table2")])
+
+
+def run_frame(ours: dict[str, list[dict[str, float]]]) -> pd.DataFrame:
+    """This run's Table 2 on its own transfer datasets: one row per encoder, mean ± 95% interval over seeds."""
+    records = []
     for name, seeds in ours.items():
         datasets = [k for k in seeds[0] if k != "average"] + ["average"]
-        records.append({"source": label, "trained on": name,
-                        **{d: interval_cell([s[d] for s in seeds]) for d in datasets}})
-    df = pd.DataFrame(records).fillna("–")
-    ordered = ["source", "trained on"] + [c for c in df.columns if c not in ("source", "trained on", "average")] + ["average"]
-    return df[ordered]
+        records.append({"trained on": name, **{d: interval_cell([s[d] for s in seeds]) for d in datasets}})
+    return pd.DataFrame(records).fillna("–")
 
 
 def averages_frame(ours: dict[str, list[dict[str, float]]], label: str, paper_row_ids=(1, 2, 3, 4, 8)) -> pd.DataFrame:
@@ -59,25 +64,61 @@ def averages_frame(ours: dict[str, list[dict[str, float]]], label: str, paper_ro
     return pd.DataFrame(rows)
 
 
-def averages_figure(df: pd.DataFrame):
-    """Bars of average transfer top-1 per source and model, with 95% error bars for this run."""
-    import plotly.express as px
+def averaged_datasets(ours: dict[str, list[dict[str, float]]], label: str) -> dict[str, str]:
+    """What each source's average is over, in words (the paper's ten datasets; this run's own)."""
+    cols = [c for c in paper_columns("table2") if c != "average"]
+    mine = [k for k in next(iter(ours.values()))[0] if k != "average"]
+    return {PAPER: f"its {len(cols)} transfer datasets", label: ", ".join(mine)}
 
-    fig = px.bar(df, x="source", y="average", color="trained on", barmode="group", error_y="err", text_auto=".1f",
-                 title="Average linear-probe top-1 on the transfer datasets")
-    fig.update_layout(height=440, yaxis_title="top-1 (%)", xaxis_title="")
+
+def averages_figure(df: pd.DataFrame, datasets: dict[str, str] | None = None):
+    """Horizontal bars of average transfer top-1 per model, one panel per source, each with its own axis: the paper
+    and this run average different transfer datasets (`datasets`: source -> which, in words), so their bars are
+    never set side by side on one scale. This run's bars carry 95% error bars."""
+    import textwrap
+
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    sources = list(dict.fromkeys(df["source"]))
+    # two short lines each: plotly never wraps a subplot title, and a phone shows about 45 characters
+    titles = [f"{s}:<br>average over {(datasets or {}).get(s, 'its transfer datasets')}" for s in sources]
+    heights = [max(1, int((df.source == s).sum())) for s in sources]
+    fig = make_subplots(rows=len(sources), cols=1, subplot_titles=titles, row_heights=heights, vertical_spacing=0.16)
+    for i, source in enumerate(sources, 1):
+        d = df[df.source == source].iloc[::-1]  # the first row on top
+        names = ["<br>".join(textwrap.wrap(n, 26)) for n in d["trained on"]]  # short lines fit a phone's width
+        fig.add_trace(go.Bar(x=d["average"], y=names, orientation="h", name=source, showlegend=False,
+                             error_x=dict(array=d["err"].tolist(), visible=bool((d["err"] > 0).any())),
+                             text=[f"{v:.1f}" for v in d["average"]], textposition="inside", insidetextanchor="start",
+                             textfont=dict(size=12, color="white"), marker_color="#7f7f7f" if i == 1 else "#d62728"),
+                      row=i, col=1)
+        fig.update_xaxes(title_text="average linear-probe top-1 (%)", rangemode="tozero", row=i, col=1)
+        fig.update_yaxes(automargin=True, tickfont_size=11, row=i, col=1)
+    fig.update_layout(height=160 + 64 * sum(heights), margin=dict(l=10, r=10, t=60, b=40))
     return fig
 
 
 def transfer_sets_frame(suite: str) -> pd.DataFrame | None:
-    """The mini suite's datasets with their classes, source, licence and split (None for the paper suite)."""
+    """The mini suite's datasets: what they hold, their classes and sizes (None for the paper suite)."""
     if suite != "mini":
         return None
-    from ..evaluation.minidata import TRANSFER_SETS, content_sha256, transfer_split
+    from ..evaluation.minidata import TRANSFER_SETS, transfer_split
 
     return pd.DataFrame([{"dataset": s.name, "what": s.title, "group": s.group, "classes": ", ".join(s.classes),
-                          "train / test images": f"{len(transfer_split(s.name, 'train'))} / {len(transfer_split(s.name, 'test'))}",
-                          "split": s.split, "source": s.source, "licence": s.licence,
+                          "train / test images": f"{len(transfer_split(s.name, 'train'))} / {len(transfer_split(s.name, 'test'))}"}
+                         for s in TRANSFER_SETS.values()])
+
+
+def transfer_sources_frame(suite: str) -> pd.DataFrame | None:
+    """Where the mini suite's datasets come from: split, source, licence and the first digits of their content hash,
+    by which two builds' data can be compared (None for the paper suite)."""
+    if suite != "mini":
+        return None
+    from ..evaluation.minidata import TRANSFER_SETS, content_sha256
+
+    plain = lambda text: text.replace("`", "")  # a table cell shows text as it is: no Markdown marks
+    return pd.DataFrame([{"dataset": s.name, "split": plain(s.split), "source": plain(s.source), "licence": plain(s.licence),
                           "content sha256": content_sha256(s.name)[:16]} for s in TRANSFER_SETS.values()])
 
 

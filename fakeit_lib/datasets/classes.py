@@ -20,6 +20,14 @@ from ..core.store import cache_root, slug
 from .wordnet import is_wnid, synset_of_wnid, wnid_of, wordnet
 
 BUILTIN_SETS = ("imagenet1k", "imagenet100", "imagenet-r", "imagenet-a", "fashion-mnist")
+# the built-in class sets as a reader names them (a class file is named by its file name)
+CLASS_SET_NAMES = {"imagenet1k": "ImageNet-1K", "imagenet100": "ImageNet-100", "imagenet-r": "ImageNet-R",
+                   "imagenet-a": "ImageNet-A", "fashion-mnist": "Fashion-MNIST"}
+
+
+def class_set_name(class_set: str) -> str:
+    """A class set in words: `fashion-mnist` -> `Fashion-MNIST`; a class file by its file name."""
+    return CLASS_SET_NAMES.get(class_set) or Path(class_set).name
 
 # Fashion-MNIST's ten labels (official order) and the WordNet 3.0 synset chosen for each. WordNet has no
 # "ankle boot": boot.n.01 ("footwear that covers the whole foot and lower leg") is the nearest noun; the bag class

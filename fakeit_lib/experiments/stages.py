@@ -15,6 +15,8 @@ from pathlib import Path
 from ..core.errors import FakeitError
 from ..core.params import from_dict
 from ..core.store import stage_dir
+from ..datasets.classes import class_set_name
+from ..paper.results import variant_name
 from .params import PipelineParams, TransferParams
 
 
@@ -223,7 +225,7 @@ def transfers(p: TransferParams, checkpoints: list[Path], suite: str, roots: dic
 class ModelRuns:
     """One training set trained once per seed, and what each seed's model scored on the in-domain test sets."""
 
-    label: str  # how tables name it: "real", or "c_dc, gs 2 (1x)"
+    label: str  # how tables name it: "real", or "class name + definition, guidance 2 (1x)"
     data: str  # real or synthetic
     variant: str | None  # prompt variant of a synthetic set
     guidance: float | None  # guidance scale of a synthetic set
@@ -247,14 +249,14 @@ class ModelRuns:
     def saw(self, class_set: str) -> str:
         """What this model's training saw, in words."""
         if self.data == "real":
-            return f"{self.images} real training images of the {class_set} classes"
-        return (f"{self.images} synthetic images of the {class_set} classes (prompt {self.variant}, guidance "
+            return f"{self.images} real training images of the {class_set_name(class_set)} classes"
+        return (f"{self.images} synthetic images of the {class_set_name(class_set)} classes (prompt {variant_name(self.variant)}, guidance "
                 f"{self.guidance:g}, {self.multiplier:g}x), no real image")
 
 
 def clone_label(variant: str, guidance: float, multiplier: float = 1.0) -> str:
-    """How a clone is named in tables: `c_dc, gs 2 (1x)`."""
-    return f"{variant}, gs {guidance:g} ({multiplier:g}x)"
+    """How a clone is named in tables and legends: `class name + definition, guidance 2 (1x)`."""
+    return f"{variant_name(variant)}, guidance {guidance:g} ({multiplier:g}x)"
 
 
 def _count_images(folder: Path) -> int:

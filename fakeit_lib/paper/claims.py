@@ -173,7 +173,7 @@ def spread_ss(values: list[float]) -> float:
 def paper_value(finding_id: str, train: str = "imagenet100", variants: tuple[str, ...] | list[str] | None = None) -> str:
     """The paper's own value for a finding's comparison, computed from its tables (`data/paper_results.yaml`) for the
     training set the run stands for; `variants`: the prompt variants this run averages over (default: Table 1's)."""
-    from .results import paper_rows, table1_value
+    from .results import VARIANT_NAMES, paper_rows, table1_value
 
     finding(finding_id)
     variants = tuple(v for v in (variants or ("c", "c_hc", "c_dc", "c_hc_inside_b"))
@@ -198,16 +198,16 @@ def paper_value(finding_id: str, train: str = "imagenet100", variants: tuple[str
         return qualitative[finding_id]
     if train == "imagenet100" and finding_id == "low_guidance_better":
         d = np.mean([top1(v, 2.0) for v in variants]) - np.mean([top1(v, 7.5) for v in variants])
-        return f"{d:+.1f} points ({tag} val top-1, Table 1, prompts {', '.join(variants)})"
+        return f"{d:+.1f} points ({tag} val top-1, Table 1, prompts {', '.join(VARIANT_NAMES.get(v, v) for v in variants)})"
     if train == "imagenet1k" and finding_id == "low_guidance_better":  # one prompt at both scales in IN-1K's rows
-        return f"{top1('c_dc', 2.0) - top1('c_dc', 7.5):+.1f} points ({tag} val top-1, Table 1 rows 15 and 17, prompt c_dc)"
+        return f"{top1('c_dc', 2.0) - top1('c_dc', 7.5):+.1f} points ({tag} val top-1, Table 1 rows 15 and 17, prompt class name + definition)"
     if train == "imagenet100" and finding_id == "definition_beats_name":
         return f"{top1('c_dc', 7.5) - top1('c', 7.5):+.1f} points ({tag} val top-1, Table 1 rows 4 and 2)"
     if train == "imagenet100" and finding_id == "hypernym_beats_name":
         return f"{top1('c_hc', 7.5) - top1('c', 7.5):+.1f} points ({tag} val top-1, Table 1 rows 3 and 2)"
     if train == "imagenet100" and finding_id == "prompt_matters_less_low_guidance":
         d = spread_ss([top1(v, 7.5) for v in variants]) - spread_ss([top1(v, 2.0) for v in variants])
-        return f"{d:+.1f} points² ({tag} val top-1, Table 1, prompts {', '.join(variants)})"
+        return f"{d:+.1f} points² ({tag} val top-1, Table 1, prompts {', '.join(VARIANT_NAMES.get(v, v) for v in variants)})"
     if train == "imagenet100" and finding_id == "backgrounds_help_high_guidance":
         gains = [top1("c_hc_inside_b", 7.5) - top1(v, 7.5) for v in ("c", "c_hc", "c_dc")]
         return f"{min(gains):+.1f} to {max(gains):+.1f} points ({tag} val top-1, Table 1 row 5 against rows 2-4)"

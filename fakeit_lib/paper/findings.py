@@ -79,7 +79,7 @@ class Verdict:
         if est.get("low") is not None:
             detail += f", 95% interval [{est['low']:+.{d + 1}f}, {est['high']:+.{d + 1}f}]"
         detail += f", {self.n_seeds} seeds" + (f", {self.df:g} degrees of freedom ({self.method})" if self.df else "")
-        detail += f"; smallest effect of interest {self.sesoi:g} {self.unit}"
+        detail += f"; smallest effect of interest {amount(self.sesoi, self.unit)}"
         if self.reason:
             detail += f"; {self.reason}"
         if self.verdict == INCONCLUSIVE:
@@ -102,6 +102,13 @@ def seeds_text(needed: int | None, floor: bool) -> str:
 def digits(unit: str) -> int:
     """Decimals a value in `unit` is shown with: points 1, judge units and points² 2, shares ("of ...") 3."""
     return 3 if unit.startswith("of ") else 2 if unit.startswith("judge") or unit == "points²" else 1
+
+
+def amount(value: float, unit: str) -> str:
+    """`value unit` as a sentence says it: `1 point`, `1 point per doubling`, `2 points`, `0.3 judge units`."""
+    if value == 1 and unit.startswith("points"):
+        unit = "point" + unit[len("points"):]
+    return f"{value:g} {unit}"
 
 
 def estimate_text(verdict: dict) -> str:

@@ -9,11 +9,26 @@ from pathlib import Path
 
 import yaml
 
+from ..core.errors import FakeitError
+
 # the paper's ImageNet test sets: key in our results -> (column prefix in paper_results.yaml, readable name)
 TEST_SETS = {"val": ("in_val", "IN-val"), "v2": ("in_v2", "IN-v2"), "sketch": ("in_sketch", "IN-Sketch"),
              "r": ("in_r", "IN-R"), "a": ("in_a", "IN-A")}
 VARIANT_LABELS = {"c": "c", "c_hc": "c, h_c", "c_dc": "c, d_c", "c_hc_inside_b": "c, h_c inside b",
                   "c_hc_inside_b_matched": "c, h_c inside b (matched)", "clip": "a photo of a c"}
+# the same variants in words, for labels, legends and prose
+VARIANT_NAMES = {"c": "class name", "c_hc": "class name + hypernym", "c_dc": "class name + definition",
+                 "c_hc_inside_b": "class name + hypernym + background",
+                 "c_hc_inside_b_matched": "class name + hypernym + matched background", "clip": "CLIP template"}
+
+
+def variant_name(variant: str) -> str:
+    """A prompt variant in words (`c_hc` -> `class name + hypernym`)."""
+    if variant not in VARIANT_NAMES:
+        raise FakeitError(f"unknown prompt variant {variant!r}; valid: {', '.join(VARIANT_NAMES)}")
+    return VARIANT_NAMES[variant]
+
+
 CITATION_KEY = "sariyildiz2023fakeit"
 PAPER_EXAMPLES = ("n02086910", "n01820546", "n03947888")  # papillon, lorikeet, pirate ship (paper Fig. 2)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..core.errors import FakeitError
 from .claims import PAPER_GROUP
-from .findings import FAILS, HOLDS, INCONCLUSIVE, SMALL, UNTESTABLE, VERDICTS, Verdict, estimate_text
+from .findings import FAILS, HOLDS, INCONCLUSIVE, SMALL, UNTESTABLE, VERDICTS, Verdict, amount, estimate_text
 from .stats import ALPHA
 
 
@@ -15,7 +15,7 @@ def table(verdicts: list[Verdict]) -> list[dict]:
     rows = []
     for v in verdicts:
         rows.append({"finding": v.claim, "paper": v.source, "verdict": v.verdict,
-                     "this run": estimate_text(v.to_dict()), "smallest effect of interest": f"{v.sesoi:g} {v.unit}",
+                     "this run": estimate_text(v.to_dict()), "smallest effect of interest": amount(v.sesoi, v.unit),
                      "paper's value": v.paper or "-", "seeds": v.n_seeds})
     return rows
 
@@ -81,38 +81,59 @@ def family_counts(findings: list[dict]) -> dict:
             "untested": len(paper) - len(tested), "beyond": len(findings) - len(paper)}
 
 
+def link(f: dict, text: str | None = None) -> str:
+    """A MyST link to the page that checks finding `f`, reading `text` (default: its claim)."""
+    text = (text or f["claim"]).replace("<", "&lt;").replace("`", "'")
+    return f"{{doc}}`{text} <../{f['page']}>`"
+
+
+def plural(label: str, n: int) -> str:
+    """`holds` -> `hold` for several findings (and `does not hold` -> `do not hold`); other labels as they are."""
+    if n == 1:
+        return label
+    if label == "holds" or label.startswith("holds,"):
+        return "hold" + label[len("holds"):]
+    if label.startswith("does not hold"):
+        return "do not hold" + label[len("does not hold"):]
+    return label
+
+
 def findings_markdown(findings: list[dict]) -> str:
-    """A markdown table of the verdicts (each linked to the page that checks it), with the paper's value for the
-    comparison, each verdict as its page states it (95% each) and after Holm's correction over the paper's tested
-    findings, and the counts after that correction."""
+    """The introduction's table of verdicts, four columns that fit a page: the finding (linked to the page that checks
+    it, with where the paper makes it), the verdict as its page states it (95% each) and after Holm's correction over
+    the paper's tested findings when that differs, this run's estimate with its seeds and smallest effect of interest,
+    and the paper's value; above it the counts after the correction and the forest plot, below it how to recompute."""
     from .claims import registry_hash
 
     if not findings:
         return "No finding was checked in this build.\n"
     adjusted = holm(findings)
     c = family_counts(findings)
-    n, after = c["tested"], c["after_holm"]
-    small = f", {after[SMALL]} hold with an effect below the smallest of interest" if after[SMALL] else ""
+    n = c["tested"]
+    counted = "; ".join(f"{k} {plural(label, k)}" for label, k in c["after_holm"].items() if k) or "none decided"
     beyond = (f" The {c['beyond']} findings beyond the paper are tested apart, outside that family, at 95% each."
               if c["beyond"] else "")
     lines = [f"Of the paper's {c['paper']} findings, {n} could be tested at this scale. After Holm's correction over "
              f"those {n} (a family-wise error of 5%: the chance that any decisive verdict below is wrong by chance stays "
-             f"under 5%), {after[HOLDS]} hold{small}, {after[FAILS]} do not hold and {after[INCONCLUSIVE]} are "
-             f"inconclusive; {c['untested']} cannot be tested. Each page states its own verdicts at 95% each.{beyond} "
-             f"The registry of findings these verdicts come from has the content hash `{registry_hash()}`. "
-             "`findings.json` holds, for every tested finding, the numbers its verdict rests on: the models x seeds "
-             "values of its family, the contrast's weights, the error method and the rule; with them any tool recomputes "
-             "the interval (the residual mean square of a two-way analysis, model + seed, for a family's contrast) and "
-             "the verdict.", "",
+             f"under 5%): {counted}; {c['untested']} cannot be tested. Each page states its own verdicts at 95% each; "
+             f"where Holm's correction changes one, the table gives both.{beyond}", "",
              forest_html(findings),
-             "| finding (paper) | verdict (its page) | after Holm | this run | smallest effect of interest | paper's value | seeds | page |",
-             "|---|---|---|---|---|---|---:|---|"]
+             "| finding (paper) | verdict | this run | paper |", "|---|---|---|---|"]
     for f, a in zip(findings, adjusted):
-        sesoi = f"{f['sesoi']:g} {f['unit']}" if f.get("sesoi") is not None else "–"
+        verdict = f"**{f['verdict']}**" + (f" ({a} after Holm)" if a != f["verdict"] else "")
         if f.get("group", PAPER_GROUP) != PAPER_GROUP:
-            a = f"{a} (beyond the paper: not in the family)"
-        lines.append(f"| {f['claim']} ({f['source']}) | **{f['verdict']}** | {a} | {estimate_text(f)} | {sesoi} | "
-                     f"{f.get('paper') or '–'} | {f['n_seeds']} | {{doc}}`../{f['page']}` |")
+            verdict += " (beyond the paper, outside the family)"
+        run = estimate_text(f)
+        if f["verdict"] != UNTESTABLE:
+            sesoi = f"; smallest effect of interest {amount(f['sesoi'], f['unit'])}" if f.get("sesoi") is not None else ""
+            run += f" ({f['n_seeds']} seeds{sesoi})"
+        lines.append(f"| {link(f)} ({f['source']}) | {verdict} | {run} | {f.get('paper') or '–'} |")
+    lines += ["", f"The list of findings these verdicts come from has the content hash `{registry_hash()}`: a changed "
+              "rule or bound shows here next to the verdicts it produced. The file `findings.json`, written beside the "
+              "book, holds for every tested finding the numbers its verdict rests on: the models x seeds values of its "
+              "family, the contrast's weights, the error method and the rule. With them any tool recomputes the "
+              "interval (the residual mean square of a two-way analysis, model + seed, for a family's contrast) and "
+              "the verdict."]
     return "\n".join(lines) + "\n"
 
 
@@ -130,7 +151,7 @@ def forest_rows(findings: list[dict]) -> list[dict]:
         sesoi = (f.get("evidence") or {}).get("shown part", {}).get("smallest effect of interest") or f["sesoi"]
         rows.append({"finding": f["id"].replace("_", " "), "claim": f["claim"], "verdict": f["verdict"],
                      "after Holm": after, "effect": est["mean"] / sesoi, "low": est["low"] / sesoi,
-                     "high": est["high"] / sesoi, "rule": f["rule"]})
+                     "high": est["high"] / sesoi, "rule": f.get("rule", "")})
     return rows
 
 

@@ -9,9 +9,10 @@ from .stats import mean_interval
 PAPER = "paper (reported)"
 
 
-def run_label(scale: str, config_hash: str) -> str:
-    """How this run's rows are labelled beside the paper's: `this run (scale, config hash)`."""
-    return f"this run ({scale}, {config_hash})"
+def run_label(scale: str) -> str:
+    """How this run's rows are labelled beside the paper's: `this run (mini scale)`; the config hash that tells runs
+    apart is in the page's provenance line."""
+    return f"this run ({scale} scale)"
 
 
 def interval_cell(values: list[float], digits: int = 1) -> str:

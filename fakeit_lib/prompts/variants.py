@@ -28,8 +28,7 @@ PAPER_VARIANTS = ("c", "c_hc", "c_dc", "c_hc_inside_b", "clip")  # the prompts o
 MATCHED = "c_hc_inside_b_matched"  # beyond the paper: backgrounds matched to the class
 VARIANTS = PAPER_VARIANTS + (MATCHED,)
 BACKGROUND_VARIANTS = ("c_hc_inside_b", MATCHED)  # one prompt per class and scene
-
-
+# how a reader sees each variant: in words, in every label, legend and sentence of the book (the codes are for code)
 @dataclass(frozen=True)
 class Prompt:
     """One text prompt for one class (and, for background prompts, one scene)."""

@@ -222,4 +222,13 @@ def generator_summary(generator: str) -> str:
     learnt = (f"the prompt variants {', '.join(variants)} themselves were its captions, so the book's prompt comparisons "
               "cannot test it" if variants else "none of the book's prompt variants was a caption as such")
     return (f"The `{generator}` generator learnt from {captions.get('training_images', 'its training images')}, "
-            f"captioned with {captions['caption_source']} ({len(captions.get('vocabulary', []))} distinct words); {learnt}.")
+            f"captioned with {caption_source(captions)} ({len(captions.get('vocabulary', []))} distinct "
+            f"words); {learnt}.")
+
+
+def caption_source(captions: dict) -> str:
+    """How a generator's record says its captions were made, for a reader: without the source file it names in
+    parentheses (`... per image and step (fakeit_lib/x.py), ...`)."""
+    import re
+
+    return re.sub(r" \([\w./-]+\.py\)", "", captions["caption_source"])

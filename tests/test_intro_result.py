@@ -1,0 +1,56 @@
+"""The introduction's first lines and the discussion's recap: the result stated from findings.json, each finding
+linked to its page, every verdict label counted (a label the rules gain later included), none hard-coded."""
+
+from fakeit_lib.builder.runner import findings_summary, verdict_counts
+from fakeit_lib.paper.summary import findings_markdown
+
+
+def _finding(fid, verdict, page, after=None, **kw):
+    return {"id": fid, "claim": f"Claim {fid}.", "source": "Sec. 1", "verdict": verdict, "after_holm": after or verdict,
+            "page": f"notebooks/{page}", "scale": "smoke", "n_seeds": 2, "sesoi": 1.0, "unit": "points",
+            "estimate": None if verdict == "cannot be tested" else {"mean": 2.0, "low": 1.5, "high": 2.5}, "p": 0.001, **kw}
+
+
+FINDINGS = [
+    _finding("a", "holds", "tab1_prompts"),
+    _finding("b", "does not hold", "fig4_scaling"),
+    _finding("c", "holds", "fig4_scaling", after="inconclusive", seeds_to_decide=7),
+    _finding("d", "inconclusive", "ablations", seeds_to_decide=12),
+    _finding("e", "inconclusive", "ablations"),
+    _finding("f", "cannot be tested", "matched_backgrounds", reason="the images have no background: none at all."),
+    _finding("g", "holds, below the smallest effect of interest", "tab2_transfer"),
+]
+
+
+def test_every_label_is_counted_in_the_library_s_order_then_new_ones():
+    labels = [f["after_holm"] for f in FINDINGS]
+    assert verdict_counts(labels) == {"holds": 1, "does not hold": 1, "inconclusive": 3, "cannot be tested": 1,
+                                      "holds, below the smallest effect of interest": 1}
+    assert verdict_counts([]) == {}
+
+
+def test_the_summary_states_each_verdict_on_one_line_linked_to_its_page():
+    text = findings_summary(FINDINGS, {"notebooks/fig4_scaling": "Fig. 4", "notebooks/ablations": "Ablations"})
+    lines = text.splitlines()
+    assert lines[0].startswith("**The result at the smoke scale.** This build checked 7 findings of the paper and "
+                               "could test 6 of them")
+    bullets = [ln for ln in lines if ln.startswith("- ")]
+    assert bullets == [
+        "- **Holds** (1 of 7): {doc}`Claim a. <../notebooks/tab1_prompts>`.",
+        "- **Holds, below the smallest effect of interest** (1 of 7): {doc}`Claim g. <../notebooks/tab2_transfer>`.",
+        "- **Does not hold** (1 of 7): {doc}`Claim b. <../notebooks/fig4_scaling>`.",
+        "- **Inconclusive** (3 of 7): {doc}`1 on Fig. 4 <../notebooks/fig4_scaling>`, {doc}`2 on Ablations "
+        "<../notebooks/ablations>`; the intervals are too wide to decide (about 7 to 12 seeds would decide them).",
+        "- **Cannot be tested** (1 of 7): {doc}`1 on matched backgrounds <../notebooks/matched_backgrounds>` "
+        "(the images have no background).",
+    ]
+    assert findings_summary([]) == "No finding of the paper was checked in this build.\n"
+
+
+def test_the_findings_table_has_four_columns_and_both_verdicts_where_holm_changes_one():
+    table = findings_markdown(FINDINGS)
+    rows = [ln for ln in table.splitlines() if ln.startswith("| ")]
+    assert rows[0] == "| finding (paper) | verdict | this run | paper |"
+    assert all(r.count(" | ") == 3 for r in rows)
+    assert "| **holds** | +2.0 [+1.5, +2.5] points (2 seeds; smallest effect of interest 1 point) |" in table
+    assert not any("1 points" in r for r in rows)
