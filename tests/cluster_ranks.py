@@ -20,5 +20,33 @@ def sleeper(marks: str) -> None:
         time.sleep(300)
 
 
+def stale_on_rank1(kind: str, target: str, out: str, report: str) -> None:
+    """Run a stage whose output (a finished training run, cached transfer features) exists, while process 1 does not
+    see it (an NFS attribute cache that has not caught up), and report what each process got."""
+    import torch
+
+    from fakeit_lib.core.distributed import env_rank
+
+    rank = env_rank()[0]
+    torch.set_num_threads(1)
+    if kind == "train":
+        from fakeit_lib.training import train as stage
+
+        if rank == 1:
+            stage.is_done = lambda folder: False
+        folder = stage.train(stage.make_config("smoke", data=target, device="cpu"), out, log=lambda *a: None)
+        got = sorted(p.name for p in Path(folder).iterdir())
+    else:
+        from fakeit_lib.evaluation import transfer as stage
+
+        if rank == 1:
+            real_exists = Path.exists
+            Path.exists = lambda self: False if self.parent.name == "features" else real_exists(self)
+        config = stage.TransferConfig(checkpoint=target, suite="mini", mini_sets=["digits"], workers=0, max_iter=30,
+                                      device="cpu")
+        got = stage.transfer(config, out)["datasets"]["digits"]["top1"]
+    Path(report, f"rank{rank}.json").write_text(json.dumps(got))
+
+
 if __name__ == "__main__":
     globals()[sys.argv[1]](*sys.argv[2:])

@@ -50,3 +50,86 @@ def test_sigterm_to_a_launch_reaches_every_rank(tmp_path):
         kill_all(procs)
         if parent.poll() is None:
             parent.kill()
+
+
+# --------------------------------------------------------------------------------- one decision for all ranks
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """A finished smoke training run on four real Fashion-MNIST images per class, and its data."""
+    import torch
+
+    from fakeit_lib.datasets.images import export_fashion_mnist
+    from fakeit_lib.training.train import make_config, train
+
+    base = tmp_path_factory.mktemp("smoke-run")
+    real = export_fashion_mnist(base / "real4", "train", per_class=4)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run = train(make_config("smoke", data=str(real), device="cpu"), base / "run", log=lambda *a: None)
+    finally:
+        torch.set_num_threads(threads)
+    return real, run
+
+
+def stale_launch(kind: str, target: Path, out: Path, report: Path, output_root: Path) -> subprocess.CompletedProcess:
+    report.mkdir(parents=True, exist_ok=True)
+    env = {**rank_env(), "FAKEIT_OUTPUT": str(output_root)}
+    return run_ranks([str(ROOT / "tests" / "cluster_ranks.py"), "stale_on_rank1", kind, str(target), str(out), str(report)],
+                     env, 240)
+
+
+def run_ranks(argv: list[str], env: dict, timeout: float) -> subprocess.CompletedProcess:
+    """torchrun over 2 processes running `argv`; when it outlives `timeout` (ranks waiting for each other), every
+    process below it is killed (ranks run in sessions of their own) and the test fails saying so."""
+    proc = subprocess.Popen([*TORCHRUN, "--master_port", str(free_port()), *argv], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_all(descendants(proc.pid))
+        proc.kill()
+        proc.communicate()
+        raise AssertionError(f"the ranks did not end within {timeout} s (one waits in a collective the other left)") from None
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(600)
+def test_a_finished_run_is_reused_by_every_rank_when_one_does_not_see_it(smoke_run, tmp_path):
+    import json
+
+    real, run = smoke_run
+    before = (run / "checkpoint.pt").read_bytes()
+    proc = stale_launch("train", real, run, tmp_path / "report", tmp_path / "outputs")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = [json.loads((tmp_path / "report" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert got[0] == got[1] and "DONE" in got[0]  # both took the finished run
+    assert (run / "checkpoint.pt").read_bytes() == before  # and neither trained it again
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(600)
+def test_cached_features_are_taken_by_every_rank_when_one_does_not_see_them(smoke_run, tmp_path):
+    import json
+
+    import torch
+
+    from fakeit_lib.evaluation.transfer import TransferConfig, transfer
+
+    ckpt = smoke_run[1] / "checkpoint.pt"
+    config = TransferConfig(checkpoint=str(ckpt), suite="mini", mini_sets=["digits"], workers=0, max_iter=30, device="cpu")
+    os.environ["FAKEIT_OUTPUT"], before = str(tmp_path / "outputs"), os.environ.get("FAKEIT_OUTPUT")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        alone = transfer(config, tmp_path / "alone")["datasets"]["digits"]["top1"]  # caches the features
+    finally:
+        torch.set_num_threads(threads)
+        os.environ.pop("FAKEIT_OUTPUT") if before is None else os.environ.update(FAKEIT_OUTPUT=before)
+    proc = stale_launch("transfer", ckpt, tmp_path / "two", tmp_path / "report", tmp_path / "outputs")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = [json.loads((tmp_path / "report" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert got == [alone, alone]

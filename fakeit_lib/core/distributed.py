@@ -108,6 +108,18 @@ class Ranks:
         else:
             self._dist.barrier()
 
+    def agree(self, value: bool) -> bool:
+        """Process 0's `value` on every process (`value` itself when not distributed). Whatever decides whether to
+        enter a collective (a finished marker, a cached file) is looked at by process 0 alone and shared: with NFS
+        attribute caches two processes can see a file differently, and one entering a collective alone waits forever."""
+        import torch
+
+        if self._dist is None:
+            return bool(value)
+        flag = torch.tensor([1 if value else 0], dtype=torch.int64).to(self.comm_device)
+        self._dist.broadcast(flag, src=0)
+        return bool(flag.cpu()[0])
+
     def all_reduce(self, tensor, op: str = "sum"):
         """`tensor` combined element-wise over every process (sum, max or min), on `tensor`'s device; a copy of
         `tensor` when not distributed."""

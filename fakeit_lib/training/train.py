@@ -223,7 +223,7 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
     dataset, class_set, num_classes = training_dataset(config)
     folder = Path(out) if out else run_folder(config)
     recorded = identity(config)
-    if is_done(folder):
+    if ranks.agree(is_done(folder)):  # process 0 looks, every process follows (distributed.Ranks.agree)
         claim_folder(folder, recorded)  # a finished run is reused only for the same config
         ranks.close()
         return folder
@@ -251,7 +251,7 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda" and config.amp)
     start_epoch, history = 0, []
     ckpt_path = folder / CHECKPOINT
-    if ckpt_path.exists():
+    if ranks.agree(ckpt_path.exists()):  # every process resumes from the same epoch, or none does
         state = torch.load(ckpt_path, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
