@@ -133,3 +133,124 @@ def test_cached_features_are_taken_by_every_rank_when_one_does_not_see_them(smok
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = [json.loads((tmp_path / "report" / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert got == [alone, alone]
+
+
+# ----------------------------------------------------------------------------------------- a GPU per process
+
+
+@pytest.fixture
+def cuda_double(monkeypatch):
+    """CUDA made to look available with two GPUs; the device made current is recorded instead of set."""
+    import torch
+
+    current = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda d: current.append(str(d)))
+    for name in ("LOCAL_RANK", "RANK", "LOCAL_WORLD_SIZE", "WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    return current
+
+
+def test_each_process_takes_and_holds_the_gpu_of_its_local_rank(cuda_double, monkeypatch):
+    from fakeit_lib.core.devices import resolve_device
+
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert resolve_device("auto") == resolve_device("cuda") == "cuda:1"
+    assert cuda_double == ["cuda:1", "cuda:1"]  # made current: pinned memory opens no context on GPU 0
+
+
+@pytest.mark.parametrize("procs, device, message", [
+    ("3", "auto", "3 processes on this machine (torchrun --nproc-per-node 3) but 2 GPU(s) visible: launch at most 2 "
+                  "processes per machine, one per GPU"),
+    ("2", "cuda:0", "--device cuda:0 puts all 2 processes of this machine on one GPU; pass --device auto (each process "
+                    "takes the GPU of its LOCAL_RANK)"),
+])
+def test_two_processes_on_one_gpu_are_refused_in_one_line(cuda_double, monkeypatch, procs, device, message):
+    from fakeit_lib.core.devices import resolve_device
+    from fakeit_lib.core.errors import FakeitError
+
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", procs)
+    with pytest.raises(FakeitError) as e:
+        resolve_device(device)
+    assert str(e.value) == message and cuda_double == []
+
+
+@pytest.mark.parametrize("argv, work", [
+    (["evaluate", "{ckpt}", "--suite", "imagenet", "--val", "{tmp}"], "evaluating on the ImageNet test sets"),
+    (["transfer", "{ckpt}", "--suite", "paper", "--dtd", "{tmp}"], "probing the paper suite's transfer datasets"),
+])
+def test_evaluate_and_transfer_at_paper_scale_refuse_the_cpu_without_a_flag(smoke_run, tmp_path, argv, work):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    words = [w.format(ckpt=smoke_run[1] / "checkpoint.pt", tmp=tmp_path) for w in argv]
+    res = subprocess.run([sys.executable, "-m", "fakeit_lib", *words, "--out", str(tmp_path / "out")], env=rank_env(),
+                         capture_output=True, text=True, timeout=300)
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and len(lines) == 1, res.stderr
+    assert lines[0].startswith(f"fakeit {argv[0]}: error: {work} is paper-scale work and --device auto found no GPU: ")
+    assert lines[0].endswith("or pass --device cpu to run it on the CPU anyway")
+
+
+# ------------------------------------------------------------------------------- transfer, per data set
+
+
+def mini_transfer(ckpt: Path, out: Path, sets=("digits", "clipart")):
+    import torch
+
+    from fakeit_lib.evaluation.transfer import TransferConfig, transfer
+
+    config = TransferConfig(checkpoint=str(ckpt), suite="mini", mini_sets=list(sets), workers=0, max_iter=30, device="cpu")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return transfer(config, out)
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(600)
+def test_a_stopped_transfer_resumes_with_the_data_sets_still_to_probe(smoke_run, tmp_path, monkeypatch):
+    from fakeit_lib.core.errors import Stopped
+    from fakeit_lib.evaluation import transfer as stage
+
+    monkeypatch.setenv("FAKEIT_OUTPUT", str(tmp_path / "outputs"))
+    ckpt, real_probe, fitted = smoke_run[1] / "checkpoint.pt", stage.probe_features, []
+
+    def stopped_after_one(xtr, ytr, xte, yte, config, device="cpu"):
+        if fitted:
+            raise Stopped("stopped by SIGTERM while probing", 15)
+        fitted.append(len(ytr))
+        return real_probe(xtr, ytr, xte, yte, config, device)
+
+    monkeypatch.setattr(stage, "probe_features", stopped_after_one)
+    with pytest.raises(Stopped):
+        mini_transfer(ckpt, tmp_path / "run")
+    assert sorted(p.name for p in (tmp_path / "run" / "datasets").iterdir()) == ["digits.json"]
+    assert not (tmp_path / "run" / "results.json").exists()
+    fitted.clear()
+    monkeypatch.setattr(stage, "probe_features", lambda *a, **k: fitted.append(len(a[1])) or real_probe(*a, **k))
+    resumed = mini_transfer(ckpt, tmp_path / "run")
+    monkeypatch.setattr(stage, "probe_features", real_probe)
+    straight = mini_transfer(ckpt, tmp_path / "straight")
+    assert len(fitted) == 1  # clipart alone: digits' probe was kept
+    assert {n: d["top1"] for n, d in resumed["datasets"].items()} == {n: d["top1"] for n, d in straight["datasets"].items()}
+    assert list(resumed["datasets"]) == ["digits", "clipart"]
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(600)
+def test_two_processes_share_the_probes(smoke_run, tmp_path):
+    import json
+
+    env = {**rank_env(), "FAKEIT_OUTPUT": str(tmp_path / "outputs")}
+    proc = run_ranks(["-m", "fakeit_lib", "transfer", str(smoke_run[1] / "checkpoint.pt"), "--suite", "mini",
+                      "--mini-sets", "digits", "clipart", "--device", "cpu", "--out", str(tmp_path / "two")], env, 400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((tmp_path / "two" / "results.json").read_text())
+    assert sorted(d["probed_by_process"] for d in results["datasets"].values()) == [0, 1]

@@ -17,7 +17,10 @@ Suites:
   `out_of_domain_average` refuses it.
 
 Feature extraction runs on the GPU when there is one (fp16 autocast, pinned-memory workers) and, under torchrun, is
-sharded over the processes and gathered; process 0 fits the probes while the others wait.
+sharded over the processes and gathered; the probes are then spread over the processes (the largest data sets
+first, each to the least busy process), each on its own GPU and its share of the machine's cores. Each data set's
+result is written (atomically, under `datasets/` of the results folder) as soon as its probe is fitted, so a stopped
+run resumes with the data sets still to do.
 """
 
 from __future__ import annotations

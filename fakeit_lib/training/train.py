@@ -202,6 +202,11 @@ def run_folder(config: TrainConfig) -> Path:
     return stage_dir(f"train-{Path(os.path.normpath(config.data)).name}-{config.arch}", identity(config))
 
 
+def loss_scaling(device_type: str, amp: bool) -> bool:
+    """Whether training scales its loss (a GradScaler): fp16 autocast on CUDA only."""
+    return device_type == "cuda" and amp
+
+
 def _checkpoint_bytes(obj: dict) -> bytes:
     buf = io.BytesIO()
     torch.save(obj, buf)
@@ -244,11 +249,14 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # trex main.py; same state-dict keys as BatchNorm
     if config.amp:  # channels-last: faster convolutions under fp16 on CUDA, and on the CPU in bf16 and float32 alike
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(param_groups(model, config), lr=peak_lr(config), momentum=config.momentum)
     # fp16 on CUDA with loss scaling as the authors (trex main.py use_fp16); bf16 autocast on the CPU needs none, and
     # runs only where the CPU has fast bf16 kernels (float32 elsewhere: devices.amp_dtype)
     autocast = amp_dtype(device.type, config.amp)
-    scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda" and config.amp)
+    scaler = torch.amp.GradScaler(device.type, enabled=loss_scaling(device.type, config.amp))
+    # with a scaler, SGD fused into one kernel: the scaler hands it the inf/NaN flag on the device, where the unfused
+    # SGD makes the scaler read that flag on the host every step (a wait for the GPU); state dicts are the same
+    optimizer = torch.optim.SGD(param_groups(model, config), lr=peak_lr(config), momentum=config.momentum,
+                                fused=True if scaler.is_enabled() else None)
     start_epoch, history = 0, []
     ckpt_path = folder / CHECKPOINT
     if ranks.agree(ckpt_path.exists()):  # every process resumes from the same epoch, or none does
@@ -294,7 +302,7 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
             crops = [c.to(device, non_blocking=True) for c in crops]
             if config.amp:
                 crops = [c.contiguous(memory_format=torch.channels_last) for c in crops]
-            labels = labels.to(device)
+            labels = labels.to(device, non_blocking=True)  # from pinned memory on CUDA: no wait for the copy
             targets = labels.repeat(len(crops))
             with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
                 logits = net(crops)
