@@ -254,3 +254,64 @@ def test_two_processes_share_the_probes(smoke_run, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((tmp_path / "two" / "results.json").read_text())
     assert sorted(d["probed_by_process"] for d in results["datasets"].values()) == [0, 1]
+
+
+# ------------------------------------------------------------------------------------------ time limits
+
+
+def slurm_stand_ins(bin_dir: Path, record: Path) -> None:
+    """srun standing for the ranks (it marks its start, and a SIGTERM), scontrol recording what it is asked."""
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text(f'#!/bin/bash\ntrap \'echo TERM >> "{record}"; exit 143\' TERM\n'
+                                  f'echo started >> "{record}"\nwhile true; do sleep 0.1; done\n')
+    (bin_dir / "scontrol").write_text(f'#!/bin/bash\necho "scontrol $*" >> "{record}"\necho 127.0.0.1\n')
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+
+
+def test_the_slurm_job_stops_its_ranks_and_requeues_itself_before_the_time_limit(tmp_path):
+    script = (ROOT / "examples" / "generate_slurm.sbatch").read_text()
+    assert "#SBATCH --signal=B:USR1@900" in script and "#SBATCH --exclusive" in script
+    assert "--cpus-per-task" not in script  # the node's cores, whatever their number
+    record = tmp_path / "record"
+    slurm_stand_ins(tmp_path / "bin", record)
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}", "REAL_TRAIN": str(tmp_path),
+           "SLURM_JOB_NODELIST": "node1", "SLURM_NNODES": "1", "SLURM_JOB_ID": "42", "SLURM_GPUS_ON_NODE": "2"}
+    job = subprocess.Popen(["bash", str(ROOT / "examples" / "generate_slurm.sbatch")], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: record.exists() and "started" in record.read_text(), 30, "the ranks did not start")
+        job.send_signal(signal.SIGUSR1)  # what Slurm sends 900 s before the limit
+        _, err = job.communicate(timeout=30)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode == 0, err
+    assert record.read_text().splitlines() == ["scontrol show hostnames node1", "started", "TERM", "scontrol requeue 42"]
+    assert err.strip().splitlines()[-1] == "time limit near: stopping the ranks and requeueing job 42"
+
+
+def test_the_plans_slurm_array_requeues_its_tasks_before_the_time_limit(tmp_path):
+    from types import SimpleNamespace
+
+    from fakeit_lib.experiments import plan
+
+    stage = SimpleNamespace(step="generate", done=False, gpus=2, command=["generate", "--classes", "imagenet1k"])
+    text = plan.slurm_array([stage], cores=2)
+    assert "#SBATCH --signal=B:USR1@900" in text and "--cpus-per-task" not in text
+    record = tmp_path / "record"
+    slurm_stand_ins(tmp_path / "bin", record)
+    (tmp_path / "bin" / "torchrun").write_bytes((tmp_path / "bin" / "srun").read_bytes())  # the task's ranks
+    (tmp_path / "bin" / "torchrun").chmod(0o755)
+    script = text.split("\n", 1)[1]  # below the line saying what it is
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}", "SLURM_JOB_ID": "43",
+           "SLURM_ARRAY_TASK_ID": "0"}
+    job = subprocess.Popen(["bash", "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: record.exists() and "started" in record.read_text(), 30, "the task did not start")
+        job.send_signal(signal.SIGUSR1)
+        job.communicate(timeout=30)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode == 0 and record.read_text().splitlines() == ["started", "TERM", "scontrol requeue 43"]
