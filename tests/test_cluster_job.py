@@ -19,6 +19,17 @@ ROOT = Path(__file__).resolve().parents[1]
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
 
 
+@pytest.fixture
+def one_thread():
+    """torch on one thread within the test (runs equal bit for bit), as it was after."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def rank_env() -> dict:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
 
@@ -315,3 +326,56 @@ def test_the_plans_slurm_array_requeues_its_tasks_before_the_time_limit(tmp_path
         if job.poll() is None:
             job.kill()
     assert job.returncode == 0 and record.read_text().splitlines() == ["started", "TERM", "scontrol requeue 43"]
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(600)
+def test_a_signal_saves_training_within_its_epoch_and_the_resumed_run_equals_an_uninterrupted_one(smoke_run, tmp_path,
+                                                                                                    monkeypatch):
+    import torch
+
+    from fakeit_lib.core.errors import Stopped
+    from fakeit_lib.training import train as training
+
+    real = smoke_run[0]
+    config = training.make_config("smoke", data=str(real), batch_size=2, device="cpu")  # 20 steps an epoch
+    straight = training.train(config, tmp_path / "straight", log=lambda *a: None)
+    real_lr, calls = training.lr_at, []
+
+    def lr_then_usr1(*a, **k):  # Slurm's warning before the time limit, in the middle of epoch 2
+        calls.append(1)
+        if len(calls) == 33:
+            os.kill(os.getpid(), signal.SIGUSR1)
+        return real_lr(*a, **k)
+
+    monkeypatch.setattr(training, "lr_at", lr_then_usr1)
+    with pytest.raises(Stopped) as stopped:
+        training.train(config, tmp_path / "run", log=lambda *a: None)
+    assert str(stopped.value) == ("stopped by SIGUSR1 at epoch 2, step 11 of 20; the checkpoint is saved: run the same "
+                                  "command to resume") and stopped.value.exit_code == 128 + signal.SIGUSR1
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
+    assert (state["epoch"], state["step_in_epoch"]) == (1, 11) and not (tmp_path / "run" / "DONE").exists()
+    assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL  # the handler is gone with the run
+    monkeypatch.setattr(training, "lr_at", real_lr)
+    lines = []
+    training.train(config, tmp_path / "run", log=lines.append)
+    assert lines[0] == f"resuming {tmp_path / 'run'} after epoch 1, step 11"
+    a, b = (torch.load(d / "checkpoint.pt", weights_only=False) for d in (straight, tmp_path / "run"))
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    drop = lambda rows: [{k: v for k, v in r.items() if k not in ("seconds", "images_per_s")} for r in rows]  # noqa: E731
+    assert drop(a["history"]) == drop(b["history"]) and len(a["history"]) == 2
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(600)
+def test_training_saves_its_checkpoint_by_wall_time_within_an_epoch(smoke_run, tmp_path, monkeypatch, one_thread):
+    import torch
+
+    from fakeit_lib.training import train as training
+
+    written = []
+    real_write = training.atomic_write_bytes
+    monkeypatch.setattr(training, "atomic_write_bytes", lambda path, data: written.append(path.name) or real_write(path, data))
+    config = training.make_config("smoke", data=str(smoke_run[0]), batch_size=2, device="cpu", checkpoint_minutes=0)
+    training.train(config, tmp_path / "run", log=lambda *a: None)
+    assert written.count("checkpoint.pt") == 2 * 20  # 19 within each epoch (no minute to wait), 1 at its end
