@@ -48,5 +48,21 @@ def stale_on_rank1(kind: str, target: str, out: str, report: str) -> None:
     Path(report, f"rank{rank}.json").write_text(json.dumps(got))
 
 
+def late_rank(report: str) -> None:
+    """Process 1 comes late to a barrier (hung); process 0, with a 3 s timeout, reports the line it gives up with."""
+    from fakeit_lib.core.distributed import Ranks
+    from fakeit_lib.core.errors import FakeitError
+
+    with Ranks("cpu", stage="train", timeout_s=3) as ranks:
+        ranks.at = "epoch 2, step 7 of 20"
+        if ranks.rank == 1:
+            time.sleep(20)
+            return
+        try:
+            ranks.barrier()
+        except FakeitError as e:
+            Path(report, "rank0.txt").write_text(str(e))
+
+
 if __name__ == "__main__":
     globals()[sys.argv[1]](*sys.argv[2:])

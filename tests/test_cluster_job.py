@@ -379,3 +379,15 @@ def test_training_saves_its_checkpoint_by_wall_time_within_an_epoch(smoke_run, t
     config = training.make_config("smoke", data=str(smoke_run[0]), batch_size=2, device="cpu", checkpoint_minutes=0)
     training.train(config, tmp_path / "run", log=lambda *a: None)
     assert written.count("checkpoint.pt") == 2 * 20  # 19 within each epoch (no minute to wait), 1 at its end
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(300)
+def test_a_process_waiting_past_its_stages_timeout_names_itself_and_where_it_was(tmp_path):
+    from fakeit_lib.core.distributed import STAGE_TIMEOUT_MINUTES, Ranks
+
+    assert Ranks("cpu", stage="train").timeout.total_seconds() == 60 * STAGE_TIMEOUT_MINUTES["train"] < 12 * 3600
+    run_ranks([str(ROOT / "tests" / "cluster_ranks.py"), "late_rank", str(tmp_path)], rank_env(), 120)
+    line = (tmp_path / "rank0.txt").read_text()
+    assert line.startswith("process 0 of 2 gave up in a barrier at epoch 2, step 7 of 20: another process stopped, "
+                           "failed or hangs (the stage's timeout is 0:00:03); "), line

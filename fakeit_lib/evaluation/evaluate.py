@@ -272,7 +272,7 @@ def evaluate(config: EvalConfig, out: Path | str | None = None) -> dict:
     folder = Path(out) if out else results_folder(config, sha, loaded.meta.get("class_set"))
     # ImageNet's test sets through a ResNet-50: hours on a CPU, so "auto" does not fall back to it silently
     device = resolve_device(config.device, "evaluating on the ImageNet test sets" if config.suite == "imagenet" else None)
-    ranks = Ranks(device)
+    ranks = Ranks(device, stage="evaluate")
     if ranks.agree(is_done(folder)):  # process 0 looks, every process follows (Ranks.agree)
         ranks.close()
         claim_folder(folder, keyed)  # refuses a folder holding another model's or settings' results

@@ -360,7 +360,7 @@ def transfer(config: TransferConfig, out: Path | str | None = None) -> dict:
     # the paper suite's probes of ImageNet-scale features: days on a CPU, so "auto" does not fall back to it silently
     work = "probing the paper suite's transfer datasets" if config.suite == "paper" else None
     device = resolve_device(config.device, work)
-    with Ranks(device) as ranks:
+    with Ranks(device, stage="transfer") as ranks:
         if ranks.agree(is_done(folder)):  # process 0 looks, every process follows (Ranks.agree)
             claim_folder(folder, keyed)  # refuses a folder holding another model's or settings' results
             return load_results(folder / RESULTS, sha256=sha)

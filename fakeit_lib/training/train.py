@@ -274,7 +274,7 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
     # 224 px crops (the paper recipe): days on a CPU, so "auto" does not fall back to it silently
     work = f"training at {config.global_size} px crops (the paper recipe's size)" if config.global_size >= PAPER_CROP else None
     device = torch.device(resolve_device(config.device, work))
-    ranks = Ranks(str(device))
+    ranks = Ranks(str(device), stage="train")
     dataset, class_set, num_classes = training_dataset(config)
     folder = Path(out) if out else run_folder(config)
     recorded = identity(config)
@@ -366,6 +366,7 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
             t0, lr = time.time(), lr_at(epoch * steps_per_epoch, total_steps, warmup_steps, config)
             for i, (crops, labels) in enumerate(loader, start=first):
                 step = epoch * steps_per_epoch + i
+                ranks.at = f"epoch {epoch + 1}, step {i + 1} of {steps_per_epoch}"  # named if a collective gives up
                 lr = lr_at(step, total_steps, warmup_steps, config)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
@@ -394,6 +395,7 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
                         save(epoch, i + 1, sums)
                         last_save = time.monotonic()
                         stop.end_if_asked(ranks, f"epoch {epoch + 1}, step {i + 1} of {steps_per_epoch}")
+            ranks.at = f"the end of epoch {epoch + 1}"
             if ranks.distributed:
                 sums = ranks.all_reduce(sums)  # on the backend's device (NCCL refuses CPU tensors)
             sums = sums.cpu()
