@@ -391,3 +391,31 @@ def test_a_process_waiting_past_its_stages_timeout_names_itself_and_where_it_was
     line = (tmp_path / "rank0.txt").read_text()
     assert line.startswith("process 0 of 2 gave up in a barrier at epoch 2, step 7 of 20: another process stopped, "
                            "failed or hangs (the stage's timeout is 0:00:03); "), line
+
+
+# -------------------------------------------------------------------------------------- the node's cores
+
+
+@pytest.mark.parametrize("cores, procs, workers, threads", [(64, 8, 7, 8), (128, 8, 14, 16), (48, 8, 5, 6), (2, 1, 1, 2)])
+def test_loader_workers_and_probe_threads_take_the_nodes_cores(monkeypatch, cores, procs, workers, threads):
+    from fakeit_lib.core import devices
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", str(procs))
+    assert devices.training_workers(14) == workers and devices.cores_per_process() == threads
+    assert devices.training_workers(0) == 0  # the memory loader's none stays none
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(600)
+def test_the_probe_runs_on_its_share_of_the_cores_not_torchruns_one_thread(smoke_run, tmp_path, monkeypatch):
+    import torch
+
+    from fakeit_lib.evaluation import transfer as stage
+
+    monkeypatch.setenv("FAKEIT_OUTPUT", str(tmp_path / "outputs"))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    real_probe, seen = stage.probe_features, []
+    monkeypatch.setattr(stage, "probe_features", lambda *a, **k: seen.append(torch.get_num_threads()) or real_probe(*a, **k))
+    mini_transfer(smoke_run[1] / "checkpoint.pt", tmp_path / "run", sets=("digits",))  # under one thread, as torchrun sets
+    assert seen == [3] and torch.get_num_threads() != 3

@@ -194,6 +194,12 @@ def default_workers(device: str) -> int:
     return min(8, cores_per_process())
 
 
+def training_workers(asked: int) -> int:
+    """Training loader workers of this process: `asked`, within its share of the node's cores less one (the training
+    process itself); 8 processes on a 64-core node: 7 each."""
+    return max(0, min(asked, cores_per_process() - 1))
+
+
 def loader_kwargs(device: str, workers: int | None) -> dict:
     """DataLoader keyword arguments for inference on `device`: workers (auto when None), pinned memory on CUDA."""
     n = default_workers(device) if workers is None else workers

@@ -90,7 +90,8 @@ class TrainConfig:
     colour_ops: str = "device"  # loader workers: where colour jitter, grey-scale, blur, solarisation and normalisation
     # run: device (batched on the training device; workers decode, crop and flip: 1.6x the images per core,
     # benchmarks/loader.py) or workers (PIL per image, as trex multi_crop.py); training/augment.py
-    workers: int = 14  # DataLoader worker processes per training process (not part of the run's identity): an A100 takes
+    workers: int = 14  # DataLoader worker processes per training process, at most: fewer when this process's share
+    # of the node's cores is smaller (devices.training_workers; not part of the run's identity): an A100 takes
     # ~1,000 samples/s, a worker gives ~75 (data/paper_costs.yaml, multicrop_synthetic_per_core), so 14 feed it;
     # trex main.py: 12 (PIL in the workers)
     prefetch: int = 4  # batches each worker prepares ahead; trex main.py: 4 (not part of the run's identity)
@@ -323,6 +324,10 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
         net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
 
     per_rank = max(1, config.batch_size // ranks.world)
+    from ..core.devices import training_workers
+
+    # the node's cores shared by its processes: 8 processes on a 64-core node start 7 workers each, not 14
+    config = dataclasses.replace(config, workers=training_workers(config.workers))
     loader = None
     if config.loader == "memory":
         try:
