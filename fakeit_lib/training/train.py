@@ -190,11 +190,11 @@ def training_dataset(config: TrainConfig):
     samples, num_classes = training_samples(config.data, class_set)
     if config.images_per_class is not None:
         kept, seen = [], {}
-        for path, label in samples:
+        for i, label in enumerate(samples.labels.tolist()):
             if seen.get(label, 0) < config.images_per_class:
-                kept.append((path, label))
+                kept.append(i)
                 seen[label] = seen.get(label, 0) + 1
-        samples = kept
+        samples = samples.subset(kept)  # still arrays that forked loader workers share (datasets.images.SampleTable)
     transform = MultiCrop(
         config.global_crops, config.global_size, tuple(config.global_scale), config.local_crops,
         config.local_size, tuple(config.local_scale), tuple(config.mean), tuple(config.std), colour=config.colour_ops,
