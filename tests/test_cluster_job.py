@@ -369,8 +369,6 @@ def test_a_signal_saves_training_within_its_epoch_and_the_resumed_run_equals_an_
 @pytest.mark.integration
 @pytest.mark.timeout(600)
 def test_training_saves_its_checkpoint_by_wall_time_within_an_epoch(smoke_run, tmp_path, monkeypatch, one_thread):
-    import torch
-
     from fakeit_lib.training import train as training
 
     written = []
