@@ -97,10 +97,14 @@ def test_device_choice_with_cuda_faked(monkeypatch):
     assert devices.amp_dtype("cpu") is None
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
-    monkeypatch.setenv("LOCAL_RANK", "5")
+    monkeypatch.setattr(torch.cuda, "set_device", lambda d: None)
+    monkeypatch.setenv("LOCAL_RANK", "1")
     assert devices.resolve_device("auto") == "cuda:1" and devices.resolve_device("cuda") == "cuda:1"
     assert devices.resolve_device("cuda:3") == "cuda:3" and devices.resolve_device("cpu") == "cpu"
-    monkeypatch.setattr("os.cpu_count", lambda: 32)
+    monkeypatch.setenv("LOCAL_RANK", "5")  # not two processes on one GPU (5 % 4 was GPU 1's)
+    with pytest.raises(FakeitError, match=r"device cuda:5 asked for, but this process sees 4 GPU\(s\)"):
+        devices.resolve_device("auto")
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(32)))
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "8")
     assert devices.loader_kwargs("cuda:1", None) == {"num_workers": 4, "pin_memory": True, "prefetch_factor": 4}
     assert devices.amp_dtype("cuda:1") == torch.float16 and devices.amp_dtype("cuda:1", enabled=False) is None

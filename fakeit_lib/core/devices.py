@@ -2,7 +2,8 @@
 
 Every stage that runs a network (generate, train, evaluate, transfer) takes `device` ("auto" by default) and
 resolves it here, so a GPU owner gets the GPU without a flag and a CPU-only machine runs the same code. Under
-torchrun each process takes the GPU of its LOCAL_RANK. Where a stage runs is not part of its identity: a result
+torchrun each process takes the GPU of its LOCAL_RANK, made its current device; more processes on a machine than GPUs,
+or one named GPU for several processes, is refused in one line. Where a stage runs is not part of its identity: a result
 computed on one GPU or eight, or on the CPU, lands in the same folder.
 
 No silent CPU for paper-scale work: "auto" falls back to the CPU only for work a CPU finishes. Work a stage names
@@ -96,9 +97,44 @@ def no_gpu_reason() -> str:
     return f"{text}, and {found}; {fix}"
 
 
+def local_world_size() -> int:
+    """How many processes of this run share this machine (LOCAL_WORLD_SIZE, set by torchrun), 1 when unset."""
+    value = os.environ.get("LOCAL_WORLD_SIZE", "1")
+    try:
+        return max(1, int(value))
+    except ValueError:
+        raise FakeitError(f"LOCAL_WORLD_SIZE must be an integer, got {value!r}") from None
+
+
+def cores_per_process() -> int:
+    """This process's share of the machine's cores (the ones it may run on, over LOCAL_WORLD_SIZE), at least 1: the
+    threads a CPU solver or the loader workers may take, whatever torchrun's OMP_NUM_THREADS=1 says."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // local_world_size())
+
+
+def check_one_gpu_per_process(device: str, gpus: int) -> None:
+    """Refuse, in one line, a launch that would put two processes of this machine on one GPU: more processes than
+    GPUs, or one named GPU (`cuda:N`) for several processes. NCCL would fail later with a duplicate-GPU error."""
+    procs = local_world_size()
+    if procs <= 1:
+        return
+    if re.fullmatch(r"cuda:\d+", device):
+        raise FakeitError(f"--device {device} puts all {procs} processes of this machine on one GPU; pass --device auto "
+                          "(each process takes the GPU of its LOCAL_RANK)")
+    if procs > gpus:
+        raise FakeitError(f"{procs} processes on this machine (torchrun --nproc-per-node {procs}) but {gpus} GPU(s) "
+                          f"visible: launch at most {gpus} processes per machine, one per GPU")
+
+
 def resolve_device(device: str = "auto", work: str | None = None) -> str:
-    """The torch device to run on: for "auto" cuda:LOCAL_RANK when CUDA is available, else cpu unless `work` names
-    paper-scale work (then FakeitError saying why there is no GPU); "cuda" needs CUDA."""
+    """The torch device to run on, made this process's current CUDA device (torch.cuda.set_device, so that pinned
+    memory and cuDNN open no context on GPU 0 from every process): for "auto" cuda:LOCAL_RANK when CUDA is available,
+    else cpu unless `work` names paper-scale work (then FakeitError saying why there is no GPU); "cuda" needs CUDA.
+    Several processes per machine need a GPU each (check_one_gpu_per_process)."""
     import torch
 
     check_device(device)
@@ -110,9 +146,15 @@ def resolve_device(device: str = "auto", work: str | None = None) -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise FakeitError(f"device {device!r} asked for, but CUDA is not available here; valid here: auto, cpu. "
                           f"Why: {no_gpu_reason()}")
-    if device in ("auto", "cuda"):
-        return f"cuda:{local_rank() % max(1, torch.cuda.device_count())}"
-    return device
+    if not device.startswith(("auto", "cuda")):
+        return device
+    gpus = torch.cuda.device_count()
+    check_one_gpu_per_process(device, gpus)
+    chosen = f"cuda:{local_rank()}" if device in ("auto", "cuda") else device
+    if int(chosen.split(":")[1]) >= gpus:
+        raise FakeitError(f"device {chosen} asked for, but this process sees {gpus} GPU(s) (cuda:0 to cuda:{gpus - 1})")
+    torch.cuda.set_device(chosen)
+    return chosen
 
 
 @functools.cache
@@ -153,11 +195,16 @@ def precision(device: str, enabled: bool = True) -> str:
 
 def default_workers(device: str) -> int:
     """DataLoader worker processes when none are given: 0 on the CPU (the workers would compete with the model for
-    the same cores), else up to 8 per GPU process, within the machine's cores."""
+    the same cores), else up to 8 per GPU process, within its share of the machine's cores."""
     if not device.startswith("cuda"):
         return 0
-    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
-    return max(1, min(8, (os.cpu_count() or 1) // max(1, per_node)))
+    return min(8, cores_per_process())
+
+
+def training_workers(asked: int) -> int:
+    """Training loader workers of this process: `asked`, within its share of the node's cores less one (the training
+    process itself); 8 processes on a 64-core node: 7 each."""
+    return max(0, min(asked, cores_per_process() - 1))
 
 
 def loader_kwargs(device: str, workers: int | None) -> dict:

@@ -20,6 +20,15 @@ from datetime import timedelta
 from .errors import FakeitError
 
 REDUCE_OPS = ("sum", "max", "min")  # what Ranks.all_reduce combines with
+# How long a process waits in a collective for the others before it gives up, per stage: the longest wait a healthy
+# run makes, with room to spare, so that a hung process frees the node's GPUs within minutes, not after 12 hours.
+STAGE_TIMEOUT_MINUTES = {
+    "train": 30,  # a step (0.3 s at paper scale) or process 0 writing a checkpoint (seconds); a node's first cuDNN tuning
+    "evaluate": 30,  # a batch of 128 images, or process 0 writing results
+    "generate": 60,  # a batch of 50 diffusion steps (~1 min), or process 0 merging 1.28 M manifest rows
+    "transfer": 6 * 60,  # the processes wait at the end for the longest probe (iNaturalist 2018: hours on one GPU)
+}
+DEFAULT_TIMEOUT_MINUTES = 60  # a stage not named
 
 
 def env_rank() -> tuple[int, int, int]:
@@ -58,18 +67,20 @@ class Ranks:
     Use as a context manager (or call close()): a process group it started is destroyed on exit.
     """
 
-    def __init__(self, device: str = "cpu"):
+    def __init__(self, device: str = "cpu", stage: str | None = None, timeout_s: float | None = None):
         self.rank, self.world, self.local_rank = env_rank()
         self.owned = False
         self._dist = None
         self.device = device
+        self.at = "the start"  # where the stage is (an epoch and step), named when a collective gives up
+        minutes = STAGE_TIMEOUT_MINUTES.get(stage or "", DEFAULT_TIMEOUT_MINUTES)
+        self.timeout = timedelta(seconds=timeout_s) if timeout_s is not None else timedelta(minutes=minutes)
         if self.world > 1 and "MASTER_ADDR" in os.environ:
             import torch.distributed as dist
 
             if not dist.is_initialized():
                 backend = "nccl" if device.startswith("cuda") else "gloo"
-                # long timeout: rank 0 may fit a probe or merge manifests while the others wait at a barrier
-                dist.init_process_group(backend, timeout=timedelta(hours=12))
+                dist.init_process_group(backend, timeout=self.timeout)
                 self.owned = True
             self._dist = dist
         else:
@@ -99,14 +110,36 @@ class Ranks:
         """The device this process's collectives move their tensors to."""
         return comm_device(self.backend, self.device, self.local_rank)
 
+    def _collective(self, what: str, call, *args, **kwargs):
+        """`call(*args, **kwargs)`; a collective that fails (another process gone, or waiting past the stage's
+        timeout) raises FakeitError naming this process, the collective and where the stage was."""
+        try:
+            return call(*args, **kwargs)
+        except RuntimeError as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+            raise FakeitError(f"process {self.rank} of {self.world} gave up in a {what} at {self.at}: another process "
+                              f"stopped, failed or hangs (the stage's timeout is {self.timeout}); {first}") from None
+
     def barrier(self) -> None:
         """Wait until every process reaches this point (nothing when not distributed)."""
         if self._dist is None:
             return
         if self.backend == "nccl":  # NCCL's barrier runs on a device: this process's GPU, not a guessed one
-            self._dist.barrier(device_ids=[int(self.comm_device.split(":")[1])])
+            self._collective("barrier", self._dist.barrier, device_ids=[int(self.comm_device.split(":")[1])])
         else:
-            self._dist.barrier()
+            self._collective("barrier", self._dist.barrier)
+
+    def agree(self, value: bool) -> bool:
+        """Process 0's `value` on every process (`value` itself when not distributed). Whatever decides whether to
+        enter a collective (a finished marker, a cached file) is looked at by process 0 alone and shared: with NFS
+        attribute caches two processes can see a file differently, and one entering a collective alone waits forever."""
+        import torch
+
+        if self._dist is None:
+            return bool(value)
+        flag = torch.tensor([1 if value else 0], dtype=torch.int64).to(self.comm_device)
+        self._collective("broadcast", self._dist.broadcast, flag, src=0)
+        return bool(flag.cpu()[0])
 
     def all_reduce(self, tensor, op: str = "sum"):
         """`tensor` combined element-wise over every process (sum, max or min), on `tensor`'s device; a copy of
@@ -116,7 +149,7 @@ class Ranks:
         if self._dist is None:
             return tensor.clone()
         x = tensor.to(self.comm_device, copy=True)
-        self._dist.all_reduce(x, op=getattr(self._dist.ReduceOp, op.upper()))
+        self._collective("all_reduce", self._dist.all_reduce, x, op=getattr(self._dist.ReduceOp, op.upper()))
         return x.to(tensor.device)
 
     def gather(self, part, n: int):
@@ -131,7 +164,7 @@ class Ranks:
         padded[: len(part)] = part
         padded = padded.to(self.comm_device)
         parts = [torch.empty_like(padded) for _ in range(self.world)]
-        self._dist.all_gather(parts, padded)
+        self._collective("all_gather", self._dist.all_gather, parts, padded)
         out = torch.empty((n, *part.shape[1:]), dtype=part.dtype, device=part.device)
         for r, p in enumerate(parts):
             rows = len(shard(n, r, self.world))

@@ -148,6 +148,8 @@ class ImageListDataset(torch.utils.data.Dataset):
 
     @property
     def targets(self) -> list[int]:
+        if isinstance(self.samples, SampleTable):
+            return self.samples.labels.tolist()
         return [label for _, label in self.samples]
 
 
@@ -275,7 +277,104 @@ def folder_samples(root: Path, folder_to_label: dict[str, int] | None = None) ->
     return samples, folders
 
 
-def training_samples(root: Path | str, class_set=None) -> tuple[list[tuple[str, int]], int]:
+class SampleTable:
+    """(image, label) pairs held in a few numpy arrays instead of a list of Python objects: 68 bytes a sample held
+    instead of 2,749 for a shard clone's manifest (benchmarks/manifest_memory.py), and DataLoader workers forked from
+    the training process share
+    its pages (reading a Python object writes its reference count, which copies the page into every worker that
+    touches it). A sequence of (path, label), or (shards.Member, label) for a clone stored as tar shards."""
+
+    def __init__(self, prefix: str, names: np.ndarray, starts: np.ndarray, labels: np.ndarray, shard: np.ndarray,
+                 shards: list[str], offsets: np.ndarray, lengths: np.ndarray):
+        self.prefix, self.names, self.starts, self.labels = prefix, names, starts, labels
+        self.shard, self.shards, self.offsets, self.lengths = shard, shards, offsets, lengths
+
+    @classmethod
+    def build(cls, prefix: str, entries) -> SampleTable:
+        """A table of `entries`: (name relative to `prefix`, label, shard path or None, offset, length) tuples."""
+        from array import array
+
+        names, starts, labels, shard, offsets, lengths = bytearray(), array("q", [0]), array("q"), array("i"), array("q"), array("q")
+        shard_ids: dict[str, int] = {}
+        for name, label, shard_path, offset, length in entries:
+            names += name.encode()
+            starts.append(len(names))
+            labels.append(label)
+            shard.append(-1 if shard_path is None else shard_ids.setdefault(shard_path, len(shard_ids)))
+            offsets.append(offset)
+            lengths.append(length)
+        arr = lambda a, dtype: np.frombuffer(a, dtype=dtype).copy() if len(a) else np.zeros(0, dtype)  # noqa: E731
+        return cls(prefix, arr(names, np.uint8), arr(starts, np.int64), arr(labels, np.int64), arr(shard, np.int32),
+                   list(shard_ids), arr(offsets, np.int64), arr(lengths, np.int64))
+
+    @classmethod
+    def from_pairs(cls, pairs) -> SampleTable:
+        """A table of (path, label) pairs (or (shards.Member, label))."""
+        from .shards import Member
+
+        return cls.build("", ((m.name, label, m.shard, m.offset, m.length) if isinstance(m, Member) else (str(m), label, None, 0, 0)
+                              for m, label in pairs))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        from .shards import Member
+
+        i = int(i)
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"sample {i} of {len(self)}")
+        i %= len(self)
+        name = self.names[self.starts[i]: self.starts[i + 1]].tobytes().decode()
+        label = int(self.labels[i])
+        s = int(self.shard[i])
+        if s >= 0:
+            return Member(self.shards[s], int(self.offsets[i]), int(self.lengths[i]), name), label
+        return (str(Path(self.prefix) / name) if self.prefix else name), label
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def subset(self, positions) -> SampleTable:
+        """The samples at `positions`, in that order."""
+        return SampleTable.build(self.prefix, (self._entry(i) for i in positions))
+
+    def _entry(self, i: int) -> tuple:
+        s = int(self.shard[i])
+        return (self.names[self.starts[i]: self.starts[i + 1]].tobytes().decode(), int(self.labels[i]),
+                None if s < 0 else self.shards[s], int(self.offsets[i]), int(self.lengths[i]))
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes its arrays hold."""
+        return sum(a.nbytes for a in (self.names, self.starts, self.labels, self.shard, self.offsets, self.lengths))
+
+
+def manifest_samples(root: Path) -> SampleTable:
+    """The (image, label) samples of a clone's manifest.jsonl as a SampleTable, read row by row (the rows themselves,
+    ~2.2 KB each as Python dicts, are never all held at once)."""
+    path = Path(root) / "manifest.jsonl"
+
+    def entries():
+        with open(path) as f:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                    name, label = str(row["path"]), int(row["class_index"])
+                    if "shard" in row:
+                        shard = os.path.normpath(os.path.join(root, row["shard"]))
+                        yield name, label, shard, int(row["offset"]), int(row["length"])
+                    else:
+                        yield name, label, None, 0, 0
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+                    raise FakeitError(f"{path} line {lineno} is not a manifest row with path and class_index: {e}") from None
+
+    return SampleTable.build(str(root), entries())
+
+
+def training_samples(root: Path | str, class_set=None) -> tuple[SampleTable, int]:
     """(image, label) pairs of a training dataset folder and the number of classes of its label space; an image is a
     file path, or a `shards.Member` for a clone stored as tar shards.
 
@@ -284,21 +383,20 @@ def training_samples(root: Path | str, class_set=None) -> tuple[list[tuple[str, 
     """
     root = _existing_dir(root, "dataset")
     if (root / "manifest.jsonl").exists():
-        rows = read_manifest(root)
-        if not rows:
+        samples = manifest_samples(root)
+        if not len(samples):
             raise FakeitError(f"{root / 'manifest.jsonl'} is empty")
-        samples = [(image_source(root, r), r["class_index"]) for r in rows]
-        top = max(label for _, label in samples)
+        top = int(samples.labels.max())
         num_classes = len(class_set) if class_set is not None else top + 1
-        if top >= num_classes or min(label for _, label in samples) < 0:
+        if top >= num_classes or int(samples.labels.min()) < 0:
             raise FakeitError(f"{root}/manifest.jsonl has class_index {top}, outside class set {class_set.name} (0..{num_classes - 1})")
         return samples, num_classes
     if class_set is not None:
         mapping = {c.folder: c.index for c in class_set}
         samples, _ = folder_samples(root, mapping)
-        return samples, len(class_set)
+        return SampleTable.from_pairs(samples), len(class_set)
     samples, folders = folder_samples(root)
-    return samples, len(folders)
+    return SampleTable.from_pairs(samples), len(folders)
 
 
 @dataclass(frozen=True)

@@ -222,28 +222,13 @@ def provenance(loaded) -> dict:
     }
 
 
-def evaluate(config: EvalConfig, out: Path | str | None = None) -> dict:
-    """Results of a checkpoint on a suite (computed, or loaded when its folder is done); written to results.json."""
-    from .. import __version__
-    from ..core.devices import precision, prepare_for_inference, resolve_device
-    from ..core.distributed import Ranks
+def eval_sets(config: EvalConfig, loaded) -> dict:
+    """name -> (dataset, its class keys, where it comes from) of the suite's test sets, through the model's eval
+    transform."""
     from ..datasets.images import ImageListDataset, imagenet_eval_set
     from ..training.augment import eval_transform
-    from ..training.models import load_model, model_class_set, sha256_file
+    from ..training.models import model_class_set
 
-    t0 = time.perf_counter()
-    config.validate()
-    if not Path(config.checkpoint).is_file():
-        raise FakeitError(f"checkpoint {config.checkpoint} does not exist")
-    sha = sha256_file(config.checkpoint)
-    # check the model (and its class set, which names the result) before any image is read
-    loaded = load_model(config.checkpoint, config.class_set)
-    model_class_set(loaded)
-    keyed = config.identity(sha, loaded.meta.get("class_set"))
-    folder = Path(out) if out else results_folder(config, sha, loaded.meta.get("class_set"))
-    if is_done(folder):
-        claim_folder(folder, keyed)  # refuses a folder holding another model's or settings' results
-        return load_results(folder / RESULTS, sha256=sha)
     meta = loaded.meta
     transform = eval_transform(meta["eval_resize"], meta["eval_crop"], tuple(meta["mean"]), tuple(meta["std"]))
     sets = {}
@@ -265,10 +250,41 @@ def evaluate(config: EvalConfig, out: Path | str | None = None) -> dict:
         wnids = [c.wnid for c in load_class_set("fashion-mnist")]
         for name, shift in SHIFTS.items():
             sets[name] = (as_dataset(shifted_test(name), transform, name), wnids, f"fashion-mnist test, {shift.rule}")
-    device = resolve_device(config.device)
+    return sets
+
+
+def evaluate(config: EvalConfig, out: Path | str | None = None) -> dict:
+    """Results of a checkpoint on a suite (computed, or loaded when its folder is done); written to results.json."""
+    from .. import __version__
+    from ..core.devices import precision, prepare_for_inference, resolve_device
+    from ..core.distributed import Ranks
+    from ..training.models import load_model, model_class_set, sha256_file
+
+    t0 = time.perf_counter()
+    config.validate()
+    if not Path(config.checkpoint).is_file():
+        raise FakeitError(f"checkpoint {config.checkpoint} does not exist")
+    sha = sha256_file(config.checkpoint)
+    # check the model (and its class set, which names the result) before any image is read
+    loaded = load_model(config.checkpoint, config.class_set)
+    model_class_set(loaded)
+    keyed = config.identity(sha, loaded.meta.get("class_set"))
+    folder = Path(out) if out else results_folder(config, sha, loaded.meta.get("class_set"))
+    # ImageNet's test sets through a ResNet-50: hours on a CPU, so "auto" does not fall back to it silently
+    device = resolve_device(config.device, "evaluating on the ImageNet test sets" if config.suite == "imagenet" else None)
+    ranks = Ranks(device, stage="evaluate")
+    if ranks.agree(is_done(folder)):  # process 0 looks, every process follows (Ranks.agree)
+        ranks.close()
+        claim_folder(folder, keyed)  # refuses a folder holding another model's or settings' results
+        return load_results(folder / RESULTS, sha256=sha)
+    try:
+        sets = eval_sets(config, loaded)
+    except BaseException:
+        ranks.close()  # a process group left open makes torchrun report an abort
+        raise
     results = {"suite": config.suite, "model": provenance(loaded), "datasets": {}, "fakeit_version": __version__,
                "torch_version": torch.__version__, "precision": precision(device, config.amp)}
-    with Ranks(device) as ranks:
+    with ranks:
         if ranks.rank == 0:
             claim_explained(folder, keyed, explain=out is None)
         loaded.model = prepare_for_inference(loaded.model, device)

@@ -17,7 +17,10 @@ Suites:
   `out_of_domain_average` refuses it.
 
 Feature extraction runs on the GPU when there is one (fp16 autocast, pinned-memory workers) and, under torchrun, is
-sharded over the processes and gathered; process 0 fits the probes while the others wait.
+sharded over the processes and gathered; the probes are then spread over the processes (the largest data sets
+first, each to the least busy process), each on its own GPU and its share of the machine's cores. Each data set's
+result is written (atomically, under `datasets/` of the results folder) as soon as its probe is fitted, so a stopped
+run resumes with the data sets still to do.
 """
 
 from __future__ import annotations
@@ -199,17 +202,23 @@ def extract_features(enc: torch.nn.Module, dataset, batch_size: int = 128, worke
     return x[y >= 0], y[y >= 0]
 
 
-def cached_features(enc, sha256: str, key: dict, dataset, config: TransferConfig, ranks=None,
-                    device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """Features of a dataset split, extracted once per (checkpoint sha256, dataset key) and cached on disk."""
-    from ..core.devices import precision
+def feature_path(sha256: str, key: dict) -> Path:
+    """Where the features of a dataset split (`key`: its dataset, split and content) through an encoder are cached."""
+    key = {**key, "code": code_version("fakeit_lib.evaluation.transfer")}  # features made by other code are never reused
+    return output_root() / "features" / f"{sha256[:16]}-{key['dataset']}-{key['split']}-{config_hash(key, 10)}.pt"
 
-    # features made by other code, or in another precision (bf16 on one CPU, float32 on another), are never reused
-    key = {**key, "code": code_version("fakeit_lib.evaluation.transfer"), "precision": precision(device)}
-    path = output_root() / "features" / f"{sha256[:16]}-{key['dataset']}-{key['split']}-{config_hash(key, 10)}.pt"
+
+def cached_features(enc, sha256: str, key: dict, dataset, config: TransferConfig, ranks=None,
+                    device: str = "cpu", load: bool = True) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Features of a dataset split, extracted once per (checkpoint sha256, dataset key) and cached on disk; with
+    `load` False, only made sure to be cached (None returned). Process 0 alone decides whether the cache holds them."""
+    path = feature_path(sha256, key)
     if ranks is not None:
-        ranks.barrier()  # every process sees the same cache state
-    if path.exists():
+        ranks.barrier()  # a file process 0 wrote before this point is there for every process
+    cached = ranks.agree(path.exists()) if ranks is not None else path.exists()
+    if cached:
+        if not load:
+            return None
         obj = torch.load(path, map_location="cpu", weights_only=True)
         return obj["x"], obj["y"]
     x, y = extract_features(enc, dataset, config.batch_size, config.workers, f"{key['dataset']}/{key['split']}", device, ranks)
@@ -217,7 +226,19 @@ def cached_features(enc, sha256: str, key: dict, dataset, config: TransferConfig
         buf = io.BytesIO()
         torch.save({"x": x, "y": y}, buf)
         atomic_write_bytes(path, buf.getvalue())
-    return x, y
+    return (x, y) if load else None
+
+
+def probe_owners(sizes: dict[str, int], world: int) -> dict[str, int]:
+    """Which process fits each data set's probe: the largest first, each to the process with the least work so far
+    (work counted in training images), so that no process waits long for another."""
+    load = [0] * world
+    owners = {}
+    for name in sorted(sizes, key=lambda n: (-sizes[n], n)):
+        r = min(range(world), key=lambda i: (load[i], i))
+        owners[name] = r
+        load[r] += max(1, sizes[name])
+    return owners
 
 
 # --------------------------------------------------------------------------------------------- driver
@@ -314,15 +335,19 @@ def probe_features(xtr, ytr, xte, yte, config: TransferConfig, device: str = "cp
                         solver=solver, norm=s["norms"][solver], split=s["split"], sgd=config.sgd(), device=device)
 
 
+PER_DATASET = "datasets"  # a results folder's subfolder: one JSON per data set probed, written as each finishes
+
+
 def transfer(config: TransferConfig, out: Path | str | None = None) -> dict:
-    """Linear-probe results of a checkpoint's encoder on a suite (computed, or loaded when done)."""
+    """Linear-probe results of a checkpoint's encoder on a suite (computed, or loaded when done). Each data set's
+    result is written as soon as it is fitted, so a stopped run resumes with the data sets still to do; under
+    torchrun the features are extracted by every process and the probes spread over the processes."""
     from .. import __version__
     from ..core.devices import precision, prepare_for_inference, resolve_device
     from ..core.distributed import Ranks
     from ..training.augment import eval_transform
     from ..training.models import encoder
     from .evaluate import load_results, provenance
-    from .repmetrics import representation_metrics
 
     t0 = time.perf_counter()
     config.validate()
@@ -332,47 +357,79 @@ def transfer(config: TransferConfig, out: Path | str | None = None) -> dict:
     loaded, sha = load_encoder(config.checkpoint, config.seed, config.random_init)
     keyed = config.identity(sha)
     folder = Path(out) if out else results_folder(config, known)
-    if is_done(folder):
-        claim_folder(folder, keyed)  # refuses a folder holding another model's or settings' results
-        return load_results(folder / RESULTS, sha256=sha)
-    meta = loaded.meta
-    if config.suite == "paper":
-        transform, roots = authors_transform(), config.roots()
-        cog = {"cog_levels_file": config.cog_levels_file, "cog_splits_file": config.cog_splits_file}
-        splits = {n: paper_splits(n, r, transform, config.seed, config.check_sizes, **(cog if n in COG_LEVELS else {}))
-                  for n, r in roots.items()}
-    else:
-        transform = eval_transform(meta["eval_resize"], meta["eval_crop"], tuple(meta["mean"]), tuple(meta["std"]))
-        splits = {name: mini_splits(name, transform, config) for name in config.mini_sets}
-        roots = {name: _MINI[name].source for name in config.mini_sets}
-    device = resolve_device(config.device)
-    enc = prepare_for_inference(encoder(loaded.model), device)
-    results = {"suite": config.suite, "model": provenance(loaded), "datasets": {}, "fakeit_version": __version__,
-               "precision": precision(device)}
-    with Ranks(device) as ranks:
+    # the paper suite's probes of ImageNet-scale features: days on a CPU, so "auto" does not fall back to it silently
+    work = "probing the paper suite's transfer datasets" if config.suite == "paper" else None
+    device = resolve_device(config.device, work)
+    with Ranks(device, stage="transfer") as ranks:
+        if ranks.agree(is_done(folder)):  # process 0 looks, every process follows (Ranks.agree)
+            claim_folder(folder, keyed)  # refuses a folder holding another model's or settings' results
+            return load_results(folder / RESULTS, sha256=sha)
+        meta = loaded.meta
+        if config.suite == "paper":
+            transform, roots = authors_transform(), config.roots()
+            cog = {"cog_levels_file": config.cog_levels_file, "cog_splits_file": config.cog_splits_file}
+            splits = {n: paper_splits(n, r, transform, config.seed, config.check_sizes, **(cog if n in COG_LEVELS else {}))
+                      for n, r in roots.items()}
+        else:
+            transform = eval_transform(meta["eval_resize"], meta["eval_crop"], tuple(meta["mean"]), tuple(meta["std"]))
+            splits = {name: mini_splits(name, transform, config) for name in config.mini_sets}
+            roots = {name: _MINI[name].source for name in config.mini_sets}
         if ranks.rank == 0:
             claim_explained(folder, keyed, explain=out is None)
-        for name, (train_ds, test_ds) in splits.items():
+        ranks.barrier()
+        keys = {}
+        for name in splits:
             root_key = f"{'cog' if name in COG_LEVELS else name}_root"
             key = {"dataset": name, "root": root_identity(root_key, roots[name]) if config.suite == "paper" else roots[name],
                    "transform": "authors-224" if config.suite == "paper" else [meta["eval_resize"], meta["eval_crop"]],
-                   "seed": config.seed if name == "eurosat" else None}
+                   "seed": config.seed if name == "eurosat" else None,
+                   # features made in another precision (bf16 on one CPU, float32 on another) are never reused
+                   "precision": precision(device)}
             if name in COG_LEVELS and config.suite == "paper":  # the images of a level are those its split file names
                 key["splits"] = data_identity(config.cog_splits_file) if config.cog_splits_file else None
             if config.suite == "mini":  # the data's own content: another machine's data is never taken for this one's
                 key["content_sha256"] = content_sha256(name)
-            xtr, ytr = cached_features(enc, sha, {**key, "split": "train"}, train_ds, config, ranks, device)
-            xte, yte = cached_features(enc, sha, {**key, "split": "test"}, test_ds, config, ranks, device)
-            if ranks.rank == 0:
-                probe = probe_features(xtr, ytr, xte, yte, config, device)
-                results["datasets"][name] = {**probe, "root": roots[name], "feature_dim": int(xtr.shape[1]),
-                                             **({"content_sha256": key["content_sha256"]} if "content_sha256" in key else {}),
-                                             "repmetrics_test": representation_metrics(xte, yte)}
+            keys[name] = key
+        # data sets probed by an earlier, stopped run of this folder are kept (the folder is claimed by this config)
+        todo = [name for name in splits if not ranks.agree((folder / PER_DATASET / f"{name}.json").is_file())]
+        enc = prepare_for_inference(encoder(loaded.model), device) if todo else None
+        for name in todo:  # every process extracts its shard of every split still to probe (process 0 caches them)
+            for split, ds in zip(("train", "test"), splits[name]):
+                cached_features(enc, sha, {**keys[name], "split": split}, ds, config, ranks, device, load=False)
+        ranks.barrier()  # every cache file written
+        owners = probe_owners({name: len(splits[name][0]) for name in todo}, ranks.world)
+        for name in todo:
+            if owners[name] == ranks.rank:
+                atomic_write_json(folder / PER_DATASET / f"{name}.json",
+                                  probe_dataset(name, sha, keys[name], roots[name], config, device, ranks.rank))
+        ranks.barrier()  # every probe written
         if ranks.rank == 0:
+            results = {"suite": config.suite, "model": provenance(loaded), "fakeit_version": __version__,
+                       "precision": precision(device), "datasets": {n: json.loads((folder / PER_DATASET / f"{n}.json").read_text()) for n in splits}}
             atomic_write_json(folder / RESULTS, results)
             mark_done(folder, {"datasets": list(results["datasets"]), "seconds": round(time.perf_counter() - t0, 1)})
         ranks.barrier()
-    return results if ranks.rank == 0 else load_results(folder / RESULTS, sha256=sha)
+    return load_results(folder / RESULTS, sha256=sha)
+
+
+def probe_dataset(name: str, sha: str, key: dict, root: str, config: TransferConfig, device: str, rank: int) -> dict:
+    """One data set's probe result from its cached features (the solver's threads: this process's share of the
+    machine's cores, not torchrun's OMP_NUM_THREADS=1)."""
+    from ..core.devices import cores_per_process
+    from .repmetrics import representation_metrics
+
+    train_x = torch.load(feature_path(sha, {**key, "split": "train"}), map_location="cpu", weights_only=True)
+    test_x = torch.load(feature_path(sha, {**key, "split": "test"}), map_location="cpu", weights_only=True)
+    xtr, ytr, xte, yte = train_x["x"], train_x["y"], test_x["x"], test_x["y"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cores_per_process())
+    try:
+        probe = probe_features(xtr, ytr, xte, yte, config, device)
+    finally:
+        torch.set_num_threads(threads)
+    return {**probe, "root": root, "feature_dim": int(xtr.shape[1]),
+            **({"content_sha256": key["content_sha256"]} if "content_sha256" in key else {}),
+            "repmetrics_test": representation_metrics(xte, yte), "probed_by_process": rank}
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

@@ -10,8 +10,11 @@ to download) is left to the notebooks, which say what is missing.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from ..core.errors import FakeitError
@@ -34,6 +37,62 @@ def launch_argv(stage: Stage) -> list[str]:
     return head[words[0]] + words[1:]
 
 
+STOP_GRACE_S = 60.0  # how long a stopped torchrun may take to stop its ranks (it gives them 30 s) before it is killed
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes below `pid` (Linux: /proc/<pid>/task/*/children), deepest last; [] where /proc has no such file."""
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*/children"):
+            try:
+                kids = [int(k) for k in task.read_text().split()]
+            except (OSError, ValueError):
+                continue
+            found.extend(kids)
+            frontier.extend(kids)
+    return found
+
+
+def run_command(argv: list[str], cwd: Path | None = None, grace: float = STOP_GRACE_S) -> int:
+    """Run `argv` (torchrun and its ranks) to its end and return its exit code. When this process is stopped meanwhile
+    (SIGTERM turned into an exception by the book's runner, Ctrl-C), the signal is passed on to the command, which for
+    torchrun passes it on to every rank (each in a session of its own, out of reach of a signal to this process
+    group), and the command is given `grace` seconds to end; whatever still runs below it after that is killed."""
+    proc = subprocess.Popen(argv, cwd=cwd)
+    try:
+        return proc.wait()
+    except BaseException as stop:
+        signum = signal.SIGINT if isinstance(stop, KeyboardInterrupt) else signal.SIGTERM
+        below = {pid: _started(pid) for pid in descendants(proc.pid)}  # the ranks, found while torchrun still holds them
+        proc.send_signal(signum)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        deadline = time.monotonic() + 5  # ranks torchrun did not reap: they were told; give them a moment, then kill
+        for pid, started in below.items():
+            while _started(pid) == started and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _started(pid) == started:  # the same process (not another under a reused pid), still running
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        raise
+
+
+def _started(pid: int) -> int | None:
+    """The start time of a running process (/proc/<pid>/stat), None when it is gone or a zombie."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else int(fields[19])
+
+
 def run_stages(p: dict, gpus: int, cwd: Path | None = None, log=print, dry_run: bool = False) -> list[Stage]:
     """Run every stage of the preset's plan that is still to do, in order, each over `gpus` processes; returns the
     stages run (with `dry_run`: the stages that would run first, without running them). Raises FakeitError naming the
@@ -49,9 +108,9 @@ def run_stages(p: dict, gpus: int, cwd: Path | None = None, log=print, dry_run: 
         stage = todo[0]
         tried.add((stage.step, stage.what))
         log(f"launching {stage.step} {stage.what}: {command_text(stage)}")
-        proc = subprocess.run(launch_argv(stage), cwd=cwd)
-        if proc.returncode != 0:
-            raise FakeitError(f"stage {stage.step} {stage.what!r} failed (exit {proc.returncode}): {command_text(stage)}")
+        code = run_command(launch_argv(stage), cwd=cwd)
+        if code != 0:
+            raise FakeitError(f"stage {stage.step} {stage.what!r} failed (exit {code}): {command_text(stage)}")
         after = next((s for s in plan(p, gpus) if (s.step, s.what) == (stage.step, stage.what)), None)
         if after is None or after.done is not True:
             raise FakeitError(f"stage {stage.step} {stage.what!r} ran but its output is not finished: {command_text(stage)}")

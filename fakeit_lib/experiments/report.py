@@ -31,7 +31,7 @@ def plan_text(preset: str, stages: list[Stage], p: PresetParams, rates: Rates, c
     gpu_hours = sum(s.gpu_hours for s in stages)
     lines += ["", f"total: ~{hours:,.0f} hours on {gpus} GPU{'s' if gpus > 1 else ''} (~{gpu_hours:,.0f} GPU-hours; "
               f"{todo:,.0f} hours still to run), ~{disk:,.0f} GB", ""]
-    lines += [reading_text(stages), "", artefacts_text(p), "", slurm_array(stages, cluster.cores), "",
+    lines += [reading_text(stages), "", artefacts_text(p), "", slurm_array(stages), "",
               cost_model_text(p, rates, cluster, assumed)]
     return "\n".join(lines)
 
@@ -71,30 +71,36 @@ def artefacts_text(p: dict | PresetParams) -> str:
     return "\n".join(lines) if len(lines) > 1 else "No file from outside this repository."
 
 
-def slurm_array(stages: list[Stage], cores: int) -> str:
-    """A Slurm batch script running the generation stages still to do as one array, a task per stage on one node of
-    the stages' GPUs and `cores` CPU cores."""
+def slurm_array(stages: list[Stage]) -> str:
+    """A Slurm batch script running the generation stages still to do as one array, a task per stage on one whole node
+    (its GPUs and every core it has, whatever cores the plan assumed), requeued before its time limit."""
     todo = [s for s in stages if s.step == "generate" and s.done is False]
     if not todo:
         return "No generation stage is left to run: no Slurm array to print."
     gpus = todo[0].gpus
-    cases = [f"  {i}) {command_text(s)} ;;" for i, s in enumerate(todo)]
+    cases = [f"  {i}) {command_text(s)} & ;;" for i, s in enumerate(todo)]  # in the background: the trap can run
     return "\n".join([
         f"One Slurm array for the {len(todo)} generation stage(s) still to run (save as generate.sbatch, then `sbatch "
-        "generate.sbatch`; each task resumes where it stopped when requeued):",
+        "generate.sbatch`; 15 minutes before the time limit a task stops its ranks and requeues itself, and resumes "
+        "where it stopped):",
         "#!/bin/bash",
         "#SBATCH --job-name=fakeit-generate",
         f"#SBATCH --array=0-{len(todo) - 1}",
         "#SBATCH --nodes=1",
         f"#SBATCH --gpus-per-node={gpus}",
-        f"#SBATCH --cpus-per-task={cores}",
+        "#SBATCH --exclusive",
         "#SBATCH --time=24:00:00",
         "#SBATCH --requeue",
+        "#SBATCH --signal=B:USR1@900",
         "#SBATCH --output=%x-%A_%a.out",
         "set -euo pipefail",
+        'requeue() { kill -TERM "$RUN" 2>/dev/null || true; wait "$RUN" || true; scontrol requeue "$SLURM_JOB_ID"; exit 0; }',
+        "trap requeue USR1",
         'case "$SLURM_ARRAY_TASK_ID" in',
         *cases,
         "esac",
+        "RUN=$!",
+        'wait "$RUN"',
     ])
 
 

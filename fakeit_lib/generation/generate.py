@@ -104,7 +104,7 @@ def _draw(folder: Path, config: GenerateConfig, recorded: dict, class_set, promp
     summary = {"images": len(jobs), "classes": len(class_set), "generator": config.generator, "revision": gen.revision,
                "drawn": sum(len(b.jobs) for b in batches), "storage": config.storage,
                **({"shards": len(shards)} if shards is not None else {})}
-    with Ranks(gen.device) as ranks:
+    with Ranks(gen.device, stage="generate") as ranks:
         if ranks.rank == 0 and not any(folder.glob("manifest*.jsonl")):
             note = store.recompute_note(folder, recorded)
             if note:

@@ -13,6 +13,7 @@ crops of an uninterrupted one, as with the worker loader.
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import numpy as np
@@ -29,14 +30,15 @@ class EpochSampler(torch.utils.data.Sampler):
     """Yields (epoch, index) keys in the order of a DistributedSampler, for a SeededAugmentation dataset."""
 
     def __init__(self, sampler):
-        self.sampler, self.epoch = sampler, 0
+        self.sampler, self.epoch, self.start = sampler, 0, 0
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """Draw epoch `epoch`'s order, from its `start`-th item on (a run resumed within the epoch)."""
+        self.epoch, self.start = epoch, start
         self.sampler.set_epoch(epoch)
 
     def __iter__(self):
-        return ((self.epoch, i) for i in self.sampler)
+        return ((self.epoch, i) for i in itertools.islice(self.sampler, self.start, None))
 
     def __len__(self) -> int:
         return len(self.sampler)
@@ -146,9 +148,10 @@ class MemoryLoader:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self):
-        order = torch.tensor([i for _, i in self.sampler])
-        for b in range(len(self)):
-            idx = order[b * self.batch_size: (b + 1) * self.batch_size]
+        order = torch.tensor([i for _, i in self.sampler], dtype=torch.long)
+        first = self.sampler.start // self.batch_size  # batches done before a resume within the epoch
+        for b in range(first, len(self)):
+            idx = order[(b - first) * self.batch_size: (b - first + 1) * self.batch_size]
             g = torch.Generator().manual_seed(_sample_seed(self.seed, self.sampler.epoch, b))
             yield self.transform(self.images[idx], g), self.labels[idx]
 

@@ -42,7 +42,7 @@ def param_groups(model: nn.Module, config) -> list[dict]:
 
 
 # where and how fast a run goes, not what it learns; the data counts by its content (`data_content`), not its path
-NOT_IDENTITY = ("device", "workers", "prefetch", "data")
+NOT_IDENTITY = ("device", "workers", "prefetch", "data", "checkpoint_minutes")
 
 
 def resolved_config(config):

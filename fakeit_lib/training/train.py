@@ -90,12 +90,15 @@ class TrainConfig:
     colour_ops: str = "device"  # loader workers: where colour jitter, grey-scale, blur, solarisation and normalisation
     # run: device (batched on the training device; workers decode, crop and flip: 1.6x the images per core,
     # benchmarks/loader.py) or workers (PIL per image, as trex multi_crop.py); training/augment.py
-    workers: int = 14  # DataLoader worker processes per training process (not part of the run's identity): an A100 takes
+    workers: int = 14  # DataLoader worker processes per training process, at most: fewer when this process's share
+    # of the node's cores is smaller (devices.training_workers; not part of the run's identity): an A100 takes
     # ~1,000 samples/s, a worker gives ~75 (data/paper_costs.yaml, multicrop_synthetic_per_core), so 14 feed it;
     # trex main.py: 12 (PIL in the workers)
     prefetch: int = 4  # batches each worker prepares ahead; trex main.py: 4 (not part of the run's identity)
     device: str = "auto"  # auto: cuda:LOCAL_RANK when CUDA is available, else cpu (not part of the run's identity)
     threads: int | None = None  # torch CPU threads per training process (None: torch's default, all cores)
+    checkpoint_minutes: float = 20.0  # also save the checkpoint within an epoch after this much wall time (a 50x clone's
+    # epoch is hours); a stop signal (SIGTERM, Slurm's USR1) saves it at once. Not part of the run's identity
     seed: int = 0  # seeds initialisation, sampling and augmentation
 
     def validate(self) -> None:
@@ -120,6 +123,8 @@ class TrainConfig:
             raise FakeitError(f"parameter colour_ops={self.colour_ops!r} is not valid; valid: {', '.join(COLOUR)}")
         if self.prefetch < 1:
             raise FakeitError(f"parameter prefetch={self.prefetch} must be at least 1")
+        if not self.checkpoint_minutes >= 0:
+            raise FakeitError(f"parameter checkpoint_minutes={self.checkpoint_minutes} must be >= 0")
         if self.threads is not None and self.threads < 1:
             raise FakeitError(f"parameter threads={self.threads} must be at least 1 or null")
         if self.images_per_class is not None and self.images_per_class < 1:
@@ -185,11 +190,11 @@ def training_dataset(config: TrainConfig):
     samples, num_classes = training_samples(config.data, class_set)
     if config.images_per_class is not None:
         kept, seen = [], {}
-        for path, label in samples:
+        for i, label in enumerate(samples.labels.tolist()):
             if seen.get(label, 0) < config.images_per_class:
-                kept.append((path, label))
+                kept.append(i)
                 seen[label] = seen.get(label, 0) + 1
-        samples = kept
+        samples = samples.subset(kept)  # still arrays that forked loader workers share (datasets.images.SampleTable)
     transform = MultiCrop(
         config.global_crops, config.global_size, tuple(config.global_scale), config.local_crops,
         config.local_size, tuple(config.local_scale), tuple(config.mean), tuple(config.std), colour=config.colour_ops,
@@ -200,6 +205,57 @@ def training_dataset(config: TrainConfig):
 def run_folder(config: TrainConfig) -> Path:
     """The default run folder of a config: `<output root>/train-<dataset>-<arch>-<hash of its identity>`."""
     return stage_dir(f"train-{Path(os.path.normpath(config.data)).name}-{config.arch}", identity(config))
+
+
+CHECK_STEPS = 20  # under torchrun, steps between two looks at a stop signal and the checkpoint's wall time
+
+
+class StopRequest:
+    """SIGTERM (torchrun passes a stop on, Slurm sends it at the end) and SIGUSR1 (Slurm's warning before the time
+    limit, --signal) noted instead of ending the process, so that training saves its checkpoint first. Installed only
+    in the main thread and only where nothing else handles these signals; `restore` puts the handlers back."""
+
+    SIGNALS = ("SIGTERM", "SIGUSR1")
+
+    def __init__(self):
+        import signal
+        import threading
+
+        self.signum, self.previous = None, {}
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for name in self.SIGNALS:
+            sig = getattr(signal, name, None)
+            if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:
+                self.previous[sig] = signal.signal(sig, self._note)
+
+    def _note(self, signum, frame) -> None:
+        self.signum = signum
+
+    def restore(self) -> None:
+        import signal
+
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        self.previous = {}
+
+    def end_if_asked(self, ranks, where: str) -> None:
+        """Raise Stopped (checkpoint saved) when process 0 was asked to stop; every process follows it."""
+        from ..core.errors import Stopped
+
+        import signal
+
+        if ranks.agree(self.signum is not None):
+            signum = self.signum or signal.SIGTERM
+            self.restore()
+            ranks.close()
+            raise Stopped(f"stopped by {signal.Signals(signum).name} at {where}; the checkpoint is saved: run the same "
+                          "command to resume", signum)
+
+
+def loss_scaling(device_type: str, amp: bool) -> bool:
+    """Whether training scales its loss (a GradScaler): fp16 autocast on CUDA only."""
+    return device_type == "cuda" and amp
 
 
 def _checkpoint_bytes(obj: dict) -> bytes:
@@ -219,11 +275,11 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
     # 224 px crops (the paper recipe): days on a CPU, so "auto" does not fall back to it silently
     work = f"training at {config.global_size} px crops (the paper recipe's size)" if config.global_size >= PAPER_CROP else None
     device = torch.device(resolve_device(config.device, work))
-    ranks = Ranks(str(device))
+    ranks = Ranks(str(device), stage="train")
     dataset, class_set, num_classes = training_dataset(config)
     folder = Path(out) if out else run_folder(config)
     recorded = identity(config)
-    if is_done(folder):
+    if ranks.agree(is_done(folder)):  # process 0 looks, every process follows (distributed.Ranks.agree)
         claim_folder(folder, recorded)  # a finished run is reused only for the same config
         ranks.close()
         return folder
@@ -244,26 +300,34 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # trex main.py; same state-dict keys as BatchNorm
     if config.amp:  # channels-last: faster convolutions under fp16 on CUDA, and on the CPU in bf16 and float32 alike
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(param_groups(model, config), lr=peak_lr(config), momentum=config.momentum)
     # fp16 on CUDA with loss scaling as the authors (trex main.py use_fp16); bf16 autocast on the CPU needs none, and
     # runs only where the CPU has fast bf16 kernels (float32 elsewhere: devices.amp_dtype)
     autocast = amp_dtype(device.type, config.amp)
-    scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda" and config.amp)
-    start_epoch, history = 0, []
+    scaler = torch.amp.GradScaler(device.type, enabled=loss_scaling(device.type, config.amp))
+    # with a scaler, SGD fused into one kernel: the scaler hands it the inf/NaN flag on the device, where the unfused
+    # SGD makes the scaler read that flag on the host every step (a wait for the GPU); state dicts are the same
+    optimizer = torch.optim.SGD(param_groups(model, config), lr=peak_lr(config), momentum=config.momentum,
+                                fused=True if scaler.is_enabled() else None)
+    start_epoch, history, first_step, saved_sums = 0, [], 0, None
     ckpt_path = folder / CHECKPOINT
-    if ckpt_path.exists():
+    if ranks.agree(ckpt_path.exists()):  # every process resumes from the same epoch, or none does
         state = torch.load(ckpt_path, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if state.get("scaler"):
             scaler.load_state_dict(state["scaler"])  # an fp16 run resumes with the loss scale it had
         start_epoch, history = state["epoch"], state["history"]
-        log(f"resuming {folder} after epoch {start_epoch}")
+        first_step, saved_sums = state.get("step_in_epoch", 0), state.get("sums")  # saved within an epoch
+        log(f"resuming {folder} after epoch {start_epoch}" + (f", step {first_step}" if first_step else ""))
     net: nn.Module = MultiCropClassifier(model)
     if ranks.distributed:
         net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
 
     per_rank = max(1, config.batch_size // ranks.world)
+    from ..core.devices import training_workers
+
+    # the node's cores shared by its processes: 8 processes on a 64-core node start 7 workers each, not 14
+    config = dataclasses.replace(config, workers=training_workers(config.workers))
     loader = None
     if config.loader == "memory":
         try:
@@ -279,58 +343,83 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
                 class_set=class_set.name if class_set is not None else config.class_set, eval_resize=config.eval_resize,
                 eval_crop=config.eval_crop, mean=list(config.mean), std=list(config.std), data=config.data)
 
-    for epoch in range(start_epoch, config.epochs):
-        sampler.set_epoch(epoch)
-        net.train()
-        # loss*crops, crops, correct global, global, skipped images: summed on the device, read once an epoch (no
-        # host sync per step); MPS has no float64
-        sums = torch.zeros(5, dtype=torch.float32 if device.type == "mps" else torch.float64, device=device)
-        t0, lr = time.time(), lr_at(epoch * steps_per_epoch, total_steps, warmup_steps, config)
-        for i, (crops, labels) in enumerate(loader):
-            step = epoch * steps_per_epoch + i
-            lr = lr_at(step, total_steps, warmup_steps, config)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            crops = [c.to(device, non_blocking=True) for c in crops]
-            if config.amp:
-                crops = [c.contiguous(memory_format=torch.channels_last) for c in crops]
-            labels = labels.to(device)
-            targets = labels.repeat(len(crops))
-            with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
-                logits = net(crops)
-            losses = F.cross_entropy(logits.float(), targets, ignore_index=-1, reduction="none",
-                                     label_smoothing=config.label_smoothing)
-            valid = (targets >= 0).sum()
-            loss = losses.sum() / valid.clamp(min=1)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            n_global = config.global_crops * len(labels)
-            glob_pred, glob_t = logits[:n_global].argmax(1), targets[:n_global]
-            sums += torch.stack([losses.detach().sum(), valid, (glob_pred == glob_t).sum(), (glob_t >= 0).sum(),
-                                 (labels < 0).sum()]).to(sums.dtype)
-        if ranks.distributed:
-            sums = ranks.all_reduce(sums)  # on the backend's device (NCCL refuses CPU tensors)
-        sums = sums.cpu()
-        seconds = time.time() - t0
-        images = int(sums[3].item()) // config.global_crops
-        row = dict(epoch=epoch + 1, lr=lr, loss=round(sums[0].item() / max(1.0, sums[1].item()), 6),
-                   train_top1=round(sums[2].item() / max(1.0, sums[3].item()), 6), images=images,
-                   skipped=int(sums[4].item()), seconds=round(seconds, 2), images_per_s=round(images / max(seconds, 1e-9), 1),
-                   precision=precision(device.type, config.amp))
-        if images == 0:
-            raise FakeitError(f"no readable image in dataset {config.data} (all {len(dataset)} files failed to load)")
-        history.append(row)
-        log(json.dumps(row))
+    def save(epochs_done: int, step_in_epoch: int = 0, sums=None) -> None:
+        """The checkpoint (process 0 writes), after `epochs_done` epochs and `step_in_epoch` steps of the next."""
         if ranks.rank == 0:
             state = dict(format=CHECKPOINT_FORMAT, model=model.state_dict(), optimizer=optimizer.state_dict(),
                          scaler=scaler.state_dict() if scaler.is_enabled() else None,
-                         epoch=epoch + 1, sampler_epoch=epoch, history=history, meta=meta,
-                         config=dataclasses.asdict(config), config_hash=config_hash(recorded))
+                         epoch=epochs_done, sampler_epoch=epochs_done - 1, history=history, meta=meta,
+                         config=dataclasses.asdict(config), config_hash=config_hash(recorded),
+                         step_in_epoch=step_in_epoch, sums=None if sums is None else sums.cpu())
             atomic_write_bytes(ckpt_path, _checkpoint_bytes(state))
             atomic_write_text(folder / METRICS, "".join(json.dumps(h) + "\n" for h in history))
         ranks.barrier()
+
+    # a stop signal or the wall time is looked at every few steps, by process 0, and shared (one host read each time)
+    check_every = CHECK_STEPS if ranks.distributed else 1
+    stop, last_save = StopRequest(), time.monotonic()
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            first = first_step if epoch == start_epoch else 0
+            sampler.set_epoch(epoch, start=first * per_rank)
+            net.train()
+            # loss*crops, crops, correct global, global, skipped images: summed on the device, read once an epoch (no
+            # host sync per step); MPS has no float64
+            sums = torch.zeros(5, dtype=torch.float32 if device.type == "mps" else torch.float64, device=device)
+            if first and saved_sums is not None:
+                sums += saved_sums.to(device=device, dtype=sums.dtype)
+            t0, lr = time.time(), lr_at(epoch * steps_per_epoch, total_steps, warmup_steps, config)
+            for i, (crops, labels) in enumerate(loader, start=first):
+                step = epoch * steps_per_epoch + i
+                ranks.at = f"epoch {epoch + 1}, step {i + 1} of {steps_per_epoch}"  # named if a collective gives up
+                lr = lr_at(step, total_steps, warmup_steps, config)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                crops = [c.to(device, non_blocking=True) for c in crops]
+                if config.amp:
+                    crops = [c.contiguous(memory_format=torch.channels_last) for c in crops]
+                labels = labels.to(device, non_blocking=True)  # from pinned memory on CUDA: no wait for the copy
+                targets = labels.repeat(len(crops))
+                with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
+                    logits = net(crops)
+                losses = F.cross_entropy(logits.float(), targets, ignore_index=-1, reduction="none",
+                                         label_smoothing=config.label_smoothing)
+                valid = (targets >= 0).sum()
+                loss = losses.sum() / valid.clamp(min=1)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                n_global = config.global_crops * len(labels)
+                glob_pred, glob_t = logits[:n_global].argmax(1), targets[:n_global]
+                sums += torch.stack([losses.detach().sum(), valid, (glob_pred == glob_t).sum(), (glob_t >= 0).sum(),
+                                     (labels < 0).sum()]).to(sums.dtype)
+                if (i + 1) % check_every == 0 and i + 1 < steps_per_epoch:
+                    due = stop.signum is not None or time.monotonic() - last_save >= config.checkpoint_minutes * 60
+                    if ranks.agree(due):
+                        save(epoch, i + 1, sums)
+                        last_save = time.monotonic()
+                        stop.end_if_asked(ranks, f"epoch {epoch + 1}, step {i + 1} of {steps_per_epoch}")
+            ranks.at = f"the end of epoch {epoch + 1}"
+            if ranks.distributed:
+                sums = ranks.all_reduce(sums)  # on the backend's device (NCCL refuses CPU tensors)
+            sums = sums.cpu()
+            seconds = time.time() - t0
+            images = int(sums[3].item()) // config.global_crops
+            row = dict(epoch=epoch + 1, lr=lr, loss=round(sums[0].item() / max(1.0, sums[1].item()), 6),
+                       train_top1=round(sums[2].item() / max(1.0, sums[3].item()), 6), images=images,
+                       skipped=int(sums[4].item()), seconds=round(seconds, 2), images_per_s=round(images / max(seconds, 1e-9), 1),
+                       precision=precision(device.type, config.amp))
+            if images == 0:
+                raise FakeitError(f"no readable image in dataset {config.data} (all {len(dataset)} files failed to load)")
+            history.append(row)
+            log(json.dumps(row))
+            save(epoch + 1)
+            last_save = time.monotonic()
+            if epoch + 1 < config.epochs:
+                stop.end_if_asked(ranks, f"the end of epoch {epoch + 1}")
+    finally:
+        stop.restore()  # a stopped, failed or finished run leaves the signals as it found them
     if ranks.rank == 0:
         mark_done(folder, {"epochs": config.epochs, "final": history[-1] if history else None})
     ranks.barrier()
