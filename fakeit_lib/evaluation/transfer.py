@@ -212,6 +212,9 @@ def cached_features(enc, sha256: str, key: dict, dataset, config: TransferConfig
                     device: str = "cpu", load: bool = True) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Features of a dataset split, extracted once per (checkpoint sha256, dataset key) and cached on disk; with
     `load` False, only made sure to be cached (None returned). Process 0 alone decides whether the cache holds them."""
+    from ..core.devices import precision
+
+    key = {"precision": precision(device), **key}  # features made in another precision are never reused
     path = feature_path(sha256, key)
     if ranks is not None:
         ranks.barrier()  # a file process 0 wrote before this point is there for every process
