@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..core.errors import FakeitError
-from .claims import FINDINGS, PAPER_GROUP, RULES_SHORT, Finding, finding
+from .claims import FINDINGS, PAPER_GROUP, RULES_SHORT, SETS, Finding, finding
 from .stats import ALPHA, Estimate, correlation, estimate_from_values, paired_differences
 
 HOLDS, FAILS, INCONCLUSIVE, UNTESTABLE = "holds", "does not hold", "inconclusive", "cannot be tested"
@@ -63,6 +63,7 @@ class Verdict:
     df: float | None = None
     method: str = ""  # how the error was estimated (stats)
     group: str = PAPER_GROUP  # the paper's own claims (Holm's family over them), or beyond the paper
+    made_for: str = ""  # the training set(s) the paper makes the claim for (its value above is from that row)
 
     def to_dict(self) -> dict:
         """The verdict as a plain dict (what `_build/findings.json` holds)."""
@@ -71,6 +72,8 @@ class Verdict:
     def sentence(self) -> str:
         """The page's wording: the claim, its verdict at this scale, and what the verdict rests on."""
         claim = self.claim[0].lower() + self.claim[1:].rstrip(".")
+        if self.made_for:  # the training set(s) the paper makes it for
+            claim += f" (the paper: {self.made_for})"
         if self.verdict == UNTESTABLE:
             return f"The paper's finding that {claim} {VERB[UNTESTABLE]} at the {self.scale} scale: {self.reason.rstrip('.')}."
         est = self.estimate
@@ -241,7 +244,8 @@ def _verdict(f: Finding, verdict: str, scale: str, est: Estimate | None, evidenc
              paper: str = "", p: float | None = None, needed: int | None = None, floor: bool = False) -> Verdict:
     return Verdict(f.id, f.claim, f.source, f.chapter, f.metric, f.comparison, f.rule, verdict, scale,
                    est.n if est else 0, est.to_dict() if est else None, evidence, reason, paper, f.unit, f.sesoi,
-                   f.sesoi_reason, p, needed, floor, est.df if est else None, est.method if est else "", f.group)
+                   f.sesoi_reason, p, needed, floor, est.df if est else None, est.method if est else "", f.group,
+                   SETS[f.made_for])
 
 
 def check(finding_id: str, est: Estimate, scale: str, evidence: dict | None = None, paper: str = "",
