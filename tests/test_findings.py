@@ -234,13 +234,6 @@ def test_every_finding_is_complete_and_json_ready():
         claims.finding("nope")
 
 
-def test_testability_is_a_share_of_a_seed_change():
-    assert fd.testability(0.25, "adding the definition") is None
-    why = fd.testability(0.023, "adding the hypernym")
-    assert why.startswith("the generator barely reacts to adding the hypernym (same-seed images differ by 2% of a seed "
-                          "change, below the 10% a comparison needs)")
-
-
 def test_paper_values_are_computed_from_its_tables():
     # Table 1 IN-100 val top-1: (63.5+63.4+64.8+63.1)/4 - (43.1+46.9+47.9+51.5)/4 = 16.35
     assert claims.paper_value("low_guidance_better") == "+16.3 points (IN-100 val top-1, Table 1, prompts c, c_hc, c_dc, c_hc_inside_b)"

@@ -29,10 +29,10 @@ HOLDS, FAILS, INCONCLUSIVE, UNTESTABLE = "holds", "does not hold", "inconclusive
 SMALL = "holds, below the smallest effect of interest"  # an effect above 0 whose whole interval is too small to matter
 VERDICTS = (HOLDS, SMALL, FAILS, INCONCLUSIVE, UNTESTABLE)
 VERB = {HOLDS: "**holds**", SMALL: "**holds, below the smallest effect of interest**", FAILS: "**does not hold**", INCONCLUSIVE: "is **inconclusive**", UNTESTABLE: "**cannot be tested**"}
-# A prompt (or background) comparison is testable only where the generator's images differ between the compared
-# prompts: the same-seed pixel distance between them at least this share of the distance between two seeds of one
-# prompt. Below it, the prompt changes an image less than a tenth of what a new seed does, and a model trained on the
-# clone cannot tell the prompts apart beyond the noise of the draw itself.
+# A prompt (or background) comparison is read beside the generator's measured reaction to it: the same-seed pixel
+# distance between the compared prompts' images as a share of the distance between two seeds of one prompt. Below
+# this share the prompt changes an image less than a tenth of what a new seed does: the verdict is still computed
+# where both clones' models are trained, and a null there speaks of this generator, not of the paper's.
 SENSITIVITY_MIN = 0.10
 
 
@@ -260,7 +260,8 @@ def check(finding_id: str, est: Estimate, scale: str, evidence: dict | None = No
                     floor)
 
 
-def check_parts(finding_id: str, parts: list[Part], scale: str, evidence: dict | None = None, paper: str = "") -> Verdict:
+def check_parts(finding_id: str, parts: list[Part], scale: str, evidence: dict | None = None, paper: str = "",
+                note: str = "") -> Verdict:
     """The verdict of a composite finding: rule `both` (every part must hold) or `any` (some part must hold, Holm's
     correction over the parts); parts may be composites themselves."""
     f = finding(finding_id)
@@ -269,6 +270,7 @@ def check_parts(finding_id: str, parts: list[Part], scale: str, evidence: dict |
     has_interval = all(q.estimate is not None and q.estimate.low is not None for q in parts)
     reason = "; ".join(f"{q.name}: {v}, {q.estimate.text(digits(q.unit), signed=True)} {q.unit}"
                        for q, v in zip(parts, verdicts))
+    reason += f"; {note}" if note else ""
     ev = {q.name: q.to_dict(v) for q, v in zip(parts, verdicts)}
     ev["shown part"] = {"name": shown.name, "smallest effect of interest": shown.sesoi, "unit": shown.unit}
     p = min(1.0, 2 * (max if verdict == SMALL else min)(p_hold, p_fail)) if has_interval else None
@@ -287,11 +289,13 @@ def paired(a: list[float], b: list[float]) -> Estimate:
     return estimate_from_values(paired_differences(a, b), "paired", correlation(a, b))
 
 
-def testability(share: float, what: str) -> str | None:
-    """Why a prompt comparison cannot be tested (the generator barely reacts to it), or None when it can: `share` is
-    the same-seed distance between the two prompts' images over the distance between two seeds of one prompt."""
+def sensitivity_note(share: float, what: str) -> str:
+    """What the generator's measured reaction to a prompt change says about a verdict on it: shown beside every
+    prompt verdict; below SENSITIVITY_MIN a null (inconclusive or does not hold) says this generator ignores the
+    words, not that the paper's generator would."""
+    note = f"measured: {what} moves the same-seed images by {100 * share:.0f}% of a seed change"
     if share >= SENSITIVITY_MIN:
-        return None
-    return (f"the generator barely reacts to {what} (same-seed images differ by {100 * share:.0f}% of a seed change, "
-            f"below the {100 * SENSITIVITY_MIN:.0f}% a comparison needs), so a model trained on either clone sees "
-            "nearly the same images")
+        return note
+    return (note + f", below {100 * SENSITIVITY_MIN:.0f}%: this generator barely reacts to the words, so a null here "
+            "speaks of the generator, not of the prompt with Stable Diffusion")
+
