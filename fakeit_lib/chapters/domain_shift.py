@@ -138,7 +138,7 @@ def shift_findings(p: Table1Params, runs: dict, scores: dict) -> list[fd.Verdict
     missing = [f"{VARIANT_LABELS[v]} at {g:g}" for v, g in winners if (v, g) not in runs]
     if train == "imagenet1k":
         return [fd.cannot_test(fid, p.scale, "the paper makes it for ImageNet-100; at ImageNet-1K Sec. 5.2 says \"the "
-                               "same trend does not really hold\", which in1k_lags_under_shift tests", paper)] + out
+                               "same trend does not really hold\", tested on this page as the clone lagging on every shifted set", paper)] + out
     if missing or set(tests) != {"sketch", "r"}:
         have = ", ".join(tests.values()) or "none"
         lacking = ", ".join(missing) or "none"

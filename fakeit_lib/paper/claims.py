@@ -99,8 +99,8 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
             "greater", 1.0, POINT),
     Finding("prompt_matters_less_low_guidance", "The exact formulation of the prompt has less impact when lowering the guidance scale.",
             "Sec. 5.1 (e): \"the exact formulation of the prompt has less impact when lowering the guidance scale\"; its "
-            "second clause, \"all the four prompt variants lead to similar performance\" (rows 6-9), is "
-            "prompt_alike_low_guidance", "tab1_prompts",
+            "second clause, \"all the four prompt variants lead to similar performance\" (rows 6-9), is tested "
+            "apart as an equivalence", "tab1_prompts",
             "spread of top-1 over the prompt variants (sum of squared deviations from their mean, seed noise removed)",
             "spread at guidance 7.5 minus spread at 2.0 (the variant x guidance interaction)", "greater", 2.0,
             "2 points squared: two prompts 1 point apart (the smallest prompt effect of interest) give a sum of 0.5, "
