@@ -19,8 +19,10 @@ import numpy as np
 from ..core.errors import FakeitError
 from .stats import slope
 
-IN100, IN1K, BOTH, IMAGES, NONE = "imagenet100", "imagenet1k", "imagenet100 imagenet1k", "images", "none"
+IN100, IN1K, BOTH, IMAGES, NONE, UNSTATED = ("imagenet100", "imagenet1k", "imagenet100 imagenet1k", "images", "none",
+                                             "unstated")
 SETS = {IN100: "ImageNet-100", IN1K: "ImageNet-1K", BOTH: "ImageNet-100 and ImageNet-1K",
+        UNSTATED: "a training set the main text does not state (its ablations are in the supplementary)",
         IMAGES: "the generator's images (no training set)", NONE: "no training set of the paper (beyond the paper)"}
 SHIFT_WINNERS = ("c", "c_hc")  # Sec. 5.2's "a number of" 1x models above real on IN-Sketch and IN-R: rows 6, 7 (guidance 2.0)
 PAPER_GROUP, BEYOND_GROUP = "the paper", "beyond the paper"  # Holm's family is the paper's own findings
@@ -158,9 +160,10 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
             made_for=BOTH),
     Finding("multicrop_helps", "Multi-crop augmentation gives large performance gains to models trained on synthetic images.",
             "Sec. 5 (setup) and supplementary", "ablations", TOP1, "with local crops minus without, same clone", "large", 2.0,
-            "2 points: large, twice the smallest prompt effect of interest"),
+            "2 points: large, twice the smallest prompt effect of interest", made_for=UNSTATED),
     Finding("name_beats_clip_template", "The class name alone makes better prompts than CLIP's template \"a photo of a c\".",
-            "Sec. 4.1", "ablations", TOP1, "prompt c minus prompt \"a photo of a c\", same guidance", "greater", 1.0, POINT),
+            "Sec. 4.1 (\"using only the class name gives better results in our case\")", "ablations", TOP1,
+            "prompt c minus prompt \"a photo of a c\", same guidance", "greater", 1.0, POINT, made_for=UNSTATED),
     Finding("guidance_trades_fidelity_for_diversity", "The guidance scale trades sample quality (fidelity) for diversity.",
             "Sec. 4.3", "ablations", "judge fidelity and diversity along the guidance sweep",
             "slopes against log2 of the guidance scale: fidelity rising, diversity falling", "both", 0.3,
