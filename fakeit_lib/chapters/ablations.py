@@ -206,11 +206,10 @@ def ablation_findings(p: AblationParams, t: Trained, sweeps: pd.DataFrame | None
                     {**base, "a": "trained with 1 global and the recipe's local crops", "b": "the global crop only",
                      "saw": t.with_local_crops.saw(p.class_set)}, claims.paper_value("multicrop_helps"))]
     sens = prompt_sensitivity(t.name_only.dataset, t.clip.dataset)
-    why = fd.testability(sens["share"], f"the change from \"c\" to \"a photo of a c\" at guidance {p.clip_guidance:g}")
+    note = fd.sensitivity_note(sens["share"], f"the change from \"c\" to \"a photo of a c\" at guidance {p.clip_guidance:g}")
     ev = {**base, "a saw": t.name_only.saw(p.class_set), "b saw": t.clip.saw(p.class_set), "prompt sensitivity": sens}
-    out.append(fd.cannot_test("name_beats_clip_template", p.scale, why, claims.paper_value("name_beats_clip_template"), ev)
-               if why else fd.check("name_beats_clip_template", fam.difference(name(t.name_only), name(t.clip)), p.scale,
-                                    ev, claims.paper_value("name_beats_clip_template")))
+    out.append(fd.check("name_beats_clip_template", fam.difference(name(t.name_only), name(t.clip)), p.scale, ev,
+                        claims.paper_value("name_beats_clip_template"), note))  # both trained: decided, reaction beside
     paper = claims.paper_value("guidance_two_best")
     others = [g for g in t.by_guidance if g != 2.0]
     if 2.0 in t.by_guidance and others:

@@ -263,8 +263,8 @@ def fidelity_diversity_figure(q: Quality):
 
 def sensitivity_frame(p: QualitativeParams, folders: dict[tuple[str, float], Path]) -> pd.DataFrame:
     """For every pair of prompt variants at each guidance scale: how much the prompt change moves the images drawn
-    from the same seeds, against a change of seed (the testability of every prompt finding: below
-    findings.SENSITIVITY_MIN of a seed change, a comparison of the two prompts cannot be tested)."""
+    from the same seeds, against a change of seed (shown beside every prompt verdict: below
+    findings.SENSITIVITY_MIN of a seed change, a null speaks of this generator, not of the prompt)."""
     from ..evaluation.generator_quality import prompt_sensitivity
     from ..paper.results import VARIANT_LABELS
 
@@ -277,7 +277,7 @@ def sensitivity_frame(p: QualitativeParams, folders: dict[tuple[str, float], Pat
                 rows.append({"guidance": f"{g:g}", "prompt a": VARIANT_LABELS[a], "prompt b": VARIANT_LABELS[b],
                              "same-seed distance": sens["same_seed"], "between two seeds": sens["between_seeds"],
                              "share of a seed change": sens["share"],
-                             "testable": "yes" if sens["share"] >= fd.SENSITIVITY_MIN else "no"})
+                             "generator reacts": "yes" if sens["share"] >= fd.SENSITIVITY_MIN else "no"})
     return pd.DataFrame(rows)
 
 
@@ -317,11 +317,8 @@ def qualitative_findings(p: QualitativeParams, q: Quality | None,
             out.append(fd.cannot_test(fid, p.scale, f"the run has no clones of the class name and of {variant_name(variant)} at guidance {hi:g}", paper))
             continue
         sens = prompt_sensitivity(folders[("c", hi)], folders[(variant, hi)]) if folders else None
-        why = fd.testability(sens["share"], f"adding {'the definition' if variant == 'c_dc' else 'the hypernym'} at "
-                             f"guidance {hi:g}") if sens else None
-        if why:
-            out.append(fd.cannot_test(fid, p.scale, why, paper, {"prompt sensitivity": sens}))
-            continue
+        note = fd.sensitivity_note(sens["share"], f"adding {'the definition' if variant == 'c_dc' else 'the hypernym'} "
+                                   f"at guidance {hi:g}") if sens else ""  # decided; the generator's reaction beside
         a, b = q.samples[(variant, hi)], q.samples[("c", hi)]
         n = min(len(a), len(b))
         parts = [fd.Part("fidelity", fd.paired([x["fidelity"] for x in a[:n]], [x["fidelity"] for x in b[:n]]), "greater",
@@ -329,5 +326,5 @@ def qualitative_findings(p: QualitativeParams, q: Quality | None,
                  fd.Part("diversity", fd.paired([x["diversity"] for x in a[:n]], [x["diversity"] for x in b[:n]]), "greater",
                          claims.finding(fid).sesoi, "judge units")]
         out.append(fd.check_parts(fid, parts, p.scale, {"samples": f"{n} disjoint image samples, same seeds",
-                                                        "prompt sensitivity": sens}, paper))
+                                                        "prompt sensitivity": sens}, paper, note))
     return out

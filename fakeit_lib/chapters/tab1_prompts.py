@@ -159,15 +159,15 @@ def sensitivity(runs: dict, a: str, b: str, guidance: float) -> dict:
     return prompt_sensitivity(runs[(a, guidance)].dataset, runs[(b, guidance)].dataset)
 
 
-def untestable_prompts(p: Table1Params, runs: dict, a: str, b: str, guidance: float) -> tuple[str | None, dict]:
-    """(why the prompts `a` and `b` cannot be compared at this guidance, or None; the measured sensitivity)."""
+def prompt_note(p: Table1Params, runs: dict, a: str, b: str, guidance: float) -> tuple[str, dict]:
+    """(what the generator's measured reaction to the change from prompt `a` to `b` at this guidance says about a
+    verdict on it, shown beside the verdict; the measured sensitivity)."""
     from ..paper.results import VARIANT_LABELS as L
 
-    caption = prompt_testability(p, [a, b])
-    if caption:
-        return caption, {}
     sens = sensitivity(runs, a, b, guidance)
-    return fd.testability(sens["share"], f"the change from \"{L[a]}\" to \"{L[b]}\" at guidance {guidance:g}"), sens
+    note = fd.sensitivity_note(sens["share"], f"the change from \"{L[a]}\" to \"{L[b]}\" at guidance {guidance:g}")
+    caption = prompt_testability(p, [a, b])
+    return (f"{note}; {caption}" if caption else note), sens
 
 
 def draw_variance(p: Table1Params, runs: dict) -> dict:
@@ -224,41 +224,39 @@ def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> li
         if not (has("c", g_hi) and has(variant, g_hi)):  # the paper's claim is at 7.5 (Sec. 5.1 (b))
             out.append(fd.cannot_test(fid, p.scale, f"the run has no clones of the class name and of {variant_name(variant)} at guidance {g_hi:g}", paper))
             continue
-        reason, sens = untestable_prompts(p, runs, "c", variant, g_hi)
-        ev = {**base, "a saw": saw[(variant, g_hi)], "b saw": saw[("c", g_hi)], "prompt sensitivity": sens}
-        if reason:
-            out.append(fd.cannot_test(fid, p.scale, reason, paper, ev))
-        else:
-            out.append(fd.check(fid, fam.difference(key_label((variant, g_hi)), key_label(("c", g_hi))), p.scale, ev, paper))
+        note, sens = prompt_note(p, runs, "c", variant, g_hi)  # both clones' models are trained: decided, the
+        ev = {**base, "a saw": saw[(variant, g_hi)], "b saw": saw[("c", g_hi)], "prompt sensitivity": sens}  # note beside
+        out.append(fd.check(fid, fam.difference(key_label((variant, g_hi)), key_label(("c", g_hi))), p.scale, ev, paper,
+                            note))
 
-    reactive = ["c"] + [v for v in variants_both if v != "c" and "c" in variants_both
-                        and untestable_prompts(p, runs, "c", v, g_hi)[0] is None]
     paper = claims.paper_value("prompt_matters_less_low_guidance", train, variants_both or None)
-    if len(reactive) >= 2 and "c" in variants_both:
-        est = fam.spread_difference([key_label((v, g_hi)) for v in reactive], [key_label((v, g_lo)) for v in reactive])
+    notes = {v: prompt_note(p, runs, "c", v, g_hi) for v in variants_both if v != "c" and "c" in variants_both}
+    note = "; ".join(n for n, _ in notes.values())
+    if len(variants_both) >= 2:
+        est = fam.spread_difference([key_label((v, g_hi)) for v in variants_both], [key_label((v, g_lo)) for v in variants_both])
         out.append(fd.check("prompt_matters_less_low_guidance", est, p.scale,
-                            {**base, "variants": reactive, "left out": sorted(set(variants_both) - set(reactive))}, paper))
+                            {**base, "variants": variants_both, "prompt sensitivity": {v: s for v, (_, s) in notes.items()}},
+                            paper, note))
     else:
-        why = (f"fewer than two prompt variants the generator reacts to at guidance {g_hi:g} were drawn at both scales "
-               f"({', '.join(variants_both) or 'none'}; a variant counts when its images differ from c's by at least "
-               f"{100 * fd.SENSITIVITY_MIN:.0f}% of a seed change)")
-        out.append(fd.cannot_test("prompt_matters_less_low_guidance", p.scale, why, paper))
+        out.append(fd.cannot_test("prompt_matters_less_low_guidance", p.scale, "fewer than two prompt variants were "
+                                  f"drawn at both 7.5 and 2.0 ({', '.join(variants_both) or 'none'})", paper))
+    out.append(prompts_alike(p, fam, variants_both, g_lo, base, train))
 
     paper = claims.paper_value("backgrounds_help_high_guidance", train)
-    if p.class_set == "fashion-mnist":  # whether or not the background variant was drawn: it cannot test this
-        out.append(fd.cannot_test("backgrounds_help_high_guidance", p.scale, NO_SCENES, paper))
-    elif has("c_hc_inside_b", g_hi) and has("c_hc", g_hi):
-        reason, sens = untestable_prompts(p, runs, "c_hc", "c_hc_inside_b", g_hi)
-        ev = {**base, "prompt sensitivity": sens}
+    if has("c_hc_inside_b", g_hi) and has("c_hc", g_hi):  # trained: decided, the generator's measured reaction beside
+        note, sens = prompt_note(p, runs, "c_hc", "c_hc_inside_b", g_hi)
         best = key_label(("c_hc_inside_b", g_hi))  # "the best": above every other prompt at this guidance
         parts = [fd.Part(f"c, h_c inside b minus {v}", fam.difference(best, key_label((v, g_hi))), "greater",
                          claims.finding("backgrounds_help_high_guidance").sesoi)
                  for v in p.variants if v != "c_hc_inside_b" and has(v, g_hi)]
-        out.append(fd.cannot_test("backgrounds_help_high_guidance", p.scale, reason, paper, ev) if reason else
-                   fd.check_parts("backgrounds_help_high_guidance", parts, p.scale, ev, paper))
+        out.append(fd.check_parts("backgrounds_help_high_guidance", parts, p.scale,
+                                  {**base, "prompt sensitivity": sens}, paper, note))
     else:
+        why = f"the run has no c_hc and c_hc_inside_b clones at guidance {g_hi:g} (variants)"
         out.append(fd.cannot_test("backgrounds_help_high_guidance", p.scale,
-                                  f"the run has no clones of {variant_name('c_hc')} and of {variant_name('c_hc_inside_b')} at guidance {g_hi:g}", paper))
+                                  f"{why}: {NO_SCENES}" if p.class_set == "fashion-mnist" else why, paper))
+    out.append(closes_gap(p, fam, runs, base, train))
+    out.append(backgrounds_in1k(p, fam, runs, base, train))
 
     clones = [k for k, r in runs.items() if r.data == "synthetic" and r.multiplier == 1]
     paper = claims.paper_value("synthetic_trails_real", train)
@@ -270,6 +268,52 @@ def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> li
     else:
         out.append(fd.cannot_test("synthetic_trails_real", p.scale, "the run drew no 1x clone", paper))
     return out
+
+
+def prompts_alike(p: Table1Params, fam, variants: list[str], g_lo: float, base: dict, train: str) -> fd.Verdict:
+    """Sec. 5.1 (e)'s second clause, an equivalence: at guidance 2.0 every pair of prompt variants within the smallest
+    effect of interest either way (two one-sided parts a pair, each must hold), the generator's reaction beside it."""
+    fid = "prompts_alike_low_guidance"
+    paper = claims.paper_value(fid, train, variants or None)
+    if len(variants) < 2:
+        return fd.cannot_test(fid, p.scale, f"fewer than two prompt variants drawn at guidance {g_lo:g} and 7.5 "
+                              f"({', '.join(variants) or 'none'})", paper)
+    sesoi = claims.finding(fid).sesoi
+    L = VARIANT_LABELS
+    pairs = [(a, b) for i, a in enumerate(variants) for b in variants[i + 1:]]
+    parts = [fd.Part(f"{L[a]} and {L[b]} within {sesoi:g}", None, "both", sesoi, parts=[
+        fd.Part(f"{L[a]} minus {L[b]}", fam.difference(key_label((a, g_lo)), key_label((b, g_lo))), "at_most", sesoi),
+        fd.Part(f"{L[b]} minus {L[a]}", fam.difference(key_label((b, g_lo)), key_label((a, g_lo))), "at_most", sesoi)])
+        for a, b in pairs]
+    return fd.check_parts(fid, parts, p.scale, {**base, "variants": variants, "guidance": g_lo}, paper)
+
+
+def closes_gap(p: Table1Params, fam, runs: dict, base: dict, train: str) -> fd.Verdict:
+    """The abstract's "close a large part of the gap": from the plain clone (c at 7.5) to the paper's best 1x clone
+    (c, d_c at 2.0, named in advance), at least a third of the plain clone's gap to real closed (a zero-sum contrast)."""
+    fid = "prompt_engineering_closes_gap"
+    paper = claims.paper_value(fid, train)
+    plain, best = ("c", 7.5), ("c_dc", 2.0)
+    if plain not in runs or best not in runs:
+        return fd.cannot_test(fid, p.scale, f"the run needs the clones of {variant_name('c')} at guidance 7.5 and {variant_name('c_dc')} at 2.0",
+                              paper)
+    est = fam.contrast({key_label(best): 1.0, key_label(plain): -2 / 3, "real": -1 / 3})
+    return fd.check(fid, est, p.scale, {**base, "best": runs[best].label, "plain": runs[plain].label,
+                                        "weights": {"best": 1.0, "plain": -2 / 3, "real": -1 / 3}}, paper)
+
+
+def backgrounds_in1k(p: Table1Params, fam, runs: dict, base: dict, train: str) -> fd.Verdict:
+    """Table 1 rows 15-16: on ImageNet-1K at 7.5, c, h_c inside b above c, d_c; only an ImageNet-1K run tests it."""
+    fid = "backgrounds_help_in1k"
+    paper = claims.paper_value(fid, train)
+    a, b = ("c_hc_inside_b", 7.5), ("c_dc", 7.5)
+    if train != "imagenet1k" or a not in runs or b not in runs:
+        have = "an ImageNet-1K run" if train == "imagenet1k" else f"a run on {p.class_set}"
+        return fd.cannot_test(fid, p.scale, f"the claim is ImageNet-1K's; this is {have} without both clones c, h_c "
+                              "inside b and c, d_c at 7.5 (variants)", paper)
+    note, sens = prompt_note(p, runs, "c_dc", "c_hc_inside_b", 7.5)
+    return fd.check(fid, fam.difference(key_label(a), key_label(b)), p.scale, {**base, "prompt sensitivity": sens},
+                    paper, note)
 
 
 def generator_text(p: Table1Params) -> tuple[str, pd.DataFrame | None]:

@@ -22,17 +22,17 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..core.errors import FakeitError
-from .claims import FINDINGS, PAPER_GROUP, RULES_SHORT, Finding, finding
+from .claims import FINDINGS, PAPER_GROUP, RULES_SHORT, SETS, Finding, finding
 from .stats import ALPHA, Estimate, correlation, estimate_from_values, paired_differences
 
 HOLDS, FAILS, INCONCLUSIVE, UNTESTABLE = "holds", "does not hold", "inconclusive", "cannot be tested"
 SMALL = "holds, below the smallest effect of interest"  # an effect above 0 whose whole interval is too small to matter
 VERDICTS = (HOLDS, SMALL, FAILS, INCONCLUSIVE, UNTESTABLE)
 VERB = {HOLDS: "**holds**", SMALL: "**holds, below the smallest effect of interest**", FAILS: "**does not hold**", INCONCLUSIVE: "is **inconclusive**", UNTESTABLE: "**cannot be tested**"}
-# A prompt (or background) comparison is testable only where the generator's images differ between the compared
-# prompts: the same-seed pixel distance between them at least this share of the distance between two seeds of one
-# prompt. Below it, the prompt changes an image less than a tenth of what a new seed does, and a model trained on the
-# clone cannot tell the prompts apart beyond the noise of the draw itself.
+# A prompt (or background) comparison is read beside the generator's measured reaction to it: the same-seed pixel
+# distance between the compared prompts' images as a share of the distance between two seeds of one prompt. Below
+# this share the prompt changes an image less than a tenth of what a new seed does: the verdict is still computed
+# where both clones' models are trained, and a null there speaks of this generator, not of the paper's.
 SENSITIVITY_MIN = 0.10
 
 
@@ -63,6 +63,7 @@ class Verdict:
     df: float | None = None
     method: str = ""  # how the error was estimated (stats)
     group: str = PAPER_GROUP  # the paper's own claims (Holm's family over them), or beyond the paper
+    made_for: str = ""  # the training set(s) the paper makes the claim for (its value above is from that row)
 
     def to_dict(self) -> dict:
         """The verdict as a plain dict (what `_build/findings.json` holds)."""
@@ -71,6 +72,8 @@ class Verdict:
     def sentence(self) -> str:
         """The page's wording: the claim, its verdict at this scale, and what the verdict rests on."""
         claim = self.claim[0].lower() + self.claim[1:].rstrip(".")
+        if self.made_for:  # the training set(s) the paper makes it for
+            claim += f" (the paper: {self.made_for})"
         if self.verdict == UNTESTABLE:
             return f"The paper's finding that {claim} {VERB[UNTESTABLE]} at the {self.scale} scale: {self.reason.rstrip('.')}."
         est = self.estimate
@@ -251,7 +254,8 @@ def _verdict(f: Finding, verdict: str, scale: str, est: Estimate | None, evidenc
              paper: str = "", p: float | None = None, needed: int | None = None, floor: bool = False) -> Verdict:
     return Verdict(f.id, f.claim, f.source, f.chapter, f.metric, f.comparison, f.rule, verdict, scale,
                    est.n if est else 0, est.to_dict() if est else None, evidence, reason, paper, f.unit, f.sesoi,
-                   f.sesoi_reason, p, needed, floor, est.df if est else None, est.method if est else "", f.group)
+                   f.sesoi_reason, p, needed, floor, est.df if est else None, est.method if est else "", f.group,
+                   SETS[f.made_for])
 
 
 def check(finding_id: str, est: Estimate, scale: str, evidence: dict | None = None, paper: str = "",
@@ -266,7 +270,8 @@ def check(finding_id: str, est: Estimate, scale: str, evidence: dict | None = No
                     floor)
 
 
-def check_parts(finding_id: str, parts: list[Part], scale: str, evidence: dict | None = None, paper: str = "") -> Verdict:
+def check_parts(finding_id: str, parts: list[Part], scale: str, evidence: dict | None = None, paper: str = "",
+                note: str = "") -> Verdict:
     """The verdict of a composite finding: rule `both` (every part must hold) or `any` (some part must hold, Holm's
     correction over the parts); parts may be composites themselves."""
     f = finding(finding_id)
@@ -275,6 +280,7 @@ def check_parts(finding_id: str, parts: list[Part], scale: str, evidence: dict |
     has_interval = all(q.estimate is not None and q.estimate.low is not None for q in parts)
     reason = "; ".join(f"{q.name}: {v}, {q.estimate.text(digits(q.unit), signed=True)} {q.unit}"
                        for q, v in zip(parts, verdicts))
+    reason += f"; {note}" if note else ""
     ev = {q.name: q.to_dict(v) for q, v in zip(parts, verdicts)}
     ev["shown part"] = {"name": shown.name, "smallest effect of interest": shown.sesoi, "unit": shown.unit}
     p = min(1.0, 2 * (max if verdict == SMALL else min)(p_hold, p_fail)) if has_interval else None
@@ -293,11 +299,13 @@ def paired(a: list[float], b: list[float]) -> Estimate:
     return estimate_from_values(paired_differences(a, b), "paired", correlation(a, b))
 
 
-def testability(share: float, what: str) -> str | None:
-    """Why a prompt comparison cannot be tested (the generator barely reacts to it), or None when it can: `share` is
-    the same-seed distance between the two prompts' images over the distance between two seeds of one prompt."""
+def sensitivity_note(share: float, what: str) -> str:
+    """What the generator's measured reaction to a prompt change says about a verdict on it: shown beside every
+    prompt verdict; below SENSITIVITY_MIN a null (inconclusive or does not hold) says this generator ignores the
+    words, not that the paper's generator would."""
+    note = f"measured: {what} moves the same-seed images by {100 * share:.0f}% of a seed change"
     if share >= SENSITIVITY_MIN:
-        return None
-    return (f"the generator barely reacts to {what} (same-seed images differ by {100 * share:.0f}% of a seed change, "
-            f"below the {100 * SENSITIVITY_MIN:.0f}% a comparison needs), so a model trained on either clone sees "
-            "nearly the same images")
+        return note
+    return (note + f", below {100 * SENSITIVITY_MIN:.0f}%: this generator barely reacts to the words, so a null here "
+            "speaks of the generator, not of the prompt with Stable Diffusion")
+
