@@ -74,7 +74,11 @@ def test_table1_findings_on_crafted_seeds(reactive):
     verdicts = {v.id: v for v in ch.table1_findings(p, runs)}
     assert verdicts["low_guidance_better"].verdict == "holds"
     assert verdicts["low_guidance_better"].estimate["mean"] == pytest.approx(22 / 3)  # 60.33 at 2.0 against 53 at 7.5
-    assert verdicts["low_guidance_better"].df in (8, 10)  # the five models' seeds pooled, not a pair's 2
+    # the four compared models' own shares of the five models' residual, (3 - 1)(5 - 1)/5 df each (Satterthwaite)
+    fam = ch.table1_family(runs)
+    terms = [fam.model_var[list(fam.values).index(k)] / 4 / 3 for k in ("c@2", "c_dc@2", "c@7.5", "c_dc@7.5")]
+    df = sum(terms) ** 2 / sum(t * t / 1.6 for t in terms)
+    assert verdicts["low_guidance_better"].df == pytest.approx(df) and 2 < df <= 4 * 1.6  # above a pair's 2
     assert verdicts["definition_beats_name"].verdict == "holds"  # +6.0 at guidance 7.5
     assert verdicts["definition_beats_name"].estimate["mean"] == pytest.approx(6.0)  # 56 - 50: the 2.0 pair is not used
     assert verdicts["synthetic_trails_real"].verdict == "holds"  # every clone, not only the best

@@ -9,7 +9,7 @@ import pytest
 from fakeit_lib.core.errors import FakeitError
 from fakeit_lib.paper import claims, summary
 from fakeit_lib.paper import findings as fd
-from fakeit_lib.paper.stats import SPREAD_MAX, Estimate, Family, estimate_from_values, mean_interval, t_quantile
+from fakeit_lib.paper.stats import Estimate, Family, estimate_from_values, mean_interval, t_quantile
 
 
 def test_mean_interval_is_student_t():
@@ -38,10 +38,15 @@ def test_family_is_the_two_way_analysis_of_models_and_seeds():
     assert fam.anova["ms_resid"] == pytest.approx((resid ** 2).sum() / (6 * 4))
     assert fam.anova["ms_within"] == pytest.approx(((y - mm) ** 2).sum() / (7 * 4))
     est = fam.difference("m2", "m0")
-    assert est.method == "blocked" and est.df == 24
+    # each compared model's own share of the residual, with (5 - 1)(7 - 1)/7 degrees of freedom each (Satterthwaite)
+    own = (resid ** 2).sum(1) / 4 * 7 / 6
+    assert own.mean() == pytest.approx(fam.anova["ms_resid"])  # the shares average to the pooled residual
+    share = 4 * 6 / 7
+    df = (own[2] + own[0]) ** 2 / (own[2] ** 2 / share + own[0] ** 2 / share)
+    assert est.method == "blocked" and est.df == pytest.approx(df) and share < est.df <= 2 * share
     assert est.mean == pytest.approx(y[2].mean() - y[0].mean())
-    assert est.se == pytest.approx(math.sqrt(fam.anova["ms_resid"] * 2 / 5))
-    assert est.high - est.mean == pytest.approx(t_quantile(24) * est.se)
+    assert est.se == pytest.approx(math.sqrt((own[2] + own[0]) / 5))
+    assert est.high - est.mean == pytest.approx(t_quantile(df) * est.se)
     assert est.pairing is not None and est.pairing > 0.5  # both arms share the seeds' effect
 
 
@@ -51,28 +56,28 @@ def test_without_seed_effects_a_contrast_still_takes_the_blocked_residual():
     fam = crafted_family(seed_sd=0.0)
     assert fam.anova["ms_within"] != fam.anova["ms_resid"]
     est = fam.difference("m2", "m0")
-    assert est.method == "blocked" and est.df == 24
-    assert est.se == pytest.approx(math.sqrt(fam.anova["ms_resid"] * 2 / 5))
+    assert est.method == "blocked" and est.se == pytest.approx(math.sqrt((fam.model_var[2] + fam.model_var[0]) / 5))
     level = fam.contrast({"m2": 1.0})
     assert level.method == "pooled" and level.df == 28
     assert level.se == pytest.approx(math.sqrt(fam.anova["ms_within"] / 5))
 
 
-def test_unequal_seed_variances_fall_back_to_the_contrasts_own_seeds():
+def test_unequal_seed_variances_give_each_compared_model_its_own():
+    """A model whose seeds vary four times as much as the others': its difference takes its own variance (the
+    family's pooled one would be too small for it), with fewer degrees of freedom; two quiet models keep theirs."""
     rng = np.random.default_rng(3)
     seeds = rng.normal(0, 1, 5)
     values = {f"m{i}": list(60 + seeds + rng.normal(0, 0.3, 5)) for i in range(5)}
     values["wild"] = list(60 + seeds + np.array([4.0, -3.0, 2.0, -4.0, 1.0]))
     fam = Family("unequal", values)
     assert fam.anova["spread_ratio"] > 2.0
-    assert fam.difference("m1", "m0").method == "blocked"  # two models of the family's spread keep its error
-    est = fam.difference("wild", "m0")
-    d = np.asarray(values["wild"]) - np.asarray(values["m0"])
-    assert est.method == "paired over the compared models (unequal seed variances)" and est.df == 4
-    assert est.se == pytest.approx(d.std(ddof=1) / math.sqrt(5))
-    assert est.high - est.mean == pytest.approx(t_quantile(4) * est.se)
-    own, pooled = d.var(ddof=1) / 2, fam.anova["ms_resid"]  # the trigger: its own variance above the family's
-    assert own > SPREAD_MAX * pooled
+    wild, quiet = fam.difference("wild", "m0"), fam.difference("m1", "m0")
+    v = fam.model_var
+    assert v[5] > 20 * v[0] and wild.se == pytest.approx(math.sqrt((v[5] + v[0]) / 5))
+    assert wild.se > math.sqrt(fam.anova["ms_resid"] * 2 / 5)  # the pooled error would be too small
+    share = 4 * 5 / 6
+    assert share <= wild.df < 1.1 * share < quiet.df  # the wild model's variance dominates: about its own df
+    assert quiet.se == pytest.approx(math.sqrt((v[1] + v[0]) / 5)) and quiet.se < wild.se / 3
 
 
 def test_trend_is_the_least_squares_slope_of_the_means():
@@ -108,8 +113,13 @@ def test_measured_draws_give_every_drawn_arm_its_error():
     v = np.var([np.mean(d) for d in draws], ddof=1)  # the variance of a drawn model's mean, seed noise included
     assert fam.draw_var == pytest.approx(v) and fam.draw_df == 1
     after = fam.difference("m3", "m0")  # m0 is real (not drawn): its seed error stays, m3's is the draws'
-    seed_part = fam.anova["ms_resid"] / 5
-    assert after.mean == before.mean and after.se == pytest.approx(math.sqrt(seed_part + v))
+    seed_part = fam.model_var[0] / 5  # the real arm's own seed variance
+    # the measured clone's seed noise: the residual of its draws x seeds; m3's own seed variance beyond it joins
+    d = np.asarray(draws)
+    noise = ((d - d.mean(1, keepdims=True) - d.mean(0) + d.mean()) ** 2).sum() / (1 * 4)
+    assert fam.draw_seed_var == pytest.approx(noise)
+    excess = max(fam.model_var[3] - noise, 0.0) / 5
+    assert after.mean == before.mean and after.se == pytest.approx(math.sqrt(seed_part + excess + v))
     assert after.df == 1  # two draws: their own degree of freedom (Satterthwaite's would cover 0.92)
     assert after.method == "blocked + draw variance (2 draws)"
     four = crafted_family()
@@ -117,11 +127,16 @@ def test_measured_draws_give_every_drawn_arm_its_error():
     four.add_draws(more, {"m3"})
     v4 = np.var([np.mean(d) for d in more], ddof=1)
     with_four = four.difference("m3", "m0")  # from four draws on: Welch-Satterthwaite
-    assert with_four.df == pytest.approx((seed_part + v4) ** 2 / (seed_part ** 2 / 24 + v4 ** 2 / 3))
+    d4 = np.asarray(more)
+    excess4 = max(four.model_var[3] - ((d4 - d4.mean(1, keepdims=True) - d4.mean(0) + d4.mean()) ** 2).sum() / 12, 0) / 5
+    seeds_part = [t for t in (seed_part, excess4) if t]
+    assert with_four.df == pytest.approx((sum(seeds_part) + v4) ** 2 / (sum(t * t for t in seeds_part) / (4 * 6 / 7)
+                                                                          + v4 ** 2 / 3))
     both = fam.difference("m3", "m1")  # two clones: only the draws' variance, one degree of freedom
-    assert both.se == pytest.approx(math.sqrt(2 * v)) and both.df == pytest.approx(1.0)
+    excess = (max(fam.model_var[3] - noise, 0.0) + max(fam.model_var[1] - noise, 0.0)) / 5
+    assert both.se == pytest.approx(math.sqrt(2 * v + excess)) and both.df == pytest.approx(1.0)
     # no number of seeds removes the draw: the floor is the draw's part beyond the seed noise
-    assert both.floor_se == pytest.approx(math.sqrt(2 * (v - fam.anova["ms_resid"] / 5)))
+    assert both.floor_se == pytest.approx(math.sqrt(2 * (v - noise / 5)))
     assert both.seeds_cannot_decide(0.0, 1.0) and both.seeds_to_decide(0.0, 1.0) is None
     with pytest.raises(FakeitError, match="draws need at least two lists of 5 finite per-seed values"):
         fam.add_draws([draws[0]], {"m3"})

@@ -9,7 +9,7 @@ import pytest
 
 from fakeit_lib.core.errors import FakeitError
 from fakeit_lib.paper import findings as fd
-from fakeit_lib.paper import stats, summary
+from fakeit_lib.paper import claims, stats, summary
 
 
 def _on(low: float, high: float, df: float = 4.0) -> stats.Estimate:
@@ -98,3 +98,36 @@ def test_holm_leaves_untested_findings_and_never_keeps_a_verdict_without_p():
     verdicts = [_tested(0.001), {"verdict": fd.UNTESTABLE, "p": None}, {"verdict": fd.HOLDS, "p": None},
                 _tested(0.001, fd.FAILS)]
     assert summary.holm(verdicts) == [fd.HOLDS, fd.UNTESTABLE, fd.INCONCLUSIVE, fd.FAILS]
+
+
+def test_holm_keeps_the_direction_that_survives_of_a_small_effect():
+    """"Holds, below the smallest effect of interest" decided both ways at 95%: after Holm over three findings
+    (first step 0.05 / 3) it keeps "holds" when only that direction clears its step, "does not hold" when only that
+    one does, both when both do; its p-value, the ordering Holm uses, is 2 x the smaller one-sided p."""
+    other = [_tested(0.003), _tested(0.004)]  # ranked after the small effect: it meets 0.05 / 3
+
+    def small(p_hold, p_fail):
+        return {"verdict": fd.SMALL, "p": 2 * min(p_hold, p_fail), "p_hold": p_hold, "p_fail": p_fail}
+
+    assert summary.holm([small(0.001, 0.02)] + other)[0] == fd.HOLDS  # 0.002 clears 0.0167, 0.04 does not
+    assert summary.holm([small(0.02, 0.001)] + other)[0] == fd.FAILS
+    assert summary.holm([small(0.001, 0.002)] + other)[0] == fd.SMALL
+    assert summary.holm([small(0.03, 0.03)] + other)[0] == fd.INCONCLUSIVE  # 0.06: Holm stops
+    est = stats.estimate_from_values([0.4, 0.5, 0.45, 0.55, 0.5])  # far above 0, below 1: a small effect
+    verdict, p, _ = fd.decide("greater", est, 1.0)
+    assert verdict == fd.SMALL and p == pytest.approx(2 * min(est.p_above(0.0), est.p_below(1.0)))
+
+
+def test_seeds_to_decide_count_over_the_tested_findings_only():
+    """A page counts at Holm's first step over every paper finding; the build's count knows how many were tested,
+    and the introduction's number of seeds to decide follows it (fewer tested findings: a laxer level, fewer seeds)."""
+    est = stats.estimate_from_values([1.5, -0.5, 3.0, 0.5, 2.0])
+    fid = next(f.id for f in claims.FINDINGS.values() if f.rule == "greater" and f.group == claims.PAPER_GROUP)
+    v = {**fd.check(fid, est, "mini").to_dict(), "page": "x"}
+    assert v["verdict"] == fd.INCONCLUSIVE
+    every = sum(f.group == claims.PAPER_GROUP for f in claims.FINDINGS.values())
+    assert v["seeds_to_decide"] == est.seeds_to_decide(0.0, v["sesoi"], 0.025 / every)
+    untested = [{**fd.cannot_test(f.id, "mini", "not at this scale").to_dict(), "page": "y"}
+                for f in claims.FINDINGS.values() if f.id != fid][:3]
+    rows = summary.with_holm([v] + untested)
+    assert rows[0]["seeds_to_decide"] == est.seeds_to_decide(0.0, v["sesoi"], 0.025 / 1) < v["seeds_to_decide"]

@@ -36,11 +36,18 @@ def calibration_frame(rows: list[cal.Row]) -> pd.DataFrame:
 
 def calibration_text(p: VerdictErrorsParams, rows: list[cal.Row]) -> str:
     """What the table shows, in two sentences."""
+    shown = [r for r in rows if not r.counted]
+    rows = [r for r in rows if r.counted]
     met = sum(r.ratio() <= 1 for r in rows)
     worst = max(rows, key=lambda r: r.ratio())
     low = min(rows, key=lambda r: r.coverage)
     high = max(rows, key=lambda r: max(r.false_holds, r.false_fails))
+    left_out = ""
+    if shown:
+        bad = min(shown, key=lambda r: r.coverage)
+        left_out = (f" Where a clone's draw is in the data but left out of the error, coverage falls to "
+                    f"{bad.coverage:.3f} ({bad.rule}): why every comparison of clones carries the measured draws.")
     return (f"With {p.calibration_families:,} simulated families per row and boundary ({p.scale} scale), {met} of the "
-            f"{len(rows)} rows meet the goal. The lowest coverage is {low.coverage:.3f} ({low.rule}, {low.method}); "
+            f"{len(rows)} counted rows meet the goal. The lowest coverage is {low.coverage:.3f} ({low.rule}, {low.method}); "
             f"the highest false rate is {100 * max(high.false_holds, high.false_fails):.1f}% ({high.rule}, "
-            f"{high.method}); the row nearest its goal is {worst.rule}, {worst.method}, at {worst.ratio():.2f} of it.")
+            f"{high.method}); the row nearest its goal is {worst.rule}, {worst.method}, at {worst.ratio():.2f} of it.{left_out}")

@@ -57,7 +57,9 @@ class Verdict:
     unit: str = "points"
     sesoi: float = 0.0  # the smallest effect of interest
     sesoi_reason: str = ""
-    p: float | None = None  # two-sided p-value of the decision reached or nearest (for Holm over the findings)
+    p: float | None = None  # two-sided p-value of the decision reached or nearest: 2 x the smaller one-sided p (Holm's)
+    p_hold: float | None = None  # one-sided p of holding (Holm keeps whichever direction survives)
+    p_fail: float | None = None  # one-sided p of failing
     seeds_to_decide: int | None = None  # when inconclusive: seeds that would decide it at this effect and deviation
     seeds_cannot_decide: bool = False  # when inconclusive: the draw variance alone keeps it so, whatever the seeds
     df: float | None = None
@@ -151,10 +153,11 @@ def verdict_of(holds: bool, fails: bool) -> str:
     return SMALL if holds and fails else HOLDS if holds else FAILS if fails else INCONCLUSIVE
 
 
-def family_level() -> float:
+def family_level(tested: int | None = None) -> float:
     """The one-sided level the introduction decides each finding at after Holm, at worst (its first step, a
-    Bonferroni share of the paper's findings): what seeds-to-decide counts at."""
-    return ALPHA / 2 / sum(f.group == PAPER_GROUP for f in FINDINGS.values())
+    Bonferroni share of the paper's `tested` findings; a page, before the build's count is known, assumes every paper
+    finding tested, and the count recomputes it: `summary.with_holm`): what seeds-to-decide counts at."""
+    return ALPHA / 2 / (tested or sum(f.group == PAPER_GROUP for f in FINDINGS.values()))
 
 
 def seeds_needed(rule: str, est: Estimate, sesoi: float, level: float) -> tuple[int | None, bool]:
@@ -171,7 +174,7 @@ def decide(rule: str, est: Estimate, sesoi: float, seeds: bool = True) -> tuple[
         return INCONCLUSIVE, 1.0, None
     p_hold, p_fail = one_sided(rule, est, sesoi)
     verdict = verdict_of(p_hold < ALPHA / 2, p_fail < ALPHA / 2)
-    p = min(1.0, 2 * (max(p_hold, p_fail) if verdict == SMALL else min(p_hold, p_fail)))
+    p = min(1.0, 2 * min(p_hold, p_fail))
     needed = seeds_needed(rule, est, sesoi, family_level())[0] if seeds and verdict == INCONCLUSIVE else None
     return verdict, p, needed
 
@@ -194,7 +197,7 @@ class Part:
         if self.parts is not None:
             verdict, p_hold, p_fail, needed, shown = combine(self.rule, self.parts, seeds=False)
             self.estimate = shown.estimate
-            return verdict, min(1.0, 2 * (max if verdict == SMALL else min)(p_hold, p_fail)), needed, p_hold, p_fail
+            return verdict, min(1.0, 2 * min(p_hold, p_fail)), needed, p_hold, p_fail
         if self.estimate is None:
             raise FakeitError(f"part {self.name!r} has no estimate: a composite finding decides on measured parts only; "
                               "leave the part out, or report the finding as one that cannot be tested, saying why")
@@ -251,11 +254,12 @@ def combine(rule: str, parts: list[Part], level: float | None = None,
 
 
 def _verdict(f: Finding, verdict: str, scale: str, est: Estimate | None, evidence: dict, reason: str = "",
-             paper: str = "", p: float | None = None, needed: int | None = None, floor: bool = False) -> Verdict:
+             paper: str = "", p: float | None = None, needed: int | None = None, floor: bool = False,
+             sides: tuple[float, float] | None = None) -> Verdict:
     return Verdict(f.id, f.claim, f.source, f.chapter, f.metric, f.comparison, f.rule, verdict, scale,
                    est.n if est else 0, est.to_dict() if est else None, evidence, reason, paper, f.unit, f.sesoi,
-                   f.sesoi_reason, p, needed, floor, est.df if est else None, est.method if est else "", f.group,
-                   SETS[f.made_for])
+                   f.sesoi_reason, p, *(sides if p is not None and sides else (None, None)), needed, floor,
+                   est.df if est else None, est.method if est else "", f.group, SETS[f.made_for])
 
 
 def check(finding_id: str, est: Estimate, scale: str, evidence: dict | None = None, paper: str = "",
@@ -267,7 +271,7 @@ def check(finding_id: str, est: Estimate, scale: str, evidence: dict | None = No
         reason = "one seed gives no interval"
     floor = verdict == INCONCLUSIVE and est.low is not None and seeds_needed(f.rule, est, f.sesoi, family_level())[1]
     return _verdict(f, verdict, scale, est, evidence or {}, reason, paper, p if est.low is not None else None, needed,
-                    floor)
+                    floor, one_sided(f.rule, est, f.sesoi) if est.low is not None else None)
 
 
 def check_parts(finding_id: str, parts: list[Part], scale: str, evidence: dict | None = None, paper: str = "",
@@ -283,10 +287,11 @@ def check_parts(finding_id: str, parts: list[Part], scale: str, evidence: dict |
     reason += f"; {note}" if note else ""
     ev = {q.name: q.to_dict(v) for q, v in zip(parts, verdicts)}
     ev["shown part"] = {"name": shown.name, "smallest effect of interest": shown.sesoi, "unit": shown.unit}
-    p = min(1.0, 2 * (max if verdict == SMALL else min)(p_hold, p_fail)) if has_interval else None
+    p = min(1.0, 2 * min(p_hold, p_fail)) if has_interval else None
     floor = verdict == INCONCLUSIVE and needed is None and any(
         q.needed(family_level())[1] for q, v in zip(parts, verdicts) if v != HOLDS)
-    return _verdict(f, verdict, scale, shown.estimate, {**ev, **(evidence or {})}, reason, paper, p, needed, floor)
+    return _verdict(f, verdict, scale, shown.estimate, {**ev, **(evidence or {})}, reason, paper, p, needed, floor,
+                    (p_hold, p_fail))
 
 
 def cannot_test(finding_id: str, scale: str, reason: str, paper: str = "", evidence: dict | None = None) -> Verdict:

@@ -6,20 +6,16 @@ same recipe. Their per-seed values form a `Family`: a models x seeds table. A co
 models' means (weights summing to 0: "a minus b", a trend over clone sizes). Its error comes from the whole family,
 by rules stated before any comparison is made, never chosen by their result (each is calibrated by simulation:
 `benchmarks/verdicts.py` and the book's page "How often a verdict is wrong"):
-- **blocked**: every contrast takes the residual mean square of a two-way analysis (model + seed), with
-  (models - 1)(seeds - 1) degrees of freedom: exact under the additive model whether or not the seeds carry an
-  effect of their own (a contrast's weights sum to 0, so a seed's effect cancels);
-- **paired over the compared models** (unequal seed variances): when the compared models' own per-seed values
-  spread more than the family's error says (their variance above `SPREAD_MAX` times the family's), the pooled
-  error would be too small for them; the contrast then takes its error from its own per-seed values, exact whatever
-  the variances, with seeds - 1 degrees of freedom;
+- **blocked**: a contrast whose weights sum to 0 takes each compared model's own seed variance from the residual of
+  a two-way analysis (model + seed): the seeds' effect cancels in such a contrast, and each model keeps its own
+  variance (a real training set and a small clone need not vary alike). Its degrees of freedom are
+  Welch-Satterthwaite's over the compared models' shares of the residual, (seeds - 1)(models - 1)/models each: 6.9
+  for two of seven models with 5 seeds at equal variances, 4 (a paired comparison's) for a family of two;
 - **pooled**: a contrast whose weights do not sum to 0 keeps the seeds' effect and takes the within-model variance;
 - **draw variance**: where clones are compared, each clone is one draw of a generator; the variance of a clone's
   mean over draws is measured from several draws of one clone trained with the same seeds (`add_draws`) and replaces
-  the seed error of every drawn arm, with draws - 1 degrees of freedom (Welch-Satterthwaite for the sum). No number
-  of training seeds removes that part: `seeds_to_decide` says so.
-A contrast of 5 seeds over 7 models has 24 degrees of freedom (t = 2.06), where the same comparison on its own two
-models' paired seeds has 4 (t = 2.78).
+  the seed error of every drawn arm, with draws - 1 degrees of freedom (Welch-Satterthwaite with the undrawn arms'
+  own variances, and with a drawn arm's seed variance beyond the measured clone's). No number of training seeds removes that part: `seeds_to_decide` says so.
 """
 
 from __future__ import annotations
@@ -35,17 +31,9 @@ from ..core.errors import FakeitError
 
 CONFIDENCE = 0.95  # every interval in the book is a two-sided 95% Student-t interval
 ALPHA = 1 - CONFIDENCE
-# The unequal-variance fallback: a contrast takes its error from its own per-seed values (exact whatever the seed
-# variances) when their variance exceeds this multiple of what the family's error gives it. Chosen by the
-# calibration (benchmarks/verdicts.py), with two compared models at twice the others' seed deviation and 5 seeds:
-# a multiple of 1.66 covered 0.920, 1.0 covered 0.941-0.951 (too near the goal of 0.94), 0.8 covers 0.954-0.956.
-# The price: with equal variances about half of the contrasts take their own 4 degrees of freedom.
-SPREAD_MAX = 0.8
-
-
 # Draws of a clone from which the draw variance's degrees of freedom are combined with the seed error's by
 # Welch-Satterthwaite (fewer: the draws' own, conservative). Chosen by the calibration: with 2 draws Satterthwaite
-# covered 0.916-0.926 for comparisons of several clones, with 4 draws 0.944-0.967.
+# covered 0.916-0.926 for comparisons of several clones (earlier rules); with 4 draws it covers 0.941-0.985.
 DRAWS_SATTERTHWAITE = 4
 
 
@@ -243,6 +231,8 @@ class Family:
     draw_var: float = field(init=False, default=0.0)  # variance of a drawn model's mean over draws (seed noise in)
     draw_df: float | None = field(init=False, default=None)  # its degrees of freedom (draws measured - 1)
     drawn: frozenset = field(init=False, default=frozenset())  # the models trained on a drawn (synthetic) clone
+    draw_seed_var: float = field(init=False, default=0.0)  # the measured clone's seed noise (within its draws)
+    model_var: np.ndarray | None = field(init=False, default=None, repr=False)  # each model's own seed variance
 
     def __post_init__(self) -> None:
         lengths = {len(v) for v in self.values.values()}
@@ -261,8 +251,10 @@ class Family:
         ss_seed = float(m * ((seed_means - grand) ** 2).sum())
         df_within, df_resid, df_seed = m * (s - 1), (m - 1) * (s - 1), s - 1
         ms_resid = ss_resid / df_resid if df_resid else None
-        # each model's share of the residual (unbiased for its own seed variance under the additive model, m > 2)
-        sds = np.sqrt((resid**2).sum(1) / df_seed * m / (m - 1)) if s > 1 and m > 2 else np.ones(m)
+        # each model's own seed variance: its share of the residual (unbiased for it when the models vary alike)
+        own = (resid**2).sum(1) / df_seed * m / (m - 1) if s > 1 and m > 1 else None
+        self.model_var = own
+        sds = np.sqrt(own) if own is not None and m > 2 else np.ones(m)
         self.anova = {
             "models": m, "seeds": s,
             "ms_within": ss_within / df_within if df_within else None, "df_within": df_within,
@@ -274,10 +266,12 @@ class Family:
     def seeds(self) -> int:
         return self.anova["seeds"]
 
-    def unequal_for(self, own: float, pooled: float) -> bool:
-        """Whether a contrast's own per-seed variance `own` (per unit of squared weights) exceeds `SPREAD_MAX` times the
-        family's `pooled` one: its models spread more than the family's error says (the fallback's trigger)."""
-        return self.seeds > 2 and self.anova["models"] > 2 and own > SPREAD_MAX * pooled  # two: the same error
+    def residual_df(self, terms: np.ndarray) -> float:
+        """Welch-Satterthwaite's degrees of freedom of a sum of per-model variance `terms`, each from that model's share
+        of the residual, with its share of the residual's degrees of freedom, (seeds - 1)(models - 1)/models:
+        conservative at equal variances (the shares are negatively correlated), calibrated at unequal ones."""
+        m, s = self.table.shape
+        return satterthwaite([(float(t), (s - 1) * (m - 1) / m) for t in terms if t])
 
     def add_draws(self, draws: Sequence[Sequence[float]], drawn: set[str]) -> None:
         """Measured draws of one clone (each a list of per-seed values, trained with the family's seeds): the
@@ -291,6 +285,8 @@ class Family:
         if unknown:
             raise FakeitError(f"family {self.name} has no model {', '.join(unknown)}; it has {', '.join(self.values)}")
         self.draw_var, self.draw_df, self.drawn = float(y.mean(1).var(ddof=1)), float(len(y) - 1), frozenset(drawn)
+        r = y - y.mean(1, keepdims=True) - y.mean(0, keepdims=True) + y.mean()  # the measured clone's seed noise
+        self.draw_seed_var = float((r**2).sum()) / ((len(y) - 1) * (y.shape[1] - 1)) if y.shape[1] > 1 else 0.0
 
     def error(self, zero_sum: bool) -> tuple[float | None, float | None, str, float]:
         """(error variance of one seed's value, its degrees of freedom, method, df per added seed) for a contrast."""
@@ -317,22 +313,32 @@ class Family:
         ratio = self.anova["spread_ratio"]
         if var is None or not df:
             return Estimate(mean, None, None, s, None, None, None, method, weights_sq, per_seed, pairing, ratio)
-        w_drawn = sum(v * v for k, v in w.items() if k in self.drawn)
-        own = float(np.var(per_seed_values, ddof=1)) / weights_sq if s > 1 else 0.0
-        if zero_sum and not w_drawn and self.unequal_for(own, var):  # the fallback: the contrast's own seeds
-            var, df, per_seed = own, s - 1, 1.0
-            method = "paired over the compared models (unequal seed variances)"
+        labels = list(self.values)
+        drawn = np.asarray([k in self.drawn for k in labels])
+        w_drawn = float((wv[drawn] ** 2).sum())
+        if zero_sum:  # each compared model's own variance; a drawn one's beyond the measured clone's seed noise
+            own = np.where(drawn, np.clip(self.model_var - self.draw_seed_var, 0.0, None), self.model_var)
+            terms = wv**2 * own / s
+            seed_parts = [(float(terms.sum()), self.residual_df(terms))] if terms.any() else []
+            var = float(wv**2 @ self.model_var) / weights_sq
+        else:
+            seed_parts = [(var * (weights_sq - w_drawn) / s, df)] if weights_sq > w_drawn else []
         std = math.sqrt(var)
-        seed_part = var * (weights_sq - w_drawn) / s
+        seed_part = sum(v for v, _ in seed_parts)
+        seed_df = satterthwaite(seed_parts) if seed_parts else None
+        if seed_df is not None and not math.isfinite(seed_df):  # no seed variance at all: the family's error's
+            seed_df = df
+        per_seed, df = (seed_df / (s - 1), seed_df) if seed_df else (per_seed, df)
         se, floor_se, floor_df = math.sqrt(seed_part), 0.0, None
         if w_drawn:  # each drawn arm's mean varies as the measured draws did (their seed noise included)
             draw_part = w_drawn * self.draw_var
             se = math.sqrt(seed_part + draw_part)
             # Welch-Satterthwaite from DRAWS_SATTERTHWAITE draws on; below, the draws' own degrees of freedom
             # (conservative): with one or two, Satterthwaite's intervals cover 0.92 (the calibration)
-            df = (satterthwaite([(seed_part, df), (draw_part, self.draw_df)])
-                  if self.draw_df + 1 >= DRAWS_SATTERTHWAITE else min(df, self.draw_df))
-            floor_se, floor_df = math.sqrt(w_drawn * max(self.draw_var - var / s, 0.0)), self.draw_df
+            parts = seed_parts + [(draw_part, self.draw_df)]
+            df = (satterthwaite(parts) if self.draw_df + 1 >= DRAWS_SATTERTHWAITE
+                  else min(seed_df or self.draw_df, self.draw_df))
+            floor_se, floor_df = math.sqrt(w_drawn * max(self.draw_var - self.draw_seed_var / s, 0.0)), self.draw_df
             method += f" + draw variance ({self.draw_df + 1:g} draws)"
         low, high = _interval(mean, se, df)
         inputs = {"family": self.name, "values": {k: [float(x) for x in v] for k, v in self.values.items()},

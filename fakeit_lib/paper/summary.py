@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..core.errors import FakeitError
 from .claims import PAPER_GROUP
-from .findings import FAILS, HOLDS, INCONCLUSIVE, SMALL, UNTESTABLE, VERDICTS, Verdict, amount, estimate_text
+from .findings import FAILS, HOLDS, INCONCLUSIVE, SMALL, UNTESTABLE, VERDICTS, Verdict, amount, estimate_text, family_level
 from .stats import ALPHA
 
 
@@ -27,9 +27,11 @@ def summary_counts(verdicts: list[Verdict] | list[dict]) -> dict[str, int]:
 
 
 def holm(verdicts: list[dict], alpha: float = ALPHA) -> list[str]:
-    """Each verdict after Holm's step-down correction over the tested ones (family-wise error `alpha`): a decisive
-    verdict stays when its p-value clears alpha / (number of tests left), in order of p; the others become
-    inconclusive. Untested findings, and those beyond the paper (outside its family), stay as they are."""
+    """Each verdict after Holm's step-down correction over the tested ones (family-wise error `alpha`), in order of
+    their p-values (2 x the smaller one-sided p): at its step a decisive verdict keeps each direction ("holds", "does
+    not hold") whose own two-sided p clears alpha / (number of tests left) — "holds, below the smallest effect of
+    interest" only while both do, else the one that survives; past the first step that fails, inconclusive.
+    Untested findings, and those beyond the paper (outside its family), stay as they are."""
     out = [v["verdict"] for v in verdicts]
     family = [v.get("group", PAPER_GROUP) == PAPER_GROUP for v in verdicts]
     tested = sorted((v["p"], i) for i, v in enumerate(verdicts)
@@ -37,10 +39,16 @@ def holm(verdicts: list[dict], alpha: float = ALPHA) -> list[str]:
     k = len(tested)
     stopped = False
     for rank, (p, i) in enumerate(tested):
-        if stopped or p > alpha / (k - rank):
+        level = alpha / (k - rank)
+        if stopped or p > level:
             stopped = True
             if out[i] in (HOLDS, SMALL, FAILS):
                 out[i] = INCONCLUSIVE
+        elif out[i] == SMALL:
+            v = verdicts[i]
+            hold = 2 * v.get("p_hold", p / 2) <= level
+            fail = 2 * v.get("p_fail", p / 2) <= level
+            out[i] = SMALL if hold and fail else HOLDS if hold else FAILS if fail else INCONCLUSIVE
     for i, v in enumerate(verdicts):  # a tested finding without a p-value (no interval) is never decisive
         if v["verdict"] in (HOLDS, SMALL, FAILS) and v.get("p") is None:
             out[i] = INCONCLUSIVE
@@ -67,7 +75,22 @@ def with_holm(findings: list[dict]) -> list[dict]:
 
     one_scale(findings)
     digest = registry_hash()
-    return [{**f, "after_holm": a, "registry": digest} for f, a in zip(findings, holm(findings))]
+    tested = family_counts(findings)["tested"]
+    return [{**f, **recount_seeds(f, tested), "after_holm": a, "registry": digest}
+            for f, a in zip(findings, holm(findings))]
+
+
+def recount_seeds(f: dict, tested: int) -> dict:
+    """An inconclusive one-part finding's seeds to decide at Holm's first step over the `tested` findings the build
+    has (a page counted over every paper finding, untested ones included); other findings as they are."""
+    from .findings import seeds_needed
+    from .stats import Estimate
+
+    est = f.get("estimate")
+    if f["verdict"] != INCONCLUSIVE or f.get("rule") in ("both", "any") or not est or est.get("low") is None or not tested:
+        return {}
+    needed, floor = seeds_needed(f["rule"], Estimate(**est), f["sesoi"], family_level(tested))
+    return {"seeds_to_decide": needed, "seeds_cannot_decide": floor}
 
 
 def family_counts(findings: list[dict]) -> dict:
