@@ -146,6 +146,8 @@ STAGE_CODE = {
                  "evaluation/minidata.py"),
     "judge": ("evaluation/judge.py",),
     "real": ("datasets/images.py", "datasets/shards.py", "datasets/fashion_mnist.py"),
+    "baselines": ("evaluation/baselines.py", "training/loaders.py", "datasets/images.py", "datasets/shards.py",
+                  "datasets/fashion_mnist.py"),
 }
 
 
