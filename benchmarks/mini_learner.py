@@ -29,12 +29,14 @@ import numpy as np
 FAST = dict(per_class=5, seeds=[0], max_images=200, epochs=1)
 
 
-def mini_recipe_job(data: str, seed: int, max_images: int | None, epochs: int | None, out: str) -> dict:
-    """Train the mini recipe on `data` with `seed` and score it on the real test split: {top1, cpu_seconds}."""
+def mini_recipe_job(data: str, seed: int, max_images: int | None, epochs: int | None, out: str,
+                    changes: dict | None = None) -> dict:
+    """Train the mini recipe (with `changes` to its fields) on `data` with `seed` and score it on the real test split:
+    {top1, cpu_seconds}."""
     from fakeit_lib.evaluation.evaluate import EvalConfig, evaluate
     from fakeit_lib.training.train import CHECKPOINT, make_config, train
 
-    overrides = {"epochs": epochs, "warmup_epochs": 0} if epochs else {}
+    overrides = {**(changes or {}), **({"epochs": epochs, "warmup_epochs": 0} if epochs else {})}
     t0 = time.process_time()
     folder = train(make_config("mini", data=data, class_set="fashion-mnist", seed=seed, **overrides),
                    Path(out) / f"mini-{seed}", log=lambda *a, **k: None)
@@ -72,6 +74,7 @@ def summary(values: list[float]) -> str:
 
 
 def main() -> None:
+    from fakeit_lib.evaluation.baselines import LEARNERS
     from fakeit_lib.experiments.presets import load_preset, project_root
 
     mini = load_preset("mini", project_root(Path(__file__).parent))
@@ -83,21 +86,33 @@ def main() -> None:
     parser.add_argument("--max-images", type=int, default=0, help="score on the first N test images (default 0: all 10,000)")
     parser.add_argument("--epochs", type=int, default=0, help="epochs of each trained model (default 0: each recipe's own)")
     parser.add_argument("--fast", action="store_true", help="seconds: 5 images a class, seed 0, 200 test images, 1 epoch")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="change one field of the mini recipe (TrainConfig), value parsed as YAML (repeatable): "
+                             "how each change of the recipe was measured")
+    parser.add_argument("--learners", nargs="*", default=list(LEARNERS), choices=list(LEARNERS),
+                        help="baselines to train beside the recipe (default: all three; none: the recipe alone)")
     args = parser.parse_args()
+    from fakeit_lib.core.params import yaml_value
+
+    changes = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set {item!r} must be FIELD=VALUE")
+        changes[key.strip()] = yaml_value(value, f"--set {item!r}")
     if args.fast:
         args.per_class, args.seeds, args.max_images, args.epochs = FAST["per_class"], FAST["seeds"], FAST["max_images"], FAST["epochs"]
     import sklearn.svm  # noqa: F401  (its libraries loaded before the pools are pinned)
 
     from fakeit_lib.core.parallel import job_slots, pin_threads, run_jobs
     from fakeit_lib.datasets.images import export_fashion_mnist
-    from fakeit_lib.evaluation.baselines import LEARNERS
 
     print(f"thread pools (this process and each worker): {pin_threads(1)}; {min(job_slots(), 2)} models at once")
     max_images, epochs = args.max_images or None, args.epochs or None
     with tempfile.TemporaryDirectory() as tmp:
         data = str(export_fashion_mnist(Path(tmp) / "real", "train", args.per_class))
-        jobs = [("mini", data, s, max_images, epochs, tmp) for s in args.seeds]
-        for learner, (_, seeded) in LEARNERS.items():
+        jobs = [("mini", data, s, max_images, epochs, tmp, changes) for s in args.seeds]
+        for learner, (_, seeded) in ((k, LEARNERS[k]) for k in args.learners):
             jobs += [(learner, data, s, max_images, epochs) for s in (args.seeds if seeded else args.seeds[:1])]
         results = run_jobs(run, jobs, desc="models")
     rows: dict[str, list[dict]] = {}
@@ -107,10 +122,14 @@ def main() -> None:
     print(f"real Fashion-MNIST, {args.per_class} training images per class ({10 * args.per_class} images), scored on "
           f"{images} real test images; top-1 % mean [95% interval over seeds], training core-seconds a model")
     names = {"mini": "mini recipe (ResNet, multi-crop, SGD)", **{k: v[0] for k, v in LEARNERS.items()}}
+    if changes:
+        print(f"  the mini recipe with {', '.join(f'{k}={v}' for k, v in changes.items())}")
     for kind, rs in rows.items():
         top1 = [r["top1"] for r in rs]
         cpu = np.mean([r["cpu_seconds"] for r in rs])
         print(f"  {names[kind]:48s} {summary(top1)}  {len(rs)} model(s), {cpu:6.1f} core-s a model")
+    if len(rows) == 1:
+        return  # the recipe alone: no ratio
     best = max((k for k in rows if k != "mini"), key=lambda k: np.mean([r["top1"] for r in rows[k]]))
     recipe, other = np.mean([r["top1"] for r in rows["mini"]]), np.mean([r["top1"] for r in rows[best]])
     print(f"best baseline: {names[best]} ({other:.1f}); mini recipe {recipe:.1f}")

@@ -95,3 +95,70 @@ def test_benchmark_help_names_its_options():
     for option in ("--fast", "--seeds", "--per-class", "--max-images"):
         assert option in done.stdout
     assert "the mini preset's, [0, 1, 2, 3, 4]" in " ".join(done.stdout.split())  # its seeds, read from the preset
+
+
+# ---- the mini recipe's own choices (training/train.py PRESETS["mini"], data/mini_recipe.yaml)
+
+
+def test_mini_recipe_is_the_measured_one():
+    from fakeit_lib.training.train import make_config
+
+    c = make_config("mini", data="d")
+    assert (c.epochs, c.batch_size, c.lr, c.label_smoothing) == (80, 16, 0.2, 0.1)
+    assert c.global_scale == [0.6, 1.0] and c.local_crops == 0 and (c.blur, c.solarize) == ([0.0, 0.0], 0.0)
+    assert c.bn_stats == "global" and c.local_scale == [0.25, 0.6]  # for the ablations' local crops
+    paper = make_config("paper", data="d")
+    assert (paper.blur, paper.solarize, paper.jitter, paper.bn_stats) == ([0.2, 0.5], 0.2, 0.8, "all")  # DINO, trex
+
+
+def test_every_measured_step_is_a_valid_recipe_and_its_cell_is_computed():
+    from fakeit_lib.chapters.tab1_prompts import recipe_changes, recipe_changes_frame
+    from fakeit_lib.paper.stats import mean_interval
+    from fakeit_lib.training.train import make_config
+
+    measured = recipe_changes()
+    for step in measured["steps"]:
+        make_config("mini", data="d", **step["set"])  # each step can be run again with --set
+        assert len(step["top1"]) == 4
+    frame = recipe_changes_frame(measured)
+    before = mean_interval(measured["steps"][0]["top1"])
+    cell = frame.iloc[0, 2]
+    assert cell == f"{before.mean:.1f} ± {(before.high - before.low) / 2:.1f}"
+
+
+def test_global_bn_stats_leave_the_running_statistics_to_the_global_crops():
+    from fakeit_lib.training.models import MultiCropClassifier, build_model
+
+    g, local = torch.randn(4, 3, 28, 28), torch.randn(4, 3, 14, 14)
+    means = {}
+    for mode, crops in (("global", [g]), ("global", [g, local]), ("all", [g, local])):
+        torch.manual_seed(0)
+        model = build_model("resnet10_narrow", 10, cifar_stem=True)
+        MultiCropClassifier(model, mode).train()(crops)
+        bn = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)][-1]
+        means[(mode, len(crops))] = bn.running_mean.clone()
+        assert bn.momentum == 0.1  # put back after the local pass
+    assert torch.equal(means[("global", 1)], means[("global", 2)])
+    assert not torch.equal(means[("global", 1)], means[("all", 2)])
+    with pytest.raises(FakeitError, match=r"bn_stats='crops' is not valid; valid: all, global"):
+        MultiCropClassifier(build_model("resnet10_narrow", 10), "crops")
+
+
+def test_solarisation_probability_reaches_the_batch_augmentation():
+    from fakeit_lib.training.augment import BatchMultiCrop
+
+    images = torch.full((8, 1, 28, 28), 230, dtype=torch.uint8)  # bright: solarised, every pixel becomes dark
+    mean, std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+    for p, bright in ((1.0, False), (0.0, True)):
+        aug = BatchMultiCrop(1, 28, (0.6, 1.0), 0, 14, (0.25, 0.6), mean, std, blur=(0.0, 0.0), solarize=p, jitter=0.0)
+        (crop,) = aug(images, torch.Generator().manual_seed(0))
+        assert bool((crop * 0.5 + 0.5 > 0.5).all()) is bright
+
+
+def test_ablations_add_local_crops_to_a_recipe_without_them():
+    from fakeit_lib.chapters.ablations import AblationParams, multicrop_specs
+
+    with_spec, without_spec, with_name, _ = multicrop_specs(AblationParams(recipe="mini"))
+    assert (with_spec, without_spec, with_name) == ({"local_crops": 2}, {}, "with 2 local crops added")
+    with_spec, without_spec, with_name, _ = multicrop_specs(AblationParams(recipe="paper"))
+    assert (with_spec, without_spec, with_name) == ({}, {"local_crops": 0}, "with the paper recipe's 8 local crops")
