@@ -162,3 +162,35 @@ def test_ablations_add_local_crops_to_a_recipe_without_them():
     assert (with_spec, without_spec, with_name) == ({"local_crops": 2}, {}, "with 2 local crops added")
     with_spec, without_spec, with_name, _ = multicrop_specs(AblationParams(recipe="paper"))
     assert (with_spec, without_spec, with_name) == ({}, {"local_crops": 0}, "with the paper recipe's 8 local crops")
+
+
+def _real_runs(top1: list[float]):
+    from fakeit_lib.experiments.stages import ModelRuns
+
+    n = len(top1)
+    return ModelRuns("real", "real", None, None, 1.0, Path("/x/real"), 500, list(range(n)),
+                     [Path(f"/c/{s}") for s in range(n)],
+                     [{"datasets": {"fashion-mnist-test": {"top1": t / 100, "top5": 0.99}}} for t in top1])
+
+
+def test_table1_page_sets_the_real_model_beside_the_baselines():
+    from fakeit_lib.chapters import tab1_prompts as ch
+
+    p = ch.Table1Params(scale="mini", class_set="fashion-mnist", recipe="mini", train_seeds=[0, 1, 2])
+    baselines = {"logistic": [{"name": bl.LEARNERS["logistic"][0], "top1": 77.0}],
+                 "cnn": [{"name": bl.LEARNERS["cnn"][0], "top1": t} for t in (82.0, 83.0, 84.0)]}
+    frame = ch.learner_frame(p, {"real": _real_runs([85.0, 85.5, 84.5])}, baselines)
+    assert list(frame["learner"]) == ["the recipe's model trained on the real images (mini recipe)",
+                                      "logistic regression on pixels (C = 0.1)", "textbook small CNN (four 3x3 convolutions)"]
+    column = "top-1 on real test images (%), mini scale"
+    assert list(frame[column])[1] == "77.0" and list(frame["models"]) == [3, 1, 3]
+    text = ch.learner_text(p, {"real": _real_runs([85.0, 85.5, 84.5])}, baselines)
+    assert "reaches 85.0 top-1 (mini scale)" in text and "the textbook small CNN (four 3x3 convolutions), reaches 83.0" in text
+    assert "level with it within the seeds' noise (+2.0 points" in text  # intervals of +-1.2 and +-2.5 overlap
+    ahead = ch.learner_text(p, {"real": _real_runs([88.0, 88.5, 87.5])}, baselines)
+    assert "ahead of it by 5.0 points, more than the seeds' noise" in ahead
+    behind = ch.learner_text(p, {"real": _real_runs([75.0, 75.5, 74.5])}, baselines)
+    assert "behind it by 8.0 points" in behind
+    paper = ch.Table1Params(scale="paper", class_set="imagenet100")
+    assert ch.learner_baselines(paper, {}) is None
+    assert "paper's own real baseline" in ch.learner_text(paper, {"real": _real_runs([87.0])}, None)
