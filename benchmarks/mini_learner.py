@@ -6,8 +6,9 @@ real model trains on), once per seed of the mini preset's `train_seeds`, and sco
 test split (10,000 images) as the book's evaluation does. Beside it, on the same training images and test images,
 the three baselines of fakeit_lib/evaluation/baselines.py: logistic regression on raw pixels (C = 0.1), an RBF
 support-vector machine on raw pixels (C = 10), and a textbook small CNN trained with the same seeds. Every model
-trains in its own worker process with one thread (every thread pool pinned), two at once on two cores; its cost is
-the CPU time of its training process (core-seconds), evaluation not included.
+trains in its own worker process with one thread (every thread pool pinned), as many at once as there are job slots
+(`FAKEIT_JOBS`, default one per core); its cost is the CPU time of its training (core-seconds), evaluation not
+included.
 
 Prints each side's mean top-1 with its 95% Student-t interval over seeds (a learner without a seed: one fit) and
 its core-seconds a model; last line `ratio <mini recipe top-1 / best baseline top-1>` (>= 1: the recipe beats them).
@@ -107,7 +108,7 @@ def main() -> None:
     from fakeit_lib.core.parallel import job_slots, pin_threads, run_jobs
     from fakeit_lib.datasets.images import export_fashion_mnist
 
-    print(f"thread pools (this process and each worker): {pin_threads(1)}; {min(job_slots(), 2)} models at once")
+    print(f"thread pools (this process and each worker): {pin_threads(1)}; {job_slots()} models at once")
     max_images, epochs = args.max_images or None, args.epochs or None
     with tempfile.TemporaryDirectory() as tmp:
         data = str(export_fashion_mnist(Path(tmp) / "real", "train", args.per_class))

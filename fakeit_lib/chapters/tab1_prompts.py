@@ -93,7 +93,9 @@ def learner_text(p: Table1Params, runs: dict, baselines: dict | None) -> str:
     other = means[best]
     half = sum((e.high - e.low) / 2 for e in (mine, other) if e.low is not None)
     diff = mine.mean - other.mean
-    if diff - half > 0:
+    if mine.low is None and other.low is None:
+        verdict = f"{'ahead of' if diff >= 0 else 'behind'} it by {abs(diff):.1f} points (one seed: no interval)"
+    elif diff - half > 0:
         verdict = f"ahead of it by {diff:.1f} points, more than the seeds' noise (±{half:.1f})"
     elif diff + half < 0:
         verdict = f"behind it by {-diff:.1f} points, more than the seeds' noise (±{half:.1f})"
