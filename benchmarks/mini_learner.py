@@ -122,7 +122,7 @@ def main() -> None:
     images = f"the first {max_images:,}" if max_images else "all 10,000"
     print(f"real Fashion-MNIST, {args.per_class} training images per class ({10 * args.per_class} images), scored on "
           f"{images} real test images; top-1 % mean [95% interval over seeds], training core-seconds a model")
-    names = {"mini": "mini recipe (ResNet, multi-crop, SGD)", **{k: v[0] for k, v in LEARNERS.items()}}
+    names = {"mini": "mini recipe (narrow ResNet from scratch, SGD)", **{k: v[0] for k, v in LEARNERS.items()}}
     if changes:
         print(f"  the mini recipe with {', '.join(f'{k}={v}' for k, v in changes.items())}")
     for kind, rs in rows.items():
