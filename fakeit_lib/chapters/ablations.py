@@ -147,14 +147,31 @@ class Trained:
     name_only: ModelRuns
 
 
+def multicrop_specs(p: AblationParams) -> tuple[dict, dict, str, str]:
+    """The recipe changes of the multi-crop comparison (with local crops, without) and how each is named: a recipe
+    with local crops is compared with itself without them; one without (the mini recipe: they did not pay at 28
+    pixels, data/mini_recipe.yaml) with itself plus ABLATION_LOCAL_CROPS."""
+    from ..training.train import ABLATION_LOCAL_CROPS, make_config
+
+    recipe = make_config(p.recipe, data="recipe")
+    if recipe.local_crops:
+        return {}, {"local_crops": 0}, f"with the {p.recipe} recipe's {recipe.local_crops} local crops", \
+            "without local crops"
+    return ({"local_crops": ABLATION_LOCAL_CROPS}, {}, f"with {ABLATION_LOCAL_CROPS} local crops added",
+            f"without local crops (the {p.recipe} recipe)")
+
+
 def trained_ablations(p: AblationParams) -> Trained:
     """Models per seed: one per trained guidance, one without local crops, one per prompt of the CLIP comparison."""
     guidances = [float(g) for g in sorted(p.trained_guidances)]
     specs = [(p.ablation_variant, g, 1.0, {}) for g in guidances]
-    specs += [(p.ablation_variant, p.multicrop_guidance, 1.0, {}), (p.ablation_variant, p.multicrop_guidance, 1.0, {"local_crops": 0}),
+    with_spec, without_spec, with_name, without_name = multicrop_specs(p)
+    specs += [(p.ablation_variant, p.multicrop_guidance, 1.0, with_spec),
+              (p.ablation_variant, p.multicrop_guidance, 1.0, without_spec),
               ("clip", p.clip_guidance, 1.0, {}), ("c", p.clip_guidance, 1.0, {})]
     *by_g, with_crops, without, clip, name_only = model_runs_many(p, specs)
-    without.label += ", no local crops"
+    with_crops.label += f", {with_name}"
+    without.label += f", {without_name}"
     return Trained(dict(zip(guidances, by_g)), without, with_crops, clip, name_only)
 
 
@@ -203,7 +220,7 @@ def ablation_findings(p: AblationParams, t: Trained, sweeps: pd.DataFrame | None
     name = lambda r: label.get(id(r)) or next(k for k, u in unique.items() if u.checkpoints == r.checkpoints)
     base = {"test": test, "family": f"{len(unique)} models, {fam.seeds} seeds"}
     out = [fd.check("multicrop_helps", fam.difference(name(t.with_local_crops), name(t.without_local_crops)), p.scale,
-                    {**base, "a": "trained with 1 global and the recipe's local crops", "b": "the global crop only",
+                    {**base, "a": t.with_local_crops.label, "b": t.without_local_crops.label,
                      "saw": t.with_local_crops.saw(p.class_set)}, claims.paper_value("multicrop_helps"))]
     sens = prompt_sensitivity(t.name_only.dataset, t.clip.dataset)
     note = fd.sensitivity_note(sens["share"], f"the change from \"c\" to \"a photo of a c\" at guidance {p.clip_guidance:g}")

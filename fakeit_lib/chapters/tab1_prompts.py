@@ -61,6 +61,83 @@ def table1_runs(p: Table1Params) -> dict:
     return dict(zip(keys + draw_keys(p), model_runs_many(p, specs + extra)))
 
 
+LEARNER = "the recipe's model trained on the real images"  # how the yardstick's table names the real model
+
+
+def learner_baselines(p: Table1Params, runs: dict) -> dict | None:
+    """The simple learners a reviewer tries first (evaluation.baselines: logistic regression and an RBF support-vector
+    machine on pixels, a textbook small CNN per training seed), trained on the real model's own training images and
+    scored on the same real test images, each a cached stage; None where they do not apply (they take the mini
+    scale's 28-pixel grey images)."""
+    from ..evaluation.baselines import baseline_results
+
+    if p.class_set != "fashion-mnist":
+        return None
+    return baseline_results(runs["real"].dataset, p.train_seeds, p.eval_max_images or None)
+
+
+def learner_frame(p: Table1Params, runs: dict, baselines: dict | None) -> pd.DataFrame:
+    """The real model beside the simple learners on the same training and test images: top-1 (mean ± 95% interval
+    over seeds, one value for a learner without a seed)."""
+    real = runs["real"]
+    column = f"top-1 on real test images (%), {p.scale} scale"
+    rows = [{"learner": f"{LEARNER} ({p.recipe} recipe)", column: interval_cell(real.scores()),
+             "models": len(real.seeds)}]
+    for results in (baselines or {}).values():
+        rows.append({"learner": results[0]["name"], column: interval_cell([r["top1"] for r in results]),
+                     "models": len(results)})
+    return pd.DataFrame(rows)
+
+
+def learner_text(p: Table1Params, runs: dict, baselines: dict | None) -> str:
+    """How the recipe's real model compares with the best simple learner, in one or two sentences (computed)."""
+    from ..paper.stats import mean_interval
+
+    real = runs["real"]
+    mine = mean_interval(real.scores())
+    if not baselines:
+        return (f"The simple pixel learners are defined for the mini scale's 28-pixel grey images; at the {p.scale} "
+                f"scale the real model's yardstick is the paper's own real baseline, the first row of the table below.")
+    means = {k: mean_interval([r["top1"] for r in v]) for k, v in baselines.items()}
+    best = max(means, key=lambda k: means[k].mean)
+    other = means[best]
+    half = sum((e.high - e.low) / 2 for e in (mine, other) if e.low is not None)
+    diff = mine.mean - other.mean
+    if mine.low is None and other.low is None:
+        verdict = f"{'ahead of' if diff >= 0 else 'behind'} it by {abs(diff):.1f} points (one seed: no interval)"
+    elif diff - half > 0:
+        verdict = f"ahead of it by {diff:.1f} points, more than the seeds' noise (±{half:.1f})"
+    elif diff + half < 0:
+        verdict = f"behind it by {-diff:.1f} points, more than the seeds' noise (±{half:.1f})"
+    else:
+        verdict = f"level with it within the seeds' noise ({diff:+.1f} points, ±{half:.1f})"
+    name = baselines[best][0]["name"]
+    return (f"Trained on the same {real.images} real images and scored on the same real test images, the "
+            f"{p.recipe} recipe's real model reaches {mine.mean:.1f} top-1 ({p.scale} scale); the best of the simple "
+            f"learners, the {name}, reaches {other.mean:.1f}: the recipe is {verdict}.")
+
+
+def recipe_changes() -> dict:
+    """The measurements behind the mini recipe's choices (`data/mini_recipe.yaml`: per-seed top-1 of each step)."""
+    import importlib.resources
+
+    import yaml
+
+    return yaml.safe_load((importlib.resources.files("fakeit_lib") / "data" / "mini_recipe.yaml").read_text())
+
+
+def recipe_changes_frame(measured: dict | None = None) -> pd.DataFrame:
+    """What each change of the mini recipe bought: one row a step (cumulative, from the paper's recipe shrunk to 28
+    pixels to the mini recipe), top-1 on the real test split as mean ± 95% interval over seeds, and its cost."""
+    measured = measured or recipe_changes()
+    column = "top-1 on all 10,000 real test images (%), mini scale"
+    rows = []
+    for step in measured["steps"]:
+        rows.append({"step": step["change"], "the paper's recipe": step["paper"], column: interval_cell(step["top1"]),
+                     "seeds": len(step["top1"]), "CPU seconds a model": f"{step['cpu_seconds']:.0f}"})
+    return pd.DataFrame(rows)
+
+
 def table_runs(runs: dict) -> dict:
     """The models of Table 1 itself (without the extra draws of a clone)."""
     return {k: r for k, r in runs.items() if not (isinstance(k, str) and (k == "second draw" or k.startswith("draw ")))}

@@ -79,19 +79,23 @@ class MultiCrop:
         std: tuple[float, ...],
         blur_radius: tuple[float, float] = (0.1, 2.0),
         colour: str = "workers",
+        blur: tuple[float, float] = (0.2, 0.5),
+        solarize: float = 0.2,
+        jitter: float = 0.8,
     ):
         from ..core.errors import FakeitError
 
         if colour not in COLOUR:
             raise FakeitError(f"colour operations on {colour!r} are not known; valid: {', '.join(COLOUR)}")
         self.colour, self.blur_radius = colour, blur_radius
+        self.blur, self.solarize, self.jitter = tuple(blur), solarize, jitter  # probabilities (global, local blur)
         bicubic = T.InterpolationMode.BICUBIC
         self.global_crop = T.RandomResizedCrop(global_size, scale=tuple(global_scale), interpolation=bicubic)
         self.local_crop = T.RandomResizedCrop(local_size, scale=tuple(local_scale), interpolation=bicubic)
         jitter = T.Compose(
             [
                 T.RandomHorizontalFlip(p=0.5),
-                T.RandomApply([T.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)], p=0.8),
+                T.RandomApply([T.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)], p=jitter),
                 T.RandomGrayscale(p=0.2),
             ]
         )
@@ -100,8 +104,8 @@ class MultiCrop:
             [
                 self.global_crop,
                 jitter,
-                GaussianBlur(0.2, *blur_radius),
-                Solarize(0.2),
+                GaussianBlur(self.blur[0], *blur_radius),
+                Solarize(solarize),
                 normalize(mean, std),
             ]
         )
@@ -109,7 +113,7 @@ class MultiCrop:
             [
                 self.local_crop,
                 jitter,
-                GaussianBlur(0.5, *blur_radius),
+                GaussianBlur(self.blur[1], *blur_radius),
                 normalize(mean, std),
             ]
         )
@@ -124,8 +128,8 @@ class MultiCrop:
         if self.colour == "device":
             if isinstance(image, Image.Image):
                 image = torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)
-            crops = [self._geometry(image, self.global_crop, 0.2, 0.2) for _ in range(self.global_crops)]
-            crops += [self._geometry(image, self.local_crop, 0.5, 0.0) for _ in range(self.local_crops)]
+            crops = [self._geometry(image, self.global_crop, self.blur[0], self.solarize) for _ in range(self.global_crops)]
+            crops += [self._geometry(image, self.local_crop, self.blur[1], 0.0) for _ in range(self.local_crops)]
             return [c for c, _ in crops], torch.stack([p for _, p in crops])
         return [self.global_tf(image) for _ in range(self.global_crops)] + [
             self.local_tf(image) for _ in range(self.local_crops)
@@ -139,7 +143,7 @@ class MultiCrop:
         out = TF.resized_crop(image, i, j, h, w, crop.size, interpolation=T.InterpolationMode.BICUBIC, antialias=True)
         if torch.rand(1) < 0.5:
             out = out.flip(-1)
-        applied = not 0.8 < torch.rand(1)  # RandomApply: applied unless p < rand
+        applied = not self.jitter < torch.rand(1)  # RandomApply: applied unless p < rand
         order = torch.randperm(4).tolist()
         factors = [float(torch.empty(1).uniform_(lo, hi)) for lo, hi in ((0.6, 1.4), (0.6, 1.4), (0.8, 1.2), (-0.1, 0.1))]
         grey = bool(torch.rand(1) < 0.2)
@@ -191,8 +195,10 @@ class BatchMultiCrop:
 
     def __init__(self, global_crops: int, global_size: int, global_scale: tuple[float, float], local_crops: int,
                  local_size: int, local_scale: tuple[float, float], mean: tuple[float, ...], std: tuple[float, ...],
-                 blur_radius: tuple[float, float] = (0.1, 2.0)):
+                 blur_radius: tuple[float, float] = (0.1, 2.0), blur: tuple[float, float] = (0.2, 0.5),
+                 solarize: float = 0.2, jitter: float = 0.8):
         self.global_crops, self.local_crops = global_crops, local_crops
+        self.blur, self.solarize, self.jitter = tuple(blur), solarize, jitter
         self.global_size, self.local_size = global_size, local_size
         self.global_scale, self.local_scale = tuple(global_scale), tuple(local_scale)
         self.mean = torch.tensor(mean).view(1, -1, 1, 1)
@@ -202,8 +208,9 @@ class BatchMultiCrop:
     def __call__(self, images: torch.Tensor, g: torch.Generator) -> list[torch.Tensor]:
         """Crops (global ones first) of (B, 1, H, W) uint8 or [0, 1] float images, each (B, 3, size, size)."""
         x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
-        crops = [self._crop(x, self.global_size, self.global_scale, 0.2, 0.2, g) for _ in range(self.global_crops)]
-        crops += [self._crop(x, self.local_size, self.local_scale, 0.5, 0.0, g) for _ in range(self.local_crops)]
+        crops = [self._crop(x, self.global_size, self.global_scale, self.blur[0], self.solarize, g)
+                 for _ in range(self.global_crops)]
+        crops += [self._crop(x, self.local_size, self.local_scale, self.blur[1], 0.0, g) for _ in range(self.local_crops)]
         return crops
 
     def _crop(self, x: torch.Tensor, size: int, scale: tuple[float, float], p_blur: float, p_solarize: float,
@@ -215,7 +222,7 @@ class BatchMultiCrop:
                         aligned=True)
         flip = torch.rand(b, generator=g) < 0.5
         out = torch.where(flip.view(-1, 1, 1, 1), out.flip(-1), out)
-        out = _jitter(out, g)
+        out = _jitter(out, g, p=self.jitter)
         blur = torch.rand(b, generator=g) < p_blur
         sigma = torch.empty(b).uniform_(*self.blur_radius, generator=g)
         picked = blur.nonzero().flatten()  # only the images drawn for blurring are blurred (each its own kernel)

@@ -168,5 +168,6 @@ def memory_training_loader(dataset, config, batch_size: int, world: int = 1, ran
     drop_last = len(sampler) >= batch_size
     transform = BatchMultiCrop(config.global_crops, config.global_size, tuple(config.global_scale),
                                config.local_crops, config.local_size, tuple(config.local_scale),
-                               tuple(config.mean), tuple(config.std))
+                               tuple(config.mean), tuple(config.std), blur=tuple(config.blur), solarize=config.solarize,
+                               jitter=config.jitter)
     return MemoryLoader(images, labels, transform, batch_size, sampler, config.seed, drop_last), sampler, drop_last

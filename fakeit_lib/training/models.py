@@ -244,12 +244,21 @@ def model_class_set(loaded: LoadedModel):
     return cs
 
 
-class MultiCropClassifier(nn.Module):
-    """Runs the classifier once per crop resolution and returns the logits of all crops, global crops first."""
+BN_STATS = ("all", "global")  # which crops update BatchNorm's running statistics (MultiCropClassifier)
 
-    def __init__(self, model: nn.Module):
+
+class MultiCropClassifier(nn.Module):
+    """Runs the classifier once per crop resolution and returns the logits of all crops, global crops first.
+
+    In training every pass normalises with its own batch's statistics; the running statistics kept for test time are
+    updated by every pass (`bn_stats="all"`, as trex) or by the first resolution's, the global crops', only
+    (`"global"`: the other passes run with momentum 0, which leaves them unchanged)."""
+
+    def __init__(self, model: nn.Module, bn_stats: str = "all"):
         super().__init__()
-        self.model = model
+        if bn_stats not in BN_STATS:
+            raise FakeitError(f"bn_stats={bn_stats!r} is not valid; valid: {', '.join(BN_STATS)}")
+        self.model, self.bn_stats = model, bn_stats
 
     def forward(self, crops: list[torch.Tensor]) -> torch.Tensor:
         out, start = [], 0
@@ -257,6 +266,17 @@ class MultiCropClassifier(nn.Module):
             end = start
             while end < len(crops) and crops[end].shape[-1] == crops[start].shape[-1]:
                 end += 1
-            out.append(self.model(torch.cat(crops[start:end])))
+            if start > 0 and self.bn_stats == "global" and self.training:
+                norms = [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+                momenta = [m.momentum for m in norms]
+                for m in norms:
+                    m.momentum = 0.0
+                try:
+                    out.append(self.model(torch.cat(crops[start:end])))
+                finally:
+                    for m, momentum in zip(norms, momenta):
+                        m.momentum = momentum
+            else:
+                out.append(self.model(torch.cat(crops[start:end])))
             start = end
         return torch.cat(out)
