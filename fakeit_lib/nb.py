@@ -81,14 +81,15 @@ def params_from(cls: type[T], namespace: dict[str, Any]) -> T:
     return from_dict(cls, {n: namespace[n] for n in names if n in namespace})
 
 
-def check_preset_names(params: dict[str, Any], preset: str) -> None:
-    """Raise FakeitError, before any work, when a preset sets a parameter no notebook of the book declares (a typo
-    would otherwise leave the declared default in force, and a paper run would plan and launch with it)."""
+def check_preset_names(params: dict[str, Any], preset: str, known: set[str] | frozenset[str] | None = None) -> None:
+    """Raise FakeitError, before any work, when a preset sets a parameter no notebook of the book declares (`known`:
+    the names the notebooks being run declare; default: the chapters' parameters). A typo would otherwise leave the
+    declared default in force, and a paper run would plan and launch with it."""
     import difflib
 
     from .core.errors import FakeitError
 
-    known = notebook_parameter_names() | {"scale"}
+    known = set(notebook_parameter_names() if known is None else known) | {"scale"}
     for name in params:
         if name not in known:
             close = difflib.get_close_matches(name, sorted(known), n=1)

@@ -27,6 +27,8 @@ def stated_finding(f: dict) -> str:
     from fakeit_lib.paper.findings import UNTESTABLE, VERB, digits
 
     claim = f["claim"][0].lower() + f["claim"][1:].rstrip(".")
+    if f.get("made_for"):  # the training set(s) the paper makes the claim for
+        claim += f" (the paper: {f['made_for']})"
     head = f"The paper's finding that {claim} {VERB[f['verdict']].replace('**', '')} at the {f['scale']} scale"
     if f["verdict"] == UNTESTABLE:
         return head

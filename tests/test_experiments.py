@@ -206,9 +206,9 @@ def test_scaling_budget_trains_every_clone_as_many_steps_as_the_1x_one():
     p = ch.ScalingParams(scale="mini", class_set="fashion-mnist", recipe="mini", multipliers=[0.2, 1.0, 10.0],
                          scaling_budget="steps")
     assert ch.budget_overrides(p, 1.0) == {}  # the 1x model is Table 1's own
-    assert ch.budget_overrides(p, 10.0) == {"epochs": 3, "warmup_epochs": 0.2}  # 30 epochs and 2 warm-up, / 10
-    assert ch.budget_overrides(p, 0.2) == {"epochs": 150, "warmup_epochs": 10.0}
-    assert "10x: 3 epochs" in ch.budget_text(p)
+    assert ch.budget_overrides(p, 10.0) == {"epochs": 8, "warmup_epochs": 0.2}  # 80 epochs and 2 warm-up, / 10
+    assert ch.budget_overrides(p, 0.2) == {"epochs": 400, "warmup_epochs": 10.0}
+    assert "10x: 8 epochs" in ch.budget_text(p)
     paper = ch.ScalingParams(multipliers=[1.0, 10.0])
     assert ch.budget_overrides(paper, 10.0) == {} and "naver/trex trains 100 epochs" in ch.budget_text(paper)
     with pytest.raises(FakeitError, match="parameter scaling_budget='images' is not valid; valid: epochs, steps"):

@@ -434,12 +434,12 @@ def build_book(preset: str = "mini", root: Path | None = None, build_dir: Path |
     torchrun over them, as the plan prints them; the notebooks then find their outputs."""
     root = project_root(root)
     params = load_preset(preset, root)
-    check_preset_names(params, preset)
+    notebooks = toc_notebooks(root)
+    check_preset_names(params, preset, {name for nb in notebooks for name in notebook_parameters(root / nb)})
     if params["scale"] == "paper":
         refuse_unset(preset_params(params))  # before anything starts, on one GPU or many
     build_dir = Path(build_dir or root / "_build")
     stage = build_dir / "src"
-    notebooks = toc_notebooks(root)
     if only:
         unknown = sorted(set(only) - {nb.stem for nb in notebooks})
         if unknown:

@@ -15,7 +15,7 @@ import pandas as pd
 from ..experiments.stages import ModelRuns, evaluations
 from ..paper import claims
 from ..paper import findings as fd
-from ..paper.results import TEST_SETS, paper_rows, train_set_of, variant_name
+from ..paper.results import TEST_SETS, VARIANT_LABELS, paper_rows, train_set_of, variant_name
 from ..paper.tables import interval_cell
 from .tab1_prompts import Table1Params
 

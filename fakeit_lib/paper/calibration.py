@@ -45,9 +45,13 @@ MODELS = 7  # models of a family (Table 1's real baseline and six clones)
 @lru_cache(maxsize=4)
 def fig4_sizes(preset: str = "mini") -> tuple[float, ...]:
     """The clone sizes of Fig. 4's family at `preset` (its multipliers), read from the preset the book runs."""
-    from ..experiments.presets import load_preset, project_root
+    import yaml
 
-    return tuple(sorted(float(m) for m in load_preset(preset, project_root(Path(__file__).parent))["multipliers"]))
+    for folder in Path(__file__).resolve().parents:  # the project's presets/ above the package (a data file, read)
+        path = folder / "presets" / f"{preset}.yaml"
+        if path.is_file():
+            return tuple(sorted(float(m) for m in yaml.safe_load(path.read_text())["multipliers"]))
+    raise FakeitError(f"no presets/{preset}.yaml above {Path(__file__).parent}: run from the project's checkout")
 
 
 DRAW = math.sqrt(1 / SEEDS)  # a draw's sd: its variance that of a 5-seed mean's seed noise
