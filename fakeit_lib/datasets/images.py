@@ -202,10 +202,10 @@ class ArrayImages(torch.utils.data.Dataset):
         return (self.transform(image) if self.transform else image), self.labels[i]
 
 
-def read_manifest(folder: Path) -> list[dict]:
-    """The rows of a synthetic dataset's manifest.jsonl (one a generated image)."""
+def iter_manifest(folder: Path):
+    """The rows of a synthetic dataset's manifest.jsonl (one a generated image), one at a time, checked: `path` a
+    string, `class_index` an int, and `offset`/`length` ints for an image in a tar shard."""
     path = Path(folder) / "manifest.jsonl"
-    rows = []
     with open(path) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
@@ -213,10 +213,16 @@ def read_manifest(folder: Path) -> list[dict]:
             try:
                 row = json.loads(line)
                 row["path"], row["class_index"] = str(row["path"]), int(row["class_index"])
+                if "shard" in row:
+                    row["offset"], row["length"] = int(row["offset"]), int(row["length"])
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
                 raise FakeitError(f"{path} line {lineno} is not a manifest row with path and class_index: {e}") from None
-            rows.append(row)
-    return rows
+            yield row
+
+
+def read_manifest(folder: Path) -> list[dict]:
+    """The rows of a synthetic dataset's manifest.jsonl (one a generated image)."""
+    return list(iter_manifest(folder))
 
 
 def image_source(folder: Path | str, row: dict) -> str | Member:
@@ -353,23 +359,13 @@ class SampleTable:
 def manifest_samples(root: Path) -> SampleTable:
     """The (image, label) samples of a clone's manifest.jsonl as a SampleTable, read row by row (the rows themselves,
     ~2.2 KB each as Python dicts, are never all held at once)."""
-    path = Path(root) / "manifest.jsonl"
 
     def entries():
-        with open(path) as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                    name, label = str(row["path"]), int(row["class_index"])
-                    if "shard" in row:
-                        shard = os.path.normpath(os.path.join(root, row["shard"]))
-                        yield name, label, shard, int(row["offset"]), int(row["length"])
-                    else:
-                        yield name, label, None, 0, 0
-                except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-                    raise FakeitError(f"{path} line {lineno} is not a manifest row with path and class_index: {e}") from None
+        for row in iter_manifest(root):
+            if "shard" in row:
+                yield row["path"], row["class_index"], os.path.normpath(os.path.join(root, row["shard"])), row["offset"], row["length"]
+            else:
+                yield row["path"], row["class_index"], None, 0, 0
 
     return SampleTable.build(str(root), entries())
 
