@@ -91,7 +91,7 @@ def test_every_page_in_the_browser_offline(built_book: Path, artifacts_dir: Path
     # every number and verdict the page states is the one in findings.json, which the build wrote from this run
     import json
 
-    text = " ".join(results.text.replace("\u2019", "'").split())
+    text = " ".join(results.text.replace("\u2019", "'").replace("\u201c", '"').replace("\u201d", '"').split())
     page_findings = [f for f in json.loads((built_book / "findings.json").read_text()) if f["chapter"] == "tab1_prompts"]
     assert page_findings and all(stated_finding(f) in text for f in page_findings), \
         [stated_finding(f) for f in page_findings if stated_finding(f) not in text]

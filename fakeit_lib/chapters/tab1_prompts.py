@@ -329,7 +329,7 @@ def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> li
         out.append(fd.check_parts("backgrounds_help_high_guidance", parts, p.scale,
                                   {**base, "prompt sensitivity": sens}, paper, note))
     else:
-        why = f"the run has no c_hc and c_hc_inside_b clones at guidance {g_hi:g} (variants)"
+        why = f"the run has no clones of {variant_name('c_hc')} and of {variant_name('c_hc_inside_b')} at guidance {g_hi:g}"
         out.append(fd.cannot_test("backgrounds_help_high_guidance", p.scale,
                                   f"{why}: {NO_SCENES}" if p.class_set == "fashion-mnist" else why, paper))
     out.append(closes_gap(p, fam, runs, base, train))

@@ -152,8 +152,8 @@ def findings_markdown(findings: list[dict]) -> str:
             run += f" ({f['n_seeds']} seeds{sesoi})"
         lines.append(f"| {link(f)} ({f['source']}) | {verdict} | {run} | {f.get('paper') or '–'} |")
     lines += ["", f"The list of findings these verdicts come from has the content hash `{registry_hash()}`: a changed "
-              "rule or bound shows here next to the verdicts it produced. The file `findings.json`, written beside the "
-              "book, holds for every tested finding the numbers its verdict rests on: the models x seeds values of its "
+              "rule or bound shows here next to the verdicts it produced. The file of findings the build writes beside the "
+              "book ({doc}`reproduce` says where) holds for every tested finding the numbers its verdict rests on: the models x seeds values of its "
               "family, the contrast's weights, the error method and the rule. With them any tool recomputes the "
               "interval (the residual mean square of a two-way analysis, model + seed, for a family's contrast) and "
               "the verdict."]
