@@ -114,3 +114,15 @@ def measured_judge_accuracy() -> tuple[float, float]:
 # A judge's predictions on another CPU (or the other locked torch) may differ from the recorded ones where two
 # logits nearly tie: at most this share of the 10,000 real test images may flip.
 JUDGE_FLIP_TOLERANCE = 0.002
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one thread within the test (runs equal bit for bit, and a small model is faster and steadier on the
+    shared cores), its thread count put back after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

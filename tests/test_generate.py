@@ -33,16 +33,6 @@ def tiny_sd(tmp_path_factory) -> Path:
     return build_tiny_sd(tmp_path_factory.mktemp("tiny-sd") / "sd")
 
 
-@pytest.fixture
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the 2 shared cores: one thread is faster and steadier for a model this small
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def fmnist():
     from fakeit_lib.datasets.classes import load_class_set

@@ -19,12 +19,7 @@ from fakeit_lib.evaluation import baselines as bl
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # a small CNN on 50 images: a second thread only waits
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # a small CNN on 50 images: a second thread only waits
 
 
 @pytest.fixture(scope="module")

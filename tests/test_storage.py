@@ -31,16 +31,6 @@ def tiny_sd(tmp_path_factory) -> Path:
     return build_tiny_sd(tmp_path_factory.mktemp("tiny-sd") / "sd")
 
 
-@pytest.fixture
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def config(sd: Path, n: int = 3, **kw) -> GenerateConfig:
     values = dict(classes="fashion-mnist", variant="c", generator=str(sd), images_per_class=n, guidance=2.0, steps=2,
                   size=32, batch_size=2, seed=0)
