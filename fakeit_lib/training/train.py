@@ -7,7 +7,8 @@ cosine softmax (`trex.py` ClfLayer, temperature 0.1): the released checkpoints' 
 that layer's weight (paper's project page), see `models.CosineClassifier`.
 
 A run folder holds `config.yaml`, the last checkpoint (`checkpoint.pt`, written atomically each epoch),
-`metrics.jsonl` (one JSON line per epoch) and, at the end, the `DONE` marker. Started again, a run resumes from
+`metrics.jsonl` (one JSON line per epoch), TensorBoard curves in `tb/` (`curves.py`) and, at the end, the `DONE`
+marker. Started again, a run resumes from
 its checkpoint. The sampler order is drawn from (seed, epoch) and each image's augmentation from (seed, epoch,
 image index) alone, whatever the number of loader workers (which persist across epochs), so on the CPU a
 killed-and-resumed run ends with the same weights and metrics as an uninterrupted one. Under `torchrun` the run
@@ -36,6 +37,7 @@ from ..core.store import (
     atomic_write_bytes, atomic_write_text, claim_explained, claim_folder, config_hash, is_done, mark_done, stage_dir,
 )
 from .augment import COLOUR
+from .curves import Curves
 from .loaders import NotForMemory, memory_training_loader, training_loader  # noqa: F401 (training_loader: public API)
 from .models import BN_STATS, CHECKPOINT_FORMAT, IMAGENET_MEAN, IMAGENET_STD, MultiCropClassifier, build_model  # noqa: F401
 from .recipe import NOT_IDENTITY, identity, lr_at, param_groups, peak_lr, resolved_config  # noqa: F401
@@ -382,6 +384,8 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
     # a stop signal or the wall time is looked at every few steps, by process 0, and shared (one host read each time)
     check_every = CHECK_STEPS if ranks.distributed else 1
     stop, last_save = StopRequest(), time.monotonic()
+    done_steps = start_epoch * steps_per_epoch + first_step  # TensorBoard curves (process 0) continue from here
+    curves = Curves(folder, ranks.rank == 0, done_steps, device)
     try:
         for epoch in range(start_epoch, config.epochs):
             first = first_step if epoch == start_epoch else 0
@@ -393,7 +397,9 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
             if first and saved_sums is not None:
                 sums += saved_sums.to(device=device, dtype=sums.dtype)
             t0, lr = time.time(), lr_at(epoch * steps_per_epoch, total_steps, warmup_steps, config)
+            curves.start_epoch()
             for i, (crops, labels) in enumerate(loader, start=first):
+                curves.data_ready()
                 step = epoch * steps_per_epoch + i
                 ranks.at = f"epoch {epoch + 1}, step {i + 1} of {steps_per_epoch}"  # named if a collective gives up
                 lr = lr_at(step, total_steps, warmup_steps, config)
@@ -418,6 +424,7 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
                 glob_pred, glob_t = logits[:n_global].argmax(1), targets[:n_global]
                 sums += torch.stack([losses.detach().sum(), valid, (glob_pred == glob_t).sum(), (glob_t >= 0).sum(),
                                      (labels < 0).sum()]).to(sums.dtype)
+                curves.step(step + 1, lr, loss, len(labels) * ranks.world)
                 if (i + 1) % check_every == 0 and i + 1 < steps_per_epoch:
                     due = stop.signum is not None or time.monotonic() - last_save >= config.checkpoint_minutes * 60
                     if ranks.agree(due):
@@ -427,7 +434,10 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
             ranks.at = f"the end of epoch {epoch + 1}"
             if ranks.distributed:
                 sums = ranks.all_reduce(sums)  # on the backend's device (NCCL refuses CPU tensors)
-            sums = sums.cpu()
+            held = curves.pending()  # the curves' last losses of the epoch, read with the sums (one read)
+            read = torch.cat([sums, held.to(sums)]).cpu() if held is not None else sums.cpu()
+            sums = read[:len(sums)]
+            curves.write(read[len(sums):].numpy().tolist())  # on the host already: no second wait
             seconds = time.time() - t0
             images = int(sums[3].item()) // config.global_crops
             row = dict(epoch=epoch + 1, lr=lr, loss=round(sums[0].item() / max(1.0, sums[1].item()), 6),
@@ -437,6 +447,7 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
             if images == 0:
                 raise FakeitError(f"no readable image in dataset {config.data} (all {len(dataset)} files failed to load)")
             history.append(row)
+            curves.epoch((epoch + 1) * steps_per_epoch, row)
             log(json.dumps(row))
             save(epoch + 1)
             last_save = time.monotonic()
@@ -444,6 +455,7 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
                 stop.end_if_asked(ranks, f"the end of epoch {epoch + 1}")
     finally:
         stop.restore()  # a stopped, failed or finished run leaves the signals as it found them
+        curves.close()
     if ranks.rank == 0:
         mark_done(folder, {"epochs": config.epochs, "final": history[-1] if history else None})
     ranks.barrier()
