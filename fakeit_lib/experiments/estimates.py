@@ -4,15 +4,17 @@ limits it:
 - train: epochs x images / min(GPUs x training FLOP/s / FLOPs per sample, decoding cores x samples/s per core):
   the data loader, not the GPU, limits training when the cores beside the GPUs decode fewer samples than they take;
 - evaluate and transfer features: images / min(GPUs x inference FLOP/s / forward FLOPs, cores x decodes/s);
-- transfer probes, on process 0 alone: minibatch SGD per epoch and image (linear-layer FLOPs / probe FLOP/s, +
-  feature bytes / host bandwidth when the features do not fit on the GPU), full-batch L-BFGS on the CPU (cores x
-  FLOP/s per core).
+- transfer probes, spread over the processes as transfer spreads them (`probe_owners`: the largest data set first,
+  each to the least busy process), so the busiest process's sum is the wall clock: minibatch SGD per epoch and image
+  on its GPU (linear-layer FLOPs / probe FLOP/s, + feature bytes / host bandwidth when the features do not fit on
+  the GPU), full-batch L-BFGS on its share of the CPU cores (cores / processes x FLOP/s per core).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .commands import hours_text
 from .costs import (DECODE_WORKERS, GeneratorFlops, Rates, classifier_flops, figure, lbfgs_flops_per_evaluation,
                     multicrop_flops, probe_flops_per_sample)
 
@@ -39,6 +41,11 @@ class Cluster:
         per = int(figure("reference_cpus_per_gpu"))
         return (f"{self.cores} CPU cores (assumed: {per} a GPU, as a DGX A100's 128 cores for its 8 GPUs; "
                 "give --cpus N with your node's)")
+
+    @property
+    def cores_per_process(self) -> int:
+        """One process's share of the cores (devices.cores_per_process): the threads its CPU solver takes."""
+        return max(1, self.cores // self.gpus)
 
     def decoding_cores(self, workers: int) -> int:
         """Cores that decode images: each process's loader workers, within the cores left after one per process."""
@@ -100,8 +107,26 @@ def sgd_probe_seconds(fit_images: int, all_images: int, features: int, classes: 
 
 def lbfgs_probe_seconds(fit_images: int, all_images: int, features: int, classes: int, weight_decays: int,
                         rates: Rates, cluster: Cluster) -> float:
-    """The full-batch probe's weight-decay path (on the fit split) and refit (on all), on the CPU's cores."""
+    """The full-batch probe's weight-decay path (on the fit split) and refit (on all), on one process's share of the
+    CPU's cores."""
     evals = figure("lbfgs_evaluations_per_fit")
     flops = evals * (weight_decays * lbfgs_flops_per_evaluation(fit_images, features, classes)
                      + lbfgs_flops_per_evaluation(all_images, features, classes))
-    return flops / (cluster.cores * rates["cpu_flops_per_core"])
+    return flops / (cluster.cores_per_process * rates["cpu_flops_per_core"])
+
+
+def spread_probes(seconds: dict[str, float], images: dict[str, int], cluster: Cluster) -> Estimate:
+    """The probes of data sets taking `seconds` each on one process, spread over the cluster's processes as transfer
+    spreads them (by their training `images`): the wall clock is the busiest process's sum."""
+    from ..evaluation.transfer import probe_owners
+
+    owners = probe_owners(images, cluster.gpus)
+    load = [0.0] * cluster.gpus
+    for name, s in seconds.items():
+        load[owners[name]] += s
+    wall = max(load, default=0.0)
+    if cluster.gpus == 1:
+        return Estimate(wall, f"probes {hours_text(wall / 3600)} on one process")
+    return Estimate(wall, f"probes {hours_text(wall / 3600)} spread over {cluster.gpus} processes (the busiest "
+                          f"one's share; {hours_text(sum(load) / 3600)} of work in all)")
+

@@ -126,7 +126,8 @@ def _transfer_args(p: PresetParams) -> list[str]:
 
 def _transfer_estimate(p: PresetParams, arch: str, rates: Rates, cluster: Cluster) -> tuple[float, str, int]:
     """(seconds, what limits it, images) of probing one encoder on the preset's transfer roots: features sharded over
-    the GPUs, then every probe on process 0 (minibatch SGD on the GPU, full-batch L-BFGS on the CPU)."""
+    the GPUs, then the probes spread over the processes (minibatch SGD on a process's GPU, full-batch L-BFGS on its
+    share of the CPU cores)."""
     from ..evaluation.probe import PAPER_WDS, SGDSettings, choose_solver
     from ..evaluation.transfer import TransferConfig
     from ..evaluation.transfer_data import COG_LEVELS, PUBLISHED, PUBLISHED_CLASSES
@@ -135,18 +136,20 @@ def _transfer_estimate(p: PresetParams, arch: str, rates: Rates, cluster: Cluste
     names = [n for n in roots if n in PUBLISHED] + (list(COG_LEVELS) if "cog" in roots else [])
     d = costs.classifier_flops(arch, 224).features
     sgd, val_fraction = SGDSettings(), TransferConfig().val_fraction
-    images, probe = 0, 0.0
+    images, probe, train_images = 0, {}, {}
     for n in names:
         trainval, test = PUBLISHED[n]
         images += trainval + test
+        train_images[n] = trainval
         k, fit = PUBLISHED_CLASSES[n], int(trainval * (1 - val_fraction))
         if choose_solver("auto", fit, k) == "sgd":
-            probe += estimates.sgd_probe_seconds(fit, trainval, d, k, len(sgd.lrs) * len(sgd.wds), sgd.epochs, rates)
+            probe[n] = estimates.sgd_probe_seconds(fit, trainval, d, k, len(sgd.lrs) * len(sgd.wds), sgd.epochs, rates)
         else:
-            probe += estimates.lbfgs_probe_seconds(fit, trainval, d, k, len(PAPER_WDS), rates, cluster)
+            probe[n] = estimates.lbfgs_probe_seconds(fit, trainval, d, k, len(PAPER_WDS), rates, cluster)
     features = estimates.inference_estimate(images, arch, 224, rates, cluster)
-    bound = f"features {hours_text(features.seconds / 3600)} ({features.bound}), probes on process 0 {hours_text(probe / 3600)}"
-    return features.seconds + probe, bound, images
+    probes = estimates.spread_probes(probe, train_images, cluster)
+    bound = f"features {hours_text(features.seconds / 3600)} ({features.bound}), {probes.bound}"
+    return features.seconds + probes.seconds, bound, images
 
 
 def plan_rates(p: PresetParams, rates: Rates | None = None) -> Rates:
