@@ -22,7 +22,7 @@ class Stage:
     waits_for: str = "the stage above"  # what an undecided stage (done None) waits for
     output: Path | None = None  # evaluate/transfer: the results folder (known once the checkpoint exists)
     gpus: int = 1  # processes it runs as, one per GPU of the plan (every stage shards its work over them)
-    bound: str = ""  # what limits it (the GPUs, the cores decoding images, the probe on process 0)
+    bound: str = ""  # what limits it (the GPUs, the cores decoding images, the busiest process's probes)
     read_gb_s: float = 0.0  # train: GB/s of images it reads at its estimated speed (every image, every epoch)
 
     @property
