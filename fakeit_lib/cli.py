@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
+import os
 import sys
+import time
 
 from .core.errors import FakeitError, Stopped
 
@@ -57,10 +60,29 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except FakeitError as e:
         print(f"fakeit {args.command}: error: {e}", file=sys.stderr)
+        tell_torchrun(f"fakeit {args.command}: error: {e}", 2)
         return 2
     except KeyboardInterrupt:
         print(f"fakeit {args.command}: interrupted", file=sys.stderr)
+        tell_torchrun(f"fakeit {args.command}: interrupted", 130)
         return 130
     except Stopped as e:
         print(f"fakeit {args.command}: {e}", file=sys.stderr)
+        tell_torchrun(f"fakeit {args.command}: {e}", e.exit_code)
         return e.exit_code
+
+
+def tell_torchrun(line: str, code: int) -> None:
+    """Under torchrun, why this process ends, in the error file torchrun gave it (TORCHELASTIC_ERROR_FILE, in
+    torch.distributed.elastic's format): torchrun's failure report then shows this line as its root cause instead of
+    a pointer to its documentation, and copies it, with this process's exit code, into its own error file when one is
+    set for it. torchrun itself exits with 1 whatever a process's code (experiments.launch reads that file)."""
+    path = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if not path:
+        return
+    try:
+        with open(path, "w") as f:
+            json.dump({"message": {"message": line, "errorCode": code,
+                                   "extraInfo": {"timestamp": str(int(time.time()))}}}, f)
+    except OSError:  # torchrun's report then lacks the line, which stderr above still holds
+        pass

@@ -64,5 +64,25 @@ def late_rank(report: str) -> None:
             Path(report, "rank0.txt").write_text(str(e))
 
 
+def command_ends(how: str) -> None:
+    """`fakeit classes` through the command line, its work replaced by a stop (Slurm's USR1 in the middle of an epoch:
+    `stopped`) or a refusal (`refused`), on every process; the process exits with the command line's code."""
+    import signal
+
+    from fakeit_lib import cli
+    from fakeit_lib.core.errors import FakeitError, Stopped
+    from fakeit_lib.datasets import classes
+
+    def stop(args):
+        if how == "stopped":
+            raise Stopped("stopped by SIGUSR1 at epoch 2, step 11 of 20; the checkpoint is saved: run the same command "
+                          "to resume", signal.SIGUSR1)
+        raise FakeitError("training at 224 px crops (the paper recipe's size) is paper-scale work and --device auto "
+                          "found no GPU")
+
+    classes.run = stop
+    sys.exit(cli.main(["classes", "--classes", "imagenet100"]))
+
+
 if __name__ == "__main__":
     globals()[sys.argv[1]](*sys.argv[2:])

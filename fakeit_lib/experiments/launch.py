@@ -6,18 +6,26 @@ not by how many processes made it) instead of computing them in one process on o
 Stages run one after the other in the plan's order; the plan is made again after each, so an evaluation waiting for
 a checkpoint is launched once its training finished. A stage whose input is not there yet (a published checkpoint
 to download) is left to the notebooks, which say what is missing.
+
+torchrun exits with 1 whenever a process does not end with 0, whatever its code; each process therefore writes why it
+ended into the error file torchrun gives it (cli.tell_torchrun), torchrun copies the first one into the file named
+by its own TORCHELASTIC_ERROR_FILE, and a stage whose processes were stopped by a signal (SIGTERM, Slurm's USR1,
+Ctrl-C: what they finished is saved) stops the build as a stop, with 128 + the signal's number as a stopped `fakeit`
+command exits, not as a failure (2).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from ..core.errors import FakeitError
+from ..core.errors import FakeitError, Stopped
 from .commands import Stage, command_text, stage_argv
 from .plan import plan
 
@@ -55,12 +63,12 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def run_command(argv: list[str], cwd: Path | None = None, grace: float = STOP_GRACE_S) -> int:
+def run_command(argv: list[str], cwd: Path | None = None, grace: float = STOP_GRACE_S, env: dict | None = None) -> int:
     """Run `argv` (torchrun and its ranks) to its end and return its exit code. When this process is stopped meanwhile
     (SIGTERM turned into an exception by the book's runner, Ctrl-C), the signal is passed on to the command, which for
     torchrun passes it on to every rank (each in a session of its own, out of reach of a signal to this process
     group), and the command is given `grace` seconds to end; whatever still runs below it after that is killed."""
-    proc = subprocess.Popen(argv, cwd=cwd)
+    proc = subprocess.Popen(argv, cwd=cwd, env=env)
     try:
         return proc.wait()
     except BaseException as stop:
@@ -93,6 +101,39 @@ def _started(pid: int) -> int | None:
     return None if fields[0] == "Z" else int(fields[19])
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGUSR1, signal.SIGTERM)  # a process ended by one saved what it had
+
+
+def first_reason(error_file: Path) -> tuple[str | None, int | None]:
+    """(the line, the exit code) of the first process of a torchrun to end badly, from the error file torchrun wrote
+    (torch.distributed.elastic's format); (None, None) when there is none (torchrun itself failed, or the process
+    died before it could write)."""
+    try:
+        message = json.loads(Path(error_file).read_text())["message"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, None
+    if not isinstance(message, dict):
+        return (str(message) or None), None
+    code = message.get("errorCode")
+    return (str(message.get("message") or "") or None), (int(code) if isinstance(code, int) else None)
+
+
+def stage_end(stage: Stage, code: int, error_file: Path | None = None) -> BaseException:
+    """What a stage that exited with `code` raises: Stopped (exit 128 + the signal) when its processes were stopped
+    by a stop signal, else FakeitError naming the stage, its command and the first process's reason."""
+    line, first = first_reason(error_file) if error_file is not None else (None, None)
+    ended = first if first is not None else code  # torchrun's own code is 1 for any process's end
+    where = f"stage {stage.step} {stage.what!r}"
+    if ended - 128 in [int(s) for s in STOP_SIGNALS]:
+        signum = ended - 128
+        if line:
+            return Stopped(f"{where} stopped: {line}", signum)
+        return Stopped(f"{where} stopped by {signal.Signals(signum).name}; what it finished is kept: run the same "
+                       "command to resume", signum)
+    said = f"; the first process to fail said: {line}" if line else ""
+    return FakeitError(f"{where} failed (exit {code}): {command_text(stage)}{said}")
+
+
 def run_stages(p: dict, gpus: int, cwd: Path | None = None, log=print, dry_run: bool = False) -> list[Stage]:
     """Run every stage of the preset's plan that is still to do, in order, each over `gpus` processes; returns the
     stages run (with `dry_run`: the stages that would run first, without running them). Raises FakeitError naming the
@@ -108,9 +149,11 @@ def run_stages(p: dict, gpus: int, cwd: Path | None = None, log=print, dry_run: 
         stage = todo[0]
         tried.add((stage.step, stage.what))
         log(f"launching {stage.step} {stage.what}: {command_text(stage)}")
-        code = run_command(launch_argv(stage), cwd=cwd)
-        if code != 0:
-            raise FakeitError(f"stage {stage.step} {stage.what!r} failed (exit {code}): {command_text(stage)}")
+        with tempfile.TemporaryDirectory(prefix="fakeit-launch-") as tmp:
+            error_file = Path(tmp) / "error.json"  # where torchrun puts the first failing process's reason
+            code = run_command(launch_argv(stage), cwd=cwd, env={**os.environ, "TORCHELASTIC_ERROR_FILE": str(error_file)})
+            if code != 0:
+                raise stage_end(stage, code, error_file)
         after = next((s for s in plan(p, gpus) if (s.step, s.what) == (stage.step, stage.what)), None)
         if after is None or after.done is not True:
             raise FakeitError(f"stage {stage.step} {stage.what!r} ran but its output is not finished: {command_text(stage)}")
