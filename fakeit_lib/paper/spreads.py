@@ -70,7 +70,7 @@ def spread_difference(fam: Family, high: list[str], low: list[str], sesoi: float
     mean = ss_hi - ss_lo
     var, df, _, per_seed = fam.error(True)
     if var is None or not df:
-        return Estimate(mean, None, None, s, None, None, None, "delta")
+        return Estimate(mean, None, None, s, None, None, None, "noncentral chi-square variance")
     tau, tdf, method = mean_variance(fam)
     se = math.sqrt(spread_variance(ss_hi, ss_lo, len(high), len(low), tau, sesoi))
     lo_, hi_ = _interval(mean, se, tdf)

@@ -98,7 +98,7 @@ class Estimate:
     std: float | None  # the error standard deviation of one seed's value of one model (None: no interval)
     se: float | None  # the standard error of the effect
     df: float | None  # its degrees of freedom
-    method: str  # blocked, pooled, paired, samples, or delta (see the module docstring)
+    method: str  # blocked, pooled, paired, samples, or a spread's noncentral chi-square variance (`spreads`)
     weights_sq: float = 1.0  # sum of the squared contrast weights (se = std * sqrt(weights_sq / n))
     df_per_seed: float = 1.0  # degrees of freedom gained per added seed (family size, for a power calculation)
     pairing: float | None = None  # correlation of the two arms' per-seed values, where the effect has two arms
