@@ -118,9 +118,11 @@ def test_the_benchmark_prints_every_row_and_its_ratio_last():
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "verdicts.py"), "--families", "10"],
                          capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip().splitlines()
     assert out[-1].startswith("ratio ") and float(out[-1].split()[1]) > 0
-    rows = cal.FIRST * len(cal.RULE_ROWS) + (len(cal.METHODS) - cal.FIRST) * len(cal.CORE_ROWS)
+    rows = (cal.FIRST * len(cal.RULE_ROWS) + (len(cal.METHODS) - cal.FIRST) * len(cal.CORE_ROWS)
+            + len(cal.SPREAD_METHODS))
     assert out[-2].startswith(f"{rows} rows, 10 families per row and boundary")
     assert sum(line.startswith("both over 8 parts") for line in out) == cal.FIRST
+    assert sum(line.startswith("spread difference") for line in out) == len(cal.SPREAD_METHODS) == 3
     assert sum(line.endswith("(shown, not counted)") for line in out) == len(cal.CORE_ROWS)
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from ..core.errors import FakeitError
-from ..experiments.params import PipelineParams, ScalingLadderParams, TransferParams
+from ..experiments.params import PipelineParams, ScalingLadderParams, TransferParams, shared
 from ..experiments.stages import ModelRuns, clone_ladder, model_runs_many, transfer_scores_many
 from ..paper import claims
 from ..paper import findings as fd
@@ -50,6 +50,8 @@ def budget_text(p: "ScalingParams") -> str:
 class ScalingParams(TransferParams, ScalingLadderParams, PipelineParams):
     """Parameters of Fig. 4: clones from 1/10x to 50x the real set's size, on real test images and in transfer."""
 
+    draws: int = shared("draws")  # draws of the 1x clone (Table 1's when it is Table 1's drawn one) measuring the variance of a draw; mini: 4
+
     def validate(self) -> None:
         from ..prompts.variants import check_variant
 
@@ -59,6 +61,8 @@ class ScalingParams(TransferParams, ScalingLadderParams, PipelineParams):
             raise FakeitError(f"parameter scaling_budget={self.scaling_budget!r} is not valid; valid: {', '.join(BUDGETS)}")
         if not self.multipliers or min(self.multipliers) <= 0 or len(set(self.multipliers)) != len(self.multipliers):
             raise FakeitError(f"parameter multipliers={self.multipliers} must hold distinct numbers > 0, at least one")
+        if self.draws < 1:
+            raise FakeitError(f"parameter draws={self.draws} must be at least 1 (1: no draw measured)")
         if self.transfer_suite not in ("paper", "mini"):
             raise FakeitError(f"parameter transfer_suite={self.transfer_suite!r} is not valid; valid: paper, mini")
 
@@ -71,6 +75,14 @@ class Scaling:
     clones: list[ModelRuns]  # in the order of the multipliers
     real_transfer: list[dict[str, float]]  # per seed
     clones_transfer: list[list[dict[str, float]]]  # per clone, per seed
+    draws: list[ModelRuns] = field(default_factory=list)  # the 1x clone drawn with generation seeds seed, seed + 1, ...
+
+
+DRAWN = ("every clone's error carries the variance of a draw measured from {n} draws of the 1x clone (Table 1's drawn "
+         "clone, the same generator, prompt and guidance), each trained with the page's seeds; assumed the same for "
+         "every size (each smaller clone is the first images of the largest, one draw)")
+IN_TRANSFER = (", in transfer scaled to the transfer average's seed noise (assumed: a draw moves a model by the same "
+               "share of its seed noise in transfer as on the training classes; the draws are not probed)")
 
 
 def scaling_runs(p: ScalingParams) -> Scaling:
@@ -78,9 +90,15 @@ def scaling_runs(p: ScalingParams) -> Scaling:
     clone_ladder(p, p.scaling_variant, p.scaling_guidance, sorted(p.multipliers))  # the largest drawn once
     specs = [(None, None, 1.0, {})] + [(p.scaling_variant, p.scaling_guidance, m, budget_overrides(p, m))
                                        for m in sorted(p.multipliers)]
-    real, *clones = model_runs_many(p, specs)
+    has_1x = 1.0 in [float(m) for m in p.multipliers]  # the 1x clone is the first draw (its models trained once)
+    extra = [(p.scaling_variant, p.scaling_guidance, 1.0, {}, p.seed + d)
+             for d in range(1 if has_1x else 0, p.draws if p.draws >= 2 else 0)]
+    real, *models = model_runs_many(p, specs + extra)  # the draws are Table 1's models where it drew this clone
+    clones, draws = models[:len(specs) - 1], models[len(specs) - 1:]
+    if draws and has_1x:
+        draws = [next(c for c in clones if c.multiplier == 1.0)] + draws
     real_t, *clones_t = transfer_scores_many(p, [real, *clones], p.transfer_suite, p.transfer_roots)
-    return Scaling(real, clones, real_t, clones_t)
+    return Scaling(real, clones, real_t, clones_t, draws)
 
 
 def scaling_frame(s: Scaling) -> pd.DataFrame:
@@ -173,7 +191,9 @@ def scaling_figure(p: ScalingParams, s: Scaling):
 
 
 def scaling_families(s: Scaling):
-    """(in-domain, transfer) families of the page's models, labelled `real` and `<m>x`."""
+    """(in-domain, transfer) families of the page's models, labelled `real` and `<m>x`; with measured draws of the 1x
+    clone, every clone's error carries the variance of a draw (in transfer, rescaled: `paper.draws`)."""
+    from ..paper.draws import rescaled_draws
     from ..paper.stats import Family
 
     labels = ["real"] + [f"{c.multiplier:g}x" for c in s.clones]
@@ -181,6 +201,10 @@ def scaling_families(s: Scaling):
     transfer = [s.real_transfer, *s.clones_transfer]
     in_domain = Family("Fig. 4's models, in-domain", {k: m.scores() for k, m in zip(labels, models)})
     across = Family("Fig. 4's models, transfer", {k: [t["average"] for t in per_seed] for k, per_seed in zip(labels, transfer)})
+    if len(s.draws) >= 2:
+        draws, drawn = [d.scores() for d in s.draws], set(labels[1:])
+        in_domain.add_draws(draws, drawn)
+        across.add_draws(rescaled_draws(draws, in_domain, across), drawn)
     return in_domain, across
 
 
@@ -193,13 +217,15 @@ def scaling_findings(p: ScalingParams, s: Scaling) -> list[fd.Verdict]:
     in_domain, across = scaling_families(s)
     upward = {f"{c.multiplier:g}x": c.multiplier for c in s.clones if c.multiplier >= 1.0}  # the paper's range: 1x up
     base = {"test": test, "budget": budget_text(p), "clones": {f"{c.multiplier:g}x": c.saw(p.class_set) for c in s.clones}}
+    drawn = (DRAWN.format(n=len(s.draws)) if len(s.draws) >= 2 else
+             "no draw of a clone was measured (draws 1): the errors hold the seed noise alone and cover less than 95%")
     out = []
     tells = ("a fixed number of steps tells whether more distinct images help at equal compute, not what each clone "
              "would reach trained to the end" if p.scaling_budget == "steps" else "a fixed number of epochs tells what "
              "each clone reaches at the recipe's epochs, with compute growing with the size")
     paper = claims.paper_value("more_images_help", train)
     if len(upward) >= 2:
-        span = f"1x to {max(upward.values()):g}x, the sizes this preset trains (the paper's 1x to 50x); {tells}"
+        span = f"1x to {max(upward.values()):g}x, the sizes this preset trains (the paper's 1x to 50x); {tells}; {drawn}"
         out.append(fd.check("more_images_help", in_domain.trend(upward), p.scale, base, paper, span))
     else:
         out.append(fd.cannot_test("more_images_help", p.scale, "fewer than two clone sizes of 1x or more were trained", paper))
@@ -219,5 +245,5 @@ def scaling_findings(p: ScalingParams, s: Scaling) -> list[fd.Verdict]:
                    "gains beyond 10x need two sizes of 10x or more")
         out.append(fd.check_parts("more_images_transfer_better", parts, p.scale,
                                   {**base, "transfer datasets": [k for k in s.real_transfer[0] if k != "average"]}, paper,
-                                  f"tested: {reached}; {tells}"))
+                                  f"tested: {reached}; {tells}; {drawn}{IN_TRANSFER if len(s.draws) >= 2 else ''}"))
     return out

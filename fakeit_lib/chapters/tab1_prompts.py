@@ -310,7 +310,8 @@ def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> li
     notes = {v: prompt_note(p, runs, "c", v, g_hi) for v in variants_both if v != "c" and "c" in variants_both}
     note = "; ".join(n for n, _ in notes.values())
     if len(variants_both) >= 2:
-        est = fam.spread_difference([key_label((v, g_hi)) for v in variants_both], [key_label((v, g_lo)) for v in variants_both])
+        est = fam.spread_difference([key_label((v, g_hi)) for v in variants_both], [key_label((v, g_lo)) for v in variants_both],
+                                     claims.finding("prompt_matters_less_low_guidance").sesoi)
         out.append(fd.check("prompt_matters_less_low_guidance", est, p.scale,
                             {**base, "variants": variants_both, "prompt sensitivity": {v: s for v, (_, s) in notes.items()}},
                             paper, note))

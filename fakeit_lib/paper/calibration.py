@@ -5,15 +5,16 @@ A simulated family is what a chapter has: models x 5 training seeds, a seed effe
 for "no seed effect"), seed noise (sd 1), and a smallest effect of interest of 1. Each row reports:
 - **coverage**: the share of 95% intervals that hold the true effect (every part's, for a composite rule);
 - **false holds**: "holds" (or "holds, below the smallest effect of interest") where the claim is false at its
-  boundary: a true effect of 0 (greater, trend), of the smallest effect of interest (large: it must be above it;
-  at_most: below it), of minus it (not_worse, a parity claim), one part at 0 and the others far above (both),
-  every part at 0 (any);
+  boundary: a true effect of 0 (greater, trend; spread difference: three prompts a unit apart at both scales), of
+  the smallest effect of interest (large: it must be above it; at_most: below it), of minus it (not_worse, a parity
+  claim), one part at 0 and the others far above (both), every part at 0 (any);
 - **false does not hold**: "does not hold" (or "holds, below...") where the claim is true at its boundary: a true
   effect at the smallest effect of interest (every part at it, for both; one part at it and the others far below,
   for any);
 - **power**: "holds" where the claim is true by 2 smallest effects of interest beyond its boundary (a true effect
   of 2 for greater and trend, 3 for large, -1 for at_most, +1 for not_worse; every part at 2 for both, one part at 2
-  and the others at 0 for any): a rule that never decides has no errors and no use;
+  and the others at 0 for any; a spread difference of 4 squared units, its smallest effect of interest being 2): a
+  rule that never decides has no errors and no use;
 - **fallback**: the share of intervals where a fallback rule fired (with fewer than `DRAWS_SATTERTHWAITE` draws, the
   draws' own degrees of freedom instead of Welch-Satterthwaite's).
 each with its Monte-Carlo standard error. The goal of every row: coverage >= 0.94, each false rate <= 2.5% + 3
@@ -76,6 +77,14 @@ RULE_ROWS = [("greater", 1), ("large", 1), ("at_most", 1), ("not_worse", 1), ("t
 CORE_ROWS = [("greater", 1), ("trend", 1), ("clone minus clone", 1), ("both", 2), ("any", 2)]
 FIRST = 6  # the first methods run every rule; the others (added cases) the core rules
 GOAL_COVERAGE, GOAL_RATE = 0.94, 0.025
+# The spread difference (`spreads`): Table 1's family of the real model and three prompt variants at two guidance
+# scales, the variants' true means at the high and at the low scale for each true difference of spreads; its smallest
+# effect of interest is the registry's, 2 squared units (three prompts a unit apart each).
+SPREAD = "spread difference"
+SPREAD_SESOI = 2.0
+SPREAD_MEANS = {0.0: ([-1.0, 0.0, 1.0], [-1.0, 0.0, 1.0]), 2.0: ([-1.0, 0.0, 1.0], [0.0, 0.0, 0.0]),
+                4.0: ([-math.sqrt(3), 0.0, math.sqrt(3)], [-1.0, 0.0, 1.0])}
+SPREAD_METHODS = ("blocked", "with draw variance, 2 draws", "with draw variance, 4 draws (mini)")
 
 
 @dataclass
@@ -175,11 +184,24 @@ def _trend(rng: np.random.Generator, slope: float, method: str) -> Estimate:
     return fam.trend({k: m for k, m in labels.items() if m >= 1.0})
 
 
+def _spread(rng: np.random.Generator, truth: float, method: str) -> Estimate:
+    """The difference of spreads (high guidance minus low) of three prompt variants in Table 1's family, whose true
+    means are `SPREAD_MEANS[truth]` (every clone drawn, the first one's draws measured as the chapter does)."""
+    high, low = SPREAD_MEANS[truth]
+    effects = {"real": 0.0, **{f"v{i} high": m for i, m in enumerate(high)}, **{f"v{i} low": m for i, m in enumerate(low)}}
+    fam = _family(rng, effects, method, set(), models=len(effects))
+    return fam.spread_difference([f"v{i} high" for i in range(len(high))], [f"v{i} low" for i in range(len(low))],
+                                 SPREAD_SESOI)
+
+
 def _one(rng, rule: str, k: int, method: str, truth: list[float]) -> tuple[str, list[tuple[float, float, float]], int]:
     """(verdict, [(low, high, true effect)], intervals where a fallback fired) of one simulated family."""
     if rule == "trend":
         ests = [_trend(rng, truth[0], method)]
         verdict = fd.decide(rule, ests[0], SESOI, seeds=False)[0]
+    elif rule == SPREAD:
+        ests = [_spread(rng, truth[0], method)]
+        verdict = fd.decide("greater", ests[0], SPREAD_SESOI, seeds=False)[0]
     else:
         ests = _differences(rng, truth, method, clones=rule == "clone minus clone")
         if rule in ("both", "any"):
@@ -197,6 +219,8 @@ def truths(rule: str, k: int) -> tuple[list[float], list[float], list[float]]:
     claim is true by 2 smallest effects of interest, for the power)."""
     if rule in ("greater", "trend", "clone minus clone"):
         return [0.0], [SESOI], [2 * SESOI]
+    if rule == SPREAD:
+        return [0.0], [SPREAD_SESOI], [2 * SPREAD_SESOI]
     if rule == "large":
         return [SESOI], [SESOI], [3 * SESOI]
     if rule == "at_most":
@@ -247,4 +271,5 @@ def calibrate(families: int = 2000, seed: int = 0, methods: list[str] | None = N
     rng = np.random.default_rng(seed)
     added = set(list(METHODS)[FIRST:])
     combos = [(r, k, m) for m in methods for r, k in (rules or (CORE_ROWS if m in added else RULE_ROWS))]
+    combos += [(SPREAD, 1, m) for m in methods if m in SPREAD_METHODS and rules is None]
     return [calibrate_row(r, k, m, families, rng) for r, k, m in tqdm(combos, desc="calibration", disable=not progress)]

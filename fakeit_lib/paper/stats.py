@@ -98,7 +98,7 @@ class Estimate:
     std: float | None  # the error standard deviation of one seed's value of one model (None: no interval)
     se: float | None  # the standard error of the effect
     df: float | None  # its degrees of freedom
-    method: str  # blocked, pooled, paired, samples, or delta (see the module docstring)
+    method: str  # blocked, pooled, paired, samples, or a spread's noncentral chi-square variance (`spreads`)
     weights_sq: float = 1.0  # sum of the squared contrast weights (se = std * sqrt(weights_sq / n))
     df_per_seed: float = 1.0  # degrees of freedom gained per added seed (family size, for a power calculation)
     pairing: float | None = None  # correlation of the two arms' per-seed values, where the effect has two arms
@@ -366,34 +366,8 @@ class Family:
         w = slope_weights([math.log2(sizes[k]) for k in labels])
         return self.contrast(dict(zip(labels, w)))
 
-    def spread_difference(self, high: list[str], low: list[str]) -> Estimate:
-        """How much more the models `high` differ among themselves than the models `low` (an interaction: e.g. the
-        prompt variants at guidance 7.5 against the same variants at 2.0): the difference of their sums of squared
-        deviations from their own mean, each unbiased for the spread of the true means (the seed noise each sum
-        carries cancels), with a delta-method standard error from the family's pooled seed error."""
-        if len(high) < 2 or len(low) < 2:
-            raise FakeitError(f"a spread needs at least two models on each side, got {len(high)} and {len(low)}")
-        s = self.seeds
-        var, df, method, per_seed = self.error(True)
+    def spread_difference(self, high: list[str], low: list[str], sesoi: float = 0.0) -> Estimate:
+        """How much more the models `high` differ among themselves than the models `low` (`spreads`)."""
+        from .spreads import spread_difference
 
-        def ss(labels):
-            m = np.asarray([np.mean(self.values[k]) for k in labels])
-            return float(((m - m.mean()) ** 2).sum())
-
-        ss_hi, ss_lo = ss(high), ss(low)
-        mean = ss_hi - ss_lo
-        if var is None or not df:
-            return Estimate(mean, None, None, s, None, None, None, "delta")
-        noise = var / s  # variance of one model's mean
-
-        def var_ss(total, k):
-            true = max(total - (k - 1) * noise, 0.0)
-            return 4 * noise * true + 2 * (k - 1) * noise**2
-
-        se = math.sqrt(var_ss(ss_hi, len(high)) + var_ss(ss_lo, len(low)))
-        low_, high_ = _interval(mean, se, df)
-        weights_sq = se * se * s / var if var > 0 else 1.0  # se = std * sqrt(weights_sq / seeds), as for a contrast
-        inputs = {"family": self.name, "values": {k: [float(x) for x in v] for k, v in self.values.items()},
-                  "high": list(high), "low": list(low), "error": f"delta ({method} error)"}
-        return Estimate(mean, low_, high_, s, math.sqrt(var), se, df, f"delta ({method} error)", weights_sq, per_seed,
-                        None, self.anova["spread_ratio"], inputs=inputs)
+        return spread_difference(self, high, low, sesoi)
