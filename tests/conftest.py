@@ -100,6 +100,44 @@ def artifacts_dir() -> Path:
     return d
 
 
+def existing_book() -> Path | None:
+    """The built book named by $FAKEIT_BOOK (its build folder, e.g. `_build`, or that folder's `html/`), or None when
+    the variable is unset. The build folder must hold `html/index.html` and `findings.json`."""
+    given = os.environ.get("FAKEIT_BOOK")
+    if not given:
+        return None
+    build = Path(given).resolve()
+    build = build.parent if build.name == "html" else build
+    missing = [f for f in ("html/index.html", "findings.json") if not (build / f).exists()]
+    if missing:
+        raise pytest.UsageError(f"FAKEIT_BOOK={given}: {build} holds no {' and no '.join(missing)}; give a built "
+                                "book's folder (the `_build` that `python -m fakeit_lib book` writes) or its html/")
+    return build
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """The build folder of the book under test (holding `html/`, `src/` and `findings.json`): the one $FAKEIT_BOOK
+    names (existing_book), or else a smoke build made once for the session and shared by the book's test modules."""
+    build = existing_book()
+    if build is not None:
+        return build
+    from fakeit_lib.builder import runner
+
+    build = tmp_path_factory.mktemp("book") / "_build"
+    assert runner.build_book("smoke", root=ROOT, build_dir=build).exists()
+    return build
+
+
+def book_scale(build: Path) -> str:
+    """The scale a built book ran at, as its findings state it (every finding carries the scale of its run)."""
+    import json
+
+    scales = {f["scale"] for f in json.loads((build / "findings.json").read_text())}
+    assert len(scales) == 1, f"{build / 'findings.json'} mixes scales {sorted(scales)}"
+    return scales.pop()
+
+
 def measured_judge_accuracy() -> tuple[float, float]:
     """(real test accuracy the shipped judge records, its accuracy measured now on the real test split)."""
     from fakeit_lib.datasets.fashion_mnist import fashion_mnist

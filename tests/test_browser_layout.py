@@ -2,11 +2,13 @@
 width, every plotly figure fits a phone's, and no label, legend, axis or sentence shows a name that only the code
 uses (a prompt variant's code, a parameter's name, a config hash, a file path) or raw Markdown.
 
-The book is the smoke build the test makes (as tests/test_book.py does), or an already built one: set FAKEIT_BOOK to
-its build folder (the one holding `html/` and `findings.json`, e.g. `_build`) to check a mini build without
-rebuilding it."""
+The book is the smoke build the session makes once (conftest's `built_book`, shared with tests/test_book.py), or an
+already built one: set FAKEIT_BOOK to its build folder (the one holding `html/` and `findings.json`, e.g. `_build`)
+or to that folder's `html/`, to check a mini build without rebuilding it:
 
-import os
+    FAKEIT_BOOK=_build python -m pytest tests/test_browser_layout.py tests/test_book.py -q
+"""
+
 import re
 import shutil
 from pathlib import Path
@@ -24,15 +26,9 @@ DEVELOPER_PAGES = ("book/reproduce", "book/paper_scale", "book/build_cost")
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory) -> Path:
-    """The html folder of the book under test."""
-    if os.environ.get("FAKEIT_BOOK"):
-        html = Path(os.environ["FAKEIT_BOOK"]) / "html"
-        assert (html / "index.html").exists(), f"FAKEIT_BOOK={os.environ['FAKEIT_BOOK']} holds no html/index.html"
-        return html
-    build = tmp_path_factory.mktemp("book") / "_build"
-    runner.build_book("smoke", root=ROOT, build_dir=build)
-    return build / "html"
+def book(built_book: Path) -> Path:
+    """The html folder of the book under test (conftest's `built_book`: $FAKEIT_BOOK's or a smoke build)."""
+    return built_book / "html"
 
 
 def _pages(html: Path) -> list[Path]:
@@ -142,7 +138,8 @@ def test_tables_and_figures_fit_the_page(book: Path):
 def test_no_page_shows_a_folder_of_the_build_machine(book: Path):
     from fakeit_lib.core.store import output_root
 
-    places = {str(output_root()), str(Path.home()), str(ROOT), "/tmp/"}
+    # the book's build folder is <project>/_build when FAKEIT_BOOK names one built elsewhere
+    places = {str(output_root()), str(Path.home()), str(ROOT), str(book.resolve().parent.parent), "/tmp/"}
     found = [f"{p.relative_to(book)}: {place}" for p in book.rglob("*.html") for place in places
              if place in re.sub(r"<[^>]+>", "", p.read_text())]
     assert found == [], found
