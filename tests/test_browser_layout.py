@@ -62,7 +62,7 @@ def identifiers() -> dict[str, re.Pattern]:
         "file path": re.compile(r"(fakeit_lib|_build/|/tmp/|/work/|/home/|\w+\.(?:py|ya?ml|jsonl?|ipynb)\b)"),
         "raw Markdown": re.compile(r"(`|\*\*|\{glue|\{doc\}|\{cite\})"),
         "number in code notation": re.compile(r"\d\.\d+e[+-]\d+"),
-        "singular with a plural": re.compile(r"(?<![\d.])1 (points|seeds|images|classes|runs|models)\b"),
+        "singular with a plural": re.compile(r"(?<![\d.])1 (points|seeds|images|classes|runs|models|degrees)\b"),
         "hedged plural": re.compile(r"\w\(s\)"),
     }
 
@@ -91,9 +91,9 @@ def test_find_identifiers_on_known_text():
     assert find_identifiers("class name + hypernym, guidance 7.5; the paper's c, h_c; 10 points; 1 point") == []
     assert find_identifiers("this run (mini, dabc30)", {"dabc30"}) == ["config hash 'dabc30' in '...this run (mini, dabc30)...'"]
     assert [f.split(" '")[0] for f in find_identifiers("see fakeit_lib/paper/findings.py: 1 points, 1.825e+04, "
-                                                        "**0** and classifier(s)")] == [
+                                                        "**0** and classifier(s), 1 degrees of freedom")] == [
         "file path", "file path", "raw Markdown", "raw Markdown", "number in code notation", "singular with a plural",
-        "hedged plural"]
+        "singular with a plural", "hedged plural"]
 
 
 def test_pages_speak_words_not_code_names(book: Path):

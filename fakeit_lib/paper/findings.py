@@ -83,7 +83,7 @@ class Verdict:
         detail = f"{self.comparison}: {est['mean']:+.{d}f} {self.unit}"
         if est.get("low") is not None:
             detail += f", 95% interval [{est['low']:+.{d + 1}f}, {est['high']:+.{d + 1}f}]"
-        detail += f", {self.n_seeds} seeds" + (f", {self.df:g} degrees of freedom ({self.method})" if self.df else "")
+        detail += f", {self.n_seeds} seeds" + (f", {self.df:g} degree{'' if self.df == 1 else 's'} of freedom ({self.method})" if self.df else "")
         detail += f"; smallest effect of interest {amount(self.sesoi, self.unit)}"
         if self.reason:
             detail += f"; {self.reason}"
