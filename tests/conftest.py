@@ -100,19 +100,33 @@ def artifacts_dir() -> Path:
     return d
 
 
+def book_html(build: Path) -> Path:
+    """The html folder of a book's build folder: `html/`, or `_build/html/` where jupyter-book put it (a build folder
+    not named `_build`)."""
+    for html in (build / "html", build / "_build" / "html"):
+        if (html / "index.html").exists():
+            return html
+    raise FileNotFoundError(f"{build} holds no html/index.html nor _build/html/index.html")
+
+
 def existing_book() -> Path | None:
-    """The built book named by $FAKEIT_BOOK (its build folder, e.g. `_build`, or that folder's `html/`), or None when
-    the variable is unset. The build folder must hold `html/index.html` and `findings.json`."""
+    """The build folder (holding `findings.json` and the html) of the built book $FAKEIT_BOOK names, or None when the
+    variable is unset. It may name the build folder (e.g. `_build`, what `python -m fakeit_lib book` writes) or the
+    html folder in it."""
     given = os.environ.get("FAKEIT_BOOK")
     if not given:
         return None
-    build = Path(given).resolve()
-    build = build.parent if build.name == "html" else build
-    missing = [f for f in ("html/index.html", "findings.json") if not (build / f).exists()]
-    if missing:
-        raise pytest.UsageError(f"FAKEIT_BOOK={given}: {build} holds no {' and no '.join(missing)}; give a built "
-                                "book's folder (the `_build` that `python -m fakeit_lib book` writes) or its html/")
-    return build
+    path = Path(given).resolve()
+    for build in (path, path.parent, path.parent.parent):  # the build folder, its html/ or its _build/html/
+        if (build / "findings.json").exists():
+            try:
+                book_html(build)
+                return build
+            except FileNotFoundError:
+                break
+    raise pytest.UsageError(f"FAKEIT_BOOK={given}: no built book there (no findings.json beside an html/index.html); "
+                            "give a built book's folder (the `_build` that `python -m fakeit_lib book` writes) or its "
+                            "html folder")
 
 
 @pytest.fixture(scope="session")

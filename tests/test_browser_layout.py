@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from browser import CHROMIUM, open_pages
+from conftest import book_html
 
 from fakeit_lib.builder import runner
 
@@ -28,7 +29,7 @@ DEVELOPER_PAGES = ("book/reproduce", "book/paper_scale", "book/build_cost")
 @pytest.fixture(scope="module")
 def book(built_book: Path) -> Path:
     """The html folder of the book under test (conftest's `built_book`: $FAKEIT_BOOK's or a smoke build)."""
-    return built_book / "html"
+    return book_html(built_book)
 
 
 def _pages(html: Path) -> list[Path]:
