@@ -53,6 +53,7 @@ READ_TEXT = """() => {
 def identifiers() -> dict[str, re.Pattern]:
     """Names the book defines that a reader should never meet as words, by kind."""
     from fakeit_lib.nb import notebook_parameter_names
+    from fakeit_lib.paper.claims import RULES
     from fakeit_lib.prompts.variants import VARIANTS
 
     codes = sorted((v for v in VARIANTS if "_" in v), key=len, reverse=True)
@@ -60,6 +61,7 @@ def identifiers() -> dict[str, re.Pattern]:
     return {
         "prompt variant code": re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, codes)) + r")(?![\w])"),
         "parameter name": re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, params)) + r")(?!\w)"),
+        "decision rule's code": re.compile(r"(?<![\w-])(" + "|".join(r for r in RULES if "_" in r) + r")(?!\w)"),
         "file path": re.compile(r"(fakeit_lib|_build/|/tmp/|/work/|/home/|\w+\.(?:py|ya?ml|jsonl?|ipynb)\b)"),
         "raw Markdown": re.compile(r"(`|\*\*|\{glue|\{doc\}|\{cite\})"),
         "number in code notation": re.compile(r"\d\.\d+e[+-]\d+"),
@@ -90,6 +92,8 @@ def test_find_identifiers_on_known_text():
         "prompt variant code 'c_hc' in '...trained on c_hc, gs 7.5 with train_seeds...'",
         "parameter name 'train_seeds' in '...trained on c_hc, gs 7.5 with train_seeds...'"]
     assert find_identifiers("class name + hypernym, guidance 7.5; the paper's c, h_c; 10 points; 1 point") == []
+    assert find_identifiers("rule at_most; at most, not worse") == [
+        "decision rule's code 'at_most' in '...rule at_most; at most, not worse...'"]
     assert find_identifiers("this run (mini, dabc30)", {"dabc30"}) == ["config hash 'dabc30' in '...this run (mini, dabc30)...'"]
     assert [f.split(" '")[0] for f in find_identifiers("see fakeit_lib/paper/findings.py: 1 points, 1.825e+04, "
                                                         "**0** and classifier(s), 1 degrees of freedom")] == [
