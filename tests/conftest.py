@@ -100,6 +100,58 @@ def artifacts_dir() -> Path:
     return d
 
 
+def book_html(build: Path) -> Path:
+    """The html folder of a book's build folder: `html/`, or `_build/html/` where jupyter-book put it (a build folder
+    not named `_build`)."""
+    for html in (build / "html", build / "_build" / "html"):
+        if (html / "index.html").exists():
+            return html
+    raise FileNotFoundError(f"{build} holds no html/index.html nor _build/html/index.html")
+
+
+def existing_book() -> Path | None:
+    """The build folder (holding `findings.json` and the html) of the built book $FAKEIT_BOOK names, or None when the
+    variable is unset. It may name the build folder (e.g. `_build`, what `python -m fakeit_lib book` writes) or the
+    html folder in it."""
+    given = os.environ.get("FAKEIT_BOOK")
+    if not given:
+        return None
+    path = Path(given).resolve()
+    for build in (path, path.parent, path.parent.parent):  # the build folder, its html/ or its _build/html/
+        if (build / "findings.json").exists():
+            try:
+                book_html(build)
+                return build
+            except FileNotFoundError:
+                break
+    raise pytest.UsageError(f"FAKEIT_BOOK={given}: no built book there (no findings.json beside an html/index.html); "
+                            "give a built book's folder (the `_build` that `python -m fakeit_lib book` writes) or its "
+                            "html folder")
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """The build folder of the book under test (holding `html/`, `src/` and `findings.json`): the one $FAKEIT_BOOK
+    names (existing_book), or else a smoke build made once for the session and shared by the book's test modules."""
+    build = existing_book()
+    if build is not None:
+        return build
+    from fakeit_lib.builder import runner
+
+    build = tmp_path_factory.mktemp("book") / "_build"
+    assert runner.build_book("smoke", root=ROOT, build_dir=build).exists()
+    return build
+
+
+def book_scale(build: Path) -> str:
+    """The scale a built book ran at, as its findings state it (every finding carries the scale of its run)."""
+    import json
+
+    scales = {f["scale"] for f in json.loads((build / "findings.json").read_text())}
+    assert len(scales) == 1, f"{build / 'findings.json'} mixes scales {sorted(scales)}"
+    return scales.pop()
+
+
 def measured_judge_accuracy() -> tuple[float, float]:
     """(real test accuracy the shipped judge records, its accuracy measured now on the real test split)."""
     from fakeit_lib.datasets.fashion_mnist import fashion_mnist

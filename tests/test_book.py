@@ -1,13 +1,18 @@
 """The book: every notebook executed with the smoke preset, built with warnings as errors, and looked at in a
 real headless browser with no network. Its stages run under the suite's own temp output root (conftest), so
-every number on the pages is computed by this run, never read from ./outputs."""
+every number on the pages is computed by this run, never read from ./outputs.
+
+The book is the smoke build the session makes once (conftest's `built_book`, shared with
+tests/test_browser_layout.py), or a book already built at any scale: set FAKEIT_BOOK to its build folder (or that
+folder's html/), e.g. `FAKEIT_BOOK=_build pytest tests/test_book.py` after `make book`, to check a mini build
+without rebuilding it. What a page must state is then read at the scale that book ran at."""
 
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import JUDGE_FLIP_TOLERANCE, measured_judge_accuracy
+from conftest import JUDGE_FLIP_TOLERANCE, book_scale, measured_judge_accuracy
 
 from fakeit_lib.builder import runner
 
@@ -35,19 +40,12 @@ def stated_finding(f: dict) -> str:
     return f"{head} ({f['comparison']}: {f['estimate']['mean']:+.{digits(f['unit'])}f} {f['unit']}"
 
 
-def stated_results(text: str) -> tuple[float | None, str | None]:
-    """(this run's real-minus-clone top-1 gap, the verdict word) as a results page states them, None where absent."""
+def stated_results(text: str, scale: str = "smoke") -> tuple[float | None, str | None]:
+    """(this run's real-minus-clone top-1 gap, the verdict word) as a results page of a book built at `scale` states
+    them, None where absent."""
     top1 = RUN_TOP1.search(text)
-    verdict = next((v for v in VERDICTS if re.search(rf"\b{v}\b at the smoke scale", text)), None)
+    verdict = next((v for v in VERDICTS if re.search(rf"\b{v}\b at the {scale} scale", text)), None)
     return (float(top1[1]) if top1 else None), verdict
-
-
-@pytest.fixture(scope="module")
-def built_book(tmp_path_factory) -> Path:
-    build = tmp_path_factory.mktemp("book") / "_build"
-    index = runner.build_book("smoke", root=ROOT, build_dir=build)
-    assert index.exists()
-    return build
 
 
 def _html_pages(build: Path) -> list[Path]:
@@ -62,12 +60,12 @@ def test_prompts_page_holds_the_papillon_prompt(built_book: Path):
     html = page.read_text()
     assert "papillon, toy spaniel" in html
     assert "papillon, small slender toy spaniel with erect ears and a black-spotted brown to white coat" in html
-    assert "Ran at scale <strong>smoke</strong>" in html
+    assert f"Ran at scale <strong>{book_scale(built_book)}</strong>" in html
 
 
 def test_executed_notebooks_keep_their_papermill_parameters(built_book: Path):
     executed = nbformat.read(built_book / "src" / "notebooks" / "prompts.ipynb", as_version=4)
-    assert executed.metadata["papermill"]["parameters"]["scale"] == "smoke"
+    assert executed.metadata["papermill"]["parameters"]["scale"] == book_scale(built_book)
     assert executed.metadata["papermill"]["parameters"]["class_set"] == "fashion-mnist"
 
 
@@ -86,7 +84,7 @@ def test_every_page_in_the_browser_offline(built_book: Path, artifacts_dir: Path
     assert "papillon, toy spaniel" in prompts.text
     assert (artifacts_dir / "book" / "notebooks__prompts.png").stat().st_size > 10_000
     results = next(r for r in reports if r.url.endswith(RESULTS_PAGE))
-    top1, verdict = stated_results(results.text)
+    top1, verdict = stated_results(results.text, book_scale(built_book))
     assert top1 is not None and verdict in VERDICTS, f"{RESULTS_PAGE} states no top-1 gap of this run, or no verdict"
     # every number and verdict the page states is the one in findings.json, which the build wrote from this run
     import json
@@ -147,9 +145,9 @@ def test_findings_json_and_the_introduction_agree(built_book: Path):
     for f in findings:
         assert {"id", "claim", "source", "verdict", "n_seeds", "evidence", "page", "sesoi", "after_holm"} <= set(f), f
         assert f["registry"] == registry_hash()  # the pre-registration these verdicts came from
-        assert f["verdict"] in VERDICTS and f["scale"] == "smoke" and f["sesoi"] > 0
+        assert f["verdict"] in VERDICTS and f["scale"] == book_scale(built_book) and f["sesoi"] > 0
         if f["verdict"] != "cannot be tested":
-            assert f["n_seeds"] >= 2 and f["df"] and f["method"], f  # the smoke preset trains two seeds
+            assert f["n_seeds"] >= 2 and f["df"] and f["method"], f  # the smoke preset trains two seeds, mini five
         else:
             assert f["reason"], f  # an untested finding says why
     intro = (next(built_book.rglob("html")) / "book" / "intro.html").read_text()
@@ -167,4 +165,4 @@ def test_pages_show_the_parameters_used_not_the_defaults(built_book: Path):
     assert len(hidden) == 2 and all("remove-cell" in t for t in hidden)
     page = (next(built_book.rglob("html")) / "notebooks" / "tab1_prompts.html").read_text()
     assert 'scale: str = "paper"' not in page and "CompVis/stable-diffusion-v1-4" not in page  # the defaults
-    assert "Parameters of this run" in page and """<span class="pre">'smoke'</span>""" in page  # the table of what ran
+    assert "Parameters of this run" in page and f"""<span class="pre">'{book_scale(built_book)}'</span>""" in page  # the table of what ran

@@ -2,17 +2,20 @@
 width, every plotly figure fits a phone's, and no label, legend, axis or sentence shows a name that only the code
 uses (a prompt variant's code, a parameter's name, a config hash, a file path) or raw Markdown.
 
-The book is the smoke build the test makes (as tests/test_book.py does), or an already built one: set FAKEIT_BOOK to
-its build folder (the one holding `html/` and `findings.json`, e.g. `_build`) to check a mini build without
-rebuilding it."""
+The book is the smoke build the session makes once (conftest's `built_book`, shared with tests/test_book.py), or an
+already built one: set FAKEIT_BOOK to its build folder (the one holding `html/` and `findings.json`, e.g. `_build`)
+or to that folder's `html/`, to check a mini build without rebuilding it:
 
-import os
+    FAKEIT_BOOK=_build python -m pytest tests/test_browser_layout.py tests/test_book.py -q
+"""
+
 import re
 import shutil
 from pathlib import Path
 
 import pytest
 from browser import CHROMIUM, open_pages
+from conftest import book_html
 
 from fakeit_lib.builder import runner
 
@@ -24,15 +27,9 @@ DEVELOPER_PAGES = ("book/reproduce", "book/paper_scale", "book/build_cost")
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory) -> Path:
-    """The html folder of the book under test."""
-    if os.environ.get("FAKEIT_BOOK"):
-        html = Path(os.environ["FAKEIT_BOOK"]) / "html"
-        assert (html / "index.html").exists(), f"FAKEIT_BOOK={os.environ['FAKEIT_BOOK']} holds no html/index.html"
-        return html
-    build = tmp_path_factory.mktemp("book") / "_build"
-    runner.build_book("smoke", root=ROOT, build_dir=build)
-    return build / "html"
+def book(built_book: Path) -> Path:
+    """The html folder of the book under test (conftest's `built_book`: $FAKEIT_BOOK's or a smoke build)."""
+    return book_html(built_book)
 
 
 def _pages(html: Path) -> list[Path]:
@@ -56,6 +53,7 @@ READ_TEXT = """() => {
 def identifiers() -> dict[str, re.Pattern]:
     """Names the book defines that a reader should never meet as words, by kind."""
     from fakeit_lib.nb import notebook_parameter_names
+    from fakeit_lib.paper.claims import RULES
     from fakeit_lib.prompts.variants import VARIANTS
 
     codes = sorted((v for v in VARIANTS if "_" in v), key=len, reverse=True)
@@ -63,10 +61,11 @@ def identifiers() -> dict[str, re.Pattern]:
     return {
         "prompt variant code": re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, codes)) + r")(?![\w])"),
         "parameter name": re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, params)) + r")(?!\w)"),
+        "decision rule's code": re.compile(r"(?<![\w-])(" + "|".join(r for r in RULES if "_" in r) + r")(?!\w)"),
         "file path": re.compile(r"(fakeit_lib|_build/|/tmp/|/work/|/home/|\w+\.(?:py|ya?ml|jsonl?|ipynb)\b)"),
         "raw Markdown": re.compile(r"(`|\*\*|\{glue|\{doc\}|\{cite\})"),
         "number in code notation": re.compile(r"\d\.\d+e[+-]\d+"),
-        "singular with a plural": re.compile(r"(?<![\d.])1 (points|seeds|images|classes|runs|models)\b"),
+        "singular with a plural": re.compile(r"(?<![\d.])1 (points|seeds|images|classes|runs|models|degrees)\b"),
         "hedged plural": re.compile(r"\w\(s\)"),
     }
 
@@ -93,11 +92,13 @@ def test_find_identifiers_on_known_text():
         "prompt variant code 'c_hc' in '...trained on c_hc, gs 7.5 with train_seeds...'",
         "parameter name 'train_seeds' in '...trained on c_hc, gs 7.5 with train_seeds...'"]
     assert find_identifiers("class name + hypernym, guidance 7.5; the paper's c, h_c; 10 points; 1 point") == []
+    assert find_identifiers("rule at_most; at most, not worse") == [
+        "decision rule's code 'at_most' in '...rule at_most; at most, not worse...'"]
     assert find_identifiers("this run (mini, dabc30)", {"dabc30"}) == ["config hash 'dabc30' in '...this run (mini, dabc30)...'"]
     assert [f.split(" '")[0] for f in find_identifiers("see fakeit_lib/paper/findings.py: 1 points, 1.825e+04, "
-                                                        "**0** and classifier(s)")] == [
+                                                        "**0** and classifier(s), 1 degrees of freedom")] == [
         "file path", "file path", "raw Markdown", "raw Markdown", "number in code notation", "singular with a plural",
-        "hedged plural"]
+        "singular with a plural", "hedged plural"]
 
 
 def test_pages_speak_words_not_code_names(book: Path):
@@ -142,7 +143,8 @@ def test_tables_and_figures_fit_the_page(book: Path):
 def test_no_page_shows_a_folder_of_the_build_machine(book: Path):
     from fakeit_lib.core.store import output_root
 
-    places = {str(output_root()), str(Path.home()), str(ROOT), "/tmp/"}
+    # the book's build folder is <project>/_build when FAKEIT_BOOK names one built elsewhere
+    places = {str(output_root()), str(Path.home()), str(ROOT), str(book.resolve().parent.parent), "/tmp/"}
     found = [f"{p.relative_to(book)}: {place}" for p in book.rglob("*.html") for place in places
              if place in re.sub(r"<[^>]+>", "", p.read_text())]
     assert found == [], found

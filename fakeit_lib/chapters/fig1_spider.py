@@ -89,8 +89,8 @@ def axes_per_seed(p: ComparisonParams, runs: ModelRuns) -> list[dict[str, float]
         if p.eval_suite != "mini":
             out.append({k: v for k, v in run_fig1_groups(result, transfer).items() if v is not None})
             continue
-        first = next(iter(result["datasets"]))
-        axes = {f"{first} (in-domain)": 100 * result["datasets"][first]["top1"]}
+        first = next(iter(result["datasets"]))  # the mini suite's one test set: the real Fashion-MNIST test split
+        axes = {"real test images (in-domain)": 100 * result["datasets"][first]["top1"]}
         shifted = shifted_result["datasets"]
         axes.update({f"{SHIFTS[k].title} (shifted)": 100 * v["top1"] for k, v in shifted.items()})
         probed = {k: 100 * v["top1"] for k, v in transfer["datasets"].items()}

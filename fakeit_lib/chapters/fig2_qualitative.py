@@ -255,6 +255,10 @@ def fidelity_diversity_figure(q: Quality):
     fig = px.scatter(df, x="diversity", y="fidelity", color="guidance", symbol="prompt", hover_data=["images", "count"],
                      title="Fidelity against diversity, per clone")
     fig.update_traces(marker_size=12)
+    # plotly names a trace by both its columns ("real, real images"): the real images' point once, the clones' as
+    # "class name, guidance 7.5"
+    fig.for_each_trace(lambda t: t.update(name="real images" if t.name.startswith("real,") else
+                                          ", ".join(reversed(t.name.split(", ", 1)))))
     fig.update_xaxes(title_text="diversity (within-class feature spread, judge units)")
     fig.update_yaxes(title_text="fidelity (share judged as the prompt's class)")
     fig.update_layout(height=520, legend=dict(orientation="h", y=-0.25, title_text=""))

@@ -29,9 +29,15 @@ def calibration_rows(p: VerdictErrorsParams) -> list[cal.Row]:
     return cal.calibrate(p.calibration_families, seed=0)
 
 
+def rule_words(rule: str) -> str:
+    """A rule as the page's prose names it: "at most", "not worse" (the registry's keys are at_most, not_worse)."""
+    return rule.replace("_", " ")
+
+
 def calibration_frame(rows: list[cal.Row]) -> pd.DataFrame:
-    """The page's table: one row per rule and error method."""
-    return pd.DataFrame([r.cells() for r in rows])
+    """The page's table: one row per rule and error method, rules in words."""
+    frame = pd.DataFrame([r.cells() for r in rows])
+    return frame.assign(rule=frame["rule"].map(rule_words))
 
 
 def calibration_text(p: VerdictErrorsParams, rows: list[cal.Row]) -> str:
@@ -46,8 +52,8 @@ def calibration_text(p: VerdictErrorsParams, rows: list[cal.Row]) -> str:
     if shown:
         bad = min(shown, key=lambda r: r.coverage)
         left_out = (f" Where a clone's draw is in the data but left out of the error, coverage falls to "
-                    f"{bad.coverage:.3f} ({bad.rule}): why every comparison of clones carries the measured draws.")
+                    f"{bad.coverage:.3f} ({rule_words(bad.rule)}): why every comparison of clones carries the measured draws.")
     return (f"With {p.calibration_families:,} simulated families per row and boundary ({p.scale} scale), {met} of the "
-            f"{len(rows)} counted rows meet the goal. The lowest coverage is {low.coverage:.3f} ({low.rule}, {low.method}); "
-            f"the highest false rate is {100 * max(high.false_holds, high.false_fails):.1f}% ({high.rule}, "
-            f"{high.method}); the row nearest its goal is {worst.rule}, {worst.method}, at {worst.ratio():.2f} of it.{left_out}")
+            f"{len(rows)} counted rows meet the goal. The lowest coverage is {low.coverage:.3f} ({rule_words(low.rule)}, {low.method}); "
+            f"the highest false rate is {100 * max(high.false_holds, high.false_fails):.1f}% ({rule_words(high.rule)}, "
+            f"{high.method}); the row nearest its goal is {rule_words(worst.rule)}, {worst.method}, at {worst.ratio():.2f} of it.{left_out}")

@@ -83,7 +83,9 @@ class Verdict:
         detail = f"{self.comparison}: {est['mean']:+.{d}f} {self.unit}"
         if est.get("low") is not None:
             detail += f", 95% interval [{est['low']:+.{d + 1}f}, {est['high']:+.{d + 1}f}]"
-        detail += f", {self.n_seeds} seeds" + (f", {self.df:g} degrees of freedom ({self.method})" if self.df else "")
+        df = round(self.df, 1) if self.df else None  # a Satterthwaite df (0.801665) read as 0.8
+        detail += f", {self.n_seeds} seeds" + (f", {df:g} degree{'' if df == 1 else 's'} of freedom ({self.method})"
+                                               if df else "")
         detail += f"; smallest effect of interest {amount(self.sesoi, self.unit)}"
         if self.reason:
             detail += f"; {self.reason}"
