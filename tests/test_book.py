@@ -43,11 +43,8 @@ def stated_results(text: str) -> tuple[float | None, str | None]:
 
 
 @pytest.fixture(scope="module")
-def built_book(tmp_path_factory) -> Path:
-    build = tmp_path_factory.mktemp("book") / "_build"
-    index = runner.build_book("smoke", root=ROOT, build_dir=build)
-    assert index.exists()
-    return build
+def built_book(smoke_book) -> Path:
+    return smoke_book
 
 
 def _html_pages(build: Path) -> list[Path]:
