@@ -93,6 +93,19 @@ def cli_main():
 
 
 @pytest.fixture(scope="session")
+def smoke_book(output_root) -> Path:
+    """The build folder of the book built once, uninterrupted, at the smoke scale under the suite's output root (the
+    book tests read its pages; the resume test compares its findings with those of a build stopped and resumed)."""
+    import tempfile
+
+    from fakeit_lib.builder import runner
+
+    build = Path(tempfile.mkdtemp(prefix="book-", dir=output_root.parent)) / "_build"
+    assert runner.build_book("smoke", root=ROOT, build_dir=build).exists()
+    return build
+
+
+@pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     """Where tests keep artefacts worth looking at (screenshots): $FAKEIT_TEST_ARTIFACTS or ./test-artifacts."""
     d = Path(os.environ.get("FAKEIT_TEST_ARTIFACTS", ROOT / "test-artifacts"))
@@ -130,17 +143,14 @@ def existing_book() -> Path | None:
 
 
 @pytest.fixture(scope="session")
-def built_book(tmp_path_factory) -> Path:
+def built_book(request) -> Path:
     """The build folder of the book under test (holding `html/`, `src/` and `findings.json`): the one $FAKEIT_BOOK
-    names (existing_book), or else a smoke build made once for the session and shared by the book's test modules."""
+    names (existing_book), or else the smoke build made once for the session (`smoke_book`), shared by the book's
+    test modules and the resume test."""
     build = existing_book()
     if build is not None:
         return build
-    from fakeit_lib.builder import runner
-
-    build = tmp_path_factory.mktemp("book") / "_build"
-    assert runner.build_book("smoke", root=ROOT, build_dir=build).exists()
-    return build
+    return request.getfixturevalue("smoke_book")
 
 
 def book_scale(build: Path) -> str:

@@ -3,8 +3,6 @@ bandwidth of training, and the examples' storage."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -72,7 +70,7 @@ def test_the_books_plan_names_a_real_model_by_the_command_that_finds_it(unset):
     assert f"needs ~{train.read_gb_s:,.2f} GB/s of random reads" in text and "node-local disk" in text
 
 
-def test_train_prints_the_run_folder_it_would_use(tmp_path: Path, monkeypatch):
+def test_train_prints_the_run_folder_it_would_use(tmp_path: Path, monkeypatch, cli_main):
     from PIL import Image
 
     from fakeit_lib.training.train import make_config, run_folder
@@ -82,15 +80,11 @@ def test_train_prints_the_run_folder_it_would_use(tmp_path: Path, monkeypatch):
         Image.new("RGB", (8, 8)).save(tmp_path / "real" / c / "0.png")
     monkeypatch.setenv("FAKEIT_OUTPUT", str(tmp_path / "out"))
     monkeypatch.setenv("FAKEIT_CACHE", str(tmp_path / "cache"))
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "FAKEIT_OUTPUT": str(tmp_path / "out"),
-           "FAKEIT_CACHE": str(tmp_path / "cache")}
-    args = ["train", str(tmp_path / "real"), "--preset", "smoke", "--print-folder"]
-    res = subprocess.run([sys.executable, "-m", "fakeit_lib", *args], capture_output=True, text=True, env=env, timeout=300)
+    res = cli_main("train", str(tmp_path / "real"), "--preset", "smoke", "--print-folder")
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == str(run_folder(make_config("smoke", data=str(tmp_path / "real"))))
     assert not (tmp_path / "out").exists()  # nothing trained, no folder made
-    missing = subprocess.run([sys.executable, "-m", "fakeit_lib", "train", str(tmp_path / "none"), "--print-folder"],
-                             capture_output=True, text=True, env=env, timeout=300)
+    missing = cli_main("train", str(tmp_path / "none"), "--print-folder")
     assert missing.returncode != 0 and "does not exist: its run folder is named by its content" in missing.stderr
 
 
