@@ -92,16 +92,6 @@ def example_test_set() -> Path:
         raise FakeitError(f"the example class file's folders {folders} differ from {sorted(EXAMPLE_LABELS)}")
     config = {"split": "test", "folders": EXAMPLE_LABELS, "code": code_version("fakeit_lib.datasets.images")}
     return export_fashion_mnist(stage_dir("real-fashion-mnist-test-footwear", config), "test", None, EXAMPLE_LABELS)
-    ds = fashion_mnist("test")
-    label_to_folder = {v: k for k, v in EXAMPLE_LABELS.items()}
-    n = 0
-    for i, label in enumerate(ds.targets.tolist()):
-        if label in label_to_folder:
-            (out / label_to_folder[label]).mkdir(exist_ok=True)
-            Image.fromarray(ds.data[i].numpy()).save(out / label_to_folder[label] / f"test-{i:05d}.png")
-            n += 1
-    mark_done(out, {"images": n})
-    return out
 
 
 def test_root(p: OwnDatasetParams) -> str:

@@ -13,6 +13,7 @@ from ..experiments.stages import draw_setting as stages_draw_setting
 from ..paper import claims
 from ..paper import findings as fd
 from ..paper.results import TEST_SETS, VARIANT_LABELS, table1_row, train_set_of, variant_name
+from ..paper.spreads import spread_difference
 from ..paper.tables import PAPER, interval_cell, interval_columns
 
 NO_SCENES = ("Fashion-MNIST images show one object on a black ground and the mini generator draws no scene, so a "
@@ -310,7 +311,7 @@ def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> li
     notes = {v: prompt_note(p, runs, "c", v, g_hi) for v in variants_both if v != "c" and "c" in variants_both}
     note = "; ".join(n for n, _ in notes.values())
     if len(variants_both) >= 2:
-        est = fam.spread_difference([key_label((v, g_hi)) for v in variants_both], [key_label((v, g_lo)) for v in variants_both],
+        est = spread_difference(fam, [key_label((v, g_hi)) for v in variants_both], [key_label((v, g_lo)) for v in variants_both],
                                      claims.finding("prompt_matters_less_low_guidance").sesoi)
         out.append(fd.check("prompt_matters_less_low_guidance", est, p.scale,
                             {**base, "variants": variants_both, "prompt sensitivity": {v: s for v, (_, s) in notes.items()}},

@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from ..core.errors import FakeitError
 from . import findings as fd
 from .stats import DRAWS_SATTERTHWAITE, Estimate, Family, estimate_from_values
+from .spreads import spread_difference
 
 SHOWN = "draw present, not in the error"  # shown to explain the draws, not counted against the goal
 SEEDS = 5  # training seeds behind every model (the mini and paper presets)
@@ -190,7 +191,7 @@ def _spread(rng: np.random.Generator, truth: float, method: str) -> Estimate:
     high, low = SPREAD_MEANS[truth]
     effects = {"real": 0.0, **{f"v{i} high": m for i, m in enumerate(high)}, **{f"v{i} low": m for i, m in enumerate(low)}}
     fam = _family(rng, effects, method, set(), models=len(effects))
-    return fam.spread_difference([f"v{i} high" for i in range(len(high))], [f"v{i} low" for i in range(len(low))],
+    return spread_difference(fam, [f"v{i} high" for i in range(len(high))], [f"v{i} low" for i in range(len(low))],
                                  SPREAD_SESOI)
 
 

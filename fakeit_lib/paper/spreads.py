@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from ..core.errors import FakeitError
-from .stats import DRAWS_SATTERTHWAITE, Estimate, Family, _interval, satterthwaite
+from .stats import DRAWS_SATTERTHWAITE, Estimate, Family, satterthwaite, t_interval
 
 
 def mean_variance(fam: Family) -> tuple[float, float, str]:
@@ -55,7 +55,7 @@ def spread_variance(ss_high: float, ss_low: float, k_high: int, k_low: int, tau:
     return 4 * tau * (high + low) + 2 * (k_high - 1) * tau**2 + 2 * (k_low - 1) * tau**2
 
 
-def spread_difference(fam: Family, high: list[str], low: list[str], sesoi: float) -> Estimate:
+def spread_difference(fam: Family, high: list[str], low: list[str], sesoi: float = 0.0) -> Estimate:
     """How much more the models `high` differ among themselves than the models `low`, in the family's unit squared,
     with its 95% interval by the module's rule (`sesoi`: the claim's smallest effect of interest, >= 0)."""
     if len(high) < 2 or len(low) < 2:
@@ -73,7 +73,7 @@ def spread_difference(fam: Family, high: list[str], low: list[str], sesoi: float
         return Estimate(mean, None, None, s, None, None, None, "noncentral chi-square variance")
     tau, tdf, method = mean_variance(fam)
     se = math.sqrt(spread_variance(ss_hi, ss_lo, len(high), len(low), tau, sesoi))
-    lo_, hi_ = _interval(mean, se, tdf)
+    lo_, hi_ = t_interval(mean, se, tdf)
     method = f"noncentral chi-square variance ({method} error)"
     weights_sq = se * se * s / var if var > 0 else 1.0  # se = std * sqrt(weights_sq / seeds), as for a contrast
     inputs = {"family": fam.name, "values": {k: [float(x) for x in v] for k, v in fam.values.items()},

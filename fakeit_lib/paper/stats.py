@@ -165,7 +165,7 @@ class Estimate:
         return margin <= t_quantile(self.floor_df, 1 - 2 * level) * self.floor_se
 
 
-def _interval(mean: float, se: float, df: float) -> tuple[float, float]:
+def t_interval(mean: float, se: float, df: float) -> tuple[float, float]:
     half = t_quantile(df) * se
     return mean - half, mean + half
 
@@ -180,7 +180,7 @@ def estimate_from_values(values: Sequence[float], method: str = "paired", pairin
         return Estimate(mean, None, None, len(x), None, None, None, method, pairing=pairing)
     std = float(x.std(ddof=1))
     se = std / math.sqrt(len(x))
-    low, high = _interval(mean, se, len(x) - 1)
+    low, high = t_interval(mean, se, len(x) - 1)
     return Estimate(mean, low, high, len(x), std, se, len(x) - 1, method, pairing=pairing,
                     inputs={"values": [float(v) for v in x], "error": method})
 
@@ -340,7 +340,7 @@ class Family:
                   else min(seed_df or self.draw_df, self.draw_df))
             floor_se, floor_df = math.sqrt(w_drawn * max(self.draw_var - self.draw_seed_var / s, 0.0)), self.draw_df
             method += f" + draw variance ({self.draw_df + 1:g} draws)"
-        low, high = _interval(mean, se, df)
+        low, high = t_interval(mean, se, df)
         inputs = {"family": self.name, "values": {k: [float(x) for x in v] for k, v in self.values.items()},
                   "weights": w, "error": method}
         if w_drawn:
@@ -365,9 +365,3 @@ class Family:
         labels = list(sizes)
         w = slope_weights([math.log2(sizes[k]) for k in labels])
         return self.contrast(dict(zip(labels, w)))
-
-    def spread_difference(self, high: list[str], low: list[str], sesoi: float = 0.0) -> Estimate:
-        """How much more the models `high` differ among themselves than the models `low` (`spreads`)."""
-        from .spreads import spread_difference
-
-        return spread_difference(self, high, low, sesoi)
