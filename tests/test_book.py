@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from conftest import JUDGE_FLIP_TOLERANCE, measured_judge_accuracy
 
-from fakeit_lib.builder import runner
+from fakeit_lib.builder import notebooks, runner
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.book, pytest.mark.timeout(3600)]
@@ -52,7 +52,7 @@ def built_book(tmp_path_factory) -> Path:
 
 def _html_pages(build: Path) -> list[Path]:
     html = next(build.rglob("html"))
-    pages = [html / f"{f}.html" for f in runner.toc_files(ROOT)]
+    pages = [html / f"{f}.html" for f in notebooks.toc_files(ROOT)]
     assert all(p.exists() for p in pages), [p for p in pages if not p.exists()]
     return pages
 

@@ -31,7 +31,7 @@ def rank_env() -> dict:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="follows processes through /proc")
 def test_sigterm_to_a_launch_reaches_every_rank(tmp_path):
     # as `fakeit book` at paper scale launches a stage: torchrun under the runner's SIGTERM handler
-    program = ("import sys\nfrom fakeit_lib.builder.runner import stop_on_sigterm\n"
+    program = ("import sys\nfrom fakeit_lib.builder.html import stop_on_sigterm\n"
                "from fakeit_lib.experiments.launch import run_command\n"
                "with stop_on_sigterm({'step': 'launching a stage'}):\n"
                f"    run_command({[*TORCHRUN, '--master_port', str(free_port()), str(ROOT / 'tests' / 'cluster_ranks.py'), 'sleeper', str(tmp_path)]!r})\n")

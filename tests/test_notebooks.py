@@ -8,11 +8,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fakeit_lib.builder import runner
+from fakeit_lib.builder import notebooks, runner
+from fakeit_lib.experiments import presets
 from fakeit_lib.core.errors import FakeitError
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = runner.toc_notebooks(ROOT)
+NOTEBOOKS = notebooks.toc_notebooks(ROOT)
 
 
 def _config_class(nb_path: Path):
@@ -45,7 +46,7 @@ def test_every_toc_notebook_exists_and_is_stored_without_outputs():
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=str)
 def test_parameters_mirror_the_config_dataclass(nb_path):
     cls = _config_class(ROOT / nb_path)
-    declared = runner.notebook_parameters(ROOT / nb_path)
+    declared = notebooks.notebook_parameters(ROOT / nb_path)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     assert list(declared) == list(fields), f"{nb_path} parameters differ from {cls.__name__}"
     instance = cls()
@@ -57,16 +58,16 @@ def test_parameters_mirror_the_config_dataclass(nb_path):
 def test_presets_declare_a_scale_and_only_known_parameters():
     known = set()
     for nb_path in NOTEBOOKS:
-        known |= set(runner.notebook_parameters(ROOT / nb_path))
+        known |= set(notebooks.notebook_parameters(ROOT / nb_path))
     for name in ("smoke", "mini", "paper"):
-        preset = runner.load_preset(name, ROOT)
+        preset = presets.load_preset(name, ROOT)
         assert preset["scale"] == name
         assert set(preset) <= known, f"preset {name} sets parameters no notebook declares: {set(preset) - known}"
 
 
 def test_unknown_preset_names_the_valid_ones():
     with pytest.raises(FakeitError, match="unknown preset 'huge'; valid: mini, paper, paper-1k, smoke"):
-        runner.load_preset("huge", ROOT)
+        presets.load_preset("huge", ROOT)
 
 
 @pytest.mark.integration
@@ -114,7 +115,7 @@ def test_every_notebook_parameter_is_known_to_the_typo_check():
 
     declared = set()
     for nb_path in NOTEBOOKS:
-        declared |= set(runner.notebook_parameters(ROOT / nb_path))
+        declared |= set(notebooks.notebook_parameters(ROOT / nb_path))
     assert nb.notebook_parameter_names() == declared
 
 

@@ -183,13 +183,12 @@ def test_torchrun_two_processes_write_the_shards_of_one(tmp_path, tiny_sd):
 
 
 def test_the_paper_presets_store_clones_as_shards():
-    from fakeit_lib.builder import runner
-    from fakeit_lib.experiments import plan
+    from fakeit_lib.experiments import plan, presets
 
     for name in ("paper", "paper-1k"):
-        preset = runner.load_preset(name, ROOT)
+        preset = presets.load_preset(name, ROOT)
         assert plan.clone_config(preset, "c_dc", 2.0, 1.0).storage == "shards"
         commands = [s.command for s in plan.plan(preset) if s.step == "generate"]
         assert commands and all(c[c.index("--storage") + 1] == "shards" for c in commands)
-    mini = runner.load_preset("mini", ROOT)
+    mini = presets.load_preset("mini", ROOT)
     assert plan.clone_config(mini, "c_dc", 2.0, 1.0).storage == "folder"

@@ -21,7 +21,7 @@ def prepare_lab(preset: str = "mini", root: Path | None = None, out: Path | None
 
     from ..experiments.presets import load_preset, project_root
     from ..nb import check_preset_names
-    from .runner import notebook_parameters, toc_notebooks
+    from .notebooks import notebook_parameters, toc_notebooks
 
     root = project_root(root)
     params = load_preset(preset, root)
