@@ -30,11 +30,12 @@ def stale_on_rank1(kind: str, target: str, out: str, report: str) -> None:
     rank = env_rank()[0]
     torch.set_num_threads(1)
     if kind == "train":
-        from fakeit_lib.training import train as stage
+        from fakeit_lib.training import loop as stage
+        from fakeit_lib.training.train import make_config
 
         if rank == 1:
             stage.is_done = lambda folder: False
-        folder = stage.train(stage.make_config("smoke", data=target, device="cpu"), out, log=lambda *a: None)
+        folder = stage.train(make_config("smoke", data=target, device="cpu"), out, log=lambda *a: None)
         got = sorted(p.name for p in Path(folder).iterdir())
     else:
         from fakeit_lib.evaluation import transfer as stage

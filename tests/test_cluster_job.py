@@ -61,7 +61,8 @@ def smoke_run(tmp_path_factory):
     import torch
 
     from fakeit_lib.datasets.images import export_fashion_mnist
-    from fakeit_lib.training.train import make_config, train
+    from fakeit_lib.training.loop import train
+    from fakeit_lib.training.train import make_config
 
     base = tmp_path_factory.mktemp("smoke-run")
     real = export_fashion_mnist(base / "real4", "train", per_class=4)
@@ -324,10 +325,11 @@ def test_a_signal_saves_training_within_its_epoch_and_the_resumed_run_equals_an_
     import torch
 
     from fakeit_lib.core.errors import Stopped
-    from fakeit_lib.training import train as training
+    from fakeit_lib.training import loop as training
+    from fakeit_lib.training.train import make_config
 
     real = smoke_run[0]
-    config = training.make_config("smoke", data=str(real), batch_size=2, device="cpu")  # 20 steps an epoch
+    config = make_config("smoke", data=str(real), batch_size=2, device="cpu")  # 20 steps an epoch
     straight = training.train(config, tmp_path / "straight", log=lambda *a: None)
     real_lr, calls = training.lr_at, []
 
@@ -358,12 +360,13 @@ def test_a_signal_saves_training_within_its_epoch_and_the_resumed_run_equals_an_
 @pytest.mark.integration
 @pytest.mark.timeout(600)
 def test_training_saves_its_checkpoint_by_wall_time_within_an_epoch(smoke_run, tmp_path, monkeypatch, one_thread):
-    from fakeit_lib.training import train as training
+    from fakeit_lib.training import loop as training
+    from fakeit_lib.training.train import make_config
 
     written = []
     real_write = training.atomic_write_bytes
     monkeypatch.setattr(training, "atomic_write_bytes", lambda path, data: written.append(path.name) or real_write(path, data))
-    config = training.make_config("smoke", data=str(smoke_run[0]), batch_size=2, device="cpu", checkpoint_minutes=0)
+    config = make_config("smoke", data=str(smoke_run[0]), batch_size=2, device="cpu", checkpoint_minutes=0)
     training.train(config, tmp_path / "run", log=lambda *a: None)
     assert written.count("checkpoint.pt") == 2 * 20  # 19 within each epoch (no minute to wait), 1 at its end
 

@@ -226,7 +226,8 @@ def run_stages(inputs: dict, out: Path) -> dict:
     from fakeit_lib.evaluation.evaluate import EvalConfig, evaluate
     from fakeit_lib.evaluation.transfer import TransferConfig, transfer
     from fakeit_lib.generation.generate import GenerateConfig, generate_dataset
-    from fakeit_lib.training.train import make_config, read_metrics, train
+    from fakeit_lib.training.loop import read_metrics, train
+    from fakeit_lib.training.train import make_config
 
     run = train(make_config("smoke", data=str(inputs["real"]), device="cpu"), out / "run")
     ckpt = str(run / "checkpoint.pt")

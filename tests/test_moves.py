@@ -38,7 +38,8 @@ def chain(real: Path) -> dict[str, Path]:
     from fakeit_lib.evaluation.transfer import TransferConfig, transfer
     from fakeit_lib.evaluation.transfer import results_folder as transfer_folder
     from fakeit_lib.generation.generate import GenerateConfig, dataset_dir, generate_dataset
-    from fakeit_lib.training.train import make_config, run_folder, train
+    from fakeit_lib.training.loop import train
+    from fakeit_lib.training.train import make_config, run_folder
 
     gen = GenerateConfig(classes="fashion-mnist", variant="c", generator="mini", images_per_class=f"match:{real}", steps=2,
                          guidance=2.0, batch_size=2, storage="shards", shard_images=8)

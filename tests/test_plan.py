@@ -15,7 +15,7 @@ from fakeit_lib.chapters.fig1_spider import fig1_axes, paper_fig1_groups, run_fi
 from fakeit_lib.experiments import commands, costs, plan, report
 from fakeit_lib.experiments.params import PipelineParams
 from fakeit_lib.generation import generate
-from fakeit_lib.training.train import configure_parser as train_parser
+from fakeit_lib.training.loop import configure_parser as train_parser
 from fakeit_lib.training.train import make_config, run_folder
 
 ROOT = Path(__file__).resolve().parents[1]

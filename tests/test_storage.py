@@ -86,7 +86,8 @@ def test_bad_storage_and_a_run_begun_with_another_storage_are_refused(tmp_path, 
 def test_training_on_shards_equals_training_on_folders(tmp_path, tiny_sd, one_thread):
     import torch
 
-    from fakeit_lib.training.train import make_config, train
+    from fakeit_lib.training.loop import train
+    from fakeit_lib.training.train import make_config
 
     data = {s: generate_dataset(config(tiny_sd, n=4, storage=s, shard_images=9), tmp_path / s, progress=False)
             for s in ("folder", "shards")}

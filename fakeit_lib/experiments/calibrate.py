@@ -146,7 +146,7 @@ def _recipe(p: dict, data: Path):
 def _loader(recipe, batch: int):
     """The training loader `train` would use for the recipe (memory loader for small grey sets), one process: its
     workers' part (with colour_ops=device the colour operations run batched on the training device, not on a core)."""
-    from ..training.train import NotForMemory, memory_training_loader, training_dataset, training_loader
+    from ..training.loaders import NotForMemory, memory_training_loader, training_dataset, training_loader
 
     dataset, _, _ = training_dataset(recipe)
     if recipe.loader == "memory":

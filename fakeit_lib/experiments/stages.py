@@ -139,7 +139,8 @@ def trained_checkpoint(p: PipelineParams, data: Path, seed: int, **recipe) -> Pa
 
 
 def _train_job(recipe: str, data: str, class_set: str, seed: int, overrides: dict) -> str:
-    from ..training.train import CHECKPOINT, make_config, train
+    from ..training.loop import train
+    from ..training.train import CHECKPOINT, make_config
 
     cfg = make_config(recipe, data=data, class_set=class_set, seed=seed, **overrides)
     return str(Path(train(cfg, log=lambda *a, **k: None)) / CHECKPOINT)

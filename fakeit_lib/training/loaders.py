@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import itertools
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..core.errors import FakeitError
+from ..datasets.classes import load_class_set
+from ..datasets.images import ImageListDataset, dataset_class_set_name, training_samples
+from .augment import MultiCrop
 
 
 def _sample_seed(seed: int, epoch: int, index: int) -> int:
@@ -171,3 +175,27 @@ def memory_training_loader(dataset, config, batch_size: int, world: int = 1, ran
                                tuple(config.mean), tuple(config.std), blur=tuple(config.blur), solarize=config.solarize,
                                jitter=config.jitter)
     return MemoryLoader(images, labels, transform, batch_size, sampler, config.seed, drop_last), sampler, drop_last
+
+
+def _resolve_class_set(config):
+    name = config.class_set or dataset_class_set_name(Path(config.data))
+    return load_class_set(name) if name else None
+
+
+def training_dataset(config):
+    """The training dataset (multi-crop transform), its class set (or None) and number of classes."""
+    class_set = _resolve_class_set(config)
+    samples, num_classes = training_samples(config.data, class_set)
+    if config.images_per_class is not None:
+        kept, seen = [], {}
+        for i, label in enumerate(samples.labels.tolist()):
+            if seen.get(label, 0) < config.images_per_class:
+                kept.append(i)
+                seen[label] = seen.get(label, 0) + 1
+        samples = samples.subset(kept)  # still arrays that forked loader workers share (datasets.images.SampleTable)
+    transform = MultiCrop(
+        config.global_crops, config.global_size, tuple(config.global_scale), config.local_crops,
+        config.local_size, tuple(config.local_scale), tuple(config.mean), tuple(config.std), colour=config.colour_ops,
+        blur=tuple(config.blur), solarize=config.solarize, jitter=config.jitter,
+    )
+    return ImageListDataset(samples, transform, name=Path(config.data).name), class_set, num_classes
