@@ -11,7 +11,8 @@ import torch
 from PIL import Image, ImageFilter
 from torchvision.transforms import functional as TF
 
-from fakeit_lib.datasets.images import SKIPPED, ImageListDataset, load_image, load_image_tensor
+from fakeit_lib.datasets.images import SKIPPED, load_image, load_image_tensor
+from fakeit_lib.datasets.torch_datasets import ImageListDataset
 from fakeit_lib.training.augment import PARAMS, BatchColour, MultiCrop
 
 

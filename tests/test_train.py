@@ -16,7 +16,8 @@ from PIL import Image
 
 from fakeit_lib.core.errors import FakeitError
 from fakeit_lib.datasets.classes import load_class_set
-from fakeit_lib.datasets.images import SKIPPED, ImageListDataset, export_fashion_mnist, training_samples
+from fakeit_lib.datasets.images import export_fashion_mnist, SKIPPED, training_samples
+from fakeit_lib.datasets.torch_datasets import ImageListDataset
 from fakeit_lib.training.loaders import training_dataset, training_loader
 from fakeit_lib.training.loop import read_metrics
 from fakeit_lib.training.models import build_model, load_model

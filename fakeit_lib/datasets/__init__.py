@@ -1,6 +1,6 @@
 """Classes and real images: class sets from WordNet 3.0 (ImageNet-1K/100/R/A, Fashion-MNIST, a user's file), the
-offline WordNet, image datasets on disk (files or tar shards) and in memory, and the real Fashion-MNIST of the mini
-scale.
+offline WordNet, image files and the samples of a dataset on disk (files or tar shards), the torch Datasets over them,
+and the real Fashion-MNIST of the mini scale.
 
 May import `core` and `paper`.
 """

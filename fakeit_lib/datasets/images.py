@@ -1,5 +1,6 @@
-"""Image datasets: synthetic clones (manifest.jsonl; images in class folders or in tar shards, `datasets.shards`),
-ImageFolder trees, the ImageNet test-set layouts, and small grey images held in memory (`ArrayImages`).
+"""Image files and the samples of a dataset: synthetic clones (manifest.jsonl; images in class folders or in tar shards,
+`datasets.shards`), ImageFolder trees and the ImageNet test-set layouts; the torch Datasets over them are in
+`torch_datasets`.
 
 Every dataset here yields `(image_tensor_or_crops, label)`. Labels are always indices in a class set's label space:
 from the manifest's `class_index` when a dataset has a manifest (ImageFolder's sorted-folder order would not match,
@@ -8,11 +9,6 @@ e.g., Fashion-MNIST's official labels), else from folder names mapped through th
 Unreadable or corrupt image files are skipped and counted, never silently: such a sample comes back with label
 SKIPPED (-1); training ignores it in the loss and reports the count per epoch, evaluation leaves it out of the
 accuracy and lists the files in its results. A dataset in which every file is unreadable is an error.
-
-The mini scale's test and transfer sets are a few thousand 28x28 grey images. Decoding each into a PIL image and
-transforming it alone costs more than the model; `ArrayImages` keeps them as one uint8 array and, through
-`__getitems__` (which torch's DataLoader calls with a whole batch of indices), applies the test-time transform
-(`training.augment.EvalTransform`: resize, centre crop, normalise) to the batch at once.
 """
 
 from __future__ import annotations
@@ -21,7 +17,6 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -120,86 +115,6 @@ def load_image_tensor(source: Path | str | Member) -> torch.Tensor | None:
             return torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1)
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
         return None
-
-
-class ImageListDataset(torch.utils.data.Dataset):
-    """Images from a list of (path, label) pairs; unreadable files come back with label SKIPPED. A transform with a
-    true `takes_tensor` gets (3, H, W) uint8 tensors (load_image_tensor) instead of PIL images."""
-
-    def __init__(self, samples: list[tuple[str, int]], transform: Callable | None = None, name: str = ""):
-        self.samples = samples
-        self.transform = transform
-        self.name = name
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, i: int):
-        path, label = self.samples[i]
-        if getattr(self.transform, "takes_tensor", False):
-            image = load_image_tensor(path)
-            if image is None:
-                image, label = torch.zeros(3, 32, 32, dtype=torch.uint8), SKIPPED
-        else:
-            image = load_image(path)
-            if image is None:
-                image, label = Image.new("RGB", (32, 32)), SKIPPED
-        return (self.transform(image) if self.transform else image), label
-
-    @property
-    def targets(self) -> list[int]:
-        if isinstance(self.samples, SampleTable):
-            return self.samples.labels.tolist()
-        return [label for _, label in self.samples]
-
-
-class TensorImageDataset(torch.utils.data.Dataset):
-    """In-memory images (a torchvision dataset such as FashionMNIST, or arrays) with a transform on PIL RGB images."""
-
-    def __init__(self, images: list[Image.Image], labels: list[int], transform: Callable | None = None, name: str = ""):
-        self.images, self.labels, self.transform, self.name = images, labels, transform, name
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int):
-        image = self.images[i].convert("RGB")
-        return (self.transform(image) if self.transform else image), self.labels[i]
-
-    @property
-    def targets(self) -> list[int]:
-        return list(self.labels)
-
-
-class ArrayImages(torch.utils.data.Dataset):
-    """(N, H, W) uint8 grey images and labels; `transform` an augment.EvalTransform (or any PIL transform)."""
-
-    def __init__(self, images: np.ndarray, labels, transform=None, name: str = ""):
-        self.images = torch.from_numpy(np.ascontiguousarray(images))
-        self.labels = [int(v) for v in labels]
-        self.transform, self.name = transform, name
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    @property
-    def targets(self) -> list[int]:
-        return list(self.labels)
-
-    def __getitems__(self, indices: list[int]) -> list:
-        batch = self.images[torch.as_tensor(indices, dtype=torch.long)]
-        if hasattr(self.transform, "batch"):
-            x = self.transform.batch(batch.unsqueeze(1))
-            return [(x[i], self.labels[j]) for i, j in enumerate(indices)]
-        return [self[i] for i in indices]
-
-    def __getitem__(self, i: int):
-        if hasattr(self.transform, "batch"):
-            return self.transform.batch(self.images[i][None, None])[0], self.labels[i]
-        from PIL import Image
-
-        image = Image.fromarray(self.images[i].numpy()).convert("RGB")
-        return (self.transform(image) if self.transform else image), self.labels[i]
 
 
 def iter_manifest(folder: Path):

@@ -189,7 +189,7 @@ def fashion_mnist_test(transform):
     """The real Fashion-MNIST test split as a dataset (labels index the fashion-mnist class set) and its wnids."""
     from ..datasets.classes import load_class_set
     from ..datasets.fashion_mnist import fashion_mnist
-    from ..datasets.images import ArrayImages
+    from ..datasets.torch_datasets import ArrayImages
 
     ds = fashion_mnist("test")
     wnids = [c.wnid for c in load_class_set("fashion-mnist")]
@@ -198,7 +198,8 @@ def fashion_mnist_test(transform):
 
 def folder_test_set(root: str | Path, class_set, transform):
     """A user's real test set (one folder per class, named by the class set's `folder`) and its class keys."""
-    from ..datasets.images import ImageListDataset, folder_samples
+    from ..datasets.images import folder_samples
+    from ..datasets.torch_datasets import ImageListDataset
 
     root = Path(root).expanduser()
     if not root.is_dir():
@@ -225,7 +226,8 @@ def provenance(loaded) -> dict:
 def eval_sets(config: EvalConfig, loaded) -> dict:
     """name -> (dataset, its class keys, where it comes from) of the suite's test sets, through the model's eval
     transform."""
-    from ..datasets.images import ImageListDataset, imagenet_eval_set
+    from ..datasets.images import imagenet_eval_set
+    from ..datasets.torch_datasets import ImageListDataset
     from ..training.augment import eval_transform
     from ..training.models import model_class_set
 

@@ -383,6 +383,6 @@ def fashion_mnist_hashes() -> frozenset[bytes]:
 
 def as_dataset(split: Split, transform, name: str):
     """A torch dataset of the split's images with `transform`, batched in torch (datasets.images.ArrayImages)."""
-    from ..datasets.images import ArrayImages
+    from ..datasets.torch_datasets import ArrayImages
 
     return ArrayImages(split.images, split.labels, transform, name)

@@ -145,7 +145,7 @@ def root_identity(field_name: str, path: str) -> str:
 
 def paper_splits(name: str, root: str, transform, seed: int = 0, check_sizes: bool = True, **cog):
     """(training split, test split) datasets of a paper transfer dataset, with the authors' split (transfer_data)."""
-    from ..datasets.images import ImageListDataset
+    from ..datasets.torch_datasets import ImageListDataset
 
     trainval, test = split_samples(name, root, seed, check_sizes, **cog)
     return ImageListDataset(trainval, transform, f"{name}-trainval"), ImageListDataset(test, transform, f"{name}-test")

@@ -22,7 +22,8 @@ import torch
 
 from ..core.errors import FakeitError
 from ..datasets.classes import load_class_set
-from ..datasets.images import ImageListDataset, dataset_class_set_name, training_samples
+from ..datasets.images import dataset_class_set_name, training_samples
+from ..datasets.torch_datasets import ImageListDataset
 from .augment import MultiCrop
 
 
