@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prompts": ("fakeit_lib.prompts.variants", "write the prompts of a class set as JSON lines"),
     "generate": ("fakeit_lib.generation.generate", "generate a synthetic dataset with a text-to-image model"),
     "train-generator": ("fakeit_lib.generation.mini.train", "train the mini text-to-image generator on real Fashion-MNIST"),
-    "train-judge": ("fakeit_lib.evaluation.judge", "train the judge of generated Fashion-MNIST images on the real train split"),
+    "train-judge": ("fakeit_lib.generation.quality.judge", "train the judge of generated Fashion-MNIST images on the real train split"),
     "train": ("fakeit_lib.training.loop", "train a classifier from scratch on a real or synthetic dataset"),
     "evaluate": ("fakeit_lib.evaluation.evaluate", "top-1/top-5 of a checkpoint on real test sets"),
     "transfer": ("fakeit_lib.evaluation.transfer", "linear probes of a frozen encoder on transfer datasets"),

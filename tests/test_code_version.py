@@ -13,7 +13,7 @@ from fakeit_lib.core.imports import PACKAGE_DIR, import_closure, imported_names
 
 GENERATE, TRAIN = "fakeit_lib.generation.generate", "fakeit_lib.training.loop"
 EVALUATE, TRANSFER = "fakeit_lib.evaluation.evaluate", "fakeit_lib.evaluation.transfer"
-JUDGE, REAL = "fakeit_lib.evaluation.judge", "fakeit_lib.datasets.images"
+JUDGE, REAL = "fakeit_lib.generation.quality.judge", "fakeit_lib.datasets.images"
 
 
 @pytest.fixture

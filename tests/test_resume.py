@@ -109,7 +109,7 @@ def test_train_generator_stopped_after_a_checkpoint_resumes_to_the_same_weights(
 
 @pytest.mark.integration
 def test_train_judge_stopped_before_its_marker_trains_again_and_finishes(tmp_path, monkeypatch):
-    from fakeit_lib.evaluation import judge
+    from fakeit_lib.generation.quality import judge
 
     cfg = judge.JudgeConfig(epochs=1, batch_size=512, width=2, feature_dim=4)
     with monkeypatch.context() as m:

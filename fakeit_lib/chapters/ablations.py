@@ -70,8 +70,8 @@ def image_sweeps(p: AblationParams) -> pd.DataFrame | None:
     if p.class_set != "fashion-mnist":
         return None
     from ..datasets.images import clone_arrays
-    from ..evaluation.imagestats import image_statistics
-    from ..evaluation.judge import load_judge, score_images
+    from ..generation.quality.imagestats import image_statistics
+    from ..generation.quality.judge import load_judge, score_images
     from ..experiments.stages import synthetic_clones
 
     judge, _ = load_judge(progress=False)
@@ -211,7 +211,7 @@ def ablation_findings(p: AblationParams, t: Trained, sweeps: pd.DataFrame | None
     """Verdicts: multi-crop gives large gains; the class name beats the CLIP template (where the generator reacts to
     the difference); guidance 2.0 is the best trained scale; the guidance trades fidelity for diversity and more
     steps than the preset's make no more faithful images (judge, over disjoint image samples)."""
-    from ..evaluation.generator_quality import prompt_sensitivity
+    from ..generation.quality.generator_quality import prompt_sensitivity
     from ..paper.stats import estimate_from_values, slope
 
     test = next(iter(t.clip.results[0]["datasets"]))

@@ -79,7 +79,7 @@ def paper_spider() -> dict[str, dict[str, float]]:
 def axes_per_seed(p: ComparisonParams, runs: ModelRuns) -> list[dict[str, float]]:
     """Per seed, this run's axes. Paper scale: the paper's axes (run_fig1_groups). Mini scale: in-domain
     top-1, each constructed shift's top-1 (top-5 of ten classes is near 100%), each transfer group's mean top-1."""
-    from ..evaluation.minidata import TRANSFER_GROUPS
+    from ..datasets.minidata import TRANSFER_GROUPS
     from ..evaluation.shifts import SHIFTS
 
     out = []

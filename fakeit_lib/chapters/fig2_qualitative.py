@@ -1,7 +1,7 @@
 """Chapter fig2_qualitative (paper Fig. 2): real images beside every clone, and what a judge measures of them.
 
 At the Fashion-MNIST scale a small CNN trained on the real train split and shipped with the package
-(fakeit_lib.evaluation.judge) scores every image: fidelity (the share judged as its prompt's class) and diversity (mean
+(fakeit_lib.generation.quality.judge) scores every image: fidelity (the share judged as its prompt's class) and diversity (mean
 pairwise distance of the judge's features within a class). The finding "lower guidance gives more diverse, less faithful images" is checked on five disjoint
 image samples of each clone (image i of a class goes to sample i mod 5; fewer when a class has under ten images):
 independent draws of the generator, so their spread is the sampling noise of the measure.
@@ -195,8 +195,8 @@ def clone_quality(p: QualitativeParams, folders: dict[tuple[str, float], Path]) 
     """Judge and image statistics of Fashion-MNIST clones beside real test images; None for other class sets."""
     if p.class_set != "fashion-mnist":
         return None
-    from ..evaluation.imagestats import frechet_distance, image_statistics
-    from ..evaluation.judge import judge_outputs, load_judge, score_images
+    from ..generation.quality.imagestats import frechet_distance, image_statistics
+    from ..generation.quality.judge import judge_outputs, load_judge, score_images
 
     judge, accuracy = load_judge(progress=False)
     per_class = max(len(clone_arrays(f)[0]) for f in folders.values()) // 10
@@ -265,7 +265,7 @@ def sensitivity_frame(p: QualitativeParams, folders: dict[tuple[str, float], Pat
     """For every pair of prompt variants at each guidance scale: how much the prompt change moves the images drawn
     from the same seeds, against a change of seed (shown beside every prompt verdict: below
     findings.SENSITIVITY_MIN of a seed change, a null speaks of this generator, not of the prompt)."""
-    from ..evaluation.generator_quality import prompt_sensitivity
+    from ..generation.quality.generator_quality import prompt_sensitivity
     from ..paper.results import VARIANT_LABELS
 
     rows = []
@@ -286,7 +286,7 @@ def qualitative_findings(p: QualitativeParams, q: Quality | None,
     """Verdicts over disjoint image samples (paired: the same seeds in every clone): guidance 2.0 gives more diverse
     and less faithful images than 7.5; at 7.5, the definition and the hypernym give more faithful and more diverse
     images than the name alone, where the generator reacts to them."""
-    from ..evaluation.generator_quality import prompt_sensitivity
+    from ..generation.quality.generator_quality import prompt_sensitivity
 
     ids = ("low_guidance_diverse", "definition_richer_images", "hypernym_richer_images")
     if q is None:

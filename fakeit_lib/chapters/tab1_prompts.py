@@ -230,8 +230,8 @@ def prompt_testability(p: Table1Params, variants: list[str]) -> str | None:
 
 def sensitivity(runs: dict, a: str, b: str, guidance: float) -> dict:
     """How much the generator's images change from prompt `a` to prompt `b` at one guidance scale (same seeds)
-    against a change of seed (evaluation.generator_quality.prompt_sensitivity), on the two clones of the page."""
-    from ..evaluation.generator_quality import prompt_sensitivity
+    against a change of seed (generation.quality.generator_quality.prompt_sensitivity), on the two clones of the page."""
+    from ..generation.quality.generator_quality import prompt_sensitivity
 
     return prompt_sensitivity(runs[(a, guidance)].dataset, runs[(b, guidance)].dataset)
 

@@ -103,7 +103,7 @@ def transfer_sets_frame(suite: str) -> pd.DataFrame | None:
     """The mini suite's datasets: what they hold, their classes and sizes (None for the paper suite)."""
     if suite != "mini":
         return None
-    from ..evaluation.minidata import TRANSFER_SETS, transfer_split
+    from ..datasets.minidata import TRANSFER_SETS, transfer_split
 
     return pd.DataFrame([{"dataset": s.name, "what": s.title, "group": s.group, "classes": ", ".join(s.classes),
                           "train / test images": f"{len(transfer_split(s.name, 'train'))} / {len(transfer_split(s.name, 'test'))}"}
@@ -115,7 +115,7 @@ def transfer_sources_frame(suite: str) -> pd.DataFrame | None:
     by which two builds' data can be compared (None for the paper suite)."""
     if suite != "mini":
         return None
-    from ..evaluation.minidata import TRANSFER_SETS, content_sha256
+    from ..datasets.minidata import TRANSFER_SETS, content_sha256
 
     plain = lambda text: text.replace("`", "")  # a table cell shows text as it is: no Markdown marks
     return pd.DataFrame([{"dataset": s.name, "split": plain(s.split), "source": plain(s.source), "licence": plain(s.licence),

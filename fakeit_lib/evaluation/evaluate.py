@@ -3,7 +3,7 @@
 Suites:
 - `imagenet`: ImageNet val, v2, Sketch, R and A from their usual layouts (roots given by the user).
 - `mini`: the real Fashion-MNIST test split (10,000 images), the in-domain test of the mini scale.
-- `mini-shifts`: its constructed domain shifts (fakeit_lib.evaluation.minidata.SHIFTS: sketch, inverted, noise, blur, contrast).
+- `mini-shifts`: its constructed domain shifts (fakeit_lib.datasets.minidata.SHIFTS: sketch, inverted, noise, blur, contrast).
 - `folder`: a user's real test images (`test_root`): one folder per class named as the model's class set names its
   classes (`ClassInfo.folder`: the wnid, or a slug of the class file's name), e.g. to test a clone of your own classes.
 
@@ -246,7 +246,7 @@ def eval_sets(config: EvalConfig, loaded) -> dict:
         sets[Path(config.test_root).name or "test"] = (ds, keys, str(config.test_root))
     else:
         from ..datasets.classes import load_class_set
-        from .minidata import as_dataset
+        from ..datasets.minidata import as_dataset
         from .shifts import SHIFTS, shifted_test
 
         wnids = [c.wnid for c in load_class_set("fashion-mnist")]

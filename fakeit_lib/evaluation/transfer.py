@@ -13,7 +13,7 @@ Suites:
   `transfer_data`. `random:resnet50` as the checkpoint probes a randomly initialised encoder (Table 2 row 1).
 - `mini` (offline, real images of other classes and domains than the mini clone's Fashion-MNIST): scikit-learn's
   digits, MNIST digits, notMNIST-style font letters and Open Clip Art objects, with the fixed splits of
-  `fakeit_lib.evaluation.minidata` (TRANSFER_SETS). Fashion-MNIST is the in-domain test set and never a transfer dataset:
+  `fakeit_lib.datasets.minidata` (TRANSFER_SETS). Fashion-MNIST is the in-domain test set and never a transfer dataset:
   `out_of_domain_average` refuses it.
 
 Feature extraction runs on the GPU when there is one (fp16 autocast, pinned-memory workers) and, under torchrun, is
@@ -43,12 +43,12 @@ from ..core.store import (
     atomic_write_bytes, atomic_write_json, claim_explained, claim_folder, code_version, config_hash, data_identity, is_done,
     mark_done, output_root, stage_dir,
 )
-from .minidata import TRANSFER_SETS as _MINI
-from .minidata import content_sha256
+from ..datasets.minidata import TRANSFER_SETS as _MINI
+from ..datasets.minidata import content_sha256
 from .probe import (  # noqa: F401 (public API)
     DEFAULT_WDS, PAPER_WDS, SOLVERS, SGDSettings, carve_validation, linear_probe, per_class_validation,
 )
-from .transfer_data import ALL_SETS, COG_LEVELS, PAPER_SETS, authors_transform, split_samples  # noqa: F401
+from ..datasets.transfer_data import ALL_SETS, COG_LEVELS, PAPER_SETS, authors_transform, split_samples  # noqa: F401
 
 MINI_SETS = tuple(_MINI)
 RESULTS = "results.json"
@@ -153,7 +153,7 @@ def paper_splits(name: str, root: str, transform, seed: int = 0, check_sizes: bo
 
 def mini_splits(name: str, transform, config: TransferConfig | None = None):
     """(training split, test split) of a mini-suite dataset (real images of other classes, offline)."""
-    from .minidata import as_dataset, check_out_of_domain, transfer_split
+    from ..datasets.minidata import as_dataset, check_out_of_domain, transfer_split
 
     check_out_of_domain(name)
     return tuple(as_dataset(transfer_split(name, split), transform, f"{name}-{split}") for split in ("train", "test"))
@@ -161,7 +161,7 @@ def mini_splits(name: str, transform, config: TransferConfig | None = None):
 
 def out_of_domain_average(suite: str, top1: dict[str, float]) -> float:
     """The mean top-1 over a suite's transfer datasets; raises if one of them shares the training domain."""
-    from .minidata import check_out_of_domain
+    from ..datasets.minidata import check_out_of_domain
 
     if not top1:
         raise FakeitError("no transfer dataset to average")

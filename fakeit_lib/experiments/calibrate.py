@@ -230,7 +230,7 @@ def measure_eval_decode(folder: Path, seconds: float, where: str) -> Figure:
     """Images/s of the transfer test transform on JPEG photographs, one core."""
     from PIL import Image
 
-    from ..evaluation.transfer_data import authors_transform
+    from ..datasets.transfer_data import authors_transform
 
     files = sorted(folder.rglob("*.jpg"))
     transform = authors_transform(224)
@@ -291,7 +291,7 @@ def measure_probe(features: int, classes: int, device: str, seconds: float, wher
 
 def _probe_shape(p: dict) -> tuple[int, int]:
     """(feature width of the recipe's model, classes of the largest dataset the preset probes by minibatch SGD)."""
-    from ..evaluation.transfer_data import COG_LEVELS, PUBLISHED_CLASSES
+    from ..datasets.transfer_data import COG_LEVELS, PUBLISHED_CLASSES
     from ..training.train import make_config
 
     p = preset_params(p)

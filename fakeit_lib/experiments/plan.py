@@ -129,7 +129,7 @@ def _transfer_estimate(p: PresetParams, arch: str, rates: Rates, cluster: Cluste
     the GPUs, then every probe on process 0 (minibatch SGD on the GPU, full-batch L-BFGS on the CPU)."""
     from ..evaluation.probe import PAPER_WDS, SGDSettings, choose_solver
     from ..evaluation.transfer import TransferConfig
-    from ..evaluation.transfer_data import COG_LEVELS, PUBLISHED, PUBLISHED_CLASSES
+    from ..datasets.transfer_data import COG_LEVELS, PUBLISHED, PUBLISHED_CLASSES
 
     roots = dict(p.transfer_roots)
     names = [n for n in roots if n in PUBLISHED] + (list(COG_LEVELS) if "cog" in roots else [])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..core.errors import FakeitError
+from ...core.errors import FakeitError
 
 
 def _grey(images) -> torch.Tensor:

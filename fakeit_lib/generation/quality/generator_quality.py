@@ -10,9 +10,9 @@ from pathlib import Path
 
 import torch
 
-from ..core.errors import FakeitError
-from ..datasets.fashion_mnist import fashion_mnist
-from ..generation.mini.model import MiniFashionPipeline, sample_class_images
+from ...core.errors import FakeitError
+from ...datasets.fashion_mnist import fashion_mnist
+from ..mini.model import MiniFashionPipeline, sample_class_images
 from .imagestats import frechet_distance, image_statistics
 from .judge import judge_outputs, load_judge, score_images
 
@@ -74,7 +74,7 @@ def prompt_sensitivity(folder_a: Path, folder_b: Path, per_class: int = 20) -> d
     `per_class` images of each class are compared."""
     import numpy as np
 
-    from ..datasets.images import clone_arrays
+    from ...datasets.images import clone_arrays
 
     xa, ya, wa = clone_arrays(folder_a)
     xb, yb, wb = clone_arrays(folder_b)
