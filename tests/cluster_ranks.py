@@ -39,12 +39,13 @@ def stale_on_rank1(kind: str, target: str, out: str, report: str) -> None:
         got = sorted(p.name for p in Path(folder).iterdir())
     else:
         from fakeit_lib.evaluation import transfer as stage
+        from fakeit_lib.evaluation.transfer_config import TransferConfig
 
         if rank == 1:
             real_exists = Path.exists
             Path.exists = lambda self: False if self.parent.name == "features" else real_exists(self)
-        config = stage.TransferConfig(checkpoint=target, suite="mini", mini_sets=["digits"], workers=0, max_iter=30,
-                                      device="cpu")
+        config = TransferConfig(checkpoint=target, suite="mini", mini_sets=["digits"], workers=0, max_iter=30,
+                                device="cpu")
         got = stage.transfer(config, out)["datasets"]["digits"]["top1"]
     Path(report, f"rank{rank}.json").write_text(json.dumps(got))
 

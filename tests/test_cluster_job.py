@@ -118,7 +118,8 @@ def test_cached_features_are_taken_by_every_rank_when_one_does_not_see_them(smok
 
     import torch
 
-    from fakeit_lib.evaluation.transfer import TransferConfig, transfer
+    from fakeit_lib.evaluation.transfer import transfer
+    from fakeit_lib.evaluation.transfer_config import TransferConfig
 
     ckpt = smoke_run[1] / "checkpoint.pt"
     config = TransferConfig(checkpoint=str(ckpt), suite="mini", mini_sets=["digits"], workers=0, max_iter=30, device="cpu")
@@ -203,7 +204,8 @@ def test_evaluate_and_transfer_at_paper_scale_refuse_the_cpu_without_a_flag(smok
 def mini_transfer(ckpt: Path, out: Path, sets=("digits", "clipart")):
     import torch
 
-    from fakeit_lib.evaluation.transfer import TransferConfig, transfer
+    from fakeit_lib.evaluation.transfer import transfer
+    from fakeit_lib.evaluation.transfer_config import TransferConfig
 
     config = TransferConfig(checkpoint=str(ckpt), suite="mini", mini_sets=list(sets), workers=0, max_iter=30, device="cpu")
     threads = torch.get_num_threads()

@@ -35,7 +35,8 @@ def chain(real: Path) -> dict[str, Path]:
     """generate (a clone as large as the user's set, in shards) -> train on it and on the user's set -> evaluate both
     on the user's set -> probe the clone's model: the library calls the notebooks make, with defaults for folders."""
     from fakeit_lib.evaluation.evaluate import EvalConfig, evaluate, results_folder
-    from fakeit_lib.evaluation.transfer import TransferConfig, transfer
+    from fakeit_lib.evaluation.transfer import transfer
+    from fakeit_lib.evaluation.transfer_config import TransferConfig
     from fakeit_lib.evaluation.transfer import results_folder as transfer_folder
     from fakeit_lib.generation.generate import GenerateConfig, dataset_dir, generate_dataset
     from fakeit_lib.training.loop import train

@@ -43,7 +43,7 @@ def test_training_identity_of_a_stage_output_is_known_before_it_exists(dataset: 
 
 def test_every_stage_identity_follows_its_code(dataset: Path, tmp_path: Path, monkeypatch):
     from fakeit_lib.evaluation.evaluate import EvalConfig
-    from fakeit_lib.evaluation.transfer import TransferConfig
+    from fakeit_lib.evaluation.transfer_config import TransferConfig
     from fakeit_lib.training.train import make_config, run_folder
 
     cfg = make_config("smoke", data=str(dataset), class_set="fashion-mnist")

@@ -134,7 +134,8 @@ def test_smoke_chain_generate_train_evaluate_transfer(tmp_path, monkeypatch):
     """The shipped mini generator -> dataset -> train -> evaluate -> transfer."""
     from fakeit_lib.core.devices import precision
     from fakeit_lib.evaluation.evaluate import EvalConfig, evaluate
-    from fakeit_lib.evaluation.transfer import TransferConfig, transfer
+    from fakeit_lib.evaluation.transfer import transfer
+    from fakeit_lib.evaluation.transfer_config import TransferConfig
     from fakeit_lib.generation.generate import GenerateConfig, generate_dataset
     from fakeit_lib.training.loop import train
 

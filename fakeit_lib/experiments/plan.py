@@ -128,7 +128,7 @@ def _transfer_estimate(p: PresetParams, arch: str, rates: Rates, cluster: Cluste
     """(seconds, what limits it, images) of probing one encoder on the preset's transfer roots: features sharded over
     the GPUs, then every probe on process 0 (minibatch SGD on the GPU, full-batch L-BFGS on the CPU)."""
     from ..evaluation.probe import PAPER_WDS, SGDSettings, choose_solver
-    from ..evaluation.transfer import TransferConfig
+    from ..evaluation.transfer_config import TransferConfig
     from ..datasets.transfer_data import COG_LEVELS, PUBLISHED, PUBLISHED_CLASSES
 
     roots = dict(p.transfer_roots)
@@ -196,7 +196,7 @@ def plan(p: dict | PresetParams, gpus: int = 1, cpus: int = 0, rates: Rates | No
     variable, and a checkpoint trained on it as the command that finds its folder (the book's page)."""
     from ..evaluation.evaluate import EvalConfig
     from ..evaluation.evaluate import results_folder as eval_results_folder
-    from ..evaluation.transfer import TransferConfig
+    from ..evaluation.transfer_config import TransferConfig
     from ..training.train import CHECKPOINT, make_config, run_folder
     from .stages import draw_setting
 
@@ -324,7 +324,7 @@ def _published_models(p: PresetParams, rates: Rates, cluster: Cluster, sizes_gb:
     """Evaluate and transfer stages of the published models of the preset's class set (files the user downloads)."""
     from ..evaluation.evaluate import EvalConfig
     from ..evaluation.evaluate import results_folder as eval_results_folder
-    from ..evaluation.transfer import TransferConfig
+    from ..evaluation.transfer_config import TransferConfig
 
     stages = []
     roots = {k: v for k, v in p.eval_roots.items() if v}

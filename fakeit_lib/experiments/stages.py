@@ -194,14 +194,16 @@ def _transfer_values(p: TransferParams, checkpoint: Path, suite: str, roots: dic
 
 
 def _transfer_job(values: dict) -> dict:
-    from ..evaluation.transfer import TransferConfig, transfer
+    from ..evaluation.transfer import transfer
+    from ..evaluation.transfer_config import TransferConfig
 
     return transfer(from_dict(TransferConfig, values))
 
 
 def _transfer_done(values: dict) -> bool:
     from ..core.store import is_done
-    from ..evaluation.transfer import TransferConfig, results_folder
+    from ..evaluation.transfer import results_folder
+    from ..evaluation.transfer_config import TransferConfig
 
     folder = results_folder(from_dict(TransferConfig, values))
     return folder is not None and is_done(folder)
