@@ -19,19 +19,16 @@ NOTEBOOKS = notebooks.toc_notebooks(ROOT)
 def _config_class(nb_path: Path):
     """The dataclass named in the notebook's `nb.params_from(module.Class, globals())` call."""
     import importlib
-    import importlib.util
 
     source = "\n".join(c.source for c in nbformat.read(nb_path, as_version=4).cells if c.cell_type == "code")
     m = re.search(r"params_from\((\w+)\.(\w+),", source)
     assert m, f"{nb_path} validates no parameters through nb.params_from"
     aliases = {}
-    for imports in re.findall(r"from fakeit_lib(?:\.chapters)? import ([\w ,]+)", source):
+    for package, imports in re.findall(r"from (fakeit_lib(?:\.\w+)?) import ([\w ,]+)", source):
         for item in imports.split(","):
             name, _, alias = item.strip().partition(" as ")
-            aliases[alias or name] = name
-    module = aliases.get(m.group(1), m.group(1))
-    package = "fakeit_lib.chapters" if importlib.util.find_spec(f"fakeit_lib.chapters.{module}") else "fakeit_lib"
-    return getattr(importlib.import_module(f"{package}.{module}"), m.group(2))
+            aliases[alias or name] = f"{package}.{name}"
+    return getattr(importlib.import_module(aliases[m.group(1)]), m.group(2))
 
 
 def test_every_toc_notebook_exists_and_is_stored_without_outputs():

@@ -17,7 +17,7 @@ from ..paper import claims
 from ..paper import findings as fd
 from ..paper.results import TEST_SETS, VARIANT_LABELS, paper_rows, train_set_of, variant_name
 from ..paper.tables import interval_cell
-from .tab1_prompts import Table1Params
+from ..experiments.table1 import Table1Params
 
 PAPER_SHIFTS = ("sketch", "r", "a")  # Sec. 5.2's domain shifts; ImageNet-v2 is Sec. 5.1's second in-domain test
 
@@ -125,7 +125,7 @@ def draw_scores(p: Table1Params, runs: dict, scores: dict) -> list[list[dict]]:
     """Per draw of Table 1's drawn clone (the clone itself, then its extra draws, as on the Table 1 page), its
     per-seed {test: top-1 (%)}: the variance of a draw on every shifted test (the extra draws loaded, not retrained,
     once the Table 1 page has run)."""
-    from .tab1_prompts import draw_keys, draw_setting, table1_runs
+    from ..experiments.table1 import draw_keys, draw_setting, table1_runs
 
     every = table1_runs(p)
     extra = {k: every[k] for k in draw_keys(p)}
@@ -140,7 +140,7 @@ def shift_findings(p: Table1Params, runs: dict, scores: dict) -> list[fd.Verdict
     as on val. Each test's effects with the seed error pooled over Table 1's models and the measured variance of a
     clone's draw on that test in every clone's error."""
     from ..paper.stats import Family
-    from .tab1_prompts import key_label
+    from ..experiments.table1 import key_label
 
     train = train_set_of(p.class_set)
     out = [in1k_lags(p, runs, scores, train), v2_agrees(p, runs, train)]
@@ -174,7 +174,7 @@ def shift_findings(p: Table1Params, runs: dict, scores: dict) -> list[fd.Verdict
 def in1k_lags(p: Table1Params, runs: dict, scores: dict, train: str) -> fd.Verdict:
     """Sec. 5.2: the ImageNet-1K clone (c, d_c at 2.0, row 17) lags the real-trained model on every shifted test."""
     from ..paper.stats import Family
-    from .tab1_prompts import key_label
+    from ..experiments.table1 import key_label
 
     fid, clone = "in1k_lags_under_shift", ("c_dc", 2.0)
     paper = claims.paper_value(fid, train)
@@ -194,7 +194,7 @@ def v2_agrees(p: Table1Params, runs: dict, train: str) -> fd.Verdict:
     """Sec. 5.1 reads its observations on val and ImageNet-v2 alike: its largest, guidance 2.0 above 7.5 averaged
     over the prompts drawn at both, holds on ImageNet-v2 too (the seed error pooled over Table 1's models there)."""
     from ..paper.stats import Family
-    from .tab1_prompts import key_label
+    from ..experiments.table1 import key_label
 
     fid = "v2_agrees_with_val"
     paper = claims.paper_value(fid, train)
@@ -211,7 +211,7 @@ def v2_agrees(p: Table1Params, runs: dict, train: str) -> fd.Verdict:
 
 def runs_of(p: Table1Params) -> dict[object, ModelRuns]:
     """Table 1's models (the same cached stages)."""
-    from .tab1_prompts import table1_runs, table_runs
+    from ..experiments.table1 import table1_runs, table_runs
 
     return table_runs(table1_runs(p))
 

@@ -16,7 +16,7 @@ from ..paper.results import VARIANT_LABELS, table1_row, train_set_of
 from ..paper.tables import PAPER, interval_cell, interval_columns
 from ..prompts.backgrounds import MATCHED_K, matched_frame
 from ..prompts.variants import MATCHED
-from .tab1_prompts import NO_SCENES
+from ..experiments.table1 import NO_SCENES
 
 RANDOM = "c_hc_inside_b"  # the paper's backgrounds: every image's scene from all 365, in turn
 COMPARED = (RANDOM, MATCHED)
@@ -44,7 +44,7 @@ def scene_table(p: MatchedParams, shown: int = 5, sample: int = 10) -> pd.DataFr
     """For a seeded sample of `sample` classes of the run's class set, the text each is matched by and its best
     `shown` scenes."""
     from ..datasets.classes import load_class_set
-    from .prompts import sample_classes
+    from ..datasets.classes import sample_classes
 
     return matched_frame(sample_classes(load_class_set(p.class_set), sample, p.seed), shown)
 

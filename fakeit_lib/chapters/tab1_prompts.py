@@ -2,63 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 
-from ..core.errors import FakeitError
-from ..experiments.params import PipelineParams, shared
-from ..experiments.stages import model_runs_many
-from ..experiments.stages import draw_setting as stages_draw_setting
+from ..experiments.table1 import NO_SCENES, Table1Params, draw_keys, draw_setting, key_label, table_runs
 from ..paper import claims
 from ..paper import findings as fd
 from ..paper.results import TEST_SETS, VARIANT_LABELS, table1_row, train_set_of, variant_name
 from ..paper.tables import PAPER, interval_cell, interval_columns
-
-NO_SCENES = ("Fashion-MNIST images show one object on a black ground and the mini generator draws no scene, so a "
-             "background in the prompt cannot change what is drawn the way it does for Stable Diffusion")
-
-
-@dataclass
-class Table1Params(PipelineParams):
-    """Parameters of Table 1: every prompt variant x guidance scale, plus the real baseline."""
-
-    variants: list[str] = shared("variants")  # paper: these four
-    guidances: list[float] = shared("guidances")  # paper: 7.5 (default) and 2.0
-    draws: int = shared("draws")  # draws of the paper's best clone (generation seeds seed, seed + 1, ...) measuring the variance of a draw; mini: 4
-
-    def validate(self) -> None:
-        from ..prompts.variants import check_variant
-
-        super().validate()
-        for v in self.variants:
-            check_variant(v)
-        if not self.variants or not self.guidances or any(g < 0 for g in self.guidances):
-            raise FakeitError(f"parameters variants={self.variants} and guidances={self.guidances} must be non-empty, guidances >= 0")
-        if self.draws < 2:
-            raise FakeitError(f"parameter draws={self.draws} must be at least 2: one draw cannot measure a draw's variance")
-
-
-
-def draw_setting(p: Table1Params) -> tuple[str, float]:
-    """The (variant, guidance) drawn a second time: the paper's best, c_dc at 2.0, when the run has it."""
-    return stages_draw_setting(p.variants, p.guidances)
-
-
-def draw_keys(p: Table1Params) -> list[str]:
-    """The keys of the extra draws of the drawn clone: "second draw" (generation seed p.seed + 1), "draw 3", ..."""
-    return ["second draw"] + [f"draw {d}" for d in range(3, p.draws + 1)]
-
-
-def table1_runs(p: Table1Params) -> dict:
-    """The real baseline ("real"), every (variant, guidance) clone at 1x, and the extra draws of one of them
-    (`draw_keys`: the same settings, generation seeds p.seed + 1, + 2, ...), each trained per seed and evaluated
-    together."""
-    keys = ["real"] + [(v, float(g)) for g in p.guidances for v in p.variants]
-    specs = [(None, None, 1.0, {})] + [(v, g, 1.0, {}) for v, g in keys[1:]]
-    variant, guidance = draw_setting(p)
-    extra = [(variant, guidance, 1.0, {}, p.seed + d) for d in range(1, p.draws)]
-    return dict(zip(keys + draw_keys(p), model_runs_many(p, specs + extra)))
 
 
 LEARNER = "the recipe's model trained on the real images"  # how the yardstick's table names the real model
@@ -138,11 +88,6 @@ def recipe_changes_frame(measured: dict | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def table_runs(runs: dict) -> dict:
-    """The models of Table 1 itself (without the extra draws of a clone)."""
-    return {k: r for k, r in runs.items() if not (isinstance(k, str) and (k == "second draw" or k.startswith("draw ")))}
-
-
 def test_names(runs: dict) -> list[str]:
     """The test sets the models were evaluated on (the first is the in-domain one)."""
     return list(runs["real"].results[0]["datasets"])
@@ -195,11 +140,6 @@ def table1_figure(p: Table1Params, runs: dict):
         fig.add_hrect(y0=real["real low"], y1=real["real high"], opacity=0.15, line_width=0)
     fig.update_layout(height=480, legend=dict(orientation="h", y=-0.28, title_text="guidance"))  # below: fits a phone
     return fig
-
-
-def key_label(key) -> str:
-    """How a model of the page is named in its family: `real`, or `c_dc@2` (variant at guidance)."""
-    return "real" if key == "real" else f"{key[0]}@{key[1]:g}"
 
 
 def table1_family(runs: dict, test: str | None = None, draw=None):

@@ -11,6 +11,7 @@ import functools
 import importlib.resources
 import importlib.util
 import json
+import random
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -289,3 +290,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"{c.index}\t{c.wnid or '-'}\t{', '.join(c.lemmas)}")
     sys.stdout.flush()
     return 0
+
+
+def sample_classes(class_set: ClassSet, k: int, seed: int = 0) -> list[ClassInfo]:
+    """`k` classes drawn at random (seeded) from a class set, in class order."""
+    picked = sorted(random.Random(seed).sample(range(len(class_set)), min(k, len(class_set))))
+    return [class_set[i] for i in picked]
