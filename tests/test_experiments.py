@@ -166,7 +166,8 @@ def test_prompt_sensitivity_on_clones_whose_distances_are_known(tmp_path):
     ([76.0, 76.5, 75.5], [72.0, 72.5, 71.5], "does not hold"),  # no in-domain gap to narrow: synthetic ahead by 1
 ])
 def test_gap_finding_uses_the_equal_size_clone_and_needs_a_gap(monkeypatch, in_domain, transfer, expected):
-    from fakeit_lib.chapters import comparison, fig1_spider
+    from fakeit_lib.chapters import fig1_spider
+    from fakeit_lib.experiments import comparison
 
     real = _runs("real", "real", None, None, [75.0, 75.5, 74.5])
     large = _runs("c_dc 2 (2x)", "synthetic", "c_dc", 2.0, [75.0, 75.5, 74.5], 2.0)  # ties real: never the one compared

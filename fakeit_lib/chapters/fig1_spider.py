@@ -18,7 +18,7 @@ from ..experiments.stages import ModelRuns, evaluations, transfers
 from ..paper import claims
 from ..paper import findings as fd
 from ..paper.results import TEST_SETS, train_set_of
-from .comparison import ComparisonParams, equal_size_runs
+from ..experiments.comparison import ComparisonParams, equal_size_runs
 
 AXIS_LABELS = {prefix: label for prefix, label in TEST_SETS.values()}  # "in_val" -> "IN-val", ...
 GROUP_LABELS = {"small_scale": "small-scale (8 datasets)", "long_tail": "long-tail (iNat 2018, 2019)",

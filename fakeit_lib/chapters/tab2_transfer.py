@@ -10,7 +10,7 @@ from ..paper import findings as fd
 from ..paper.results import paper_columns, paper_rows, train_set_of
 from ..paper.stats import mean_interval
 from ..paper.tables import PAPER, interval_cell
-from .comparison import ComparisonParams, equal_size_runs
+from ..experiments.comparison import ComparisonParams, equal_size_runs
 
 
 def paper_training_label(row: dict) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.errors import FakeitError
-from ..experiments.params import BestCloneParams, PipelineParams, TransferParams
-from ..experiments.stages import ModelRuns, model_runs_many
+from .params import BestCloneParams, PipelineParams, TransferParams
+from .stages import ModelRuns, model_runs_many
 
 
 @dataclass
