@@ -5,7 +5,7 @@ generate` saves them) stored as class folders and as tar shards, and as JPEG (qu
 (not a storage the project writes: a lossy format changes the images). Each is read through the real training code
 (`training.loaders.training_dataset` + `training.loaders.training_loader`, the paper recipe: 1 x 224 px + 8 x 96 px
 crops), once with the colour operations in the workers (PIL per image, as the authors' code) and once with them on
-the device (the paper recipe's default: the workers decode and crop, `augment.BatchColour` runs on the GPU and is
+the device (the paper recipe's default: the workers decode and crop, `batch_augment.BatchColour` runs on the GPU and is
 left out here). The loader runs in this process (workers=0), one thread, so the CPU time it takes per sample is what
 one worker process costs a core; each side's best of several rounds counts. With the plan's cost model
 (`fakeit_lib/experiments/costs.py`: an A100's published ResNet-50 training rate over the counted FLOPs of a multi-crop

@@ -13,7 +13,8 @@ from torchvision.transforms import functional as TF
 
 from fakeit_lib.datasets.images import SKIPPED, load_image, load_image_tensor
 from fakeit_lib.datasets.torch_datasets import ImageListDataset
-from fakeit_lib.training.augment import PARAMS, BatchColour, MultiCrop
+from fakeit_lib.training.augment import PARAMS, MultiCrop
+from fakeit_lib.training.batch_augment import BatchColour
 
 
 @pytest.fixture(scope="module")

@@ -141,7 +141,7 @@ def test_global_bn_stats_leave_the_running_statistics_to_the_global_crops():
 
 
 def test_solarisation_probability_reaches_the_batch_augmentation():
-    from fakeit_lib.training.augment import BatchMultiCrop
+    from fakeit_lib.training.batch_augment import BatchMultiCrop
 
     images = torch.full((8, 1, 28, 28), 230, dtype=torch.uint8)  # bright: solarised, every pixel becomes dark
     mean, std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)

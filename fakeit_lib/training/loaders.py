@@ -5,7 +5,7 @@ from a generator seeded with (seed, epoch, index) alone, whatever the number of 
 sees the crops of an uninterrupted one.
 
 The memory loader is for the mini scale (about a thousand 28x28 images): the images are decoded once, and each batch's multi-crop
-augmentation (`augment.BatchMultiCrop`) runs as a few tensor operations, with no worker process and no PIL call per
+augmentation (`batch_augment.BatchMultiCrop`) runs as a few tensor operations, with no worker process and no PIL call per
 image, so both CPU cores go to the model. The order of an epoch is the DistributedSampler's for (seed, epoch) and
 each batch's augmentation is drawn from a generator seeded with (seed, epoch, batch), so a resumed run sees the
 crops of an uninterrupted one, as with the worker loader.
@@ -78,7 +78,7 @@ class SeededAugmentation(torch.utils.data.Dataset):
 
 class DeviceColourLoader:
     """A worker DataLoader's batches of uint8 crops and colour parameters (augment.MultiCrop(colour="device")),
-    moved to `device` and finished there by `colour` (augment.BatchColour): batches of (float crops, labels)."""
+    moved to `device` and finished there by `colour` (batch_augment.BatchColour): batches of (float crops, labels)."""
 
     def __init__(self, loader, colour, device: str):
         self.loader, self.colour, self.device = loader, colour, torch.device(device)
@@ -108,7 +108,7 @@ def training_loader(dataset, config, batch_size: int, world: int = 1, rank: int 
                         pin_memory=pin_memory, **extra)
     if getattr(getattr(dataset, "transform", None), "colour", "workers") == "device":
         from ..core.devices import resolve_device
-        from .augment import BatchColour
+        from .batch_augment import BatchColour
 
         loader = DeviceColourLoader(loader, BatchColour(tuple(config.mean), tuple(config.std)), resolve_device(config.device))
     return loader, sampler, drop_last
@@ -165,7 +165,7 @@ def memory_training_loader(dataset, config, batch_size: int, world: int = 1, ran
     """(MemoryLoader, its EpochSampler, drop_last) of one rank: the dataset decoded once, batches augmented in torch."""
     from torch.utils.data import DistributedSampler
 
-    from .augment import BatchMultiCrop
+    from .batch_augment import BatchMultiCrop
 
     images, labels = decoded_images(dataset.samples)
     sampler = EpochSampler(DistributedSampler(range(len(labels)), num_replicas=world, rank=rank, shuffle=True,
