@@ -24,7 +24,7 @@ def _register_book_renderer():
     import textwrap
 
     import plotly.io as pio
-    from plotly.io._base_renderers import NotebookRenderer
+    from plotly.io.base_renderers import NotebookRenderer  # plotly.io's public module of renderer classes
 
     class BookRenderer(NotebookRenderer):
         def to_mimebundle(self, fig_dict):
