@@ -8,9 +8,13 @@ import os
 from pathlib import Path
 
 from ..core.errors import FakeitError
-from ..core.store import atomic_write_json
+from ..core.store import atomic_write_json, cache_root, output_root
 from ..experiments.presets import load_preset
-from ..paper.summary import link
+from ..experiments.report import plan_page
+from ..paper.claims import FINDINGS
+from ..paper.findings import INCONCLUSIVE, UNTESTABLE, VERDICTS
+from ..paper.summary import findings_markdown, link, with_holm
+from .environment import versions_table
 
 
 def collect_findings(stage: Path, notebooks: list[Path]) -> list[dict]:
@@ -46,8 +50,6 @@ def verdict_counts(labels: list[str]) -> dict[str, int]:
     order it first appears (a rule may gain a label: it is counted, never dropped)."""
     from collections import Counter
 
-    from ..paper.findings import VERDICTS
-
     counts = Counter(labels)
     return {k: counts[k] for k in [*VERDICTS, *dict.fromkeys(labels)] if counts.get(k)}
 
@@ -55,8 +57,6 @@ def verdict_counts(labels: list[str]) -> dict[str, int]:
 def findings_summary(findings: list[dict], titles: dict[str, str] | None = None) -> str:
     """The result in a few lines: one line per verdict, after Holm's correction over the tested findings, each finding
     linked to its page; the inconclusive ones with the seeds that would decide them, the untested ones with why."""
-    from ..paper.findings import INCONCLUSIVE, UNTESTABLE
-
     if not findings:
         return "No finding of the paper was checked in this build.\n"
     labels = [f.get("after_holm", f["verdict"]) for f in findings]
@@ -124,8 +124,6 @@ def check_findings(findings: list[dict], pages: list[str]) -> None:
     once, and no other (no chapter may drop a finding: an untestable one says why)."""
     from collections import Counter
 
-    from ..paper.claims import FINDINGS
-
     seen = Counter(f["id"] for f in findings)
     twice = sorted(k for k, n in seen.items() if n > 1)
     missing = sorted(k for k, f in FINDINGS.items() if f.chapter in pages and k not in seen)
@@ -142,7 +140,6 @@ def write_findings(stage: Path, build_dir: Path, notebooks: list[Path], generato
     """Write `<build>/findings.json` and fill the staged introduction's findings table and the sentence on what the
     preset's generator learnt from; returns the verdicts."""
     from ..generation.mini.captions import generator_summary
-    from ..paper.summary import findings_markdown, with_holm
 
     findings = with_holm(collect_findings(stage, notebooks))
     atomic_write_json(build_dir / "findings.json", findings)
@@ -214,8 +211,6 @@ def finish_cost_page(index: Path, notebooks_seconds: float, html_seconds: float)
 def write_cost_page(stage: Path, preset: str, scale: str, timings: dict[str, float], levers: str = "") -> None:
     """Fill the staged cost page's marker with this build's timings, what it computed and what the levers saved
     (builder.accounting), and the package versions (if the page exists)."""
-    from .environment import versions_table
-
     page = stage / COST_PAGE
     if page.exists() and COST_MARKER in page.read_text():
         computed = f"\n## What this build computed\n\n{levers}" if levers else ""
@@ -235,9 +230,6 @@ PLAN_PRESETS = {"paper": "ImageNet-100 (preset `paper`)", "paper-1k": "ImageNet-
 def plan_page_text(root: Path) -> str:
     """The paper-scale plans of the `paper` and `paper-1k` presets as markdown tables with grand totals, and the
     cost model behind their estimates (made when the book is built, from the library's plan)."""
-    from ..core.store import cache_root, output_root
-    from ..experiments.report import plan_page
-
     text = plan_page({title: load_preset(name, root) for name, title in PLAN_PRESETS.items()
                       if (root / "presets" / f"{name}.yaml").exists()})
     # the commands name the output root of the machine that built the book (a temp folder under the tests): a

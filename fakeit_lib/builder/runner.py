@@ -19,11 +19,13 @@ import time
 from pathlib import Path
 
 from ..core.errors import FakeitError
-from ..core.store import atomic_write_json
+from ..core.store import atomic_write_json, output_root
+from ..experiments.calibrate import DEFAULT_SECONDS
 from ..experiments.params import preset_params
 from ..experiments.plan import refuse_unset
 from ..experiments.presets import load_preset, project_root
 from ..nb import check_preset_names
+from .accounting import build_accounting, levers_markdown
 from .html import build_html, check_build_dir, stop_on_sigterm
 from .notebooks import execute_notebook, hide_parameter_cells, notebook_parameters, toc_notebooks
 from .pages import check_findings, finish_cost_page, write_cost_page, write_findings, write_plan_page
@@ -70,8 +72,6 @@ def _build(preset: str, params: dict, root: Path, build_dir: Path, stage: Path, 
     """Stage, execute and build the book, saying in `doing["step"]` what it is at; returns index.html."""
     stage_book(root, stage)
     write_plan_page(stage, root)
-    from ..core.store import output_root
-
     print(f"preset {preset} (scale {params['scale']}), outputs under {output_root()}", flush=True)
     started = time.time()  # stages finished after this were computed by this build (builder.accounting)
     if params["scale"] == "paper":
@@ -93,8 +93,6 @@ def _build(preset: str, params: dict, root: Path, build_dir: Path, stage: Path, 
     findings = write_findings(stage, build_dir, notebooks, preset_params(params).generator)
     check_findings(findings, [nb.stem for nb in notebooks if (stage / nb).exists()])
     print(f"findings: {len(findings)} checked, written to {build_dir / 'findings.json'}", flush=True)
-    from .accounting import build_accounting, levers_markdown
-
     write_cost_page(stage, preset, params["scale"], timings, levers_markdown(build_accounting(output_root(), started), params))
     t0 = time.perf_counter()
     print("building the HTML book ...", flush=True)
@@ -111,8 +109,6 @@ def _build(preset: str, params: dict, root: Path, build_dir: Path, stage: Path, 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of `fakeit book`."""
-    from ..experiments.calibrate import DEFAULT_SECONDS
-
     parser.add_argument("--preset", default="mini", help="smoke, mini (default) or paper, or a preset YAML file")
     parser.add_argument("--build-dir", type=Path, default=None, help="where to stage and build (default ./_build)")
     parser.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="execute only these notebooks (by stem)")

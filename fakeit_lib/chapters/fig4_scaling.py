@@ -7,12 +7,14 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..core.errors import FakeitError
+from ..datasets.classes import class_set_name
 from ..experiments.params import PipelineParams, ScalingLadderParams, TransferParams
 from ..experiments.stages import ModelRuns, clone_ladder, model_runs_many, transfer_scores_many
 from ..paper import claims
 from ..paper import findings as fd
 from ..paper.results import paper_rows, train_set_of
-from ..paper.stats import mean_interval
+from ..paper.stats import Family, mean_interval
+from ..prompts.variants import check_variant
 
 
 BUDGETS = ("epochs", "steps")
@@ -51,8 +53,6 @@ class ScalingParams(TransferParams, ScalingLadderParams, PipelineParams):
     """Parameters of Fig. 4: clones from 1/10x to 50x the real set's size, on real test images and in transfer."""
 
     def validate(self) -> None:
-        from ..prompts.variants import check_variant
-
         super().validate()
         check_variant(self.scaling_variant)
         if self.scaling_budget not in BUDGETS:
@@ -128,8 +128,6 @@ def scaling_figure(p: ScalingParams, s: Scaling):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from ..datasets.classes import class_set_name
-
     paper, ours = paper_points(p.class_set), scaling_frame(s)
     fig = make_subplots(rows=1, cols=2, subplot_titles=(f"paper (reported), {class_set_name(train_set_of(p.class_set))}",
                                                         f"this run, {p.scale} scale"),
@@ -174,8 +172,6 @@ def scaling_figure(p: ScalingParams, s: Scaling):
 
 def scaling_families(s: Scaling):
     """(in-domain, transfer) families of the page's models, labelled `real` and `<m>x`."""
-    from ..paper.stats import Family
-
     labels = ["real"] + [f"{c.multiplier:g}x" for c in s.clones]
     models = [s.real, *s.clones]
     transfer = [s.real_transfer, *s.clones_transfer]

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..datasets.classes import load_class_set
+from ..experiments.stages import family
 from ..experiments.table1 import NO_SCENES, Table1Params, draw_keys, draw_setting, key_label, table_runs
 from ..paper import claims
 from ..paper import findings as fd
 from ..paper.results import TEST_SETS, VARIANT_LABELS, table1_row, train_set_of, variant_name
+from ..paper.results import VARIANT_LABELS as L
+from ..paper.stats import mean_interval
 from ..paper.tables import PAPER, interval_cell, interval_columns
+from ..prompts.variants import build_prompts
 
 
 LEARNER = "the recipe's model trained on the real images"  # how the yardstick's table names the real model
@@ -41,8 +46,6 @@ def learner_frame(p: Table1Params, runs: dict, baselines: dict | None) -> pd.Dat
 
 def learner_text(p: Table1Params, runs: dict, baselines: dict | None) -> str:
     """How the recipe's real model compares with the best simple learner, in one or two sentences (computed)."""
-    from ..paper.stats import mean_interval
-
     real = runs["real"]
     mine = mean_interval(real.scores())
     if not baselines:
@@ -146,8 +149,6 @@ def table1_family(runs: dict, test: str | None = None, draw=None):
     """Every model of the page on one test set (default: in-domain) as one family: the seed error of each comparison
     is pooled over all of them; with `draw` (draw_variance's result) the measured draws of one clone give the error of
     every synthetic arm (paper.stats.Family.add_draws)."""
-    from ..experiments.stages import family
-
     fam = family("Table 1's models", {key_label(k): r for k, r in table_runs(runs).items()}, test)
     if draw:
         fam.add_draws(draw["draws"], {key_label(k) for k, r in table_runs(runs).items() if r.data == "synthetic"})
@@ -179,8 +180,6 @@ def sensitivity(runs: dict, a: str, b: str, guidance: float) -> dict:
 def prompt_note(p: Table1Params, runs: dict, a: str, b: str, guidance: float) -> tuple[str, dict]:
     """(what the generator's measured reaction to the change from prompt `a` to `b` at this guidance says about a
     verdict on it, shown beside the verdict; the measured sensitivity)."""
-    from ..paper.results import VARIANT_LABELS as L
-
     sens = sensitivity(runs, a, b, guidance)
     note = fd.sensitivity_note(sens["share"], f"the change from \"{L[a]}\" to \"{L[b]}\" at guidance {guidance:g}")
     caption = prompt_testability(p, [a, b])
@@ -337,7 +336,6 @@ def generator_text(p: Table1Params) -> tuple[str, pd.DataFrame | None]:
     """What the generator's training text was, in one sentence, and per variant: was it a training caption, and
     what share of its words the captions held (None when the project did not train the generator)."""
     from ..generation.mini.captions import generator_captions, prompt_word_shares
-    from ..prompts.variants import build_prompts
 
     captions = generator_captions(p.generator)
     if captions is None:
@@ -345,8 +343,6 @@ def generator_text(p: Table1Params) -> tuple[str, pd.DataFrame | None]:
                 "Diffusion v1.4, LAION-5B image alt-texts) are not listed here.", None)
     shares = prompt_word_shares(captions, p.class_set, p.variants)
     as_captions = set(captions.get("prompt_variants_as_captions", []))
-    from ..datasets.classes import load_class_set
-
     example = build_prompts(load_class_set(p.class_set), p.variants[0])[0].text
     rows = [{"variant": variant_name(v), "template": VARIANT_LABELS[v], "used as a training caption": "yes" if v in as_captions else "no",
              "share of its words seen in training captions": f"{100 * shares[v]:.0f}%"} for v in p.variants]

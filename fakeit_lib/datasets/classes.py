@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..core.errors import FakeitError
-from ..core.store import cache_root, slug
+from ..core.store import atomic_write_text, cache_root, slug
 from .wordnet import is_wnid, synset_of_wnid, wnid_of, wordnet
 
 BUILTIN_SETS = ("imagenet1k", "imagenet100", "imagenet-r", "imagenet-a", "fashion-mnist")
@@ -211,8 +211,6 @@ def _disk_cached(spec: str, build) -> ClassSet:
     """A built-in class set from the cache (JSON of its classes), built from WordNet once per version of this module:
     reading WordNet costs seconds in every process, and the built-in sets never change for the same code."""
     import hashlib
-
-    from ..core.store import atomic_write_text
 
     key = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:10]
     path = cache_root() / "class_sets" / f"{spec}-{key}.json"

@@ -23,6 +23,9 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..core.errors import FakeitError
+from ..core.store import read_config
+from .classes import load_class_set
+from .fashion_mnist import fashion_mnist
 from .shards import Member, read_member
 from .wordnet import is_wnid
 
@@ -168,8 +171,6 @@ def clone_arrays(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def dataset_class_set_name(folder: Path) -> str | None:
     """The class set a dataset folder was made for, from its config.yaml (`classes` or `class_set`), if recorded."""
-    from ..core.store import read_config
-
     config = read_config(folder) or {}
     value = config.get("classes", config.get("class_set"))
     return value if isinstance(value, str) else None
@@ -231,8 +232,6 @@ class SampleTable:
     @classmethod
     def from_pairs(cls, pairs) -> SampleTable:
         """A table of (path, label) pairs (or (shards.Member, label))."""
-        from .shards import Member
-
         return cls.build("", ((m.name, label, m.shard, m.offset, m.length) if isinstance(m, Member) else (str(m), label, None, 0, 0)
                               for m, label in pairs))
 
@@ -240,8 +239,6 @@ class SampleTable:
         return len(self.labels)
 
     def __getitem__(self, i: int):
-        from .shards import Member
-
         i = int(i)
         if not -len(self) <= i < len(self):
             raise IndexError(f"sample {i} of {len(self)}")
@@ -321,8 +318,6 @@ class EvalSet:
 
 def imagenet_eval_set(name: str, root: Path | str) -> EvalSet:
     """An ImageNet test set (val, v2, sketch, r, a) read from its usual layout under `root`."""
-    from .classes import load_class_set
-
     if name not in IMAGENET_EVAL_SETS:
         raise FakeitError(f"unknown ImageNet test set {name!r}; valid: {', '.join(IMAGENET_EVAL_SETS)}")
     layout, set_name = IMAGENET_EVAL_SETS[name]
@@ -358,8 +353,6 @@ def export_fashion_mnist(out: Path | str, split: str = "train", per_class: int |
     labelled in that order (a user's class file naming Fashion-MNIST classes its own way).
     """
     from ..core.store import atomic_write_text, claim_folder, code_version, is_done, mark_done
-    from .classes import load_class_set
-    from .fashion_mnist import fashion_mnist
 
     out = Path(out)
     config = {"source": "fashion-mnist", "split": split, "per_class": per_class, "class_set": "fashion-mnist",

@@ -31,12 +31,18 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from .. import __version__
+from ..core.devices import amp_dtype, check_device, loader_kwargs, precision, prepare_for_inference, resolve_device
+from ..core.distributed import Ranks, env_rank, shard
 from ..core.errors import FakeitError
 from ..core.params import from_dict
 from ..core.store import (
     atomic_write_json, claim_explained, claim_folder, code_version, data_identity, is_done, mark_done, stage_dir,
 )
+from ..datasets.classes import load_class_set
+from ..datasets.fashion_mnist import fashion_mnist
 from ..paper.results import TEST_SETS
+from ..training.models import load_model, model_class_set, sha256_file
 
 IMAGENET_SETS = tuple(TEST_SETS)  # val, v2, sketch, r, a (fakeit_lib.paper.results names them once)
 SUITES = ("imagenet", "mini", "mini-shifts", "folder")
@@ -76,8 +82,6 @@ class EvalConfig:
             raise FakeitError(f"test_root {self.test_root} is read by suite folder only, not by suite {self.suite!r}")
         if self.batch_size < 1 or (self.workers is not None and self.workers < 0):
             raise FakeitError(f"batch_size must be >= 1 and workers >= 0 or None, got {self.batch_size} and {self.workers}")
-        from ..core.devices import check_device
-
         check_device(self.device)
 
     def roots(self) -> dict[str, str]:
@@ -105,8 +109,6 @@ def results_folder(config: EvalConfig, sha256: str | None = None, class_set: str
     """The folder of `config`'s results under the output root, `eval-<suite>-<checkpoint label>-<hash>`, named by
     what is scored (EvalConfig.identity: the checkpoint's sha256, computed when not given, and the model's class set,
     default `config.class_set`); None while the checkpoint does not exist."""
-    from ..training.models import sha256_file
-
     if sha256 is None:
         if not Path(config.checkpoint).is_file():
             return None
@@ -119,8 +121,6 @@ def results_folder(config: EvalConfig, sha256: str | None = None, class_set: str
 def predict_topk(model: torch.nn.Module, loader, class_idx: list[int], k: int = 5, desc: str = "",
                  device: str = "cpu", amp: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """(top-k predictions as positions in `class_idx`, targets) over a loader; logits restricted to `class_idx`."""
-    from ..core.devices import amp_dtype
-
     index = torch.tensor(class_idx, device=device)
     dtype = amp_dtype(device, amp)
     preds, targets = [], []
@@ -142,10 +142,7 @@ def score_dataset(loaded, dataset, labels_wnids: list[str], config: EvalConfig, 
     (distributed.Ranks), this process scores its shard and the predictions of all are gathered."""
     from torch.utils.data import DataLoader, Subset
 
-    from ..core.devices import loader_kwargs
-    from ..core.distributed import shard
     from ..datasets.images import SKIPPED
-    from ..training.models import model_class_set
 
     model_cs = model_class_set(loaded)
     model_index = {(c.wnid or c.folder): c.index for c in model_cs}  # classes outside WordNet: by folder name
@@ -187,8 +184,6 @@ def score_dataset(loaded, dataset, labels_wnids: list[str], config: EvalConfig, 
 
 def fashion_mnist_test(transform):
     """The real Fashion-MNIST test split as a dataset (labels index the fashion-mnist class set) and its wnids."""
-    from ..datasets.classes import load_class_set
-    from ..datasets.fashion_mnist import fashion_mnist
     from ..datasets.torch_datasets import ArrayImages
 
     ds = fashion_mnist("test")
@@ -229,7 +224,6 @@ def eval_sets(config: EvalConfig, loaded) -> dict:
     from ..datasets.images import imagenet_eval_set
     from ..datasets.torch_datasets import ImageListDataset
     from ..training.augment import eval_transform
-    from ..training.models import model_class_set
 
     meta = loaded.meta
     transform = eval_transform(meta["eval_resize"], meta["eval_crop"], tuple(meta["mean"]), tuple(meta["std"]))
@@ -257,11 +251,6 @@ def eval_sets(config: EvalConfig, loaded) -> dict:
 
 def evaluate(config: EvalConfig, out: Path | str | None = None) -> dict:
     """Results of a checkpoint on a suite (computed, or loaded when its folder is done); written to results.json."""
-    from .. import __version__
-    from ..core.devices import precision, prepare_for_inference, resolve_device
-    from ..core.distributed import Ranks
-    from ..training.models import load_model, model_class_set, sha256_file
-
     t0 = time.perf_counter()
     config.validate()
     if not Path(config.checkpoint).is_file():
@@ -331,8 +320,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """`fakeit evaluate`: score a checkpoint (torchrun: sharded over processes) and print its results."""
-    from ..core.distributed import env_rank
-
     keys = ("checkpoint", "suite", "class_set", "batch_size", "workers", "max_images", "device", "test_root")
     values = {k: getattr(args, k) for k in keys}
     values.update({f"{n}_root": getattr(args, f"{n}_root") for n in IMAGENET_SETS})

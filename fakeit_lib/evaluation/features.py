@@ -10,8 +10,12 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from ..core.devices import amp_dtype, loader_kwargs, precision
+from ..core.distributed import shard
 from ..core.errors import FakeitError
 from ..core.store import atomic_write_bytes, code_version, config_hash, output_root
+from ..training.models import IMAGENET_MEAN, IMAGENET_STD, LoadedModel, build_model, load_model, sha256_file
+from .evaluate import checkpoint_label
 from .transfer_config import TransferConfig
 
 
@@ -21,9 +25,6 @@ def extract_features(enc: torch.nn.Module, dataset, batch_size: int = 128, worke
     """(features, labels) of a dataset through a frozen encoder (fp16 autocast on CUDA); unreadable images
     (label -1) are dropped. With `ranks` (distributed.Ranks), this process extracts its shard and all are gathered."""
     from torch.utils.data import DataLoader, Subset
-
-    from ..core.devices import amp_dtype, loader_kwargs
-    from ..core.distributed import shard
 
     enc.eval()
     rank, world = (ranks.rank, ranks.world) if ranks is not None and ranks.distributed else (0, 1)
@@ -51,8 +52,6 @@ def cached_features(enc, sha256: str, key: dict, dataset, config: TransferConfig
                     device: str = "cpu", load: bool = True) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Features of a dataset split, extracted once per (checkpoint sha256, dataset key) and cached on disk; with
     `load` False, only made sure to be cached (None returned). Process 0 alone decides whether the cache holds them."""
-    from ..core.devices import precision
-
     key = {"precision": precision(device), **key}  # features made in another precision are never reused
     path = feature_path(sha256, key)
     if ranks is not None:
@@ -80,9 +79,6 @@ def encoder_identity(config: TransferConfig) -> tuple[str, str] | None:
     """(content sha256, readable label) of the encoder a config probes: a checkpoint by its file's sha256,
     `random:<arch>` by its seed, a checkpoint's initialisation (`random_init`) by its architecture and training seed;
     None while the checkpoint does not exist."""
-    from ..training.models import sha256_file
-    from .evaluate import checkpoint_label
-
     if config.checkpoint.startswith("random:"):
         return random_sha(config.checkpoint, config.seed), checkpoint_label(config.checkpoint)
     if not Path(config.checkpoint).is_file():
@@ -95,8 +91,6 @@ def encoder_identity(config: TransferConfig) -> tuple[str, str] | None:
 
 def _initialisation(checkpoint: str, seed: int) -> tuple[str, str, int]:
     """(identity key, architecture, seed) of a checkpoint's initial network: its recorded training seed, else `seed`."""
-    from ..training.models import load_model
-
     loaded = load_model(checkpoint)
     meta, init_seed = loaded.meta, loaded.provenance.get("seed")
     init_seed = seed if init_seed is None else int(init_seed)
@@ -108,8 +102,6 @@ def load_encoder(spec: str, seed: int = 0, random_init: bool = False):
     """(LoadedModel, content sha256) of a checkpoint file; of `random:<arch>`, a randomly initialised encoder seeded by
     `seed` (Table 2 row 1, "Random weights"); or, with `random_init`, of the checkpoint's network at its own
     initialisation (the weights `fakeit train` started from: same architecture, preprocessing and seed)."""
-    from ..training.models import IMAGENET_MEAN, IMAGENET_STD, LoadedModel, build_model, load_model, sha256_file
-
     if spec.startswith("random:"):
         arch = spec.split(":", 1)[1]
         torch.manual_seed(seed)

@@ -33,14 +33,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import __version__
+from ..core.devices import cores_per_process, precision, prepare_for_inference, resolve_device
+from ..core.distributed import Ranks, env_rank
 from ..core.errors import FakeitError
 from ..core.params import from_dict
 from ..core.store import atomic_write_json, claim_explained, claim_folder, data_identity, is_done, mark_done, stage_dir
 from ..datasets.minidata import TRANSFER_SETS as _MINI
-from ..datasets.minidata import content_sha256
+from ..datasets.minidata import as_dataset, check_out_of_domain, content_sha256, transfer_split
 from ..datasets.transfer_data import ALL_SETS, COG_LEVELS, authors_transform, split_samples
+from ..training.models import encoder
+from .evaluate import load_results, provenance
 from .features import cached_features, encoder_identity, feature_path, load_encoder
-from .probe import DEFAULT_WDS, PAPER_WDS, SOLVERS, linear_probe
+from .probe import DEFAULT_WDS, PAPER_WDS, SOLVERS, choose_solver, linear_probe
+from .repmetrics import representation_metrics
 from .transfer_config import MINI_SETS, ROOTED, TransferConfig, root_identity
 
 RESULTS = "results.json"
@@ -56,16 +62,12 @@ def paper_splits(name: str, root: str, transform, seed: int = 0, check_sizes: bo
 
 def mini_splits(name: str, transform, config: TransferConfig | None = None):
     """(training split, test split) of a mini-suite dataset (real images of other classes, offline)."""
-    from ..datasets.minidata import as_dataset, check_out_of_domain, transfer_split
-
     check_out_of_domain(name)
     return tuple(as_dataset(transfer_split(name, split), transform, f"{name}-{split}") for split in ("train", "test"))
 
 
 def out_of_domain_average(suite: str, top1: dict[str, float]) -> float:
     """The mean top-1 over a suite's transfer datasets; raises if one of them shares the training domain."""
-    from ..datasets.minidata import check_out_of_domain
-
     if not top1:
         raise FakeitError("no transfer dataset to average")
     for name in top1:
@@ -111,8 +113,6 @@ def _probe_settings(config: TransferConfig) -> dict:
 
 def probe_features(xtr, ytr, xte, yte, config: TransferConfig, device: str = "cpu") -> dict:
     """The linear probe of one dataset's features with the suite's protocol (solver chosen by size, recorded)."""
-    from .probe import choose_solver
-
     s = _probe_settings(config)
     n_fit = int(len(ytr) * (1 - config.val_fraction))
     solver = choose_solver(config.solver, n_fit, len(torch.unique(ytr)))
@@ -127,12 +127,7 @@ def transfer(config: TransferConfig, out: Path | str | None = None) -> dict:
     """Linear-probe results of a checkpoint's encoder on a suite (computed, or loaded when done). Each data set's
     result is written as soon as it is fitted, so a stopped run resumes with the data sets still to do; under
     torchrun the features are extracted by every process and the probes spread over the processes."""
-    from .. import __version__
-    from ..core.devices import precision, prepare_for_inference, resolve_device
-    from ..core.distributed import Ranks
     from ..training.augment import eval_transform
-    from ..training.models import encoder
-    from .evaluate import load_results, provenance
 
     t0 = time.perf_counter()
     config.validate()
@@ -200,9 +195,6 @@ def transfer(config: TransferConfig, out: Path | str | None = None) -> dict:
 def probe_dataset(name: str, sha: str, key: dict, root: str, config: TransferConfig, device: str, rank: int) -> dict:
     """One data set's probe result from its cached features (the solver's threads: this process's share of the
     machine's cores, not torchrun's OMP_NUM_THREADS=1)."""
-    from ..core.devices import cores_per_process
-    from .repmetrics import representation_metrics
-
     train_x = torch.load(feature_path(sha, {**key, "split": "train"}), map_location="cpu", weights_only=True)
     test_x = torch.load(feature_path(sha, {**key, "split": "test"}), map_location="cpu", weights_only=True)
     xtr, ytr, xte, yte = train_x["x"], train_x["y"], test_x["x"], test_x["y"]
@@ -237,8 +229,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """`fakeit transfer`: probe a checkpoint's encoder (torchrun: features sharded) and print the top-1 per dataset."""
-    from ..core.distributed import env_rank
-
     keys = ("checkpoint", "suite", "batch_size", "workers", "device", "solver", "cog_root",
             "cog_levels_file", "cog_splits_file")
     values = {k: getattr(args, k) for k in keys}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from ..core.devices import check_device
 from ..core.errors import FakeitError
 from ..core.store import code_version, data_identity
 from ..datasets.minidata import TRANSFER_SETS
@@ -59,8 +60,6 @@ class TransferConfig:
     # step): Table 2 row 1's "random weights" for this very architecture and preprocessing
 
     def validate(self) -> None:
-        from ..core.devices import check_device
-
         if not self.checkpoint:
             raise FakeitError("parameter checkpoint is empty; give a checkpoint file")
         if self.suite not in ("paper", "mini"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.errors import FakeitError
+from ..prompts.variants import check_variant
 from .params import PipelineParams, shared
 from .stages import draw_setting as stages_draw_setting
 from .stages import model_runs_many
@@ -25,8 +26,6 @@ class Table1Params(PipelineParams):
     draws: int = shared("draws")  # draws of the paper's best clone (generation seeds seed, seed + 1, ...) measuring the variance of a draw; mini: 4
 
     def validate(self) -> None:
-        from ..prompts.variants import check_variant
-
         super().validate()
         for v in self.variants:
             check_variant(v)

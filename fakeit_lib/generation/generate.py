@@ -32,6 +32,8 @@ from ..core import store
 from ..core.distributed import Ranks, env_rank
 from ..core.errors import FakeitError
 from ..core.params import from_dict
+from ..datasets.classes import load_class_set
+from ..prompts.variants import build_prompts
 from .config import (  # noqa: F401 (public API)
     DTYPES, MINI, PAPER_GENERATOR, REAL_COUNTS_KNOWN, SCHEDULERS, STORAGES, GenerateConfig, ImageJob, dataset_dir,
     dataset_slug, identity, image_seed, parse_images_per_class, plan_batches, plan_images, plan_shards, resolve_counts,
@@ -54,9 +56,6 @@ def _wait_for(path: Path, seconds: float) -> None:
 
 def recorded_config(config: GenerateConfig) -> tuple[dict, object, list]:
     """(the config a dataset folder records, its class set, its prompts): identity, class set name and counts."""
-    from ..datasets.classes import load_class_set
-    from ..prompts.variants import build_prompts
-
     config.validate()
     class_set = load_class_set(config.classes)
     prompts = build_prompts(class_set, config.variant)

@@ -25,6 +25,8 @@ from PIL import Image, ImageFilter, ImageOps
 from torchvision import transforms as T
 from torchvision.transforms import functional as TF
 
+from ..core.errors import FakeitError
+
 
 @dataclass(frozen=True)
 class GaussianBlur:
@@ -83,8 +85,6 @@ class MultiCrop:
         solarize: float = 0.2,
         jitter: float = 0.8,
     ):
-        from ..core.errors import FakeitError
-
         if colour not in COLOUR:
             raise FakeitError(f"colour operations on {colour!r} are not known; valid: {', '.join(COLOUR)}")
         self.colour, self.blur_radius = colour, blur_radius

@@ -22,9 +22,10 @@ import torch
 
 from ..core.errors import FakeitError
 from ..datasets.classes import load_class_set
-from ..datasets.images import dataset_class_set_name, training_samples
+from ..datasets.images import dataset_class_set_name, load_image, training_samples
 from ..datasets.torch_datasets import ImageListDataset
 from .augment import MultiCrop
+from .batch_augment import BatchMultiCrop
 
 
 def _sample_seed(seed: int, epoch: int, index: int) -> int:
@@ -120,8 +121,6 @@ class NotForMemory(FakeitError):
 
 def decoded_images(samples: list[tuple[str, int]]) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, 1, H, W) uint8 images and labels of an image list; every image must be grey (or R=G=B) and of one size."""
-    from ..datasets.images import load_image
-
     images, labels, sizes = [], [], set()
     for path, label in samples:
         image = load_image(path)
@@ -164,8 +163,6 @@ class MemoryLoader:
 def memory_training_loader(dataset, config, batch_size: int, world: int = 1, rank: int = 0):
     """(MemoryLoader, its EpochSampler, drop_last) of one rank: the dataset decoded once, batches augmented in torch."""
     from torch.utils.data import DistributedSampler
-
-    from .batch_augment import BatchMultiCrop
 
     images, labels = decoded_images(dataset.samples)
     sampler = EpochSampler(DistributedSampler(range(len(labels)), num_replicas=world, rank=rank, shuffle=True,

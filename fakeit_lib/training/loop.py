@@ -22,7 +22,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..core.errors import FakeitError
+from ..core.devices import amp_dtype, precision, resolve_device, training_workers
+from ..core.distributed import Ranks
+from ..core.errors import FakeitError, Stopped
 from ..core.params import yaml_value
 from ..core.store import atomic_write_bytes, atomic_write_text, claim_explained, claim_folder, config_hash, is_done, mark_done
 from .loaders import NotForMemory, memory_training_loader, training_dataset, training_loader
@@ -65,8 +67,6 @@ class StopRequest:
 
     def end_if_asked(self, ranks, where: str) -> None:
         """Raise Stopped (checkpoint saved) when process 0 was asked to stop; every process follows it."""
-        from ..core.errors import Stopped
-
         import signal
 
         if ranks.agree(self.signum is not None):
@@ -90,12 +90,8 @@ def _checkpoint_bytes(obj: dict) -> bytes:
 
 def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path:
     """Train (or resume, or reuse a finished run) and return the run folder."""
-    from ..core.devices import amp_dtype, precision, resolve_device
-
     config.validate()
     config = resolved_config(config)
-    from ..core.distributed import Ranks
-
     # 224 px crops (the paper recipe): days on a CPU, so "auto" does not fall back to it silently
     work = f"training at {config.global_size} px crops (the paper recipe's size)" if config.global_size >= PAPER_CROP else None
     device = torch.device(resolve_device(config.device, work))
@@ -148,8 +144,6 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
         net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
 
     per_rank = max(1, config.batch_size // ranks.world)
-    from ..core.devices import training_workers
-
     # the node's cores shared by its processes: 8 processes on a 64-core node start 7 workers each, not 14
     config = dataclasses.replace(config, workers=training_workers(config.workers))
     loader = None

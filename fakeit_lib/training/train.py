@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..core.devices import check_device
 from ..core.errors import FakeitError
 from ..core.params import from_dict
 from ..core.store import stage_dir
@@ -128,8 +129,6 @@ class TrainConfig:
                               "set fc_bias: false, or cosine_tau: null for a linear classifier")
         if self.lr_base_batch is not None and self.lr_base_batch < 1:
             raise FakeitError(f"parameter lr_base_batch={self.lr_base_batch} must be at least 1 or null")
-        from ..core.devices import check_device
-
         try:
             check_device(self.device)
         except FakeitError as e:

@@ -27,6 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...core.errors import FakeitError
+from ...core.params import from_dict
 
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST train pixel statistics
 WEIGHTS = "weights.safetensors"  # a judge folder: the weights ...
@@ -295,8 +296,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """`fakeit train-judge`: train a judge on the real train split and write it as the package ships it."""
-    from ...core.params import from_dict
-
     cfg = from_dict(JudgeConfig, {f.name: getattr(args, f.name) for f in dataclasses.fields(JudgeConfig)})
     cfg.validate()
     out = Path(args.out)
