@@ -34,16 +34,16 @@ from ..core.errors import FakeitError
 from ..core.params import from_dict
 from ..datasets.classes import load_class_set
 from ..prompts.variants import build_prompts
-from .config import (  # noqa: F401 (public API)
-    DTYPES, MINI, PAPER_GENERATOR, REAL_COUNTS_KNOWN, SCHEDULERS, STORAGES, GenerateConfig, ImageJob, dataset_dir,
-    dataset_slug, identity, image_seed, parse_images_per_class, plan_batches, plan_images, plan_shards, resolve_counts,
-)  # fmt: skip
-from .pipeline import folder_revision, generate_images, load_generator  # noqa: F401 (public API)
-from .writer import (  # noqa: F401 (public API)
-    MANIFEST, MANIFEST_FIELDS, SHARD_FIELDS, append_rows, append_samples, batch_layout, check_output_folder,
-    check_storage, complete_batches, done_batches, find_superset, finish, finish_shard, record_seconds, open_shard, read_rows,
-    remove_temporaries, repair_shard, shard_file, shard_path, write_image, write_view,
-)  # fmt: skip
+from .config import (
+    DTYPES, REAL_COUNTS_KNOWN, SCHEDULERS, STORAGES, GenerateConfig, ImageJob, dataset_dir, dataset_slug, identity,
+    plan_batches, plan_images, plan_shards, resolve_counts,
+)
+from .pipeline import generate_images, load_generator
+from .writer import (
+    append_rows, append_samples, batch_layout, check_output_folder, check_storage, complete_batches, done_batches,
+    find_superset, finish, finish_shard, open_shard, read_rows, record_seconds, remove_temporaries, repair_shard,
+    shard_file, shard_path, write_image, write_view,
+)
 
 
 def _wait_for(path: Path, seconds: float) -> None:
