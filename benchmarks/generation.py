@@ -35,7 +35,7 @@ from fakeit_lib.core.errors import FakeitError  # noqa: E402
 from fakeit_lib.core.parallel import pin_threads  # noqa: E402
 from fakeit_lib.datasets.classes import load_class_set  # noqa: E402
 from fakeit_lib.datasets.images import read_manifest  # noqa: E402
-from fakeit_lib.generation import generate  # noqa: E402
+from fakeit_lib.generation import config, generate  # noqa: E402
 from fakeit_lib.prompts.variants import build_prompts  # noqa: E402
 
 
@@ -46,7 +46,7 @@ def bare_loop(cfg: generate.GenerateConfig) -> int:
     texts = {p.class_index: p.text for p in build_prompts(class_set, cfg.variant)}
     n_per_class, b = int(cfg.images_per_class), cfg.batch_size
     # the same pipeline calls as generate_dataset (generation.config.plan_batches): whole batches within a class
-    batches = [([(texts[c.index], generate.image_seed(cfg.seed, c.index, i)) for i in range(start, start + b)],
+    batches = [([(texts[c.index], config.image_seed(cfg.seed, c.index, i)) for i in range(start, start + b)],
                 min(b, n_per_class - start)) for c in class_set for start in range(0, n_per_class, b)]
     size = {} if cfg.size is None else {"height": cfg.size, "width": cfg.size}
     # bf16 on the CPU runs under autocast, as generate_dataset runs it

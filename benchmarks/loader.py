@@ -3,9 +3,9 @@
 Builds a clone of 512-px colour images (crops of scikit-image's bundled photographs, saved as PNG as `fakeit
 generate` saves them) stored as class folders and as tar shards, and as JPEG (quality 95) files for comparison only
 (not a storage the project writes: a lossy format changes the images). Each is read through the real training code
-(`training.train.training_dataset` + `training.loaders.training_loader`, the paper recipe: 1 x 224 px + 8 x 96 px
+(`training.loaders.training_dataset` + `training.loaders.training_loader`, the paper recipe: 1 x 224 px + 8 x 96 px
 crops), once with the colour operations in the workers (PIL per image, as the authors' code) and once with them on
-the device (the paper recipe's default: the workers decode and crop, `augment.BatchColour` runs on the GPU and is
+the device (the paper recipe's default: the workers decode and crop, `batch_augment.BatchColour` runs on the GPU and is
 left out here). The loader runs in this process (workers=0), one thread, so the CPU time it takes per sample is what
 one worker process costs a core; each side's best of several rounds counts. With the plan's cost model
 (`fakeit_lib/experiments/costs.py`: an A100's published ResNet-50 training rate over the counted FLOPs of a multi-crop
@@ -76,7 +76,8 @@ def write_clones(images: list[Image.Image], root: Path) -> dict[str, Path]:
 def cpu_seconds_per_sample(folder: Path, colour: str, epochs: int) -> float:
     """CPU seconds this process spends per multi-crop sample, the loader run in-process over `epochs` epochs."""
     from fakeit_lib.training.loaders import training_loader
-    from fakeit_lib.training.train import make_config, training_dataset
+    from fakeit_lib.training.loaders import training_dataset
+    from fakeit_lib.training.train import make_config
 
     config = make_config("paper", data=str(folder), class_set="fashion-mnist", colour_ops=colour, workers=0, device="cpu")
     dataset = training_dataset(config)[0]

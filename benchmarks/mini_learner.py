@@ -35,7 +35,8 @@ def mini_recipe_job(data: str, seed: int, max_images: int | None, epochs: int | 
     """Train the mini recipe (with `changes` to its fields) on `data` with `seed` and score it on the real test split:
     {top1, cpu_seconds}."""
     from fakeit_lib.evaluation.evaluate import EvalConfig, evaluate
-    from fakeit_lib.training.train import CHECKPOINT, make_config, train
+    from fakeit_lib.training.loop import train
+    from fakeit_lib.training.train import CHECKPOINT, make_config
 
     overrides = {**(changes or {}), **({"epochs": epochs, "warmup_epochs": 0} if epochs else {})}
     t0 = time.process_time()

@@ -25,7 +25,9 @@ import torch
 
 from fakeit_lib.core.parallel import pin_threads
 from fakeit_lib.evaluation.probe import DEFAULT_WDS, carve_validation, linear_probe
-from fakeit_lib.evaluation.transfer import MINI_SETS, extract_features, mini_splits
+from fakeit_lib.evaluation.features import extract_features
+from fakeit_lib.evaluation.transfer import mini_splits
+from fakeit_lib.evaluation.transfer_config import MINI_SETS
 from fakeit_lib.training.augment import eval_transform
 from fakeit_lib.training.models import build_model, encoder, load_model
 

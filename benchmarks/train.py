@@ -21,8 +21,9 @@ from pathlib import Path
 
 from fakeit_lib.core.parallel import pin_threads
 from fakeit_lib.datasets.images import export_fashion_mnist
-from fakeit_lib.training import train as train_module
-from fakeit_lib.training.train import make_config, train
+from fakeit_lib.training import loop as train_module
+from fakeit_lib.training.loop import train
+from fakeit_lib.training.train import make_config
 
 
 class TimedLoader:

@@ -4,12 +4,12 @@ The folders are the pipeline, one arrow each:
 
     class set (wnids, names)                                            datasets/    classes, WordNet, real images
       --prompts-->      prompts.jsonl                                   prompts/     variants, scenes, backgrounds
-      --generation-->   synthetic set: class folders + manifest.jsonl  generation/  config, pipeline, writer; mini/
-      --training-->     run folder: checkpoint.pt (one per seed)        training/    recipe, models, augment, loaders
+      --generation-->   synthetic set: class folders + manifest.jsonl  generation/  config, pipeline, writer; mini/, quality/
+      --training-->     run folder: checkpoint.pt (one per seed)        training/    recipe, models, augment, loaders, loop
       --evaluation-->   results.json: top-1/top-5, probe top-1          evaluation/  evaluate, shifts, transfer, probe
-      --experiments-->  the paper's stage chains, presets, the plan     experiments/ stages, presets, plan
+      --experiments-->  the paper's stage chains, presets, the plan     experiments/ stages, presets, plan, table1
       --chapters-->     tables, figures, verdicts of one notebook       chapters/    one module per notebook
-      --builder-->      the Jupyter Book, findings.json                 builder/     runner, lab, environment
+      --builder-->      the Jupyter Book, findings.json                 builder/     runner, pages, html, lab
 
 Under them `core/` (errors, parameters, output folders, devices, ranks, jobs side by side) and `paper/` (the
 paper's numbers, its findings and their rules); beside them the two faces, `fakeit` (cli) and `nb` (what a notebook

@@ -9,9 +9,13 @@ import subprocess
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import chapters
+from .core.errors import FakeitError
 from .core.params import from_dict
 from .core.store import config_hash
+from .paper.summary import table
 from .paper.tables import seeds_note  # noqa: F401  (notebooks state their seeds with nb.seeds_note)
+from .paper.tables import run_label as label
 
 T = TypeVar("T")
 
@@ -24,7 +28,7 @@ def _register_book_renderer():
     import textwrap
 
     import plotly.io as pio
-    from plotly.io._base_renderers import NotebookRenderer
+    from plotly.io.base_renderers import NotebookRenderer  # plotly.io's public module of renderer classes
 
     class BookRenderer(NotebookRenderer):
         def to_mimebundle(self, fig_dict):
@@ -69,8 +73,6 @@ def params_from(cls: type[T], namespace: dict[str, Any]) -> T:
     import dataclasses
     import difflib
 
-    from .core.errors import FakeitError
-
     known = notebook_parameter_names()
     for name in injected_parameters(namespace):
         if name not in known:
@@ -86,8 +88,6 @@ def check_preset_names(params: dict[str, Any], preset: str, known: set[str] | fr
     the names the notebooks being run declare; default: the chapters' parameters). A typo would otherwise leave the
     declared default in force, and a paper run would plan and launch with it."""
     import difflib
-
-    from .core.errors import FakeitError
 
     known = set(notebook_parameter_names() if known is None else known) | {"scale"}
     for name in params:
@@ -120,8 +120,6 @@ def notebook_parameter_names() -> frozenset[str]:
     import importlib
     import pkgutil
 
-    from . import chapters
-
     names: set[str] = set()
     for info in pkgutil.iter_modules(chapters.__path__):
         module = importlib.import_module(f"{chapters.__name__}.{info.name}")
@@ -134,8 +132,6 @@ def notebook_parameter_names() -> frozenset[str]:
 def run_label(p: Any) -> str:
     """How this run's rows are labelled beside the paper's: `this run (mini scale)` (the hash of the parameters is in
     the provenance line)."""
-    from .paper.tables import run_label as label
-
     return label(p.scale)
 
 
@@ -203,8 +199,6 @@ def record_findings(verdicts: list) -> Any:
     import pandas as pd
     from IPython.display import Markdown
     from myst_nb import glue
-
-    from .paper.summary import table
 
     for v in verdicts:
         glue(f"v_{v.id}", Markdown(v.sentence()), display=False)

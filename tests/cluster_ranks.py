@@ -30,20 +30,22 @@ def stale_on_rank1(kind: str, target: str, out: str, report: str) -> None:
     rank = env_rank()[0]
     torch.set_num_threads(1)
     if kind == "train":
-        from fakeit_lib.training import train as stage
+        from fakeit_lib.training import loop as stage
+        from fakeit_lib.training.train import make_config
 
         if rank == 1:
             stage.is_done = lambda folder: False
-        folder = stage.train(stage.make_config("smoke", data=target, device="cpu"), out, log=lambda *a: None)
+        folder = stage.train(make_config("smoke", data=target, device="cpu"), out, log=lambda *a: None)
         got = sorted(p.name for p in Path(folder).iterdir())
     else:
         from fakeit_lib.evaluation import transfer as stage
+        from fakeit_lib.evaluation.transfer_config import TransferConfig
 
         if rank == 1:
             real_exists = Path.exists
             Path.exists = lambda self: False if self.parent.name == "features" else real_exists(self)
-        config = stage.TransferConfig(checkpoint=target, suite="mini", mini_sets=["digits"], workers=0, max_iter=30,
-                                      device="cpu")
+        config = TransferConfig(checkpoint=target, suite="mini", mini_sets=["digits"], workers=0, max_iter=30,
+                                device="cpu")
         got = stage.transfer(config, out)["datasets"]["digits"]["top1"]
     Path(report, f"rank{rank}.json").write_text(json.dumps(got))
 

@@ -165,7 +165,7 @@ def book_scale(build: Path) -> str:
 def measured_judge_accuracy() -> tuple[float, float]:
     """(real test accuracy the shipped judge records, its accuracy measured now on the real test split)."""
     from fakeit_lib.datasets.fashion_mnist import fashion_mnist
-    from fakeit_lib.evaluation.judge import judge_outputs, load_judge
+    from fakeit_lib.generation.quality.judge import judge_outputs, load_judge
 
     model, recorded = load_judge()
     test = fashion_mnist("test")

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from fakeit_lib.chapters import matched_backgrounds as mb
-from fakeit_lib.chapters.tab1_prompts import NO_SCENES
+from fakeit_lib.experiments.table1 import NO_SCENES
 from fakeit_lib.experiments import stages as ex
 
 

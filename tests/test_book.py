@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from conftest import JUDGE_FLIP_TOLERANCE, book_scale, measured_judge_accuracy
 
-from fakeit_lib.builder import runner
+from fakeit_lib.builder import notebooks, runner
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.book, pytest.mark.timeout(3600)]
@@ -50,7 +50,7 @@ def stated_results(text: str, scale: str = "smoke") -> tuple[float | None, str |
 
 def _html_pages(build: Path) -> list[Path]:
     html = next(build.rglob("html"))
-    pages = [html / f"{f}.html" for f in runner.toc_files(ROOT)]
+    pages = [html / f"{f}.html" for f in notebooks.toc_files(ROOT)]
     assert all(p.exists() for p in pages), [p for p in pages if not p.exists()]
     return pages
 

@@ -17,7 +17,7 @@ import pytest
 from browser import CHROMIUM, open_pages
 from conftest import book_html
 
-from fakeit_lib.builder import runner
+from fakeit_lib.builder import notebooks, runner
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed"),
@@ -33,7 +33,7 @@ def book(built_book: Path) -> Path:
 
 
 def _pages(html: Path) -> list[Path]:
-    return [html / f"{f}.html" for f in runner.toc_files(ROOT)]
+    return [html / f"{f}.html" for f in notebooks.toc_files(ROOT)]
 
 
 # What a reader reads, as text: the page's article without code (cells' inputs, code blocks, inline code), without

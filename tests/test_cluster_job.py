@@ -31,7 +31,7 @@ def rank_env() -> dict:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="follows processes through /proc")
 def test_sigterm_to_a_launch_reaches_every_rank(tmp_path):
     # as `fakeit book` at paper scale launches a stage: torchrun under the runner's SIGTERM handler
-    program = ("import sys\nfrom fakeit_lib.builder.runner import stop_on_sigterm\n"
+    program = ("import sys\nfrom fakeit_lib.builder.html import stop_on_sigterm\n"
                "from fakeit_lib.experiments.launch import run_command\n"
                "with stop_on_sigterm({'step': 'launching a stage'}):\n"
                f"    run_command({[*TORCHRUN, '--master_port', str(free_port()), str(ROOT / 'tests' / 'cluster_ranks.py'), 'sleeper', str(tmp_path)]!r})\n")
@@ -61,7 +61,8 @@ def smoke_run(tmp_path_factory):
     import torch
 
     from fakeit_lib.datasets.images import export_fashion_mnist
-    from fakeit_lib.training.train import make_config, train
+    from fakeit_lib.training.loop import train
+    from fakeit_lib.training.train import make_config
 
     base = tmp_path_factory.mktemp("smoke-run")
     real = export_fashion_mnist(base / "real4", "train", per_class=4)
@@ -117,7 +118,8 @@ def test_cached_features_are_taken_by_every_rank_when_one_does_not_see_them(smok
 
     import torch
 
-    from fakeit_lib.evaluation.transfer import TransferConfig, transfer
+    from fakeit_lib.evaluation.transfer import transfer
+    from fakeit_lib.evaluation.transfer_config import TransferConfig
 
     ckpt = smoke_run[1] / "checkpoint.pt"
     config = TransferConfig(checkpoint=str(ckpt), suite="mini", mini_sets=["digits"], workers=0, max_iter=30, device="cpu")
@@ -202,7 +204,8 @@ def test_evaluate_and_transfer_at_paper_scale_refuse_the_cpu_without_a_flag(smok
 def mini_transfer(ckpt: Path, out: Path, sets=("digits", "clipart")):
     import torch
 
-    from fakeit_lib.evaluation.transfer import TransferConfig, transfer
+    from fakeit_lib.evaluation.transfer import transfer
+    from fakeit_lib.evaluation.transfer_config import TransferConfig
 
     config = TransferConfig(checkpoint=str(ckpt), suite="mini", mini_sets=list(sets), workers=0, max_iter=30, device="cpu")
     threads = torch.get_num_threads()
@@ -324,10 +327,11 @@ def test_a_signal_saves_training_within_its_epoch_and_the_resumed_run_equals_an_
     import torch
 
     from fakeit_lib.core.errors import Stopped
-    from fakeit_lib.training import train as training
+    from fakeit_lib.training import loop as training
+    from fakeit_lib.training.train import make_config
 
     real = smoke_run[0]
-    config = training.make_config("smoke", data=str(real), batch_size=2, device="cpu")  # 20 steps an epoch
+    config = make_config("smoke", data=str(real), batch_size=2, device="cpu")  # 20 steps an epoch
     straight = training.train(config, tmp_path / "straight", log=lambda *a: None)
     real_lr, calls = training.lr_at, []
 
@@ -358,12 +362,13 @@ def test_a_signal_saves_training_within_its_epoch_and_the_resumed_run_equals_an_
 @pytest.mark.integration
 @pytest.mark.timeout(600)
 def test_training_saves_its_checkpoint_by_wall_time_within_an_epoch(smoke_run, tmp_path, monkeypatch, one_thread):
-    from fakeit_lib.training import train as training
+    from fakeit_lib.training import loop as training
+    from fakeit_lib.training.train import make_config
 
     written = []
     real_write = training.atomic_write_bytes
     monkeypatch.setattr(training, "atomic_write_bytes", lambda path, data: written.append(path.name) or real_write(path, data))
-    config = training.make_config("smoke", data=str(smoke_run[0]), batch_size=2, device="cpu", checkpoint_minutes=0)
+    config = make_config("smoke", data=str(smoke_run[0]), batch_size=2, device="cpu", checkpoint_minutes=0)
     training.train(config, tmp_path / "run", log=lambda *a: None)
     assert written.count("checkpoint.pt") == 2 * 20  # 19 within each epoch (no minute to wait), 1 at its end
 

@@ -224,9 +224,11 @@ def inputs(tmp_path_factory):
 def run_stages(inputs: dict, out: Path) -> dict:
     """train -> evaluate -> transfer, and generate, at smoke size on the CPU, with outputs under `out`."""
     from fakeit_lib.evaluation.evaluate import EvalConfig, evaluate
-    from fakeit_lib.evaluation.transfer import TransferConfig, transfer
+    from fakeit_lib.evaluation.transfer import transfer
+    from fakeit_lib.evaluation.transfer_config import TransferConfig
     from fakeit_lib.generation.generate import GenerateConfig, generate_dataset
-    from fakeit_lib.training.train import make_config, read_metrics, train
+    from fakeit_lib.training.loop import read_metrics, train
+    from fakeit_lib.training.train import make_config
 
     run = train(make_config("smoke", data=str(inputs["real"]), device="cpu"), out / "run")
     ckpt = str(run / "checkpoint.pt")

@@ -11,7 +11,7 @@ import yaml
 from packaging.markers import Marker
 from packaging.version import Version
 
-from fakeit_lib.builder import environment, runner
+from fakeit_lib.builder import environment, pages
 from fakeit_lib.core.errors import FakeitError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,11 +91,11 @@ def test_versions_table_reads_the_running_environment(tmp_path: Path):
 
 
 def test_cost_page_lists_the_installed_versions(tmp_path: Path):
-    page = tmp_path / runner.COST_PAGE
+    page = tmp_path / pages.COST_PAGE
     page.parent.mkdir(parents=True)
-    page.write_text(f"# What this build cost\n\n{runner.COST_MARKER}\n")
-    runner.write_cost_page(tmp_path, "smoke", "smoke", {"notebooks/prompts.ipynb": 1.5})
+    page.write_text(f"# What this build cost\n\n{pages.COST_MARKER}\n")
+    pages.write_cost_page(tmp_path, "smoke", "smoke", {"notebooks/prompts.ipynb": 1.5})
     text = page.read_text()
     assert "| `notebooks/prompts.ipynb` | 1.5 |" in text
     assert f"| diffusers | {importlib.metadata.version('diffusers')} | " in text
-    assert runner.COST_MARKER not in text
+    assert pages.COST_MARKER not in text

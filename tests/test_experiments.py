@@ -15,6 +15,7 @@ from fakeit_lib.core.params import from_dict
 from fakeit_lib.experiments import stages as ex
 from fakeit_lib.experiments.params import PipelineParams
 from fakeit_lib.paper.results import paper_results, paper_rows, table1_row, table1_value
+from fakeit_lib.experiments import table1
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,7 +65,7 @@ def reactive(monkeypatch):
 def test_table1_findings_on_crafted_seeds(reactive):
     from fakeit_lib.chapters import tab1_prompts as ch
 
-    p = ch.Table1Params(scale="mini", class_set="fashion-mnist", generator="CompVis/stable-diffusion-v1-4",
+    p = table1.Table1Params(scale="mini", class_set="fashion-mnist", generator="CompVis/stable-diffusion-v1-4",
                         variants=["c", "c_dc"], train_seeds=[0, 1, 2])
     runs = {"real": _runs("real", "real", None, None, [80.0, 80.5, 79.5]),
             ("c", 7.5): _runs("c 7.5", "synthetic", "c", 7.5, [50.0, 51.0, 49.0]),
@@ -99,7 +100,7 @@ def test_a_prompt_the_generator_barely_reacts_to_is_decided_with_its_sensitivity
 
     monkeypatch.setattr(ch, "sensitivity", lambda runs, a, b, g: {"share": 0.02 if "c_hc" in (a, b) else 0.3,
                                                                   "same_seed": 0.0, "between_seeds": 0.2})
-    p = ch.Table1Params(scale="mini", class_set="fashion-mnist", generator="CompVis/stable-diffusion-v1-4",
+    p = table1.Table1Params(scale="mini", class_set="fashion-mnist", generator="CompVis/stable-diffusion-v1-4",
                         variants=["c", "c_hc", "c_dc"], train_seeds=[0, 1, 2])
     runs = {"real": _runs("real", "real", None, None, [80.0, 80.5, 79.5])}
     for v, (hi, lo) in {"c": (50.0, 60.0), "c_hc": (50.5, 60.2), "c_dc": (56.0, 60.5)}.items():
@@ -147,7 +148,7 @@ def test_prompt_sensitivity_on_clones_whose_distances_are_known(tmp_path):
     sens = ch.sensitivity(runs, "c", "c_dc", 2.0)
     assert sens["same_seed"] == pytest.approx(10 / 255) and sens["between_seeds"] == pytest.approx(40 / 255)
     assert sens["share"] == pytest.approx(0.25) and sens["images"] == 8
-    p = ch.Table1Params(scale="mini", class_set="fashion-mnist", generator="CompVis/stable-diffusion-v1-4",
+    p = table1.Table1Params(scale="mini", class_set="fashion-mnist", generator="CompVis/stable-diffusion-v1-4",
                         variants=["c", "c_hc", "c_dc"], train_seeds=[0, 1, 2])
     note, _ = ch.prompt_note(p, runs, "c", "c_dc", 7.5)
     assert "by 25% of a seed change" in note and "barely reacts" not in note  # 25% of a seed change: comparable
@@ -165,7 +166,8 @@ def test_prompt_sensitivity_on_clones_whose_distances_are_known(tmp_path):
     ([76.0, 76.5, 75.5], [72.0, 72.5, 71.5], "does not hold"),  # no in-domain gap to narrow: synthetic ahead by 1
 ])
 def test_gap_finding_uses_the_equal_size_clone_and_needs_a_gap(monkeypatch, in_domain, transfer, expected):
-    from fakeit_lib.chapters import comparison, fig1_spider
+    from fakeit_lib.chapters import fig1_spider
+    from fakeit_lib.experiments import comparison
 
     real = _runs("real", "real", None, None, [75.0, 75.5, 74.5])
     large = _runs("c_dc 2 (2x)", "synthetic", "c_dc", 2.0, [75.0, 75.5, 74.5], 2.0)  # ties real: never the one compared
@@ -224,7 +226,7 @@ def test_prompt_findings_say_when_the_generator_learnt_the_prompts(tmp_path, rea
     (gen / "training").mkdir(parents=True)
     (gen / "training" / "captions.json").write_text(json.dumps({"prompt_variants_as_captions": ["c", "c_dc"],
                                                                 "caption_source": "the variants", "vocabulary": []}))
-    p = ch.Table1Params(scale="mini", class_set="fashion-mnist", generator=str(gen), variants=["c", "c_dc"])
+    p = table1.Table1Params(scale="mini", class_set="fashion-mnist", generator=str(gen), variants=["c", "c_dc"])
     runs = {"real": _runs("real", "real", None, None, [80.0, 80.5, 79.5])}
     for v in ("c", "c_dc"):
         for g in (7.5, 2.0):

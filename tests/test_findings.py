@@ -11,6 +11,7 @@ from fakeit_lib.paper import claims, summary
 from fakeit_lib.paper import findings as fd
 from fakeit_lib.paper.stats import Estimate, Family, estimate_from_values, mean_interval, t_quantile
 from fakeit_lib.paper.spreads import spread_difference
+from fakeit_lib.experiments import table1
 
 
 def test_mean_interval_is_student_t():
@@ -309,12 +310,10 @@ def test_the_introduction_counts_one_preset_and_draws_every_interval():
 
 def test_backgrounds_are_the_best_only_above_every_other_prompt():
     """Sec. 5.1 (c) "the best results": the background prompt above rows 2, 3 and 4, not above row 3 alone."""
-    from fakeit_lib.chapters import tab1_prompts as ch
-
     assert claims.finding("backgrounds_help_high_guidance").rule == "both"
     assert claims.paper_value("backgrounds_help_high_guidance").startswith("+3.6 to +8.4 points")  # 51.5 - 47.9, - 43.1
     seeds = [0.0, 0.5, -0.5, 0.2, -0.2]
-    fam = Family("t", {ch.key_label((v, 7.5)): [m + s + 0.1 * i for i, s in enumerate(seeds)]
+    fam = Family("t", {table1.key_label((v, 7.5)): [m + s + 0.1 * i for i, s in enumerate(seeds)]
                        for v, m in (("c", 50.0), ("c_hc", 53.0), ("c_dc", 56.5), ("c_hc_inside_b", 56.0))})
     parts = [fd.Part(v, fam.difference("c_hc_inside_b@7.5", f"{v}@7.5"), "greater", 1.0) for v in ("c", "c_hc", "c_dc")]
     v = fd.check_parts("backgrounds_help_high_guidance", parts, "paper")

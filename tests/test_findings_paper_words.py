@@ -10,12 +10,13 @@ from fakeit_lib.chapters import tab1_prompts as t
 from fakeit_lib.paper import claims
 from fakeit_lib.paper import findings as fd
 from fakeit_lib.paper.stats import Family
+from fakeit_lib.experiments import table1
 
 SEEDS = [0.3, -0.2, 0.1, -0.4, 0.2]
 
 
 def family(means: dict) -> Family:
-    return Family("t", {t.key_label(k): [m + s + 0.05 * i for i, s in enumerate(SEEDS)] for k, m in means.items()})
+    return Family("t", {table1.key_label(k): [m + s + 0.05 * i for i, s in enumerate(SEEDS)] for k, m in means.items()})
 
 
 def test_prompts_alike_is_an_equivalence_over_every_pair():
@@ -58,6 +59,6 @@ def test_a_prompt_the_generator_ignores_is_decided_with_its_sensitivity_beside_i
     assert "a null here speaks of the generator" in note
     assert fd.sensitivity_note(0.25, "adding the definition") == (
         "measured: adding the definition moves the same-seed images by 25% of a seed change")
-    est = family({("c_hc", 7.5): 50.1, ("c", 7.5): 50.0}).difference(t.key_label(("c_hc", 7.5)), t.key_label(("c", 7.5)))
+    est = family({("c_hc", 7.5): 50.1, ("c", 7.5): 50.0}).difference(table1.key_label(("c_hc", 7.5)), table1.key_label(("c", 7.5)))
     v = fd.check("hypernym_beats_name", est, "mini", {}, "", note)
     assert v.verdict != fd.UNTESTABLE and "2% of a seed change" in v.sentence()

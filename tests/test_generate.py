@@ -19,7 +19,7 @@ from PIL import Image
 from fakeit_lib import cli
 from fakeit_lib.core.errors import FakeitError
 from fakeit_lib.datasets.images import read_manifest
-from fakeit_lib.generation import generate
+from fakeit_lib.generation import config, generate, pipeline, writer
 from fakeit_lib.generation.generate import GenerateConfig, generate_dataset
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -57,24 +57,24 @@ def tree_bytes(folder: Path) -> dict[str, bytes]:
 
 
 def test_image_seed_depends_on_dataset_seed_class_and_index_alone():
-    assert generate.image_seed(0, 0, 0) == generate.image_seed(0, 0, 0) == 4095316406119061366
-    seeds = {generate.image_seed(s, c, i) for s in range(2) for c in range(3) for i in range(4)}
+    assert config.image_seed(0, 0, 0) == config.image_seed(0, 0, 0) == 4095316406119061366
+    seeds = {config.image_seed(s, c, i) for s in range(2) for c in range(3) for i in range(4)}
     assert len(seeds) == 24 and all(0 <= s < 2**63 for s in seeds)
 
 
 def test_parse_images_per_class_forms_and_errors():
-    assert generate.parse_images_per_class(12) == ("n", 12.0, None)
-    assert generate.parse_images_per_class("12") == ("n", 12.0, None)
-    assert generate.parse_images_per_class("match") == ("x", 1.0, None)
-    assert generate.parse_images_per_class("match:/data/train") == ("x", 1.0, "/data/train")
-    assert generate.parse_images_per_class("x0.1") == ("x", 0.1, None)
-    assert generate.parse_images_per_class("x50:/data/train") == ("x", 50.0, "/data/train")
+    assert config.parse_images_per_class(12) == ("n", 12.0, None)
+    assert config.parse_images_per_class("12") == ("n", 12.0, None)
+    assert config.parse_images_per_class("match") == ("x", 1.0, None)
+    assert config.parse_images_per_class("match:/data/train") == ("x", 1.0, "/data/train")
+    assert config.parse_images_per_class("x0.1") == ("x", 0.1, None)
+    assert config.parse_images_per_class("x50:/data/train") == ("x", 50.0, "/data/train")
     with pytest.raises(FakeitError, match=r"images per class must be >= 1, got 0"):
-        generate.parse_images_per_class(0)
+        config.parse_images_per_class(0)
     with pytest.raises(FakeitError, match=r"multiplier of images per class must be > 0, got 'x0'"):
-        generate.parse_images_per_class("x0")
+        config.parse_images_per_class("x0")
     with pytest.raises(FakeitError, match=r"images per class 'lots' is not valid; valid: a number N >= 1, match"):
-        generate.parse_images_per_class("lots")
+        config.parse_images_per_class("lots")
 
 
 def test_counts_match_an_imagefolder_root_keeping_its_imbalance(tmp_path, fmnist):
@@ -130,7 +130,7 @@ def test_plan_labels_paths_and_prefix_stable_batches(fmnist):
     jobs = generate.plan_images(fmnist, prompts, [2] * 10, seed=5)
     trouser = fmnist[1]  # official Fashion-MNIST label 1
     assert [j.path for j in jobs if j.class_index == 1] == [f"{trouser.folder}/{trouser.folder}_00000.png", f"{trouser.folder}/{trouser.folder}_00001.png"]
-    assert jobs[3].seed == generate.image_seed(5, 1, 1)
+    assert jobs[3].seed == config.image_seed(5, 1, 1)
     counts = [7] + [1] * 9
     batches = generate.plan_batches(fmnist, prompts, counts, seed=5, batch_size=3)
     # class 0: images 0-2, 3-5, then 6 kept of the whole batch 6-8; every other class: image 0 of batch 0-2
@@ -224,7 +224,7 @@ def test_tiny_sd_dataset_has_manifest_official_labels_and_done(tmp_path, tiny_sd
     cfg = tiny_config(tiny_sd, variant="c_hc_inside_b", images_per_class=2)
     folder = generate_dataset(cfg, tmp_path / "ds", progress=False)
     rows = read_manifest(folder)
-    assert len(rows) == 20 and all(tuple(r) == generate.MANIFEST_FIELDS for r in rows)
+    assert len(rows) == 20 and all(tuple(r) == writer.MANIFEST_FIELDS for r in rows)
     for r in rows:
         cls = fmnist.by_folder(r["path"].split("/")[0])
         assert r["class_index"] == cls.index and r["wnid"] == cls.wnid  # official label, not sorted-folder order
@@ -232,7 +232,7 @@ def test_tiny_sd_dataset_has_manifest_official_labels_and_done(tmp_path, tiny_sd
         assert r["sha256"] == __import__("hashlib").sha256(data).hexdigest()
         assert Image.open(folder / r["path"]).size == (32, 32) and r["size"] == [32, 32]
         assert r["scene"] and r["scene"] in r["text"] and r["steps"] == 3 and r["guidance"] == 2.0
-        assert r["revision"] == generate.folder_revision(tiny_sd)
+        assert r["revision"] == pipeline.folder_revision(tiny_sd)
     assert sorted(p.name for p in folder.iterdir()) == sorted([c.folder for c in fmnist] + ["DONE", "config.yaml", "cost.json", "manifest.jsonl"])
     assert json.loads((folder / "DONE").read_text())["images"] == 20
     # same config again: found finished, nothing rewritten
@@ -272,7 +272,7 @@ def test_load_generator_picks_scheduler_and_cpu_bf16_autocast(tiny_sd, one_threa
     gen = generate.load_generator(str(tiny_sd), device="cpu", dtype="bfloat16", scheduler="euler")
     assert type(gen.pipe.scheduler).__name__ == "EulerDiscreteScheduler"
     assert gen.autocast == torch.bfloat16 and gen.pipe.unet.dtype == torch.float32  # fp32 weights, bf16 autocast
-    assert gen.native_size == 32 and gen.revision == generate.folder_revision(tiny_sd) and gen.revision.startswith("sha256:")
+    assert gen.native_size == 32 and gen.revision == pipeline.folder_revision(tiny_sd) and gen.revision.startswith("sha256:")
     images = generate.generate_images(gen, ["coat", "bag"], [1, 2], guidance=2.0, steps=2, size=16)
     assert [im.size for im in images] == [(16, 16), (16, 16)]
     with pytest.raises(FakeitError, match=r"dtype float16 is not supported on the CPU"):

@@ -1,7 +1,7 @@
 """The introduction's first lines and the discussion's recap: the result stated from findings.json, each finding
 linked to its page, every verdict label counted (a label the rules gain later included), none hard-coded."""
 
-from fakeit_lib.builder.runner import findings_summary, verdict_counts
+from fakeit_lib.builder.pages import findings_summary, verdict_counts
 from fakeit_lib.paper.summary import findings_markdown
 
 

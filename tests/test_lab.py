@@ -5,7 +5,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fakeit_lib.builder import runner
+from fakeit_lib.builder import notebooks
 from fakeit_lib.builder.lab import prepare_lab
 from fakeit_lib.core.errors import FakeitError
 
@@ -23,7 +23,7 @@ def test_prepared_notebooks_carry_the_mini_parameters(cli, tmp_path: Path):
     assert res.returncode == 0, res.stderr
     assert "with the mini preset's parameters in" in res.stdout
     names = sorted(p.name for p in (tmp_path / "lab").glob("*.ipynb"))
-    assert names == sorted(nb.name for nb in runner.toc_notebooks(ROOT))
+    assert names == sorted(nb.name for nb in notebooks.toc_notebooks(ROOT))
     tab1 = nbformat.read(tmp_path / "lab" / "tab1_prompts.ipynb", as_version=4)
     assert 'class_set = "fashion-mnist"' in _injected(tab1) and "train_seeds = [0, 1, 2, 3, 4]" in _injected(tab1)
     assert tab1.metadata["papermill"]["parameters"]["generator"] == "mini"

@@ -11,8 +11,10 @@ import torch
 from PIL import Image, ImageFilter
 from torchvision.transforms import functional as TF
 
-from fakeit_lib.datasets.images import SKIPPED, ImageListDataset, load_image, load_image_tensor
-from fakeit_lib.training.augment import PARAMS, BatchColour, MultiCrop
+from fakeit_lib.datasets.images import SKIPPED, load_image, load_image_tensor
+from fakeit_lib.datasets.torch_datasets import ImageListDataset
+from fakeit_lib.training.augment import PARAMS, MultiCrop
+from fakeit_lib.training.batch_augment import BatchColour
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +94,8 @@ def test_tensor_decoding_equals_pil_and_marks_unreadable_files(tmp_path, photo):
 
 def test_the_loader_finishes_batches_on_the_device_the_same_whatever_the_workers(tmp_path, photo):
     from fakeit_lib.training.loaders import training_loader
-    from fakeit_lib.training.train import make_config, training_dataset
+    from fakeit_lib.training.loaders import training_dataset
+    from fakeit_lib.training.train import make_config
 
     for i in range(6):
         (tmp_path / "n03595614").mkdir(exist_ok=True)
@@ -119,7 +122,7 @@ def test_the_loader_finishes_batches_on_the_device_the_same_whatever_the_workers
 
 def test_the_recorded_rate_feeds_an_a100_with_the_default_workers():
     from fakeit_lib.experiments import costs
-    from fakeit_lib.training.train import TrainConfig, make_config
+    from fakeit_lib.training.train import make_config, TrainConfig
 
     per_a100 = costs.assumed_rates(8, 2.0)["training_flops"] / costs.multicrop_flops(make_config("paper", data="-"))
     rate = costs.figure("multicrop_synthetic_per_core")

@@ -15,6 +15,7 @@ import torch
 from fakeit_lib.core.errors import FakeitError
 from fakeit_lib.datasets.images import export_fashion_mnist
 from fakeit_lib.evaluation import baselines as bl
+from fakeit_lib.experiments import table1
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -144,7 +145,7 @@ def test_global_bn_stats_leave_the_running_statistics_to_the_global_crops():
 
 
 def test_solarisation_probability_reaches_the_batch_augmentation():
-    from fakeit_lib.training.augment import BatchMultiCrop
+    from fakeit_lib.training.batch_augment import BatchMultiCrop
 
     images = torch.full((8, 1, 28, 28), 230, dtype=torch.uint8)  # bright: solarised, every pixel becomes dark
     mean, std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
@@ -175,7 +176,7 @@ def _real_runs(top1: list[float]):
 def test_table1_page_sets_the_real_model_beside_the_baselines():
     from fakeit_lib.chapters import tab1_prompts as ch
 
-    p = ch.Table1Params(scale="mini", class_set="fashion-mnist", recipe="mini", train_seeds=[0, 1, 2])
+    p = table1.Table1Params(scale="mini", class_set="fashion-mnist", recipe="mini", train_seeds=[0, 1, 2])
     baselines = {"logistic": [{"name": bl.LEARNERS["logistic"][0], "top1": 77.0}],
                  "cnn": [{"name": bl.LEARNERS["cnn"][0], "top1": t} for t in (82.0, 83.0, 84.0)]}
     frame = ch.learner_frame(p, {"real": _real_runs([85.0, 85.5, 84.5])}, baselines)
@@ -192,6 +193,6 @@ def test_table1_page_sets_the_real_model_beside_the_baselines():
     assert "behind it by 8.0 points" in behind
     one = ch.learner_text(p, {"real": _real_runs([80.0])}, {"logistic": baselines["logistic"]})
     assert one.endswith("the recipe is ahead of it by 3.0 points (one seed: no interval).")
-    paper = ch.Table1Params(scale="paper", class_set="imagenet100")
+    paper = table1.Table1Params(scale="paper", class_set="imagenet100")
     assert ch.learner_baselines(paper, {}) is None
     assert "paper's own real baseline" in ch.learner_text(paper, {"real": _real_runs([87.0])}, None)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fakeit_lib.core.errors import FakeitError
-from fakeit_lib.evaluation import minidata as md
+from fakeit_lib.datasets import minidata as md
 from fakeit_lib.evaluation import shifts
 from fakeit_lib.evaluation.transfer import out_of_domain_average
 

@@ -150,7 +150,7 @@ def test_shipped_model_fidelity_and_diversity():
     disjoint image samples (independent draws of the generator, as the findings use), so the test states what holds
     of the generator, not of one sample's last digits. Little speckle and saturation compared with real test images,
     faithful at guidance 7.5, more diverse at 2.0, and the prompt changing the image (same seeds, `c` and `c, d_c`)."""
-    from fakeit_lib.evaluation.generator_quality import measure_generator
+    from fakeit_lib.generation.quality.generator_quality import measure_generator
     from fakeit_lib.paper.stats import mean_interval, paired_differences
 
     threads = torch.get_num_threads()
@@ -183,7 +183,7 @@ def test_shipped_model_fidelity_and_diversity():
 
 
 def test_fidelity_measures():
-    from fakeit_lib.evaluation.judge import fidelity, per_class_fidelity
+    from fakeit_lib.generation.quality.judge import fidelity, per_class_fidelity
 
     assert fidelity([0, 1, 2, 2], [0, 1, 2, 1]) == 0.75
     assert per_class_fidelity([0, 1, 2, 2], [0, 1, 2, 1]) == {0: 1.0, 1: 0.5, 2: 1.0}
@@ -192,7 +192,7 @@ def test_fidelity_measures():
 
 
 def test_diversity_is_mean_within_class_distance():
-    from fakeit_lib.evaluation.judge import diversity, per_class_diversity, within_class_spread
+    from fakeit_lib.generation.quality.judge import diversity, per_class_diversity, within_class_spread
 
     assert within_class_spread(torch.tensor([[0.0, 0.0], [3.0, 4.0]])) == pytest.approx(5.0)
     # an equilateral triangle of side 2: every pair at distance 2
@@ -207,7 +207,7 @@ def test_diversity_is_mean_within_class_distance():
 def test_shipped_judge_is_checked_by_its_hash(tmp_path):
     import shutil
 
-    from fakeit_lib.evaluation.judge import WEIGHTS, load_judge, read_judge, shipped_judge_path
+    from fakeit_lib.generation.quality.judge import WEIGHTS, load_judge, read_judge, shipped_judge_path
 
     model, accuracy = load_judge()
     assert accuracy >= 0.85 and not model.training
@@ -221,7 +221,7 @@ def test_shipped_judge_is_checked_by_its_hash(tmp_path):
 
 
 def test_a_judge_trained_and_saved_loads_back_with_its_record(tmp_path):
-    from fakeit_lib.evaluation.judge import JudgeConfig, read_judge, save_judge, train_judge
+    from fakeit_lib.generation.quality.judge import JudgeConfig, read_judge, save_judge, train_judge
 
     threads = torch.get_num_threads()
     cfg = JudgeConfig(epochs=1, batch_size=1024, width=2, feature_dim=8)
@@ -238,7 +238,7 @@ def test_a_judge_trained_and_saved_loads_back_with_its_record(tmp_path):
 def test_judge_reads_pil_arrays_and_tensors():
     from PIL import Image
 
-    from fakeit_lib.evaluation.judge import as_tensor
+    from fakeit_lib.generation.quality.judge import as_tensor
 
     arr = np.zeros((2, 28, 28, 1), dtype=np.uint8)
     arr[1] = 255

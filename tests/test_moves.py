@@ -35,10 +35,12 @@ def chain(real: Path) -> dict[str, Path]:
     """generate (a clone as large as the user's set, in shards) -> train on it and on the user's set -> evaluate both
     on the user's set -> probe the clone's model: the library calls the notebooks make, with defaults for folders."""
     from fakeit_lib.evaluation.evaluate import EvalConfig, evaluate, results_folder
-    from fakeit_lib.evaluation.transfer import TransferConfig, transfer
+    from fakeit_lib.evaluation.transfer import transfer
+    from fakeit_lib.evaluation.transfer_config import TransferConfig
     from fakeit_lib.evaluation.transfer import results_folder as transfer_folder
     from fakeit_lib.generation.generate import GenerateConfig, dataset_dir, generate_dataset
-    from fakeit_lib.training.train import make_config, run_folder, train
+    from fakeit_lib.training.loop import train
+    from fakeit_lib.training.train import make_config, run_folder
 
     gen = GenerateConfig(classes="fashion-mnist", variant="c", generator="mini", images_per_class=f"match:{real}", steps=2,
                          guidance=2.0, batch_size=2, storage="shards", shard_images=8)

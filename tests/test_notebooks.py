@@ -8,29 +8,27 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fakeit_lib.builder import runner
+from fakeit_lib.builder import notebooks, runner
+from fakeit_lib.experiments import presets
 from fakeit_lib.core.errors import FakeitError
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = runner.toc_notebooks(ROOT)
+NOTEBOOKS = notebooks.toc_notebooks(ROOT)
 
 
 def _config_class(nb_path: Path):
     """The dataclass named in the notebook's `nb.params_from(module.Class, globals())` call."""
     import importlib
-    import importlib.util
 
     source = "\n".join(c.source for c in nbformat.read(nb_path, as_version=4).cells if c.cell_type == "code")
     m = re.search(r"params_from\((\w+)\.(\w+),", source)
     assert m, f"{nb_path} validates no parameters through nb.params_from"
     aliases = {}
-    for imports in re.findall(r"from fakeit_lib(?:\.chapters)? import ([\w ,]+)", source):
+    for package, imports in re.findall(r"from (fakeit_lib(?:\.\w+)?) import ([\w ,]+)", source):
         for item in imports.split(","):
             name, _, alias = item.strip().partition(" as ")
-            aliases[alias or name] = name
-    module = aliases.get(m.group(1), m.group(1))
-    package = "fakeit_lib.chapters" if importlib.util.find_spec(f"fakeit_lib.chapters.{module}") else "fakeit_lib"
-    return getattr(importlib.import_module(f"{package}.{module}"), m.group(2))
+            aliases[alias or name] = f"{package}.{name}"
+    return getattr(importlib.import_module(aliases[m.group(1)]), m.group(2))
 
 
 def test_every_toc_notebook_exists_and_is_stored_without_outputs():
@@ -45,7 +43,7 @@ def test_every_toc_notebook_exists_and_is_stored_without_outputs():
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=str)
 def test_parameters_mirror_the_config_dataclass(nb_path):
     cls = _config_class(ROOT / nb_path)
-    declared = runner.notebook_parameters(ROOT / nb_path)
+    declared = notebooks.notebook_parameters(ROOT / nb_path)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     assert list(declared) == list(fields), f"{nb_path} parameters differ from {cls.__name__}"
     instance = cls()
@@ -57,16 +55,16 @@ def test_parameters_mirror_the_config_dataclass(nb_path):
 def test_presets_declare_a_scale_and_only_known_parameters():
     known = set()
     for nb_path in NOTEBOOKS:
-        known |= set(runner.notebook_parameters(ROOT / nb_path))
+        known |= set(notebooks.notebook_parameters(ROOT / nb_path))
     for name in ("smoke", "mini", "paper"):
-        preset = runner.load_preset(name, ROOT)
+        preset = presets.load_preset(name, ROOT)
         assert preset["scale"] == name
         assert set(preset) <= known, f"preset {name} sets parameters no notebook declares: {set(preset) - known}"
 
 
 def test_unknown_preset_names_the_valid_ones():
     with pytest.raises(FakeitError, match="unknown preset 'huge'; valid: mini, paper, paper-1k, smoke"):
-        runner.load_preset("huge", ROOT)
+        presets.load_preset("huge", ROOT)
 
 
 @pytest.mark.integration
@@ -114,7 +112,7 @@ def test_every_notebook_parameter_is_known_to_the_typo_check():
 
     declared = set()
     for nb_path in NOTEBOOKS:
-        declared |= set(runner.notebook_parameters(ROOT / nb_path))
+        declared |= set(notebooks.notebook_parameters(ROOT / nb_path))
     assert nb.notebook_parameter_names() == declared
 
 

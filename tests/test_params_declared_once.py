@@ -64,7 +64,7 @@ def test_no_reader_of_a_preset_gives_its_own_default():
 
 
 def test_chapters_and_plan_see_the_same_defaults():
-    from fakeit_lib.chapters.comparison import ComparisonParams
+    from fakeit_lib.experiments.comparison import ComparisonParams
     from fakeit_lib.chapters.own_dataset import OwnDatasetParams
     from fakeit_lib.experiments.stages import PipelineParams
 
@@ -72,9 +72,10 @@ def test_chapters_and_plan_see_the_same_defaults():
     assert (bare.best_multiplier, bare.generator, bare.recipe) == (50.0, "CompVis/stable-diffusion-v1-4", "paper")
     assert ComparisonParams().best_multiplier == bare.best_multiplier
     assert OwnDatasetParams().train_seeds == PipelineParams().train_seeds == bare.train_seeds == [0]
-    for module in ("comparison", "fig2_qualitative", "fig4_scaling", "own_dataset", "prompts", "tab1_prompts",
-                   "matched_backgrounds", "imagenet1k", "ablations"):
-        mod = importlib.import_module(f"fakeit_lib.chapters.{module}")
+    for module in ("experiments.comparison", "experiments.table1", "chapters.fig2_qualitative", "chapters.fig4_scaling",
+                   "chapters.own_dataset", "chapters.prompts", "chapters.matched_backgrounds", "chapters.imagenet1k",
+                   "chapters.ablations"):
+        mod = importlib.import_module(f"fakeit_lib.{module}")
         for cls in vars(mod).values():
             if dataclasses.is_dataclass(cls) and cls.__name__.endswith("Params") and cls.__module__ == mod.__name__:
                 instance = cls()

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from fakeit_lib.builder import runner
+from fakeit_lib.builder import pages, runner
+from fakeit_lib.experiments import presets
 from fakeit_lib.chapters.fig1_spider import fig1_axes, paper_fig1_groups, run_fig1_groups
 from fakeit_lib.experiments import commands, costs, plan, report
 from fakeit_lib.experiments.params import PipelineParams
 from fakeit_lib.generation import generate
-from fakeit_lib.training.train import configure_parser as train_parser
+from fakeit_lib.training.loop import configure_parser as train_parser
 from fakeit_lib.training.train import make_config, run_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +39,7 @@ MULTICROP = 24.288e9 + 8 * 4.4621e9  # one 224 px crop and eight 96 px crops = 5
 
 @pytest.fixture(scope="module")
 def paper_stages():
-    return plan.plan(runner.load_preset("paper", ROOT), 1, CPUS)
+    return plan.plan(presets.load_preset("paper", ROOT), 1, CPUS)
 
 
 def test_paper_plan_draws_the_largest_clone_once_and_costs_it(paper_stages):
@@ -48,7 +49,7 @@ def test_paper_plan_draws_the_largest_clone_once_and_costs_it(paper_stages):
     ladder = next(s for s in generates if "50x" in s.what)
     assert ladder.what == "c_dc, gs 2, 0.1x/1x/10x/20x/50x" and ladder.paper == "T1 r8, T1 r10, T1 r11, T1 r12"
     # 50 x 126,689 images in 100 classes, whole batches of 8: 6,334,400 images of 82.87 TFLOP at 100 TFLOP/s
-    hand = plan.plan(runner.load_preset("paper", ROOT), 1, CPUS, HAND_RATES)
+    hand = plan.plan(presets.load_preset("paper", ROOT), 1, CPUS, HAND_RATES)
     hand_ladder = next(s for s in hand if s.step == "generate" and "50x" in s.what)
     assert hand_ladder.hours == pytest.approx(6334400 * SD_IMAGE_50_STEPS / 100e12 / 3600, rel=1e-4)  # 1,458 h
     # training the 50x clone: 100 epochs of 6,334,400 images; the recipe's 14 loader workers (one core each) decode
@@ -108,7 +109,7 @@ def test_flops_counted_on_the_meta_device_are_those_of_a_real_forward(tmp_path):
 
 
 def test_training_is_costed_by_what_limits_it():
-    p = runner.load_preset("paper", ROOT)
+    p = presets.load_preset("paper", ROOT)
     recipe = make_config("paper", data="-")
     sample = costs.multicrop_flops(recipe, 100)
     per_crop = [costs.classifier_flops("resnet50", s, 100).train for s in (224, 96)]
@@ -134,7 +135,7 @@ def test_training_is_costed_by_what_limits_it():
 def test_transfer_features_and_probes(tmp_path):
     from fakeit_lib.evaluation.probe import SGDSettings
 
-    p = {**runner.load_preset("paper-1k", ROOT), "transfer_roots": {"in1k": "/x/in1k"}}
+    p = {**presets.load_preset("paper-1k", ROOT), "transfer_roots": {"in1k": "/x/in1k"}}
     stage = next(s for s in plan.plan(p, 1, 9, HAND_RATES) if s.step == "transfer" and s.what.endswith("at initialisation"))
     images = 1281167 + 50000
     # 8 cores decode 50 images/s each; the GPU would take 50 TFLOP/s / 8.178 GFLOP (ResNet-50 at 224 px) = 6,114/s
@@ -149,7 +150,7 @@ def test_transfer_features_and_probes(tmp_path):
 
 
 def test_stages_shard_over_the_gpus():
-    p = runner.load_preset("paper", ROOT)
+    p = presets.load_preset("paper", ROOT)
     one, four = plan.plan(p, 1, 64), plan.plan(p, 4, 64)
     for a, b in zip(one, four):
         assert (a.step, a.what, a.command) == (b.step, b.what, b.command) and (a.gpus, b.gpus) == (1, 4)
@@ -163,7 +164,7 @@ def test_stages_shard_over_the_gpus():
 
 
 def test_plan_uses_measured_figures():
-    p = runner.load_preset("paper", ROOT)
+    p = presets.load_preset("paper", ROOT)
     a = costs.assumed_rates(8, 2.0)
     measured = a.replaced({"generation_flops": costs.Figure(1e12, "FLOP/s", "test", "cpu")})
     ladder = next(s for s in plan.plan(p, 2, CPUS, measured) if s.step == "generate" and "50x" in s.what)
@@ -174,7 +175,7 @@ def test_plan_uses_measured_figures():
 def test_plan_commands_resolve_to_the_folders_the_notebooks_use(paper_stages, monkeypatch, tmp_path):
     from fakeit_lib.cli import build_parser
 
-    p = runner.load_preset("paper", ROOT)
+    p = presets.load_preset("paper", ROOT)
     ladder = next(s for s in paper_stages if s.step == "generate" and "50x" in s.what)
     args = build_parser(ladder.command).parse_args(ladder.command)
     from_cli = [generate.dataset_dir(c) for c in generate.configs_from_args(args)]
@@ -189,7 +190,7 @@ def test_plan_commands_resolve_to_the_folders_the_notebooks_use(paper_stages, mo
 
 
 def test_paper_1k_plan_has_the_papers_three_clones_and_published_models():
-    stages = plan.plan(runner.load_preset("paper-1k", ROOT))
+    stages = plan.plan(presets.load_preset("paper-1k", ROOT))
     assert [s.what for s in stages if s.step == "generate"] == ["c_dc, gs 7.5, 1x", "c_dc, gs 2, 1x", "c_hc_inside_b, gs 7.5, 1x",
                                                                 "c_dc, gs 2, 1x, generation seed 1"]
     assert [s.paper for s in stages if s.step == "evaluate"][:3] == ["T1 r17", "T1 r13", "T1 r14"]
@@ -223,9 +224,9 @@ def test_book_plan_command_and_page(cli_main, tmp_path, monkeypatch):
     page = tmp_path / "book" / "paper_scale.md"
     page.parent.mkdir()
     page.write_text((ROOT / "book" / "paper_scale.md").read_text())
-    runner.write_plan_page(tmp_path, ROOT)
+    pages.write_plan_page(tmp_path, ROOT)
     text = page.read_text()
-    assert runner.PLAN_MARKER not in text
+    assert pages.PLAN_MARKER not in text
     assert "| ImageNet-100 (preset `paper`) | 2," in text and "| ImageNet-1K (preset `paper-1k`) | 1," in text
     assert text.count("| | **total** |") == 2 and "and 16 CPU cores" in text
 
@@ -234,7 +235,7 @@ def test_paper_1k_plan_lists_the_baselines_as_downloaded():
     import timm
     import torchvision
 
-    p = runner.load_preset("paper-1k", ROOT)
+    p = presets.load_preset("paper-1k", ROOT)
     names = [n for n, _ in report.needed_artefacts(p)]
     urls = {n: e["where"] for n, e in report.needed_artefacts(p)}
     assert names[:5] == ["CompVis/stable-diffusion-v1-4", "imagenet_1k_sd.pth", "resnet50-0676ba61.pth",

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fakeit_lib.builder import runner
 from fakeit_lib.core.errors import FakeitError
-from fakeit_lib.experiments import commands, costs, estimates, plan, report
+from fakeit_lib.experiments import commands, costs, estimates, plan, presets, report
 from fakeit_lib.experiments.params import preset_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,17 +44,17 @@ def test_probe_products_run_at_half_the_fp32_peak_and_copy_only_what_does_not_fi
 
 def test_a_terminal_plan_refuses_an_unset_data_variable_by_name(unset):
     with pytest.raises(FakeitError) as err:
-        report.plan_report("paper", runner.load_preset("paper", ROOT))
+        report.plan_report("paper", presets.load_preset("paper", ROOT))
     msg = str(err.value)
     assert msg.startswith("the preset names environment variables that are not set: IMAGENET100_TRAIN (used by real_root); "
                           "IMAGENET_VAL (used by eval_roots.val);")
     assert "TRANSFER_ROOT (used by transfer_roots.aircraft, transfer_roots.cars," in msg
     with pytest.raises(FakeitError, match="IMAGENET100_TRAIN"):
-        plan.plan(runner.load_preset("paper", ROOT), refuse_unset_data=True)
+        plan.plan(presets.load_preset("paper", ROOT), refuse_unset_data=True)
 
 
 def test_the_books_plan_names_a_real_model_by_the_command_that_finds_it(unset):
-    stages = plan.plan(runner.load_preset("paper", ROOT), 1, 16)
+    stages = plan.plan(presets.load_preset("paper", ROOT), 1, 16)
     real = [s for s in stages if s.what == "real"]
     assert [s.step for s in real] == ["train", "evaluate", "transfer"]
     assert real[0].status == "after IMAGENET100_TRAIN is set"
@@ -92,4 +91,4 @@ def test_the_examples_store_clones_as_shards_as_the_presets_do():
     for name in ("generate_torchrun.sh", "generate_slurm.sbatch"):
         text = (ROOT / "examples" / name).read_text()
         assert '--steps 50 --seed 0 --storage shards \\' in text, name
-    assert preset_params(runner.load_preset("paper-1k", ROOT)).storage == "shards"
+    assert preset_params(presets.load_preset("paper-1k", ROOT)).storage == "shards"

@@ -44,12 +44,13 @@ def test_evaluation_results_record_their_precision(tmp_path, monkeypatch, val_an
 
 
 def test_transfer_features_are_cached_per_precision(tmp_path, monkeypatch):
-    from fakeit_lib.evaluation import transfer as tr
+    from fakeit_lib.evaluation import features as tr
+    from fakeit_lib.evaluation.transfer_config import TransferConfig
 
     monkeypatch.setenv("FAKEIT_OUTPUT", str(tmp_path / "outputs"))
     data = torch.utils.data.TensorDataset(torch.rand(6, 3, 8, 8), torch.arange(6) % 2)
     enc = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1))
-    config = tr.TransferConfig(checkpoint="x.pt", suite="mini", workers=0)
+    config = TransferConfig(checkpoint="x.pt", suite="mini", workers=0)
     key = {"dataset": "toy", "split": "train"}
     calls = []
     extract = tr.extract_features

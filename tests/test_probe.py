@@ -11,7 +11,7 @@ from fakeit_lib.core.errors import FakeitError
 from fakeit_lib.evaluation.probe import (
     FULL_BATCH_MAX_LOGITS, SGDSettings, choose_solver, linear_probe, per_class_validation,
 )
-from fakeit_lib.evaluation.transfer_data import PUBLISHED
+from fakeit_lib.datasets.transfer_data import PUBLISHED
 
 CLASSES = {"aircraft": 100, "cars": 196, "dtd": 47, "eurosat": 10, "flowers": 102, "pets": 37, "food101": 101,
            "sun397": 397, "inat2018": 8142, "inat2019": 1010, "in1k": 1000, **{f"cog_l{i}": 1000 for i in range(1, 6)}}

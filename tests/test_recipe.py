@@ -10,7 +10,8 @@ import torch
 from fakeit_lib.core import devices
 from fakeit_lib.core.errors import FakeitError
 from fakeit_lib.training.models import CosineClassifier, build_model, load_model
-from fakeit_lib.training.train import identity, make_config, param_groups, peak_lr, run_folder
+from fakeit_lib.training.recipe import identity, param_groups, peak_lr
+from fakeit_lib.training.train import make_config, run_folder
 
 
 def test_paper_recipe_follows_the_released_models():

@@ -51,14 +51,15 @@ def test_evaluate_stopped_while_scoring_finishes_on_the_next_run(tmp_path, monke
 
 def test_a_feature_file_stopped_while_written_is_never_read(tmp_path, monkeypatch):
     from fakeit_lib.core import devices
-    from fakeit_lib.evaluation import transfer as tr
+    from fakeit_lib.evaluation import features as tr
+    from fakeit_lib.evaluation.transfer_config import TransferConfig
 
     monkeypatch.setenv("FAKEIT_OUTPUT", str(tmp_path / "outputs"))
     monkeypatch.setattr(devices, "cpu_bf16_fast", lambda: False)  # float32: the features compare exactly below
     torch.manual_seed(0)
     data = torch.utils.data.TensorDataset(torch.rand(6, 3, 8, 8), torch.arange(6) % 2)
     enc = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1))
-    config = tr.TransferConfig(checkpoint="x.pt", suite="mini", workers=0)
+    config = TransferConfig(checkpoint="x.pt", suite="mini", workers=0)
     key = {"dataset": "toy", "split": "train"}
     features = tmp_path / "outputs" / "features"
     with monkeypatch.context() as m:
@@ -109,7 +110,7 @@ def test_train_generator_stopped_after_a_checkpoint_resumes_to_the_same_weights(
 
 @pytest.mark.integration
 def test_train_judge_stopped_before_its_marker_trains_again_and_finishes(tmp_path, monkeypatch):
-    from fakeit_lib.evaluation import judge
+    from fakeit_lib.generation.quality import judge
 
     cfg = judge.JudgeConfig(epochs=1, batch_size=512, width=2, feature_dim=4)
     with monkeypatch.context() as m:

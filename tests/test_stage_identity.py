@@ -43,7 +43,7 @@ def test_training_identity_of_a_stage_output_is_known_before_it_exists(dataset: 
 
 def test_every_stage_identity_follows_its_code(dataset: Path, tmp_path: Path, monkeypatch):
     from fakeit_lib.evaluation.evaluate import EvalConfig
-    from fakeit_lib.evaluation.transfer import TransferConfig
+    from fakeit_lib.evaluation.transfer_config import TransferConfig
     from fakeit_lib.training.train import make_config, run_folder
 
     cfg = make_config("smoke", data=str(dataset), class_set="fashion-mnist")
@@ -52,7 +52,7 @@ def test_every_stage_identity_follows_its_code(dataset: Path, tmp_path: Path, mo
     copy = tmp_path / "fakeit_lib"  # the package with one line added to a module all three stages run
     shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "data"))
     (copy / "training" / "models.py").write_text((copy / "training" / "models.py").read_text() + "\nEDITED = 1\n")
-    for stage in ("training.train", "evaluation.evaluate", "evaluation.transfer"):
+    for stage in ("training.loop", "evaluation.evaluate", "evaluation.transfer"):
         name = f"fakeit_lib.{stage}"
         assert store._code_version_uncached(name, PACKAGE_DIR) == store.code_version(name)
         monkeypatch.setitem(store._CODE_CACHE, name, store._code_version_uncached(name, copy))
@@ -64,14 +64,14 @@ def test_every_stage_identity_follows_its_code(dataset: Path, tmp_path: Path, mo
 def test_code_version_hashes_the_content_of_the_stage_modules(tmp_path: Path):
     copy = tmp_path / "fakeit_lib"
     shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "data"))
-    train = store.code_version("fakeit_lib.training.train")
-    assert store._code_version_uncached("fakeit_lib.training.train", copy) == train  # same bytes, elsewhere: same
+    train = store.code_version("fakeit_lib.training.loop")
+    assert store._code_version_uncached("fakeit_lib.training.loop", copy) == train  # same bytes, elsewhere: same
     augment = copy / "training" / "augment.py"
     text = augment.read_text()
     augment.write_text("# a comment\n" + text.replace("(", "( ", 1).replace('"""', '""" Reworded.', 1))
-    assert store._code_version_uncached("fakeit_lib.training.train", copy) == train  # comment, space, docstring: same code
+    assert store._code_version_uncached("fakeit_lib.training.loop", copy) == train  # comment, space, docstring: same code
     augment.write_text(text + "\nEDITED = 1\n")  # one statement more
-    assert store._code_version_uncached("fakeit_lib.training.train", copy) != train
+    assert store._code_version_uncached("fakeit_lib.training.loop", copy) != train
     assert store.code_version("fakeit_lib.evaluation.evaluate") != train
     with pytest.raises(FakeitError, match="'fakeit_lib.paint' is not a module of fakeit_lib"):
         store.code_version("fakeit_lib.paint")

@@ -20,7 +20,7 @@ from tiny_sd import build_tiny_sd
 from fakeit_lib.core.errors import FakeitError
 from fakeit_lib.datasets import shards
 from fakeit_lib.datasets.images import clone_image, read_manifest, training_samples
-from fakeit_lib.generation import generate
+from fakeit_lib.generation import generate, writer
 from fakeit_lib.generation.generate import GenerateConfig, generate_clones, generate_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +38,7 @@ def config(sd: Path, n: int = 3, **kw) -> GenerateConfig:
 
 
 def plain(row: dict) -> dict:
-    return {k: v for k, v in row.items() if k not in generate.SHARD_FIELDS}
+    return {k: v for k, v in row.items() if k not in writer.SHARD_FIELDS}
 
 
 def test_shards_hold_the_images_of_class_folders(tmp_path, tiny_sd, one_thread):
@@ -48,7 +48,7 @@ def test_shards_hold_the_images_of_class_folders(tmp_path, tiny_sd, one_thread):
     assert (folder / "config.yaml").read_text() == (sharded / "config.yaml").read_text()
     assert sorted(p.name for p in sharded.iterdir()) == ["DONE", "config.yaml", "cost.json", "manifest.jsonl", "shards"]
     rows_f, rows_s = read_manifest(folder), read_manifest(sharded)
-    assert [plain(r) for r in rows_s] == rows_f and all(tuple(r)[-3:] == generate.SHARD_FIELDS for r in rows_s)
+    assert [plain(r) for r in rows_s] == rows_f and all(tuple(r)[-3:] == writer.SHARD_FIELDS for r in rows_s)
     # 10 classes x 3 images in batches of 2 (2 kept of the first, 1 of the second): a shard closes at >= 7 images
     assert [int(r["shard"][-10:-4]) for r in rows_s[::3]] == [0, 0, 0, 1, 1, 2, 2, 2, 3, 3]  # first image of each class
     assert json.loads((sharded / "DONE").read_text())["shards"] == 4
@@ -86,7 +86,8 @@ def test_bad_storage_and_a_run_begun_with_another_storage_are_refused(tmp_path, 
 def test_training_on_shards_equals_training_on_folders(tmp_path, tiny_sd, one_thread):
     import torch
 
-    from fakeit_lib.training.train import make_config, train
+    from fakeit_lib.training.loop import train
+    from fakeit_lib.training.train import make_config
 
     data = {s: generate_dataset(config(tiny_sd, n=4, storage=s, shard_images=9), tmp_path / s, progress=False)
             for s in ("folder", "shards")}
@@ -183,13 +184,12 @@ def test_torchrun_two_processes_write_the_shards_of_one(tmp_path, tiny_sd):
 
 
 def test_the_paper_presets_store_clones_as_shards():
-    from fakeit_lib.builder import runner
-    from fakeit_lib.experiments import plan
+    from fakeit_lib.experiments import plan, presets
 
     for name in ("paper", "paper-1k"):
-        preset = runner.load_preset(name, ROOT)
+        preset = presets.load_preset(name, ROOT)
         assert plan.clone_config(preset, "c_dc", 2.0, 1.0).storage == "shards"
         commands = [s.command for s in plan.plan(preset) if s.step == "generate"]
         assert commands and all(c[c.index("--storage") + 1] == "shards" for c in commands)
-    mini = runner.load_preset("mini", ROOT)
+    mini = presets.load_preset("mini", ROOT)
     assert plan.clone_config(mini, "c_dc", 2.0, 1.0).storage == "folder"

@@ -16,10 +16,13 @@ from PIL import Image
 
 from fakeit_lib.core.errors import FakeitError
 from fakeit_lib.datasets.classes import load_class_set
-from fakeit_lib.datasets.images import SKIPPED, ImageListDataset, export_fashion_mnist, training_samples
-from fakeit_lib.training.loaders import training_loader
+from fakeit_lib.datasets.images import export_fashion_mnist, SKIPPED, training_samples
+from fakeit_lib.datasets.torch_datasets import ImageListDataset
+from fakeit_lib.training.loaders import training_dataset, training_loader
+from fakeit_lib.training.loop import read_metrics
 from fakeit_lib.training.models import build_model, load_model
-from fakeit_lib.training.train import PRESETS, TrainConfig, lr_at, make_config, read_metrics, training_dataset
+from fakeit_lib.training.recipe import lr_at
+from fakeit_lib.training.train import PRESETS, TrainConfig, make_config
 
 ROOT = Path(__file__).resolve().parents[1]
 FMNIST = load_class_set("fashion-mnist")
@@ -131,9 +134,10 @@ def test_smoke_chain_generate_train_evaluate_transfer(tmp_path, monkeypatch):
     """The shipped mini generator -> dataset -> train -> evaluate -> transfer."""
     from fakeit_lib.core.devices import precision
     from fakeit_lib.evaluation.evaluate import EvalConfig, evaluate
-    from fakeit_lib.evaluation.transfer import TransferConfig, transfer
+    from fakeit_lib.evaluation.transfer import transfer
+    from fakeit_lib.evaluation.transfer_config import TransferConfig
     from fakeit_lib.generation.generate import GenerateConfig, generate_dataset
-    from fakeit_lib.training.train import train
+    from fakeit_lib.training.loop import train
 
     monkeypatch.setenv("FAKEIT_OUTPUT", str(tmp_path / "outputs"))
 
@@ -204,7 +208,7 @@ def test_training_reads_its_sums_once_an_epoch_not_every_step(tmp_path, real_sma
     # a tensor read on the host waits for the GPU: one per step would stall it every step. With `scaled`, the loss is
     # scaled as on CUDA (a GradScaler on the CPU, which torch allows), where an unfused optimiser makes the scaler
     # read its inf/NaN flag every step
-    from fakeit_lib.training import train as training
+    from fakeit_lib.training import loop as training
 
     reads = []
 

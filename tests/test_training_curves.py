@@ -43,7 +43,7 @@ def config_of(real4, **over):
 @pytest.mark.timeout(600)
 def test_the_event_file_holds_each_steps_loss_and_lr_and_each_epochs_metrics(real4, tmp_path, monkeypatch, one_thread):
     from fakeit_lib.training import curves, recipe
-    from fakeit_lib.training.train import read_metrics, train
+    from fakeit_lib.training.loop import read_metrics, train
 
     monkeypatch.setattr(curves, "WINDOW_STEPS", 7)  # windows end within an epoch too (7, 14, and the epoch's end)
     config = config_of(real4)

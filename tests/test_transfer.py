@@ -9,7 +9,9 @@ from PIL import Image
 
 from fakeit_lib.core.errors import FakeitError
 from fakeit_lib.core.params import from_dict
-from fakeit_lib.evaluation.transfer import TransferConfig, carve_validation, linear_probe, paper_splits, transfer
+from fakeit_lib.evaluation.probe import carve_validation, linear_probe
+from fakeit_lib.evaluation.transfer import paper_splits, transfer
+from fakeit_lib.evaluation.transfer_config import TransferConfig
 
 
 def test_probe_separates_gaussian_blobs_and_reports_its_choice():
@@ -128,7 +130,7 @@ def test_noise_features_choose_strong_regularisation_and_say_when_it_is_the_edge
 
 
 def test_a_checkpoint_at_its_initialisation_is_the_network_training_started_from(tmp_path):
-    from fakeit_lib.evaluation.transfer import encoder_identity, load_encoder
+    from fakeit_lib.evaluation.features import encoder_identity, load_encoder
     from fakeit_lib.training.models import CHECKPOINT_FORMAT, IMAGENET_MEAN, IMAGENET_STD, build_model
 
     torch.manual_seed(123)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fakeit_lib.core.errors import FakeitError
-from fakeit_lib.evaluation.transfer_data import PUBLISHED, eurosat_splits, split_samples
+from fakeit_lib.datasets.transfer_data import PUBLISHED, eurosat_splits, split_samples
 
 EUROSAT = {"AnnualCrop": 3000, "Forest": 3000, "HerbaceousVegetation": 3000, "Highway": 2500, "Industrial": 2500,
            "Pasture": 2000, "PermanentCrop": 2500, "Residential": 3000, "River": 2500, "SeaLake": 3000}

@@ -13,15 +13,15 @@ import argparse
 from pathlib import Path
 
 from ..core.errors import FakeitError
+from ..experiments.presets import load_preset, project_root
 
 
 def prepare_lab(preset: str = "mini", root: Path | None = None, out: Path | None = None) -> list[Path]:
     """Write every notebook of the book into `out` with the preset's parameters injected (nothing executed)."""
     import papermill
 
-    from ..experiments.presets import load_preset, project_root
     from ..nb import check_preset_names
-    from .runner import notebook_parameters, toc_notebooks
+    from .notebooks import notebook_parameters, toc_notebooks
 
     root = project_root(root)
     params = load_preset(preset, root)

@@ -18,10 +18,11 @@ import pandas as pd
 
 from ..core.errors import FakeitError
 from ..experiments.params import PipelineParams
-from ..experiments.stages import ModelRuns, model_runs_many
+from ..experiments.stages import ModelRuns, model_runs_many, synthetic_clones
 from ..paper import claims
 from ..paper import findings as fd
-from ..paper.stats import mean_interval
+from ..paper.stats import Family, estimate_from_values, mean_interval, slope
+from ..prompts.variants import check_variant
 
 
 @dataclass
@@ -37,8 +38,6 @@ class AblationParams(PipelineParams):
     clip_guidance: float = 7.5  # guidance of the CLIP-template comparison; paper (Sec. 4.1): Stable Diffusion's default
 
     def validate(self) -> None:
-        from ..prompts.variants import check_variant
-
         super().validate()
         check_variant(self.ablation_variant)
         for name in ("sweep_guidances", "trained_guidances", "sweep_steps"):
@@ -70,9 +69,8 @@ def image_sweeps(p: AblationParams) -> pd.DataFrame | None:
     if p.class_set != "fashion-mnist":
         return None
     from ..datasets.images import clone_arrays
-    from ..evaluation.imagestats import image_statistics
-    from ..evaluation.judge import load_judge, score_images
-    from ..experiments.stages import synthetic_clones
+    from ..generation.quality.imagestats import image_statistics
+    from ..generation.quality.judge import load_judge, score_images
 
     judge, _ = load_judge(progress=False)
     rows = []
@@ -190,8 +188,6 @@ def trained_frame(t: Trained) -> pd.DataFrame:
 
 def ablation_family(t: Trained):
     """The page's trained models as one family (labels `guidance 1`, `guidance 2`, ..., `no local crops`, `clip`, `c`)."""
-    from ..paper.stats import Family
-
     models = {f"guidance {g:g}": r for g, r in t.by_guidance.items()}
     models.update({"with local crops": t.with_local_crops, "no local crops": t.without_local_crops,
                    "clip": t.clip, "c": t.name_only})
@@ -211,8 +207,7 @@ def ablation_findings(p: AblationParams, t: Trained, sweeps: pd.DataFrame | None
     """Verdicts: multi-crop gives large gains; the class name beats the CLIP template (where the generator reacts to
     the difference); guidance 2.0 is the best trained scale; the guidance trades fidelity for diversity and more
     steps than the preset's make no more faithful images (judge, over disjoint image samples)."""
-    from ..evaluation.generator_quality import prompt_sensitivity
-    from ..paper.stats import estimate_from_values, slope
+    from ..generation.quality.generator_quality import prompt_sensitivity
 
     test = next(iter(t.clip.results[0]["datasets"]))
     fam, unique = ablation_family(t)

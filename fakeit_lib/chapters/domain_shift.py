@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..evaluation.shifts import SHIFT_PER_CLASS, SHIFTS
 from ..experiments.stages import ModelRuns, evaluations
 from ..paper import claims
 from ..paper import findings as fd
 from ..paper.results import TEST_SETS, VARIANT_LABELS, paper_rows, train_set_of, variant_name
+from ..paper.stats import Family, mean_interval
 from ..paper.tables import interval_cell
-from .tab1_prompts import Table1Params
+from ..experiments.table1 import Table1Params, draw_keys, draw_setting, key_label, table1_runs, table_runs
 
 PAPER_SHIFTS = ("sketch", "r", "a")  # Sec. 5.2's domain shifts; ImageNet-v2 is Sec. 5.1's second in-domain test
 
@@ -52,8 +54,6 @@ def shifted_scores(p: Table1Params, runs: dict) -> dict:
 
 def test_title(test: str) -> str:
     """A test set in words, with the paper's set it stands for: `edge-map sketches (as ImageNet-Sketch)`, `IN-R`."""
-    from ..evaluation.shifts import SHIFTS
-
     if test in SHIFTS:
         return f"{SHIFTS[test].title} (as {SHIFTS[test].analogue})"
     return TEST_SETS[test][1] if test in TEST_SETS else test
@@ -91,8 +91,6 @@ def shift_figure(runs: dict, scores: dict, scale: str):
     """Bars of top-1 per test set (in-domain first) for the real model and every clone, with 95% error bars."""
     import plotly.express as px
 
-    from ..paper.stats import mean_interval
-
     rows = []
     for key, r in runs.items():
         for test in scores[key][0]:
@@ -125,8 +123,6 @@ def draw_scores(p: Table1Params, runs: dict, scores: dict) -> list[list[dict]]:
     """Per draw of Table 1's drawn clone (the clone itself, then its extra draws, as on the Table 1 page), its
     per-seed {test: top-1 (%)}: the variance of a draw on every shifted test (the extra draws loaded, not retrained,
     once the Table 1 page has run)."""
-    from .tab1_prompts import draw_keys, draw_setting, table1_runs
-
     every = table1_runs(p)
     extra = {k: every[k] for k in draw_keys(p)}
     extra_scores = shifted_scores(p, extra)
@@ -139,9 +135,6 @@ def shift_findings(p: Table1Params, runs: dict, scores: dict) -> list[fd.Verdict
     top-1; on ImageNet-1K the clone lags real on every shifted test instead; and on ImageNet-v2 guidance 2.0 beats 7.5
     as on val. Each test's effects with the seed error pooled over Table 1's models and the measured variance of a
     clone's draw on that test in every clone's error."""
-    from ..paper.stats import Family
-    from .tab1_prompts import key_label
-
     train = train_set_of(p.class_set)
     out = [in1k_lags(p, runs, scores, train), v2_agrees(p, runs, train)]
     fid = "synthetic_outperforms_real_under_shift"
@@ -173,9 +166,6 @@ def shift_findings(p: Table1Params, runs: dict, scores: dict) -> list[fd.Verdict
 
 def in1k_lags(p: Table1Params, runs: dict, scores: dict, train: str) -> fd.Verdict:
     """Sec. 5.2: the ImageNet-1K clone (c, d_c at 2.0, row 17) lags the real-trained model on every shifted test."""
-    from ..paper.stats import Family
-    from .tab1_prompts import key_label
-
     fid, clone = "in1k_lags_under_shift", ("c_dc", 2.0)
     paper = claims.paper_value(fid, train)
     names = shift_names(p, runs)
@@ -193,9 +183,6 @@ def in1k_lags(p: Table1Params, runs: dict, scores: dict, train: str) -> fd.Verdi
 def v2_agrees(p: Table1Params, runs: dict, train: str) -> fd.Verdict:
     """Sec. 5.1 reads its observations on val and ImageNet-v2 alike: its largest, guidance 2.0 above 7.5 averaged
     over the prompts drawn at both, holds on ImageNet-v2 too (the seed error pooled over Table 1's models there)."""
-    from ..paper.stats import Family
-    from .tab1_prompts import key_label
-
     fid = "v2_agrees_with_val"
     paper = claims.paper_value(fid, train)
     both = [v for v in p.variants if (v, 7.5) in runs and (v, 2.0) in runs]
@@ -211,8 +198,6 @@ def v2_agrees(p: Table1Params, runs: dict, train: str) -> fd.Verdict:
 
 def runs_of(p: Table1Params) -> dict[object, ModelRuns]:
     """Table 1's models (the same cached stages)."""
-    from .tab1_prompts import table1_runs, table_runs
-
     return table_runs(table1_runs(p))
 
 
@@ -220,7 +205,5 @@ def shift_table(p: Table1Params) -> pd.DataFrame | None:
     """The constructed shifts of the mini scale: name, the ImageNet set each stands in for, the rule (None otherwise)."""
     if p.eval_suite != "mini":
         return None
-    from ..evaluation.shifts import SHIFT_PER_CLASS, SHIFTS
-
     return pd.DataFrame([{"test": s.name, "what": s.title, "stands in for": s.analogue, "rule": s.rule,
                           "images": 10 * SHIFT_PER_CLASS} for s in SHIFTS.values()])

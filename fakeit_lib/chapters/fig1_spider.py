@@ -14,11 +14,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..datasets.minidata import TRANSFER_GROUPS
+from ..evaluation.shifts import SHIFTS
 from ..experiments.stages import ModelRuns, evaluations, transfers
 from ..paper import claims
 from ..paper import findings as fd
-from ..paper.results import TEST_SETS, train_set_of
-from .comparison import ComparisonParams, equal_size_runs
+from ..paper.results import TEST_SETS, paper_results, train_set_of
+from ..experiments.comparison import ComparisonParams, equal_size_runs
+from ..paper.stats import Family
+from ..paper.tables import PAPER, run_label
 
 AXIS_LABELS = {prefix: label for prefix, label in TEST_SETS.values()}  # "in_val" -> "IN-val", ...
 GROUP_LABELS = {"small_scale": "small-scale (8 datasets)", "long_tail": "long-tail (iNat 2018, 2019)",
@@ -26,8 +30,6 @@ GROUP_LABELS = {"small_scale": "small-scale (8 datasets)", "long_tail": "long-ta
 
 
 def _paper() -> dict:
-    from ..paper.results import paper_results
-
     return paper_results()
 
 
@@ -79,9 +81,6 @@ def paper_spider() -> dict[str, dict[str, float]]:
 def axes_per_seed(p: ComparisonParams, runs: ModelRuns) -> list[dict[str, float]]:
     """Per seed, this run's axes. Paper scale: the paper's axes (run_fig1_groups). Mini scale: in-domain
     top-1, each constructed shift's top-1 (top-5 of ten classes is near 100%), each transfer group's mean top-1."""
-    from ..evaluation.minidata import TRANSFER_GROUPS
-    from ..evaluation.shifts import SHIFTS
-
     out = []
     probes = transfers(p, runs.checkpoints, p.transfer_suite, p.transfer_roots)
     shifts = evaluations(p, runs.checkpoints, "mini-shifts") if p.eval_suite == "mini" else [None] * len(probes)
@@ -105,8 +104,6 @@ def axes_per_seed(p: ComparisonParams, runs: ModelRuns) -> list[dict[str, float]
 def panels(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns) -> dict[str, dict[str, dict[str, float]]]:
     """The figure's two panels: the paper's values, and this run's (each model's axes averaged over seeds), labelled
     with the run's scale (the hash of its parameters is in the page's provenance line)."""
-    from ..paper.tables import PAPER, run_label
-
     run = {"real" if real.label == "real" else f"real ({real.label})": mean_axes(axes_per_seed(p, real)),
            f"synthetic ({synthetic.label})": mean_axes(axes_per_seed(p, synthetic))}
     return {PAPER: paper_spider(), run_label(p.scale): run}
@@ -187,7 +184,6 @@ def gap_findings(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns) -> 
     training classes (above 0), and a gap left in transfer at most half of it ("much less"), seed by seed (the two metrics' gaps of
     one seed are paired)."""
     from ..experiments.stages import transfer_scores_many
-    from ..paper.stats import Family
 
     same = equal_size_runs(p, synthetic)
     real_t, syn_t = ([t["average"] for t in per_seed] for per_seed in

@@ -1,7 +1,7 @@
 """Chapter fig2_qualitative (paper Fig. 2): real images beside every clone, and what a judge measures of them.
 
 At the Fashion-MNIST scale a small CNN trained on the real train split and shipped with the package
-(fakeit_lib.evaluation.judge) scores every image: fidelity (the share judged as its prompt's class) and diversity (mean
+(fakeit_lib.generation.quality.judge) scores every image: fidelity (the share judged as its prompt's class) and diversity (mean
 pairwise distance of the judge's features within a class). The finding "lower guidance gives more diverse, less faithful images" is checked on five disjoint
 image samples of each clone (image i of a class goes to sample i mod 5; fewer when a class has under ten images):
 independent draws of the generator, so their spread is the sampling noise of the measure.
@@ -16,12 +16,16 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import FakeitError
-from ..datasets.images import clone_arrays
+from ..datasets.classes import load_class_set
+from ..datasets.fashion_mnist import fashion_mnist
+from ..datasets.images import clone_arrays, clone_image, read_manifest
 from ..experiments.params import PipelineParams, shared
 from ..experiments.stages import synthetic_clones
+from ..generation.quality.imagestats import frechet_distance, image_statistics
+from ..generation.quality.judge import judge_outputs, load_judge, score_images
 from ..paper import claims
 from ..paper import findings as fd
-from ..paper.results import PAPER_EXAMPLES, variant_name
+from ..paper.results import PAPER_EXAMPLES, VARIANT_LABELS, variant_name
 from ..prompts.variants import check_variant
 
 SAMPLES = 5  # disjoint image samples per clone for the fidelity/diversity verdict
@@ -70,8 +74,6 @@ def clones(p: QualitativeParams) -> dict[tuple[str, float], Path]:
 
 def clone_label(variant: str, guidance: float) -> str:
     """Row label of a clone in grids and tables, in words: `class name + hypernym, guidance 7.5`."""
-    from ..paper.results import variant_name
-
     return f"{variant_name(variant)}, guidance {guidance:g}"
 
 
@@ -87,8 +89,6 @@ def shown_classes(class_set, wnids: list[str]) -> list:
 
 def classes_shown(p: QualitativeParams) -> list:
     """The classes the grids show: the example wnids found in the run's class set (else evenly spaced classes)."""
-    from ..datasets.classes import load_class_set
-
     return shown_classes(load_class_set(p.class_set), p.example_wnids)
 
 
@@ -128,8 +128,6 @@ def real_images(p: QualitativeParams, info, n: int) -> list:
 
 def synthetic_images(folder: Path, class_index: int, n: int | None = None) -> list:
     """The first `n` (all: None) images of a class in a synthetic dataset (class folders or tar shards), in manifest order."""
-    from ..datasets.images import clone_image, read_manifest
-
     rows = [r for r in read_manifest(folder) if r["class_index"] == class_index][:n]
     return [clone_image(folder, r) for r in rows]
 
@@ -162,8 +160,6 @@ def image_grid(rows: list[tuple[str, list]], title: str = "", cell: float = 1.1)
 
 def _real_reference(per_class: int) -> tuple[np.ndarray, np.ndarray]:
     """The first `per_class` real test images of each Fashion-MNIST class (the judge never trained on them)."""
-    from ..datasets.fashion_mnist import fashion_mnist
-
     ds = fashion_mnist("test")
     y = ds.targets.numpy()
     idx = np.sort(np.concatenate([np.nonzero(y == c)[0][:per_class] for c in range(10)]))
@@ -195,9 +191,6 @@ def clone_quality(p: QualitativeParams, folders: dict[tuple[str, float], Path]) 
     """Judge and image statistics of Fashion-MNIST clones beside real test images; None for other class sets."""
     if p.class_set != "fashion-mnist":
         return None
-    from ..evaluation.imagestats import frechet_distance, image_statistics
-    from ..evaluation.judge import judge_outputs, load_judge, score_images
-
     judge, accuracy = load_judge(progress=False)
     per_class = max(len(clone_arrays(f)[0]) for f in folders.values()) // 10
     real_x, real_y = _real_reference(max(per_class, 200))
@@ -248,8 +241,6 @@ def fidelity_diversity_figure(q: Quality):
     """A plotly scatter of fidelity against diversity, one point per clone plus the real images."""
     import plotly.express as px
 
-    from ..paper.results import variant_name
-
     df = q.table.assign(guidance=q.table["guidance"].map(lambda g: "real" if pd.isna(g) else f"guidance {g:g}"),
                         prompt=q.table["variant"].map(lambda v: "real images" if v == "real" else variant_name(v)))
     fig = px.scatter(df, x="diversity", y="fidelity", color="guidance", symbol="prompt", hover_data=["images", "count"],
@@ -269,8 +260,7 @@ def sensitivity_frame(p: QualitativeParams, folders: dict[tuple[str, float], Pat
     """For every pair of prompt variants at each guidance scale: how much the prompt change moves the images drawn
     from the same seeds, against a change of seed (shown beside every prompt verdict: below
     findings.SENSITIVITY_MIN of a seed change, a null speaks of this generator, not of the prompt)."""
-    from ..evaluation.generator_quality import prompt_sensitivity
-    from ..paper.results import VARIANT_LABELS
+    from ..generation.quality.generator_quality import prompt_sensitivity
 
     rows = []
     for g in p.guidances:
@@ -290,7 +280,7 @@ def qualitative_findings(p: QualitativeParams, q: Quality | None,
     """Verdicts over disjoint image samples (paired: the same seeds in every clone): guidance 2.0 gives more diverse
     and less faithful images than 7.5; at 7.5, the definition and the hypernym give more faithful and more diverse
     images than the name alone, where the generator reacts to them."""
-    from ..evaluation.generator_quality import prompt_sensitivity
+    from ..generation.quality.generator_quality import prompt_sensitivity
 
     ids = ("low_guidance_diverse", "definition_richer_images", "hypernym_richer_images")
     if q is None:

@@ -7,12 +7,15 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..core.errors import FakeitError
+from ..datasets.classes import class_set_name
 from ..experiments.params import PipelineParams, ScalingLadderParams, TransferParams, shared
 from ..experiments.stages import ModelRuns, clone_ladder, model_runs_many, transfer_scores_many
 from ..paper import claims
 from ..paper import findings as fd
+from ..paper.draws import rescaled_draws
 from ..paper.results import paper_rows, train_set_of
-from ..paper.stats import mean_interval
+from ..paper.stats import Family, mean_interval
+from ..prompts.variants import check_variant
 
 
 BUDGETS = ("epochs", "steps")
@@ -53,8 +56,6 @@ class ScalingParams(TransferParams, ScalingLadderParams, PipelineParams):
     draws: int = shared("draws")  # draws of the 1x clone (Table 1's when it is Table 1's drawn one) measuring the variance of a draw; mini: 4
 
     def validate(self) -> None:
-        from ..prompts.variants import check_variant
-
         super().validate()
         check_variant(self.scaling_variant)
         if self.scaling_budget not in BUDGETS:
@@ -146,8 +147,6 @@ def scaling_figure(p: ScalingParams, s: Scaling):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from ..datasets.classes import class_set_name
-
     paper, ours = paper_points(p.class_set), scaling_frame(s)
     fig = make_subplots(rows=1, cols=2, subplot_titles=(f"paper (reported), {class_set_name(train_set_of(p.class_set))}",
                                                         f"this run, {p.scale} scale"),
@@ -193,9 +192,6 @@ def scaling_figure(p: ScalingParams, s: Scaling):
 def scaling_families(s: Scaling):
     """(in-domain, transfer) families of the page's models, labelled `real` and `<m>x`; with measured draws of the 1x
     clone, every clone's error carries the variance of a draw (in transfer, rescaled: `paper.draws`)."""
-    from ..paper.draws import rescaled_draws
-    from ..paper.stats import Family
-
     labels = ["real"] + [f"{c.multiplier:g}x" for c in s.clones]
     models = [s.real, *s.clones]
     transfer = [s.real_transfer, *s.clones_transfer]

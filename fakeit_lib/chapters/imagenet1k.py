@@ -12,6 +12,8 @@ import pandas as pd
 
 from ..core.errors import FakeitError
 from ..experiments.params import shared
+from ..experiments.plan import plan
+from ..experiments.presets import load_preset, project_root
 from ..paper.results import TEST_SETS, VARIANT_LABELS, paper_columns, paper_results, paper_rows
 
 TRANSFER_NAMES = {"aircraft": "Aircraft", "cars": "Cars196", "dtd": "DTD", "eurosat": "EuroSAT", "flowers": "Flowers",
@@ -101,9 +103,6 @@ def linear_probe_text() -> str:
 
 def preset_stages(p: ImageNet1KParams) -> list:
     """Every stage of the preset, with whether its output exists (the library's plan: nothing is computed)."""
-    from ..experiments.plan import plan
-    from ..experiments.presets import load_preset, project_root
-
     named = not p.imagenet1k_preset.endswith((".yaml", ".yml"))  # a preset of the project, not a YAML file
     return plan(load_preset(p.imagenet1k_preset, project_root() if named else Path.cwd()))
 

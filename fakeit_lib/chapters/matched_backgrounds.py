@@ -8,15 +8,16 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..core.errors import FakeitError
-from ..datasets.classes import class_set_name
+from ..datasets.classes import class_set_name, load_class_set, sample_classes
 from ..experiments.params import PipelineParams, shared
 from ..experiments.stages import model_runs_many
 from ..paper import findings as fd
 from ..paper.results import VARIANT_LABELS, table1_row, train_set_of
-from ..paper.tables import PAPER, interval_cell, interval_columns
+from ..paper.stats import Family
+from ..paper.tables import PAPER, interval_cell, interval_columns, seeds_note
 from ..prompts.backgrounds import MATCHED_K, matched_frame
 from ..prompts.variants import MATCHED
-from .tab1_prompts import NO_SCENES
+from ..experiments.table1 import NO_SCENES
 
 RANDOM = "c_hc_inside_b"  # the paper's backgrounds: every image's scene from all 365, in turn
 COMPARED = (RANDOM, MATCHED)
@@ -43,9 +44,6 @@ def untestable_reason(p: MatchedParams) -> str | None:
 def scene_table(p: MatchedParams, shown: int = 5, sample: int = 10) -> pd.DataFrame:
     """For a seeded sample of `sample` classes of the run's class set, the text each is matched by and its best
     `shown` scenes."""
-    from ..datasets.classes import load_class_set
-    from .prompts import sample_classes
-
     return matched_frame(sample_classes(load_class_set(p.class_set), sample, p.seed), shown)
 
 
@@ -95,8 +93,6 @@ def matched_findings(p: MatchedParams, runs: dict) -> list[fd.Verdict]:
     if not scales:
         return [fd.cannot_test("matched_backgrounds_help", p.scale, "no guidance scale has both a matched and a random "
                                "background clone (guidances)", PAPER_VALUE)]
-    from ..paper.stats import Family
-
     label = lambda v, g: f"{'matched' if v == MATCHED else 'random'}@{g:g}"
     fam = Family("the page's clones", {label(v, g): r.scores() for (v, g), r in runs.items()})
     est = fam.mean_difference([label(MATCHED, g) for g in scales], [label(RANDOM, g) for g in scales])
@@ -109,8 +105,6 @@ def matched_findings(p: MatchedParams, runs: dict) -> list[fd.Verdict]:
 
 def runs_note(p: MatchedParams, runs: dict) -> str:
     """What this page trained, in one sentence."""
-    from ..paper.tables import seeds_note
-
     if not runs:
         return (f"Nothing was generated or trained for the {class_set_name(p.class_set)} classes: {untestable_reason(p)}; the verdict "
                 "below says so instead of comparing models that cannot differ.")

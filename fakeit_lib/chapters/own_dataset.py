@@ -17,9 +17,13 @@ import pandas as pd
 
 from ..core.errors import FakeitError
 from ..core.params import from_dict
+from ..core.store import code_version, stage_dir
+from ..datasets.classes import load_class_set
 from ..experiments.params import PipelineParams, shared
 from ..experiments.stages import synthetic_clone, trained_checkpoint
 from ..paper.results import variant_name
+from ..paper.tables import seeds_note
+from ..prompts.variants import build_prompts, check_variant
 
 EXAMPLE = "footwear_shop.tsv"
 # the example's classes (their folders) -> the Fashion-MNIST test label of the same kind of shoe
@@ -45,8 +49,6 @@ class OwnDatasetParams:
     own_seeds: int = 0  # train only the first N of train_seeds here (0: all); this page checks no paper finding
 
     def validate(self) -> None:
-        from ..prompts.variants import check_variant
-
         check_variant(self.best_variant)
         if self.own_images_per_class < 1 or self.own_seeds < 0 or not self.train_seeds:
             raise FakeitError(f"own_images_per_class ({self.own_images_per_class}) must be >= 1, own_seeds "
@@ -83,8 +85,6 @@ def not_run_reason(p: OwnDatasetParams) -> str | None:
 def example_test_set() -> Path:
     """The real Fashion-MNIST test images of the example's classes, in folders named as its class file names them
     (a cached stage under the output root, written by the library's Fashion-MNIST export)."""
-    from ..core.store import code_version, stage_dir
-    from ..datasets.classes import load_class_set
     from ..datasets.images import export_fashion_mnist
 
     folders = [c.folder for c in load_class_set(str(example_class_file()))]
@@ -108,9 +108,6 @@ def pipeline_params(p: OwnDatasetParams) -> PipelineParams:
 
 def prompts_frame(p: OwnDatasetParams) -> pd.DataFrame:
     """The class file's classes and the prompt each gets."""
-    from ..datasets.classes import load_class_set
-    from ..prompts.variants import build_prompts
-
     cs = load_class_set(class_file(p))
     prompts = build_prompts(cs, p.best_variant)
     return pd.DataFrame([{"class": cs[q.class_index].name, "folder": cs[q.class_index].folder,
@@ -152,8 +149,6 @@ def results_frame(p: OwnDatasetParams, results: list[dict]) -> pd.DataFrame:
 
 def run_note(p: OwnDatasetParams, results: list[dict]) -> str:
     """What this page computed, in one sentence: the scale, the test images, the seeds; or why nothing ran."""
-    from ..paper.tables import seeds_note
-
     reason = not_run_reason(p)
     if reason:
         return f"Nothing was generated or trained here: {reason}. The commands below do it by hand."

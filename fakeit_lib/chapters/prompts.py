@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import random
 from dataclasses import dataclass
 
 import pandas as pd
 
 from ..core.errors import FakeitError
-from ..datasets.classes import BUILTIN_SETS, ClassInfo, ClassSet, class_set_name, load_class_set
+from ..datasets.classes import BUILTIN_SETS, ClassInfo, class_set_name, load_class_set, sample_classes
 from ..experiments.params import shared
 from ..paper.results import PAPER_EXAMPLES, variant_name
 from ..prompts.backgrounds import MATCHED_K, matched_frame  # noqa: F401 (MATCHED_K: the page states it)
@@ -45,12 +44,6 @@ def prompt_rows(classes: list[ClassInfo], variants: list[str], scenes_shown: int
             for text, _ in prompt_texts(c, v, scenes if v == "c_hc_inside_b" else None)[:scenes_shown]:
                 rows.append({"wnid": c.wnid, "class": c.name, "variant": variant_name(v), "prompt": text})
     return rows
-
-
-def sample_classes(class_set: ClassSet, k: int, seed: int = 0) -> list[ClassInfo]:
-    """`k` classes drawn at random (seeded) from a class set, in class order."""
-    picked = sorted(random.Random(seed).sample(range(len(class_set)), min(k, len(class_set))))
-    return [class_set[i] for i in picked]
 
 
 def prompt_counts(set_names: list[str], variants: list[str]) -> list[dict]:
@@ -130,4 +123,3 @@ def matched_examples(p: PromptsParams, shown: int = 5) -> pd.DataFrame:
 def matched_fashion(shown: int = 5) -> pd.DataFrame:
     """The `shown` nearest matched scenes of the ten Fashion-MNIST classes."""
     return matched_frame(list(load_class_set("fashion-mnist")), shown)
-

@@ -11,7 +11,7 @@ import pandas as pd
 from ..core.errors import FakeitError
 from ..experiments.stages import ModelRuns, transfer_results
 from ..paper.stats import mean_interval
-from .comparison import ComparisonParams
+from ..experiments.comparison import ComparisonParams
 
 # what each measure is, and the direction that the works introducing them associate with better transfer
 # (Wang et al., CVPR 2022; Sariyildiz et al., t-ReX, ICLR 2023)

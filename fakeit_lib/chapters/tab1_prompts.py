@@ -2,64 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 
-from ..core.errors import FakeitError
-from ..experiments.params import PipelineParams, shared
-from ..experiments.stages import model_runs_many
-from ..experiments.stages import draw_setting as stages_draw_setting
+from ..datasets.classes import load_class_set
+from ..experiments.stages import family
+from ..experiments.table1 import NO_SCENES, Table1Params, draw_keys, draw_setting, key_label, table_runs
 from ..paper import claims
 from ..paper import findings as fd
 from ..paper.results import TEST_SETS, VARIANT_LABELS, table1_row, train_set_of, variant_name
 from ..paper.spreads import spread_difference
+from ..paper.results import VARIANT_LABELS as L
+from ..paper.stats import mean_interval
 from ..paper.tables import PAPER, interval_cell, interval_columns
-
-NO_SCENES = ("Fashion-MNIST images show one object on a black ground and the mini generator draws no scene, so a "
-             "background in the prompt cannot change what is drawn the way it does for Stable Diffusion")
-
-
-@dataclass
-class Table1Params(PipelineParams):
-    """Parameters of Table 1: every prompt variant x guidance scale, plus the real baseline."""
-
-    variants: list[str] = shared("variants")  # paper: these four
-    guidances: list[float] = shared("guidances")  # paper: 7.5 (default) and 2.0
-    draws: int = shared("draws")  # draws of the paper's best clone (generation seeds seed, seed + 1, ...) measuring the variance of a draw; mini: 4
-
-    def validate(self) -> None:
-        from ..prompts.variants import check_variant
-
-        super().validate()
-        for v in self.variants:
-            check_variant(v)
-        if not self.variants or not self.guidances or any(g < 0 for g in self.guidances):
-            raise FakeitError(f"parameters variants={self.variants} and guidances={self.guidances} must be non-empty, guidances >= 0")
-        if self.draws < 2:
-            raise FakeitError(f"parameter draws={self.draws} must be at least 2: one draw cannot measure a draw's variance")
-
-
-
-def draw_setting(p: Table1Params) -> tuple[str, float]:
-    """The (variant, guidance) drawn a second time: the paper's best, c_dc at 2.0, when the run has it."""
-    return stages_draw_setting(p.variants, p.guidances)
-
-
-def draw_keys(p: Table1Params) -> list[str]:
-    """The keys of the extra draws of the drawn clone: "second draw" (generation seed p.seed + 1), "draw 3", ..."""
-    return ["second draw"] + [f"draw {d}" for d in range(3, p.draws + 1)]
-
-
-def table1_runs(p: Table1Params) -> dict:
-    """The real baseline ("real"), every (variant, guidance) clone at 1x, and the extra draws of one of them
-    (`draw_keys`: the same settings, generation seeds p.seed + 1, + 2, ...), each trained per seed and evaluated
-    together."""
-    keys = ["real"] + [(v, float(g)) for g in p.guidances for v in p.variants]
-    specs = [(None, None, 1.0, {})] + [(v, g, 1.0, {}) for v, g in keys[1:]]
-    variant, guidance = draw_setting(p)
-    extra = [(variant, guidance, 1.0, {}, p.seed + d) for d in range(1, p.draws)]
-    return dict(zip(keys + draw_keys(p), model_runs_many(p, specs + extra)))
+from ..prompts.variants import build_prompts
 
 
 LEARNER = "the recipe's model trained on the real images"  # how the yardstick's table names the real model
@@ -92,8 +47,6 @@ def learner_frame(p: Table1Params, runs: dict, baselines: dict | None) -> pd.Dat
 
 def learner_text(p: Table1Params, runs: dict, baselines: dict | None) -> str:
     """How the recipe's real model compares with the best simple learner, in one or two sentences (computed)."""
-    from ..paper.stats import mean_interval
-
     real = runs["real"]
     mine = mean_interval(real.scores())
     if not baselines:
@@ -137,11 +90,6 @@ def recipe_changes_frame(measured: dict | None = None) -> pd.DataFrame:
         rows.append({"step": step["change"], "the paper's recipe": step["paper"], column: interval_cell(step["top1"]),
                      "seeds": len(step["top1"]), "CPU seconds a model": f"{step['cpu_seconds']:.0f}"})
     return pd.DataFrame(rows)
-
-
-def table_runs(runs: dict) -> dict:
-    """The models of Table 1 itself (without the extra draws of a clone)."""
-    return {k: r for k, r in runs.items() if not (isinstance(k, str) and (k == "second draw" or k.startswith("draw ")))}
 
 
 def test_names(runs: dict) -> list[str]:
@@ -198,17 +146,10 @@ def table1_figure(p: Table1Params, runs: dict):
     return fig
 
 
-def key_label(key) -> str:
-    """How a model of the page is named in its family: `real`, or `c_dc@2` (variant at guidance)."""
-    return "real" if key == "real" else f"{key[0]}@{key[1]:g}"
-
-
 def table1_family(runs: dict, test: str | None = None, draw=None):
     """Every model of the page on one test set (default: in-domain) as one family: the seed error of each comparison
     is pooled over all of them; with `draw` (draw_variance's result) the measured draws of one clone give the error of
     every synthetic arm (paper.stats.Family.add_draws)."""
-    from ..experiments.stages import family
-
     fam = family("Table 1's models", {key_label(k): r for k, r in table_runs(runs).items()}, test)
     if draw:
         fam.add_draws(draw["draws"], {key_label(k) for k, r in table_runs(runs).items() if r.data == "synthetic"})
@@ -231,8 +172,8 @@ def prompt_testability(p: Table1Params, variants: list[str]) -> str | None:
 
 def sensitivity(runs: dict, a: str, b: str, guidance: float) -> dict:
     """How much the generator's images change from prompt `a` to prompt `b` at one guidance scale (same seeds)
-    against a change of seed (evaluation.generator_quality.prompt_sensitivity), on the two clones of the page."""
-    from ..evaluation.generator_quality import prompt_sensitivity
+    against a change of seed (generation.quality.generator_quality.prompt_sensitivity), on the two clones of the page."""
+    from ..generation.quality.generator_quality import prompt_sensitivity
 
     return prompt_sensitivity(runs[(a, guidance)].dataset, runs[(b, guidance)].dataset)
 
@@ -240,8 +181,6 @@ def sensitivity(runs: dict, a: str, b: str, guidance: float) -> dict:
 def prompt_note(p: Table1Params, runs: dict, a: str, b: str, guidance: float) -> tuple[str, dict]:
     """(what the generator's measured reaction to the change from prompt `a` to `b` at this guidance says about a
     verdict on it, shown beside the verdict; the measured sensitivity)."""
-    from ..paper.results import VARIANT_LABELS as L
-
     sens = sensitivity(runs, a, b, guidance)
     note = fd.sensitivity_note(sens["share"], f"the change from \"{L[a]}\" to \"{L[b]}\" at guidance {guidance:g}")
     caption = prompt_testability(p, [a, b])
@@ -399,7 +338,6 @@ def generator_text(p: Table1Params) -> tuple[str, pd.DataFrame | None]:
     """What the generator's training text was, in one sentence, and per variant: was it a training caption, and
     what share of its words the captions held (None when the project did not train the generator)."""
     from ..generation.mini.captions import generator_captions, prompt_word_shares
-    from ..prompts.variants import build_prompts
 
     captions = generator_captions(p.generator)
     if captions is None:
@@ -407,8 +345,6 @@ def generator_text(p: Table1Params) -> tuple[str, pd.DataFrame | None]:
                 "Diffusion v1.4, LAION-5B image alt-texts) are not listed here.", None)
     shares = prompt_word_shares(captions, p.class_set, p.variants)
     as_captions = set(captions.get("prompt_variants_as_captions", []))
-    from ..datasets.classes import load_class_set
-
     example = build_prompts(load_class_set(p.class_set), p.variants[0])[0].text
     rows = [{"variant": variant_name(v), "template": VARIANT_LABELS[v], "used as a training caption": "yes" if v in as_captions else "no",
              "share of its words seen in training captions": f"{100 * shares[v]:.0f}%"} for v in p.variants]

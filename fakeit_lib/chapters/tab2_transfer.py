@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..datasets.minidata import TRANSFER_SETS, content_sha256, transfer_split
 from ..experiments.stages import ModelRuns, transfer_scores_many
 from ..paper import claims
 from ..paper import findings as fd
-from ..paper.results import paper_columns, paper_rows, train_set_of
-from ..paper.stats import mean_interval
+from ..paper.results import paper_columns, paper_rows, train_set_of, variant_name
+from ..paper.stats import Family, mean_interval
 from ..paper.tables import PAPER, interval_cell
-from .comparison import ComparisonParams, equal_size_runs
+from ..experiments.comparison import ComparisonParams, equal_size_runs
 
 
 def paper_training_label(row: dict) -> str:
     """How a paper table row's training data is named in tables: `IN-100 real (Baseline)`, `IN-1K-SD (class name + definition, guidance 2, 1x)`."""
-    from ..paper.results import variant_name
-
     train = {"imagenet100": "IN-100", "imagenet1k": "IN-1K", "none": "-"}[row["train"]]
     if row["data"] == "synthetic":
         return f"{train}-SD ({variant_name(row['variant'])}, guidance {row['guidance']:g}, {row['scale']:g}x)"
@@ -103,8 +102,6 @@ def transfer_sets_frame(suite: str) -> pd.DataFrame | None:
     """The mini suite's datasets: what they hold, their classes and sizes (None for the paper suite)."""
     if suite != "mini":
         return None
-    from ..evaluation.minidata import TRANSFER_SETS, transfer_split
-
     return pd.DataFrame([{"dataset": s.name, "what": s.title, "group": s.group, "classes": ", ".join(s.classes),
                           "train / test images": f"{len(transfer_split(s.name, 'train'))} / {len(transfer_split(s.name, 'test'))}"}
                          for s in TRANSFER_SETS.values()])
@@ -115,8 +112,6 @@ def transfer_sources_frame(suite: str) -> pd.DataFrame | None:
     by which two builds' data can be compared (None for the paper suite)."""
     if suite != "mini":
         return None
-    from ..evaluation.minidata import TRANSFER_SETS, content_sha256
-
     plain = lambda text: text.replace("`", "")  # a table cell shows text as it is: no Markdown marks
     return pd.DataFrame([{"dataset": s.name, "split": plain(s.split), "source": plain(s.source), "licence": plain(s.licence),
                           "content sha256": content_sha256(s.name)[:16]} for s in TRANSFER_SETS.values()])
@@ -127,8 +122,6 @@ def transfer_findings(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns
     """Verdicts: an encoder trained on a clone of the real set's size (1x) transfers on par with the real-trained one
     (the suite's average; a larger clone against real is Fig. 4's finding, not counted twice), and far better than
     the same network at its initialisation."""
-    from ..paper.stats import Family
-
     train = train_set_of(p.class_set)
     same = equal_size_runs(p, synthetic)
     a_t = ours[same.label]

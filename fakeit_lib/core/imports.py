@@ -59,7 +59,7 @@ def import_closure(module: str, root: Path = PACKAGE_DIR) -> list[str]:
     stage. Raises FakeitError when `module` is not a module of this package."""
     if module_file(module, root) is None:
         raise FakeitError(f"{module!r} is not a module of {PACKAGE} (expected a dotted name such as "
-                          f"'{PACKAGE}.training.train' of a file under {root})")
+                          f"'{PACKAGE}.training.loop' of a file under {root})")
     seen: set[str] = set()
     todo = _with_parents(module)
     while todo:

@@ -142,7 +142,7 @@ def mark_done(folder: Path, summary: dict | None = None) -> None:
 
 def code_version(module: str) -> str:
     """A short hash of the source of the stage whose entry module is `module` (a dotted name, e.g.
-    "fakeit_lib.training.train") and of every module of the package it imports: changes whenever that code changes.
+    "fakeit_lib.training.loop") and of every module of the package it imports: changes whenever that code changes.
     Computed once per process."""
     if module not in _CODE_CACHE:
         _CODE_CACHE[module] = _code_version_uncached(module)

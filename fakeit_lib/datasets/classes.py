@@ -11,12 +11,13 @@ import functools
 import importlib.resources
 import importlib.util
 import json
+import random
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..core.errors import FakeitError
-from ..core.store import cache_root, slug
+from ..core.store import atomic_write_text, cache_root, slug
 from .wordnet import is_wnid, synset_of_wnid, wnid_of, wordnet
 
 BUILTIN_SETS = ("imagenet1k", "imagenet100", "imagenet-r", "imagenet-a", "fashion-mnist")
@@ -211,8 +212,6 @@ def _disk_cached(spec: str, build) -> ClassSet:
     reading WordNet costs seconds in every process, and the built-in sets never change for the same code."""
     import hashlib
 
-    from ..core.store import atomic_write_text
-
     key = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:10]
     path = cache_root() / "class_sets" / f"{spec}-{key}.json"
     if path.is_file():
@@ -289,3 +288,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"{c.index}\t{c.wnid or '-'}\t{', '.join(c.lemmas)}")
     sys.stdout.flush()
     return 0
+
+
+def sample_classes(class_set: ClassSet, k: int, seed: int = 0) -> list[ClassInfo]:
+    """`k` classes drawn at random (seeded) from a class set, in class order."""
+    picked = sorted(random.Random(seed).sample(range(len(class_set)), min(k, len(class_set))))
+    return [class_set[i] for i in picked]

@@ -1,5 +1,6 @@
-"""Image datasets: synthetic clones (manifest.jsonl; images in class folders or in tar shards, `datasets.shards`),
-ImageFolder trees, the ImageNet test-set layouts, and small grey images held in memory (`ArrayImages`).
+"""Image files and the samples of a dataset: synthetic clones (manifest.jsonl; images in class folders or in tar shards,
+`datasets.shards`), ImageFolder trees and the ImageNet test-set layouts; the torch Datasets over them are in
+`torch_datasets`.
 
 Every dataset here yields `(image_tensor_or_crops, label)`. Labels are always indices in a class set's label space:
 from the manifest's `class_index` when a dataset has a manifest (ImageFolder's sorted-folder order would not match,
@@ -8,11 +9,6 @@ e.g., Fashion-MNIST's official labels), else from folder names mapped through th
 Unreadable or corrupt image files are skipped and counted, never silently: such a sample comes back with label
 SKIPPED (-1); training ignores it in the loss and reports the count per epoch, evaluation leaves it out of the
 accuracy and lists the files in its results. A dataset in which every file is unreadable is an error.
-
-The mini scale's test and transfer sets are a few thousand 28x28 grey images. Decoding each into a PIL image and
-transforming it alone costs more than the model; `ArrayImages` keeps them as one uint8 array and, through
-`__getitems__` (which torch's DataLoader calls with a whole batch of indices), applies the test-time transform
-(`training.augment.EvalTransform`: resize, centre crop, normalise) to the batch at once.
 """
 
 from __future__ import annotations
@@ -21,13 +17,15 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..core.errors import FakeitError
+from ..core.store import read_config
+from .classes import load_class_set
+from .fashion_mnist import fashion_mnist
 from .shards import Member, read_member
 from .wordnet import is_wnid
 
@@ -122,86 +120,6 @@ def load_image_tensor(source: Path | str | Member) -> torch.Tensor | None:
         return None
 
 
-class ImageListDataset(torch.utils.data.Dataset):
-    """Images from a list of (path, label) pairs; unreadable files come back with label SKIPPED. A transform with a
-    true `takes_tensor` gets (3, H, W) uint8 tensors (load_image_tensor) instead of PIL images."""
-
-    def __init__(self, samples: list[tuple[str, int]], transform: Callable | None = None, name: str = ""):
-        self.samples = samples
-        self.transform = transform
-        self.name = name
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, i: int):
-        path, label = self.samples[i]
-        if getattr(self.transform, "takes_tensor", False):
-            image = load_image_tensor(path)
-            if image is None:
-                image, label = torch.zeros(3, 32, 32, dtype=torch.uint8), SKIPPED
-        else:
-            image = load_image(path)
-            if image is None:
-                image, label = Image.new("RGB", (32, 32)), SKIPPED
-        return (self.transform(image) if self.transform else image), label
-
-    @property
-    def targets(self) -> list[int]:
-        if isinstance(self.samples, SampleTable):
-            return self.samples.labels.tolist()
-        return [label for _, label in self.samples]
-
-
-class TensorImageDataset(torch.utils.data.Dataset):
-    """In-memory images (a torchvision dataset such as FashionMNIST, or arrays) with a transform on PIL RGB images."""
-
-    def __init__(self, images: list[Image.Image], labels: list[int], transform: Callable | None = None, name: str = ""):
-        self.images, self.labels, self.transform, self.name = images, labels, transform, name
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int):
-        image = self.images[i].convert("RGB")
-        return (self.transform(image) if self.transform else image), self.labels[i]
-
-    @property
-    def targets(self) -> list[int]:
-        return list(self.labels)
-
-
-class ArrayImages(torch.utils.data.Dataset):
-    """(N, H, W) uint8 grey images and labels; `transform` an augment.EvalTransform (or any PIL transform)."""
-
-    def __init__(self, images: np.ndarray, labels, transform=None, name: str = ""):
-        self.images = torch.from_numpy(np.ascontiguousarray(images))
-        self.labels = [int(v) for v in labels]
-        self.transform, self.name = transform, name
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    @property
-    def targets(self) -> list[int]:
-        return list(self.labels)
-
-    def __getitems__(self, indices: list[int]) -> list:
-        batch = self.images[torch.as_tensor(indices, dtype=torch.long)]
-        if hasattr(self.transform, "batch"):
-            x = self.transform.batch(batch.unsqueeze(1))
-            return [(x[i], self.labels[j]) for i, j in enumerate(indices)]
-        return [self[i] for i in indices]
-
-    def __getitem__(self, i: int):
-        if hasattr(self.transform, "batch"):
-            return self.transform.batch(self.images[i][None, None])[0], self.labels[i]
-        from PIL import Image
-
-        image = Image.fromarray(self.images[i].numpy()).convert("RGB")
-        return (self.transform(image) if self.transform else image), self.labels[i]
-
-
 def iter_manifest(folder: Path):
     """The rows of a synthetic dataset's manifest.jsonl (one a generated image), one at a time, checked: `path` a
     string, `class_index` an int, and `offset`/`length` ints for an image in a tar shard."""
@@ -253,8 +171,6 @@ def clone_arrays(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def dataset_class_set_name(folder: Path) -> str | None:
     """The class set a dataset folder was made for, from its config.yaml (`classes` or `class_set`), if recorded."""
-    from ..core.store import read_config
-
     config = read_config(folder) or {}
     value = config.get("classes", config.get("class_set"))
     return value if isinstance(value, str) else None
@@ -316,8 +232,6 @@ class SampleTable:
     @classmethod
     def from_pairs(cls, pairs) -> SampleTable:
         """A table of (path, label) pairs (or (shards.Member, label))."""
-        from .shards import Member
-
         return cls.build("", ((m.name, label, m.shard, m.offset, m.length) if isinstance(m, Member) else (str(m), label, None, 0, 0)
                               for m, label in pairs))
 
@@ -325,8 +239,6 @@ class SampleTable:
         return len(self.labels)
 
     def __getitem__(self, i: int):
-        from .shards import Member
-
         i = int(i)
         if not -len(self) <= i < len(self):
             raise IndexError(f"sample {i} of {len(self)}")
@@ -406,8 +318,6 @@ class EvalSet:
 
 def imagenet_eval_set(name: str, root: Path | str) -> EvalSet:
     """An ImageNet test set (val, v2, sketch, r, a) read from its usual layout under `root`."""
-    from .classes import load_class_set
-
     if name not in IMAGENET_EVAL_SETS:
         raise FakeitError(f"unknown ImageNet test set {name!r}; valid: {', '.join(IMAGENET_EVAL_SETS)}")
     layout, set_name = IMAGENET_EVAL_SETS[name]
@@ -443,8 +353,6 @@ def export_fashion_mnist(out: Path | str, split: str = "train", per_class: int |
     labelled in that order (a user's class file naming Fashion-MNIST classes its own way).
     """
     from ..core.store import atomic_write_text, claim_folder, code_version, is_done, mark_done
-    from .classes import load_class_set
-    from .fashion_mnist import fashion_mnist
 
     out = Path(out)
     config = {"source": "fashion-mnist", "split": split, "per_class": per_class, "class_set": "fashion-mnist",

@@ -25,6 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..core.errors import FakeitError
+from ..core.parallel import run_jobs
 
 RESULTS = "results.json"
 # learner -> (readable name, whether it depends on a seed)
@@ -207,8 +208,6 @@ def baseline_results(data: Path | str, seeds: list[int], max_images: int | None 
                      learners: tuple[str, ...] = tuple(LEARNERS)) -> dict[str, list[dict]]:
     """Every learner's results on `data` ({learner: [result per seed]}, one result for an unseeded learner), the
     missing ones computed side by side in worker processes (fakeit_lib.core.parallel)."""
-    from ..core.parallel import run_jobs
-
     for learner in learners:
         check_learner(learner)
     if not seeds:

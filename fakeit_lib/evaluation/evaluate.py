@@ -3,7 +3,7 @@
 Suites:
 - `imagenet`: ImageNet val, v2, Sketch, R and A from their usual layouts (roots given by the user).
 - `mini`: the real Fashion-MNIST test split (10,000 images), the in-domain test of the mini scale.
-- `mini-shifts`: its constructed domain shifts (fakeit_lib.evaluation.minidata.SHIFTS: sketch, inverted, noise, blur, contrast).
+- `mini-shifts`: its constructed domain shifts (fakeit_lib.datasets.minidata.SHIFTS: sketch, inverted, noise, blur, contrast).
 - `folder`: a user's real test images (`test_root`): one folder per class named as the model's class set names its
   classes (`ClassInfo.folder`: the wnid, or a slug of the class file's name), e.g. to test a clone of your own classes.
 
@@ -31,12 +31,18 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from .. import __version__
+from ..core.devices import amp_dtype, check_device, loader_kwargs, precision, prepare_for_inference, resolve_device
+from ..core.distributed import Ranks, env_rank, shard
 from ..core.errors import FakeitError
 from ..core.params import from_dict
 from ..core.store import (
     atomic_write_json, claim_explained, claim_folder, code_version, data_identity, is_done, mark_done, stage_dir,
 )
+from ..datasets.classes import load_class_set
+from ..datasets.fashion_mnist import fashion_mnist
 from ..paper.results import TEST_SETS
+from ..training.models import load_model, model_class_set, sha256_file
 
 IMAGENET_SETS = tuple(TEST_SETS)  # val, v2, sketch, r, a (fakeit_lib.paper.results names them once)
 SUITES = ("imagenet", "mini", "mini-shifts", "folder")
@@ -76,8 +82,6 @@ class EvalConfig:
             raise FakeitError(f"test_root {self.test_root} is read by suite folder only, not by suite {self.suite!r}")
         if self.batch_size < 1 or (self.workers is not None and self.workers < 0):
             raise FakeitError(f"batch_size must be >= 1 and workers >= 0 or None, got {self.batch_size} and {self.workers}")
-        from ..core.devices import check_device
-
         check_device(self.device)
 
     def roots(self) -> dict[str, str]:
@@ -105,8 +109,6 @@ def results_folder(config: EvalConfig, sha256: str | None = None, class_set: str
     """The folder of `config`'s results under the output root, `eval-<suite>-<checkpoint label>-<hash>`, named by
     what is scored (EvalConfig.identity: the checkpoint's sha256, computed when not given, and the model's class set,
     default `config.class_set`); None while the checkpoint does not exist."""
-    from ..training.models import sha256_file
-
     if sha256 is None:
         if not Path(config.checkpoint).is_file():
             return None
@@ -119,8 +121,6 @@ def results_folder(config: EvalConfig, sha256: str | None = None, class_set: str
 def predict_topk(model: torch.nn.Module, loader, class_idx: list[int], k: int = 5, desc: str = "",
                  device: str = "cpu", amp: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """(top-k predictions as positions in `class_idx`, targets) over a loader; logits restricted to `class_idx`."""
-    from ..core.devices import amp_dtype
-
     index = torch.tensor(class_idx, device=device)
     dtype = amp_dtype(device, amp)
     preds, targets = [], []
@@ -142,10 +142,7 @@ def score_dataset(loaded, dataset, labels_wnids: list[str], config: EvalConfig, 
     (distributed.Ranks), this process scores its shard and the predictions of all are gathered."""
     from torch.utils.data import DataLoader, Subset
 
-    from ..core.devices import loader_kwargs
-    from ..core.distributed import shard
     from ..datasets.images import SKIPPED
-    from ..training.models import model_class_set
 
     model_cs = model_class_set(loaded)
     model_index = {(c.wnid or c.folder): c.index for c in model_cs}  # classes outside WordNet: by folder name
@@ -187,9 +184,7 @@ def score_dataset(loaded, dataset, labels_wnids: list[str], config: EvalConfig, 
 
 def fashion_mnist_test(transform):
     """The real Fashion-MNIST test split as a dataset (labels index the fashion-mnist class set) and its wnids."""
-    from ..datasets.classes import load_class_set
-    from ..datasets.fashion_mnist import fashion_mnist
-    from ..datasets.images import ArrayImages
+    from ..datasets.torch_datasets import ArrayImages
 
     ds = fashion_mnist("test")
     wnids = [c.wnid for c in load_class_set("fashion-mnist")]
@@ -198,7 +193,8 @@ def fashion_mnist_test(transform):
 
 def folder_test_set(root: str | Path, class_set, transform):
     """A user's real test set (one folder per class, named by the class set's `folder`) and its class keys."""
-    from ..datasets.images import ImageListDataset, folder_samples
+    from ..datasets.images import folder_samples
+    from ..datasets.torch_datasets import ImageListDataset
 
     root = Path(root).expanduser()
     if not root.is_dir():
@@ -225,9 +221,9 @@ def provenance(loaded) -> dict:
 def eval_sets(config: EvalConfig, loaded) -> dict:
     """name -> (dataset, its class keys, where it comes from) of the suite's test sets, through the model's eval
     transform."""
-    from ..datasets.images import ImageListDataset, imagenet_eval_set
+    from ..datasets.images import imagenet_eval_set
+    from ..datasets.torch_datasets import ImageListDataset
     from ..training.augment import eval_transform
-    from ..training.models import model_class_set
 
     meta = loaded.meta
     transform = eval_transform(meta["eval_resize"], meta["eval_crop"], tuple(meta["mean"]), tuple(meta["std"]))
@@ -244,7 +240,7 @@ def eval_sets(config: EvalConfig, loaded) -> dict:
         sets[Path(config.test_root).name or "test"] = (ds, keys, str(config.test_root))
     else:
         from ..datasets.classes import load_class_set
-        from .minidata import as_dataset
+        from ..datasets.minidata import as_dataset
         from .shifts import SHIFTS, shifted_test
 
         wnids = [c.wnid for c in load_class_set("fashion-mnist")]
@@ -255,11 +251,6 @@ def eval_sets(config: EvalConfig, loaded) -> dict:
 
 def evaluate(config: EvalConfig, out: Path | str | None = None) -> dict:
     """Results of a checkpoint on a suite (computed, or loaded when its folder is done); written to results.json."""
-    from .. import __version__
-    from ..core.devices import precision, prepare_for_inference, resolve_device
-    from ..core.distributed import Ranks
-    from ..training.models import load_model, model_class_set, sha256_file
-
     t0 = time.perf_counter()
     config.validate()
     if not Path(config.checkpoint).is_file():
@@ -329,8 +320,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """`fakeit evaluate`: score a checkpoint (torchrun: sharded over processes) and print its results."""
-    from ..core.distributed import env_rank
-
     keys = ("checkpoint", "suite", "class_set", "batch_size", "workers", "max_images", "device", "test_root")
     values = {k: getattr(args, k) for k in keys}
     values.update({f"{n}_root": getattr(args, f"{n}_root") for n in IMAGENET_SETS})

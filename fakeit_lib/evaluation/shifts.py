@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.errors import FakeitError
-from .minidata import SPLIT_SEED, Split
+from ..datasets.minidata import SPLIT_SEED, Split
 
 SHIFT_PER_CLASS = 200  # test images per class in each shifted set (the first ones of the official test split)
 

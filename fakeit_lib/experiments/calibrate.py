@@ -25,7 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..core.devices import amp_dtype, resolve_device
 from ..core.errors import FakeitError
+from ..datasets.transfer_data import COG_LEVELS, PUBLISHED_CLASSES, authors_transform
+from ..generation.config import GenerateConfig
 from .costs import Figure, classifier_flops, generator_flops, multicrop_flops, probe_flops_per_sample
 from .params import preset_params
 
@@ -78,7 +81,6 @@ def measure_generation(p: dict, seconds: float, where: str):
     """(generation FLOP/s Figure, the generator's images): denoising steps timed at the preset's batch."""
     import torch
 
-    from ..generation.config import GenerateConfig
     from ..generation.generate import generate_images, load_generator
 
     d = GenerateConfig()
@@ -146,7 +148,7 @@ def _recipe(p: dict, data: Path):
 def _loader(recipe, batch: int):
     """The training loader `train` would use for the recipe (memory loader for small grey sets), one process: its
     workers' part (with colour_ops=device the colour operations run batched on the training device, not on a core)."""
-    from ..training.train import NotForMemory, memory_training_loader, training_dataset, training_loader
+    from ..training.loaders import NotForMemory, memory_training_loader, training_dataset, training_loader
 
     dataset, _, _ = training_dataset(recipe)
     if recipe.loader == "memory":
@@ -183,7 +185,6 @@ def measure_training(p: dict, crops_labels, num_classes: int, gpus: int, device:
     import torch
     import torch.nn.functional as F
 
-    from ..core.devices import amp_dtype
     from ..training.models import MultiCropClassifier, build_model
 
     recipe = _recipe(p, Path("."))
@@ -229,8 +230,6 @@ def measure_training(p: dict, crops_labels, num_classes: int, gpus: int, device:
 def measure_eval_decode(folder: Path, seconds: float, where: str) -> Figure:
     """Images/s of the transfer test transform on JPEG photographs, one core."""
     from PIL import Image
-
-    from ..evaluation.transfer_data import authors_transform
 
     files = sorted(folder.rglob("*.jpg"))
     transform = authors_transform(224)
@@ -291,7 +290,6 @@ def measure_probe(features: int, classes: int, device: str, seconds: float, wher
 
 def _probe_shape(p: dict) -> tuple[int, int]:
     """(feature width of the recipe's model, classes of the largest dataset the preset probes by minibatch SGD)."""
-    from ..evaluation.transfer_data import COG_LEVELS, PUBLISHED_CLASSES
     from ..training.train import make_config
 
     p = preset_params(p)
@@ -304,8 +302,6 @@ def _probe_shape(p: dict) -> tuple[int, int]:
 def measure_rates(p: dict, num_classes: int, gpus: int = 1, seconds: float = DEFAULT_SECONDS) -> tuple[dict, str]:
     """The measured Figures (costs.RATES names) of this machine for preset `p` (whose class set has `num_classes`),
     and a header saying what was measured where and how long it took."""
-    from ..core.devices import resolve_device
-
     if seconds <= 0:
         raise FakeitError(f"--calibrate takes the seconds of each measurement's time box, more than 0; got {seconds:g}")
     t0 = time.perf_counter()

@@ -31,6 +31,7 @@ from pathlib import Path
 import yaml
 
 from ..core.errors import FakeitError
+from ..core.store import atomic_write_json, cache_root, code_version
 
 DECODE_WORKERS = 8  # loader worker processes per GPU process at inference (core.devices.default_workers: up to 8)
 
@@ -75,8 +76,6 @@ def _versions() -> list[str]:
 def _cached(kind: str, spec, count) -> dict:
     """`count()` of a network configuration, kept under the cache root per configuration, library versions and the
     code that builds the classifiers: the plan then needs no diffusers import once a configuration was counted."""
-    from ..core.store import atomic_write_json, cache_root, code_version
-
     key = json.dumps([kind, spec, _versions(), code_version("fakeit_lib.experiments.costs")], sort_keys=True, default=str)
     path = cache_root() / "flops" / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
     if path.is_file():

@@ -26,10 +26,16 @@ import yaml
 from ..core.errors import FakeitError
 from . import costs
 from . import estimates
+from ..core.params import from_dict
+from ..datasets.classes import imagenet100_wnids, imagenet1k_wnids, load_class_set
+from ..datasets.transfer_data import COG_LEVELS, PUBLISHED, PUBLISHED_CLASSES
+from ..generation.config import parse_images_per_class, resolve_counts
+from ..generation.generate import command as generate_command, dataset_dir
 from .commands import Stage, finder_word, hours_text
 from .costs import Rates, figure
 from .estimates import Cluster
 from .params import PresetParams, preset_params
+from .stages import clone_config as config, draw_setting
 
 TEST_SET_FLAGS = ("val", "v2", "sketch", "r", "a")
 
@@ -71,8 +77,6 @@ def paper_row(table: str, **match) -> str:
 
 def clone_config(p: dict | PresetParams, variant: str, guidance: float, multiplier: float, seed: int | None = None):
     """The GenerateConfig of one clone of a preset (stages.clone_config, the notebooks' own)."""
-    from .stages import clone_config as config
-
     return config(preset_params(p), variant, guidance, multiplier, seed)
 
 
@@ -89,8 +93,6 @@ class _Folders(list):
 @functools.lru_cache(maxsize=None)
 def class_set_of(name: str):
     """The class set of a clone as far as a plan needs it: the ImageNet sets by their wnids alone (no WordNet to load)."""
-    from ..datasets.classes import imagenet1k_wnids, imagenet100_wnids, load_class_set
-
     if name == "imagenet1k":
         return _Folders(name, list(imagenet1k_wnids()))
     if name == "imagenet100":
@@ -101,8 +103,6 @@ def class_set_of(name: str):
 def _drawn_images(cfg) -> tuple[int, int]:
     """(images kept, images drawn) of a clone: counted from the real root when it is here, else estimated from the
     published size of the class set's training set."""
-    from ..generation.config import parse_images_per_class, resolve_counts
-
     cs = class_set_of(cfg.classes)
     try:
         counts = resolve_counts(cfg.images_per_class, cs)
@@ -129,8 +129,7 @@ def _transfer_estimate(p: PresetParams, arch: str, rates: Rates, cluster: Cluste
     the GPUs, then the probes spread over the processes (minibatch SGD on a process's GPU, full-batch L-BFGS on its
     share of the CPU cores)."""
     from ..evaluation.probe import PAPER_WDS, SGDSettings, choose_solver
-    from ..evaluation.transfer import TransferConfig
-    from ..evaluation.transfer_data import COG_LEVELS, PUBLISHED, PUBLISHED_CLASSES
+    from ..evaluation.transfer_config import TransferConfig
 
     roots = dict(p.transfer_roots)
     names = [n for n in roots if n in PUBLISHED] + (list(COG_LEVELS) if "cog" in roots else [])
@@ -199,9 +198,8 @@ def plan(p: dict | PresetParams, gpus: int = 1, cpus: int = 0, rates: Rates | No
     variable, and a checkpoint trained on it as the command that finds its folder (the book's page)."""
     from ..evaluation.evaluate import EvalConfig
     from ..evaluation.evaluate import results_folder as eval_results_folder
-    from ..evaluation.transfer import TransferConfig
+    from ..evaluation.transfer_config import TransferConfig
     from ..training.train import CHECKPOINT, make_config, run_folder
-    from .stages import draw_setting
 
     if gpus < 1 or cpus < 0:
         raise FakeitError(f"a plan needs at least one GPU and cores >= 0 (0: the reference node's), got gpus={gpus}, cpus={cpus}")
@@ -232,8 +230,6 @@ def plan(p: dict | PresetParams, gpus: int = 1, cpus: int = 0, rates: Rates | No
 
     stages: list[Stage] = _published_models(p, rates, cluster, sizes_gb) if at_paper_scale else []
     from ..core.store import is_done
-    from ..generation.generate import command as generate_command
-    from ..generation.generate import dataset_dir
 
     models: list[tuple[str, str, Path, bool, int]] = []  # (label, paper rows, training data, transfer too, images)
     real = p.real_root
@@ -327,7 +323,7 @@ def _published_models(p: PresetParams, rates: Rates, cluster: Cluster, sizes_gb:
     """Evaluate and transfer stages of the published models of the preset's class set (files the user downloads)."""
     from ..evaluation.evaluate import EvalConfig
     from ..evaluation.evaluate import results_folder as eval_results_folder
-    from ..evaluation.transfer import TransferConfig
+    from ..evaluation.transfer_config import TransferConfig
 
     stages = []
     roots = {k: v for k, v in p.eval_roots.items() if v}
@@ -347,7 +343,6 @@ def _published_models(p: PresetParams, rates: Rates, cluster: Cluster, sizes_gb:
 
 def _transfer_stage(p: PresetParams, checkpoint: str, label: str, rows: str, rates: Rates, cluster: Cluster, sizes_gb: dict,
                     TransferConfig, arch: str, random_init: bool = False) -> Stage:
-    from ..core.params import from_dict
     from ..evaluation.transfer import results_folder as transfer_results_folder
 
     args = _transfer_args(p)

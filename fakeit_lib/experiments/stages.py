@@ -13,10 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import FakeitError
+from ..core.parallel import job_slots, run_jobs
 from ..core.params import from_dict
-from ..core.store import stage_dir
+from ..core.store import code_version, stage_dir
 from ..datasets.classes import class_set_name
+from ..generation.config import GenerateConfig, dataset_dir
+from ..generation.generate import generate_clones, generate_dataset
 from ..paper.results import variant_name
+from ..paper.stats import Family
 from .params import PipelineParams, TransferParams
 
 
@@ -42,8 +46,6 @@ def clone_config(p: PipelineParams, variant: str, guidance: float, multiplier: f
     """The GenerateConfig of the clone of `p.class_set` with this prompt variant and guidance, `multiplier` times the
     1x size (drawn with generation seed `seed`, default `p.seed`): the one definition of a clone that the notebooks,
     the plan and the commands it prints share."""
-    from ..generation.config import GenerateConfig
-
     return from_dict(GenerateConfig, dict(classes=p.class_set, variant=variant, generator=p.generator,
                                           guidance=float(guidance), steps=p.steps, images_per_class=images_spec(p, multiplier),
                                           seed=p.seed if seed is None else seed, batch_size=p.gen_batch_size,
@@ -54,8 +56,6 @@ def _generate_job(config, rank: int = 0, world: int = 1) -> str:
     """A clone, or one rank's share of its batches (batches rank, rank + world, ...: the layout torchrun gives); the
     last rank to finish writes the manifest and DONE (generation.generate), so shards of one clone run side by side."""
     import os
-
-    from ..generation.generate import generate_dataset
 
     if world == 1:
         return str(generate_dataset(config, progress=False))
@@ -73,7 +73,6 @@ def _generate_job(config, rank: int = 0, world: int = 1) -> str:
 
 def _generate_done(config) -> bool:
     from ..core.store import is_done
-    from ..generation.config import dataset_dir
 
     return is_done(dataset_dir(config))
 
@@ -87,8 +86,6 @@ def synthetic_clones(p: PipelineParams, keys: list[tuple]) -> list[Path]:
     """The folders of several clones (variant, guidance, multiplier[, generation seed]), generated side by side in
     worker processes (fakeit_lib.core.parallel; on a GPU one after another in this process): each missing clone split
     into as many shards of its batches as there are job slots, so one large clone keeps every core busy too."""
-    from ..core.parallel import job_slots, run_jobs
-
     configs = [clone_config(p, *k) for k in keys]
     done = [_generate_done(c) for c in configs]
     slots = job_slots() if not all(done) else 1
@@ -106,8 +103,6 @@ def synthetic_clones(p: PipelineParams, keys: list[tuple]) -> list[Path]:
 def clone_ladder(p: PipelineParams, variant: str, guidance: float, multipliers: list[float]) -> dict[float, Path]:
     """The folders of one clone at several sizes (a scaling study): the largest drawn once (its batches shared out
     over the job slots), the others views of it."""
-    from ..generation.generate import generate_clones
-
     synthetic_clones(p, [(variant, guidance, max(multipliers))])
     configs = [clone_config(p, variant, guidance, m) for m in multipliers]
     return dict(zip(multipliers, generate_clones(configs, progress=False)))
@@ -126,8 +121,6 @@ def real_training_set(p: PipelineParams) -> Path:
         raise FakeitError(f"real_root is empty; class set {p.class_set} needs its real training images (e.g. ImageNet-100 train)")
     if p.images_per_class == "match":
         raise FakeitError("images_per_class 'match' needs real_root; at mini scale give a number of images per class")
-    from ..core.store import code_version
-
     n = int(p.images_per_class)
     folder = stage_dir(f"real-fashion-mnist-train{n}", {"split": "train", "per_class": n, "code": code_version("fakeit_lib.datasets.images")})
     return export_fashion_mnist(folder, "train", n)
@@ -139,7 +132,8 @@ def trained_checkpoint(p: PipelineParams, data: Path, seed: int, **recipe) -> Pa
 
 
 def _train_job(recipe: str, data: str, class_set: str, seed: int, overrides: dict) -> str:
-    from ..training.train import CHECKPOINT, make_config, train
+    from ..training.loop import train
+    from ..training.train import CHECKPOINT, make_config
 
     cfg = make_config(recipe, data=data, class_set=class_set, seed=seed, **overrides)
     return str(Path(train(cfg, log=lambda *a, **k: None)) / CHECKPOINT)
@@ -179,8 +173,6 @@ def evaluation(p: PipelineParams, checkpoint: Path, suite: str | None = None) ->
 
 def evaluations(p: PipelineParams, checkpoints: list[Path], suite: str | None = None) -> list[dict]:
     """`evaluation` of several checkpoints, side by side in worker processes (fakeit_lib.core.parallel)."""
-    from ..core.parallel import run_jobs
-
     jobs = [(_eval_values(p, c, suite),) for c in checkpoints]
     return run_jobs(_evaluate_job, jobs, [_evaluate_done(*j) for j in jobs], desc=f"evaluate {suite or p.eval_suite}")
 
@@ -193,14 +185,16 @@ def _transfer_values(p: TransferParams, checkpoint: Path, suite: str, roots: dic
 
 
 def _transfer_job(values: dict) -> dict:
-    from ..evaluation.transfer import TransferConfig, transfer
+    from ..evaluation.transfer import transfer
+    from ..evaluation.transfer_config import TransferConfig
 
     return transfer(from_dict(TransferConfig, values))
 
 
 def _transfer_done(values: dict) -> bool:
     from ..core.store import is_done
-    from ..evaluation.transfer import TransferConfig, results_folder
+    from ..evaluation.transfer import results_folder
+    from ..evaluation.transfer_config import TransferConfig
 
     folder = results_folder(from_dict(TransferConfig, values))
     return folder is not None and is_done(folder)
@@ -214,8 +208,6 @@ def transfer_results(p: TransferParams, checkpoint: Path, suite: str, roots: dic
 def transfers(p: TransferParams, checkpoints: list[Path], suite: str, roots: dict, random_init: bool = False) -> list[dict]:
     """`transfer_results` of several checkpoints (or of their initialisations, `random_init`), side by side in worker
     processes (fakeit_lib.core.parallel)."""
-    from ..core.parallel import run_jobs
-
     extra = {"random_init": True} if random_init else {}
     jobs = [(_transfer_values(p, c, suite, roots, **extra),) for c in checkpoints]
     return run_jobs(_transfer_job, jobs, [_transfer_done(*j) for j in jobs], desc=f"transfer {suite}")
@@ -277,8 +269,6 @@ def model_runs_many(p: PipelineParams, specs: list[tuple]) -> list[ModelRuns]:
     """Several models at once, each (variant or None for real, guidance, multiplier, recipe overrides[, generation
     seed of its clone, default p.seed]): their training sets made here (generation, side by side), then every
     (model, seed) trained and evaluated side by side."""
-    from ..core.parallel import run_jobs
-
     specs = [tuple(s) + (p.seed,) * (5 - len(s)) for s in specs]
     if any(v is not None and g is None for v, g, _, _, _ in specs):
         raise FakeitError("a synthetic clone needs a guidance scale")
@@ -304,8 +294,6 @@ def model_runs_many(p: PipelineParams, specs: list[tuple]) -> list[ModelRuns]:
 def family(name: str, models: dict[str, ModelRuns], test: str | None = None, metric: str = "top1"):
     """The per-seed scores (%) of several models on one test set (default: each model's in-domain test) as a
     paper.stats.Family: every comparison among them takes its seed error from all of them."""
-    from ..paper.stats import Family
-
     return Family(name, {label: runs.scores(metric, test) for label, runs in models.items()})
 
 

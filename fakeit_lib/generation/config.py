@@ -29,7 +29,7 @@ from ..core import store
 from ..core.devices import DEVICE_CHOICES, DEVICE_PATTERN
 from ..core.errors import FakeitError
 from ..datasets.classes import load_class_set
-from ..prompts.variants import BACKGROUND_VARIANTS
+from ..prompts.variants import BACKGROUND_VARIANTS, check_variant
 from .pipeline import DTYPES, MINI, PAPER_GENERATOR, SCHEDULERS, generator_content
 
 # known real training-set sizes per class, for `match` and `x<M>` without a root
@@ -65,8 +65,6 @@ class GenerateConfig:
 
     def validate(self) -> None:
         """Raise FakeitError naming the first bad field."""
-        from ..prompts.variants import check_variant
-
         check_variant(self.variant)
         if not math.isfinite(self.guidance) or self.guidance < 0:
             raise FakeitError(f"guidance must be a number >= 0 (paper: 7.5 or 2.0), got {self.guidance}")

@@ -32,16 +32,18 @@ from ..core import store
 from ..core.distributed import Ranks, env_rank
 from ..core.errors import FakeitError
 from ..core.params import from_dict
-from .config import (  # noqa: F401 (public API)
-    DTYPES, MINI, PAPER_GENERATOR, REAL_COUNTS_KNOWN, SCHEDULERS, STORAGES, GenerateConfig, ImageJob, dataset_dir,
-    dataset_slug, identity, image_seed, parse_images_per_class, plan_batches, plan_images, plan_shards, resolve_counts,
-)  # fmt: skip
-from .pipeline import folder_revision, generate_images, load_generator  # noqa: F401 (public API)
-from .writer import (  # noqa: F401 (public API)
-    MANIFEST, MANIFEST_FIELDS, SHARD_FIELDS, append_rows, append_samples, batch_layout, check_output_folder,
-    check_storage, complete_batches, done_batches, find_superset, finish, finish_shard, record_seconds, open_shard, read_rows,
-    remove_temporaries, repair_shard, shard_file, shard_path, write_image, write_view,
-)  # fmt: skip
+from ..datasets.classes import load_class_set
+from ..prompts.variants import build_prompts
+from .config import (
+    DTYPES, REAL_COUNTS_KNOWN, SCHEDULERS, STORAGES, GenerateConfig, ImageJob, dataset_dir, dataset_slug, identity,
+    plan_batches, plan_images, plan_shards, resolve_counts,
+)
+from .pipeline import generate_images, load_generator
+from .writer import (
+    append_rows, append_samples, batch_layout, check_output_folder, check_storage, complete_batches, done_batches,
+    find_superset, finish, finish_shard, open_shard, read_rows, record_seconds, remove_temporaries, repair_shard,
+    shard_file, shard_path, write_image, write_view,
+)
 
 
 def _wait_for(path: Path, seconds: float) -> None:
@@ -54,9 +56,6 @@ def _wait_for(path: Path, seconds: float) -> None:
 
 def recorded_config(config: GenerateConfig) -> tuple[dict, object, list]:
     """(the config a dataset folder records, its class set, its prompts): identity, class set name and counts."""
-    from ..datasets.classes import load_class_set
-    from ..prompts.variants import build_prompts
-
     config.validate()
     class_set = load_class_set(config.classes)
     prompts = build_prompts(class_set, config.variant)

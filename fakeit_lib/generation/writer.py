@@ -23,7 +23,7 @@ from pathlib import Path
 from ..core import store
 from ..core.errors import FakeitError
 from ..datasets.shards import end_of_archive, sample_bytes, sample_end
-from .config import Batch, GenerateConfig, ImageJob
+from .config import Batch, GenerateConfig, ImageJob, is_prefix
 
 MANIFEST = "manifest.jsonl"
 MANIFEST_FIELDS = (
@@ -306,8 +306,6 @@ def batch_layout(batches: list[Batch]) -> tuple[dict[str, int], list[int]]:
 def find_superset(folder: Path, recorded: dict, slug: str) -> Path | None:
     """A finished dataset under `folder`'s parent, named `<slug>-*`, that holds `recorded` as a prefix, if any
     (the largest one; a view's own target when it is itself a view)."""
-    from .config import is_prefix
-
     best, best_total = None, -1
     parent = folder.parent
     if not parent.is_dir():

@@ -5,9 +5,12 @@ family-wise error the introduction states), the counts of each kind, and the pag
 from __future__ import annotations
 
 from ..core.errors import FakeitError
-from .claims import PAPER_GROUP
-from .findings import FAILS, HOLDS, INCONCLUSIVE, SMALL, UNTESTABLE, VERDICTS, Verdict, amount, estimate_text, family_level
-from .stats import ALPHA
+from .claims import PAPER_GROUP, registry_hash
+from .findings import (
+    FAILS, HOLDS, INCONCLUSIVE, SMALL, UNTESTABLE, VERDICTS, Verdict, amount, estimate_text, family_level,
+    seeds_needed,
+)
+from .stats import ALPHA, Estimate
 
 
 def table(verdicts: list[Verdict]) -> list[dict]:
@@ -71,8 +74,6 @@ def one_scale(findings: list[dict]) -> str | None:
 def with_holm(findings: list[dict]) -> list[dict]:
     """The verdicts (findings.json's rows) with their verdict after Holm (`after_holm`) and the registry's hash;
     refused when they come from more than one preset (`one_scale`)."""
-    from .claims import registry_hash
-
     one_scale(findings)
     digest = registry_hash()
     tested = family_counts(findings)["tested"]
@@ -83,9 +84,6 @@ def with_holm(findings: list[dict]) -> list[dict]:
 def recount_seeds(f: dict, tested: int) -> dict:
     """An inconclusive one-part finding's seeds to decide at Holm's first step over the `tested` findings the build
     has (a page counted over every paper finding, untested ones included); other findings as they are."""
-    from .findings import seeds_needed
-    from .stats import Estimate
-
     est = f.get("estimate")
     if f["verdict"] != INCONCLUSIVE or f.get("rule") in ("both", "any") or not est or est.get("low") is None or not tested:
         return {}
@@ -126,8 +124,6 @@ def findings_markdown(findings: list[dict]) -> str:
     it, with where the paper makes it), the verdict as its page states it (95% each) and after Holm's correction over
     the paper's tested findings when that differs, this run's estimate with its seeds and smallest effect of interest,
     and the paper's value; above it the counts after the correction and the forest plot, below it how to recompute."""
-    from .claims import registry_hash
-
     if not findings:
         return "No finding was checked in this build.\n"
     adjusted = holm(findings)

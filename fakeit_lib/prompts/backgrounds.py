@@ -27,6 +27,7 @@ from pathlib import Path
 from ..core.errors import FakeitError
 from ..core.store import atomic_write_json, cache_root
 from ..datasets.classes import ClassInfo, ClassSet
+from .scenes import load_scenes
 
 MATCHED_K = 10  # scenes kept per class: enough variety within a class, few enough to stay on topic (of 365)
 EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"  # revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41
@@ -75,8 +76,6 @@ def rank_scenes(class_vectors, scene_vectors, k: int = MATCHED_K) -> list[list[i
 
 def compute_matches(texts: list[str], k: int = MATCHED_K) -> list[list[int]]:
     """Per class description, its `k` best scene numbers (computed with the embedding model)."""
-    from .scenes import load_scenes
-
     return rank_scenes(embed(texts), embed(list(load_scenes())), k)
 
 
@@ -97,8 +96,6 @@ def _cache_dir() -> Path:
 
 
 def _identity(texts: list[str]) -> dict:
-    from .scenes import load_scenes
-
     digest = lambda items: hashlib.sha256("\n".join(items).encode()).hexdigest()[:16]
     return {"model": EMBEDDING_MODEL, "weights_sha256": WEIGHTS_SHA256, "scenes": digest(load_scenes()),
             "k": MATCHED_K, "texts": digest(texts)}
@@ -131,8 +128,6 @@ def matched_scene_numbers(class_set: ClassSet | list[ClassInfo]) -> dict[int, li
 
 def matched_scenes(class_set: ClassSet | list[ClassInfo]) -> dict[int, tuple[str, ...]]:
     """Per class index, its MATCHED_K best scenes as readable names, best first."""
-    from .scenes import load_scenes
-
     scenes = load_scenes()
     return {i: tuple(scenes[n] for n in numbers) for i, numbers in matched_scene_numbers(class_set).items()}
 

@@ -5,7 +5,7 @@ from a generator seeded with (seed, epoch, index) alone, whatever the number of 
 sees the crops of an uninterrupted one.
 
 The memory loader is for the mini scale (about a thousand 28x28 images): the images are decoded once, and each batch's multi-crop
-augmentation (`augment.BatchMultiCrop`) runs as a few tensor operations, with no worker process and no PIL call per
+augmentation (`batch_augment.BatchMultiCrop`) runs as a few tensor operations, with no worker process and no PIL call per
 image, so both CPU cores go to the model. The order of an epoch is the DistributedSampler's for (seed, epoch) and
 each batch's augmentation is drawn from a generator seeded with (seed, epoch, batch), so a resumed run sees the
 crops of an uninterrupted one, as with the worker loader.
@@ -15,11 +15,17 @@ from __future__ import annotations
 
 import itertools
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..core.errors import FakeitError
+from ..datasets.classes import load_class_set
+from ..datasets.images import dataset_class_set_name, load_image, training_samples
+from ..datasets.torch_datasets import ImageListDataset
+from .augment import MultiCrop
+from .batch_augment import BatchMultiCrop
 
 
 def _sample_seed(seed: int, epoch: int, index: int) -> int:
@@ -73,7 +79,7 @@ class SeededAugmentation(torch.utils.data.Dataset):
 
 class DeviceColourLoader:
     """A worker DataLoader's batches of uint8 crops and colour parameters (augment.MultiCrop(colour="device")),
-    moved to `device` and finished there by `colour` (augment.BatchColour): batches of (float crops, labels)."""
+    moved to `device` and finished there by `colour` (batch_augment.BatchColour): batches of (float crops, labels)."""
 
     def __init__(self, loader, colour, device: str):
         self.loader, self.colour, self.device = loader, colour, torch.device(device)
@@ -103,7 +109,7 @@ def training_loader(dataset, config, batch_size: int, world: int = 1, rank: int 
                         pin_memory=pin_memory, **extra)
     if getattr(getattr(dataset, "transform", None), "colour", "workers") == "device":
         from ..core.devices import resolve_device
-        from .augment import BatchColour
+        from .batch_augment import BatchColour
 
         loader = DeviceColourLoader(loader, BatchColour(tuple(config.mean), tuple(config.std)), resolve_device(config.device))
     return loader, sampler, drop_last
@@ -115,8 +121,6 @@ class NotForMemory(FakeitError):
 
 def decoded_images(samples: list[tuple[str, int]]) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, 1, H, W) uint8 images and labels of an image list; every image must be grey (or R=G=B) and of one size."""
-    from ..datasets.images import load_image
-
     images, labels, sizes = [], [], set()
     for path, label in samples:
         image = load_image(path)
@@ -160,8 +164,6 @@ def memory_training_loader(dataset, config, batch_size: int, world: int = 1, ran
     """(MemoryLoader, its EpochSampler, drop_last) of one rank: the dataset decoded once, batches augmented in torch."""
     from torch.utils.data import DistributedSampler
 
-    from .augment import BatchMultiCrop
-
     images, labels = decoded_images(dataset.samples)
     sampler = EpochSampler(DistributedSampler(range(len(labels)), num_replicas=world, rank=rank, shuffle=True,
                                               seed=config.seed))
@@ -171,3 +173,27 @@ def memory_training_loader(dataset, config, batch_size: int, world: int = 1, ran
                                tuple(config.mean), tuple(config.std), blur=tuple(config.blur), solarize=config.solarize,
                                jitter=config.jitter)
     return MemoryLoader(images, labels, transform, batch_size, sampler, config.seed, drop_last), sampler, drop_last
+
+
+def _resolve_class_set(config):
+    name = config.class_set or dataset_class_set_name(Path(config.data))
+    return load_class_set(name) if name else None
+
+
+def training_dataset(config):
+    """The training dataset (multi-crop transform), its class set (or None) and number of classes."""
+    class_set = _resolve_class_set(config)
+    samples, num_classes = training_samples(config.data, class_set)
+    if config.images_per_class is not None:
+        kept, seen = [], {}
+        for i, label in enumerate(samples.labels.tolist()):
+            if seen.get(label, 0) < config.images_per_class:
+                kept.append(i)
+                seen[label] = seen.get(label, 0) + 1
+        samples = samples.subset(kept)  # still arrays that forked loader workers share (datasets.images.SampleTable)
+    transform = MultiCrop(
+        config.global_crops, config.global_size, tuple(config.global_scale), config.local_crops,
+        config.local_size, tuple(config.local_scale), tuple(config.mean), tuple(config.std), colour=config.colour_ops,
+        blur=tuple(config.blur), solarize=config.solarize, jitter=config.jitter,
+    )
+    return ImageListDataset(samples, transform, name=Path(config.data).name), class_set, num_classes

@@ -62,4 +62,4 @@ def identity(config) -> dict:
     from ..core.store import code_version, content_identity
 
     plain = {k: v for k, v in dataclasses.asdict(resolved_config(config)).items() if k not in NOT_IDENTITY}
-    return {**plain, "data_content": content_identity(config.data, missing_ok=True), "code": code_version("fakeit_lib.training.train")}
+    return {**plain, "data_content": content_identity(config.data, missing_ok=True), "code": code_version("fakeit_lib.training.loop")}

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ...prompts.scenes import load_scenes
+
 # Class-independent words of product listings on the web.
 FILLERS = (
     "photo", "a photo of", "product photo", "catalog image", "for sale", "new", "fashion", "online shop",
@@ -171,7 +173,6 @@ def fashion_mnist_caption_sampler(images: torch.Tensor, labels: torch.Tensor,
     """The caption sampler of the mini generator's training images, and the thresholds its attributes used."""
     from ...datasets.classes import load_class_set
     from ...datasets.wordnet import synset_of_wnid
-    from ...prompts.scenes import load_scenes
 
     class_set = load_class_set("fashion-mnist")
     names = [class_names(c.lemmas, c.label) for c in class_set]

@@ -27,6 +27,7 @@ from PIL import Image
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from ...core.errors import FakeitError
+from ...prompts.scenes import load_scenes
 
 NATIVE_SIZE = 28  # Fashion-MNIST images are 28x28 greyscale
 PADDED_SIZE = 32  # padded so that two UNet downsamplings of the 16x16 fold stay integral
@@ -202,7 +203,6 @@ def tokenizer_corpus() -> list[str]:
     """The texts the tokenizer is trained on: WordNet noun lemmas and glosses, Places365 names, our prompts."""
     from ...datasets.classes import load_class_set
     from ...datasets.wordnet import wordnet
-    from ...prompts.scenes import load_scenes
     from ...prompts.variants import PAPER_VARIANTS, build_prompts
 
     wn = wordnet()

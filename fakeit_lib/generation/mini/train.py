@@ -24,6 +24,7 @@ from diffusers import DDPMScheduler, DPMSolverMultistepScheduler
 from transformers import CLIPTokenizer
 
 from ...core.errors import FakeitError
+from ...core.params import from_dict
 from .captions import FILLERS, CaptionConfig, fashion_mnist_caption_sampler
 from .model import (
     MiniFashionPipeline, build_schedulers, build_text_encoder, build_unet, images_to_latents, tokenizer_corpus,
@@ -303,8 +304,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train the mini generator as the command line asks; prints the pipeline folder."""
-    from ...core.params import from_dict
-
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(GeneratorTrainConfig)}
     cfg = from_dict(GeneratorTrainConfig, values)
     final = train_generator(cfg, args.out, progress=not args.quiet)

@@ -13,12 +13,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..core.errors import FakeitError
+from ...core.errors import FakeitError
+from .judge import as_tensor
 
 
 def _grey(images) -> torch.Tensor:
-    from .judge import as_tensor
-
     return as_tensor(images)[:, 0]
 
 

@@ -26,7 +26,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..core.errors import FakeitError
+from ...core.errors import FakeitError
+from ...core.params import from_dict
 
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST train pixel statistics
 WEIGHTS = "weights.safetensors"  # a judge folder: the weights ...
@@ -109,7 +110,7 @@ def judge_outputs(model: JudgeNet, images, batch_size: int = 512) -> tuple[torch
 
 
 def _real_tensors(split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    from ..datasets.fashion_mnist import fashion_mnist
+    from ...datasets.fashion_mnist import fashion_mnist
 
     ds = fashion_mnist(split)
     return ds.data.unsqueeze(1).float() / 255.0, ds.targets.clone()
@@ -166,7 +167,7 @@ def save_judge(model: JudgeNet, cfg: JudgeConfig, accuracy: float, folder: Path 
     """Write a judge folder: its weights (safetensors) and `judge.json` (settings, sha256, real test accuracy)."""
     from safetensors.torch import save
 
-    from ..core.store import atomic_write_bytes, atomic_write_json
+    from ...core.store import atomic_write_bytes, atomic_write_json
 
     folder = Path(folder)
     data = save({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()})
@@ -200,14 +201,14 @@ def read_judge(folder: Path | str) -> tuple[JudgeNet, float, JudgeConfig]:
 
 
 def _identity(cfg: JudgeConfig) -> dict:
-    from ..core.store import code_version
+    from ...core.store import code_version
 
-    return {**dataclasses.asdict(cfg), "code": code_version("fakeit_lib.evaluation.judge")}
+    return {**dataclasses.asdict(cfg), "code": code_version("fakeit_lib.generation.quality.judge")}
 
 
 def judge_folder(cfg: JudgeConfig, root: Path | None = None) -> Path:
     """The cache folder of a judge trained with settings `cfg` under the output root (not the shipped judge)."""
-    from ..core.store import stage_dir
+    from ...core.store import stage_dir
 
     return stage_dir("judge-fmnist", _identity(cfg), root)
 
@@ -215,7 +216,7 @@ def judge_folder(cfg: JudgeConfig, root: Path | None = None) -> Path:
 def load_judge(cfg: JudgeConfig | None = None, root: Path | None = None, progress: bool = True) -> tuple[JudgeNet, float]:
     """(judge, its real test accuracy): the shipped judge (cfg None), or one trained with `cfg` on first use and
     cached under the output root."""
-    from ..core.store import claim_folder, is_done, mark_done
+    from ...core.store import claim_folder, is_done, mark_done
 
     if cfg is None:
         model, accuracy, _ = read_judge(shipped_judge_path())
@@ -295,8 +296,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """`fakeit train-judge`: train a judge on the real train split and write it as the package ships it."""
-    from ..core.params import from_dict
-
     cfg = from_dict(JudgeConfig, {f.name: getattr(args, f.name) for f in dataclasses.fields(JudgeConfig)})
     cfg.validate()
     out = Path(args.out)

@@ -349,7 +349,7 @@ def _fonts_key() -> str:
 
 def check_out_of_domain(name: str, split: Split | None = None) -> None:
     """Raise unless a transfer dataset shares no class name and no image with Fashion-MNIST."""
-    from ..datasets.classes import load_class_set
+    from .classes import load_class_set
 
     if name not in TRANSFER_SETS:
         raise FakeitError(f"{name!r} is not an out-of-domain transfer dataset of the mini suite; "
@@ -373,7 +373,7 @@ def _image_hashes(images: np.ndarray) -> set[bytes]:
 @functools.lru_cache(maxsize=1)
 def fashion_mnist_hashes() -> frozenset[bytes]:
     """Hashes of every real Fashion-MNIST image (train and test)."""
-    from ..datasets.fashion_mnist import fashion_mnist
+    from .fashion_mnist import fashion_mnist
 
     out: set[bytes] = set()
     for split in ("train", "test"):
@@ -383,6 +383,6 @@ def fashion_mnist_hashes() -> frozenset[bytes]:
 
 def as_dataset(split: Split, transform, name: str):
     """A torch dataset of the split's images with `transform`, batched in torch (datasets.images.ArrayImages)."""
-    from ..datasets.images import ArrayImages
+    from .torch_datasets import ArrayImages
 
     return ArrayImages(split.images, split.labels, transform, name)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.errors import FakeitError
-from ..experiments.params import BestCloneParams, PipelineParams, TransferParams
-from ..experiments.stages import ModelRuns, model_runs_many
+from ..prompts.variants import check_variant
+from .params import BestCloneParams, PipelineParams, TransferParams
+from .stages import ModelRuns, model_runs_many
 
 
 @dataclass
@@ -14,8 +15,6 @@ class ComparisonParams(TransferParams, BestCloneParams, PipelineParams):
     """Parameters of the real-vs-synthetic chapters (Table 2, Fig. 1, representations): one model pair, shared."""
 
     def validate(self) -> None:
-        from ..prompts.variants import check_variant
-
         super().validate()
         check_variant(self.best_variant)
         if self.best_guidance <= 0 or self.best_multiplier <= 0:

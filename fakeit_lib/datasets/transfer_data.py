@@ -228,7 +228,7 @@ def imagenet_cog(level: str, root: Path, levels_file: str | None, splits_file: s
 
 def in1k(root: Path, seed: int) -> tuple[Samples, Samples]:
     """ImageNet-1K: train/ (trainval) and val/ (test) in wnid folders, labels by sorted wnid (the CoG protocol)."""
-    from ..datasets.images import folder_samples
+    from .images import folder_samples
 
     return folder_samples(_find(root, "in1k", "train"))[0], folder_samples(_find(root, "in1k", "val"))[0]
 

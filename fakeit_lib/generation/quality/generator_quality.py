@@ -10,9 +10,10 @@ from pathlib import Path
 
 import torch
 
-from ..core.errors import FakeitError
-from ..datasets.fashion_mnist import fashion_mnist
-from ..generation.mini.model import MiniFashionPipeline, sample_class_images
+from ...core.errors import FakeitError
+from ...datasets.fashion_mnist import fashion_mnist
+from ...datasets.images import clone_arrays
+from ..mini.model import MiniFashionPipeline, sample_class_images
 from .imagestats import frechet_distance, image_statistics
 from .judge import judge_outputs, load_judge, score_images
 
@@ -73,8 +74,6 @@ def prompt_sensitivity(folder_a: Path, folder_b: Path, per_class: int = 20) -> d
     between two seeds of one prompt (consecutive images of a class in clone a); `share` is their ratio. The first
     `per_class` images of each class are compared."""
     import numpy as np
-
-    from ..datasets.images import clone_arrays
 
     xa, ya, wa = clone_arrays(folder_a)
     xb, yb, wb = clone_arrays(folder_b)

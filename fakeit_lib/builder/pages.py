@@ -1,0 +1,247 @@
+"""The book's pages the runner fills in: the findings (collected from the executed notebooks, checked, written to
+`findings.json`, summed up in the introduction), the build's cost page and the paper-scale plans."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..core.errors import FakeitError
+from ..core.store import atomic_write_json, cache_root, output_root
+from ..experiments.presets import load_preset
+from ..experiments.report import plan_page
+from ..paper.claims import FINDINGS
+from ..paper.findings import INCONCLUSIVE, UNTESTABLE, VERDICTS
+from ..paper.summary import findings_markdown, link, with_holm
+from .environment import versions_table
+
+
+def collect_findings(stage: Path, notebooks: list[Path]) -> list[dict]:
+    """The verdicts every executed notebook glued under nb.FINDINGS_KEY, in reading order, with their page."""
+    import ast
+
+    import nbformat
+
+    from ..nb import FINDINGS_KEY
+
+    out = []
+    for rel in notebooks:
+        path = stage / rel
+        if not path.exists():
+            continue
+        for cell in nbformat.read(path, as_version=4).cells:
+            for output in cell.get("outputs", []):
+                if output.get("metadata", {}).get("scrapbook", {}).get("name") == FINDINGS_KEY:
+                    prefix = output["metadata"]["scrapbook"].get("mime_prefix", "")
+                    text = ast.literal_eval(output["data"][prefix + "text/plain"])
+                    out += [{**v, "page": rel.with_suffix("").as_posix()} for v in json.loads(text)]
+    return out
+
+
+FINDINGS_MARKER = "<!-- findings: filled in by the runner -->"
+
+
+RESULT_MARKER = "<!-- result: filled in by the runner -->"  # the introduction's first lines and the discussion's recap
+
+
+def verdict_counts(labels: list[str]) -> dict[str, int]:
+    """How many findings got each verdict label: the library's labels in their order, then any other label in the
+    order it first appears (a rule may gain a label: it is counted, never dropped)."""
+    from collections import Counter
+
+    counts = Counter(labels)
+    return {k: counts[k] for k in [*VERDICTS, *dict.fromkeys(labels)] if counts.get(k)}
+
+
+def findings_summary(findings: list[dict], titles: dict[str, str] | None = None) -> str:
+    """The result in a few lines: one line per verdict, after Holm's correction over the tested findings, each finding
+    linked to its page; the inconclusive ones with the seeds that would decide them, the untested ones with why."""
+    if not findings:
+        return "No finding of the paper was checked in this build.\n"
+    labels = [f.get("after_holm", f["verdict"]) for f in findings]
+    scales = sorted({f["scale"] for f in findings if f.get("scale")})  # the scale each verdict was computed at
+    at = f"at the {scales[0]} scale" if len(scales) == 1 else "in this build"
+    tested = sum(label != UNTESTABLE for label in labels)
+    lines = [f"**The result {at}.** This build checked {len(findings)} findings of the paper and could test {tested} "
+             f"of them; a verdict below counts only if it survives the correction for testing {tested} findings at "
+             "once (Holm's; {doc}`the introduction's table <intro>` gives every finding).", ""]
+    for label, n in verdict_counts(labels).items():
+        group = [f for f, lab in zip(findings, labels) if lab == label]
+        head = f"- **{label[0].upper() + label[1:]}** ({n} of {len(findings)}): "
+        if label == INCONCLUSIVE:
+            seeds = [f["seeds_to_decide"] for f in group if f.get("seeds_to_decide")]
+            pages = list(dict.fromkeys(f["page"] for f in group))
+            where = ", ".join(link(next(f for f in group if f["page"] == pg),
+                                    f"{sum(f['page'] == pg for f in group)} on {_title(titles, pg)}") for pg in pages)
+            more = (f"about {min(seeds)} to {max(seeds)} seeds would decide them" if len(set(seeds)) > 1 else
+                    f"about {seeds[0]} seeds would decide them" if seeds else "more seeds would decide them")
+            lines.append(head + f"{where}; the intervals are too wide to decide ({more}).")
+        elif label == UNTESTABLE:
+            pages = list(dict.fromkeys(f["page"] for f in group))
+            parts = []
+            for pg in pages:
+                on_page = [f for f in group if f["page"] == pg]
+                why = "; ".join(dict.fromkeys(_short_reason(f.get("reason", "")) for f in on_page))
+                parts.append(link(on_page[0], f"{len(on_page)} on {_title(titles, pg)}") + f" ({why})")
+            lines.append(head + ", ".join(parts) + ".")
+        else:
+            lines.append(head + "; ".join(link(f) for f in group) + ".")
+    return "\n".join(lines) + "\n"
+
+
+def short_titles(stage: Path, notebooks: list[Path]) -> dict[str, str]:
+    """Each executed page's short name for running text: its title up to the colon (`Table 1: which prompts ...` ->
+    `Table 1`), keyed by page (`notebooks/tab1_prompts`)."""
+    import nbformat
+
+    out = {}
+    for rel in notebooks:
+        if (stage / rel).exists():
+            cells = nbformat.read(stage / rel, as_version=4).cells
+            title = next((ln[2:] for c in cells if c.cell_type == "markdown" for ln in c.source.splitlines()
+                          if ln.startswith("# ")), rel.stem)
+            head, _, rest = title.partition(":")
+            # `Beyond the paper: backgrounds matched ...` says what the page is after its colon
+            out[rel.with_suffix("").as_posix()] = (rest.strip()[:1].upper() + rest.strip()[1:]
+                                                   if head.startswith("Beyond") and rest else head.strip())
+    return out
+
+
+def _title(titles: dict[str, str] | None, page: str) -> str:
+    """A page's short name (`Table 1`), or its file's name in words when the titles do not hold it."""
+    return (titles or {}).get(page) or page.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def _short_reason(reason: str) -> str:
+    """A reason's first clause, for a summary line (its page gives the whole)."""
+    cut = min([i for i in (reason.find(m) for m in (", so ", ": ", "; ", " (")) if i > 0] + [len(reason)])
+    return reason[:cut].strip().rstrip(".")
+
+
+def check_findings(findings: list[dict], pages: list[str]) -> None:
+    """Raise FakeitError unless the executed pages (notebook stems) stated each of their registered findings exactly
+    once, and no other (no chapter may drop a finding: an untestable one says why)."""
+    from collections import Counter
+
+    seen = Counter(f["id"] for f in findings)
+    twice = sorted(k for k, n in seen.items() if n > 1)
+    missing = sorted(k for k, f in FINDINGS.items() if f.chapter in pages and k not in seen)
+    unknown = sorted(set(seen) - set(FINDINGS))
+    if twice or missing or unknown:
+        raise FakeitError(f"the book's findings must be the registered ones, each once; missing: {', '.join(missing) or '-'}; "
+                          f"twice: {', '.join(twice) or '-'}; unknown: {', '.join(unknown) or '-'}")
+
+
+GENERATOR_MARKER = "<!-- generator: filled in by the runner -->"
+
+
+def write_findings(stage: Path, build_dir: Path, notebooks: list[Path], generator: str | None = None) -> list[dict]:
+    """Write `<build>/findings.json` and fill the staged introduction's findings table and the sentence on what the
+    preset's generator learnt from; returns the verdicts."""
+    from ..generation.mini.captions import generator_summary
+
+    findings = with_holm(collect_findings(stage, notebooks))
+    atomic_write_json(build_dir / "findings.json", findings)
+    for page in (stage / "book").glob("*.md"):
+        text = page.read_text()
+        if FINDINGS_MARKER in text:
+            text = text.replace(FINDINGS_MARKER, findings_markdown(findings))
+        if RESULT_MARKER in text:
+            text = text.replace(RESULT_MARKER, findings_summary(findings, short_titles(stage, notebooks)))
+        if GENERATOR_MARKER in text and generator:
+            text = text.replace(GENERATOR_MARKER, generator_summary(generator))
+        page.write_text(text)
+    return findings
+
+
+COST_PAGE = Path("book") / "build_cost.md"
+
+
+COST_MARKER = "<!-- build timings: filled in by the runner -->"
+
+
+def cost_table(preset: str, scale: str, timings: dict[str, float]) -> str:
+    """A markdown table of per-notebook execution times."""
+    import platform
+
+    from ..nb import commit
+
+    lines = [f"Preset `{preset}` (scale **{scale}**), commit `{commit()}`, {os.cpu_count()} CPU cores, "
+             f"{platform.machine()}.", "", "| step | seconds | minutes |", "|---|---:|---:|"]
+    lines += [f"| `{nb}` | {sec:.1f} | {sec / 60:.1f} |" for nb, sec in timings.items()]
+    notebooks = sum(timings.values())
+    lines.append(f"| notebooks | **{notebooks:.1f}** | **{notebooks / 60:.1f}** |")
+    lines.append(f"| HTML (Jupyter Book) | {HTML_SECONDS} | |")
+    lines.append(f"| **notebooks and HTML** | **{TOTAL_SECONDS}** | **{TOTAL_MINUTES}** |")
+    if scale == "mini":
+        lines += ["", f"The mini book's budget is {MINI_BUDGET_MINUTES} minutes for notebooks and HTML on a 2-core machine "
+                  f"from a fresh output folder: this build was {BUDGET_VERDICT}."]
+    return "\n".join(lines) + "\n"
+
+
+# filled into the built cost page once the HTML build (which renders that page) has finished
+HTML_SECONDS, TOTAL_SECONDS, TOTAL_MINUTES = "HTMLSECONDSPENDING", "TOTALSECONDSPENDING", "TOTALMINUTESPENDING"
+
+
+BUDGET_VERDICT = "BUDGETVERDICTPENDING"
+
+
+MINI_BUDGET_MINUTES = 25
+
+
+def budget_verdict(total_seconds: float, cores: int | None) -> str:
+    """How a mini build's time compares with the budget, in words."""
+    minutes = total_seconds / 60
+    where = f"on {cores} cores" if cores else "on this machine"
+    if minutes <= MINI_BUDGET_MINUTES:
+        return f"within it ({minutes:.1f} minutes {where})"
+    return f"over it by {minutes - MINI_BUDGET_MINUTES:.1f} minutes ({minutes:.1f} minutes {where})"
+
+
+def finish_cost_page(index: Path, notebooks_seconds: float, html_seconds: float) -> None:
+    """Write the HTML build's time and the grand total into the built cost page (measured after it was rendered)."""
+    for page in index.parent.rglob("build_cost.html"):
+        total = notebooks_seconds + html_seconds
+        text = page.read_text().replace(HTML_SECONDS, f"{html_seconds:.1f}").replace(TOTAL_SECONDS, f"{total:.1f}")
+        text = text.replace(BUDGET_VERDICT, budget_verdict(total, os.cpu_count()))
+        page.write_text(text.replace(TOTAL_MINUTES, f"{total / 60:.1f}"))
+
+
+def write_cost_page(stage: Path, preset: str, scale: str, timings: dict[str, float], levers: str = "") -> None:
+    """Fill the staged cost page's marker with this build's timings, what it computed and what the levers saved
+    (builder.accounting), and the package versions (if the page exists)."""
+    page = stage / COST_PAGE
+    if page.exists() and COST_MARKER in page.read_text():
+        computed = f"\n## What this build computed\n\n{levers}" if levers else ""
+        filled = cost_table(preset, scale, timings) + computed + "\n" + versions_table()
+        page.write_text(page.read_text().replace(COST_MARKER, filled))
+
+
+PLAN_PAGE = Path("book") / "paper_scale.md"
+
+
+PLAN_MARKER = "<!-- paper-scale plans: filled in by the runner -->"
+
+
+PLAN_PRESETS = {"paper": "ImageNet-100 (preset `paper`)", "paper-1k": "ImageNet-1K (preset `paper-1k`)"}
+
+
+def plan_page_text(root: Path) -> str:
+    """The paper-scale plans of the `paper` and `paper-1k` presets as markdown tables with grand totals, and the
+    cost model behind their estimates (made when the book is built, from the library's plan)."""
+    text = plan_page({title: load_preset(name, root) for name, title in PLAN_PRESETS.items()
+                      if (root / "presets" / f"{name}.yaml").exists()})
+    # the commands name the output root of the machine that built the book (a temp folder under the tests): a
+    # reader's commands write under their own $FAKEIT_OUTPUT
+    for folder, name in ((output_root(), "$FAKEIT_OUTPUT"), (cache_root(), "$FAKEIT_CACHE")):
+        if folder.is_absolute():
+            text = text.replace(str(folder), name)
+    return text
+
+
+def write_plan_page(stage: Path, root: Path) -> None:
+    """Fill the staged paper-scale page's marker with the plans (when the book has that page)."""
+    page = stage / PLAN_PAGE
+    if page.exists() and PLAN_MARKER in page.read_text():
+        page.write_text(page.read_text().replace(PLAN_MARKER, plan_page_text(root)))
