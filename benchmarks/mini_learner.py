@@ -102,6 +102,14 @@ def main() -> None:
         if not sep:
             parser.error(f"--set {item!r} must be FIELD=VALUE")
         changes[key.strip()] = yaml_value(value, f"--set {item!r}")
+    if changes:  # every change checked before any model trains (YAML reads 1e-3 as text: write 0.001)
+        from fakeit_lib.core.errors import FakeitError
+        from fakeit_lib.training.train import make_config
+
+        try:
+            make_config("mini", data="(checked before training)", class_set="fashion-mnist", **changes)
+        except (FakeitError, TypeError) as e:
+            parser.error(f"--set: {e}")
     if args.fast:
         args.per_class, args.seeds, args.max_images, args.epochs = FAST["per_class"], FAST["seeds"], FAST["max_images"], FAST["epochs"]
     import sklearn.svm  # noqa: F401  (its libraries loaded before the pools are pinned)

@@ -97,6 +97,21 @@ def test_benchmark_help_names_its_options(monkeypatch, capsys):
     assert "the mini preset's, [0, 1, 2, 3, 4]" in " ".join(out.split())  # its seeds, read from the preset
 
 
+@pytest.mark.parametrize("change, message", [
+    ("weight_decay=1e-3", "parameter weight_decay='1e-3' must be a number"),
+    ("epochz=60", "unknown parameter(s) epochz for TrainConfig"),
+])
+def test_a_bad_recipe_change_is_refused_before_any_model_trains(monkeypatch, capsys, change, message):
+    import runpy
+
+    monkeypatch.setattr(sys, "argv", ["mini_learner.py", "--learners", "--set", change])
+    with pytest.raises(SystemExit) as done:
+        runpy.run_path(str(ROOT / "benchmarks" / "mini_learner.py"), run_name="__main__")
+    assert done.value.code == 2
+    err = capsys.readouterr()
+    assert message in err.err and "thread pools" not in err.out  # refused before the workers started
+
+
 # ---- the mini recipe's own choices (training/train.py PRESETS["mini"], data/mini_recipe.yaml)
 
 
