@@ -120,10 +120,6 @@ def _accuracy(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, b: torch.Tensor
     return float((torch.addmm(b, x, w).argmax(1) == y).double().mean())
 
 
-def _accuracy(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> float:
-    return float((torch.addmm(b, x, w).argmax(1) == y).double().mean())
-
-
 def carve_validation(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(train, val) indices of a stratified, seeded split (plain random split if a class has a single image)."""
     from sklearn.model_selection import train_test_split
