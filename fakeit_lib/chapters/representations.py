@@ -100,6 +100,14 @@ def agreement_with_direction(long: pd.DataFrame, synthetic: str, real: str) -> p
     return pd.DataFrame(rows)
 
 
+PANEL_UNITS = {"sparsity": "share of zeros", "coding length": "bits"}  # the two measures with a unit to name
+
+
+def panel_title(metric: str) -> str:
+    """A panel's title: the metric and, where it has one, its unit ("coding length (bits)")."""
+    return f"{metric} ({PANEL_UNITS[metric]})" if metric in PANEL_UNITS else metric
+
+
 def repmetrics_figure(long: pd.DataFrame):
     """Bars per metric (own y axis): datasets on x, one bar per model, mean over seeds with 95% error bars."""
     import plotly.express as px
@@ -113,6 +121,7 @@ def repmetrics_figure(long: pd.DataFrame):
                  facet_col_wrap=2, error_y="err", title="Representation measures of the penultimate features (test splits)")
     fig.update_yaxes(matches=None, showticklabels=True, title_text="")
     fig.update_xaxes(title_text="")
-    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))  # "metric=sparsity" -> "sparsity"
+    # "metric=sparsity" -> "sparsity (share of zeros)": each panel titled with its metric and the unit it is in
+    fig.for_each_annotation(lambda a: a.update(text=panel_title(a.text.split("=", 1)[-1])))
     fig.update_layout(height=680, legend=dict(orientation="h", y=-0.15, title_text=""))
     return fig
