@@ -82,7 +82,7 @@ def test_versions_table_reads_the_running_environment(tmp_path: Path):
     lock.write_text(f"torch==0.0.1\n    # via fakeit (pyproject.toml)\nnumpy=={numpy}\n")
     table = environment.versions_table(lock).splitlines()
     rows = [r for r in table if r.startswith("| ") and not r.startswith("| package")]
-    assert len(rows) == 29  # 25 dependencies and 4 of the test extra in pyproject.toml
+    assert len(rows) == 30  # 26 dependencies and 4 of the test extra in pyproject.toml
     installed = importlib.metadata.version("sentence-transformers")  # the version of this machine, whichever it is
     assert f"| sentence-transformers | {installed} | - (**differs**) |" in rows
     assert f"| torch | {importlib.metadata.version('torch')} | 0.0.1 (**differs**) |" in rows

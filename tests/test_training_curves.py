@@ -77,7 +77,7 @@ def test_a_run_stopped_within_an_epoch_continues_its_curve_without_the_steps_pas
                                                                                                  monkeypatch, one_thread):
     from fakeit_lib.core.errors import Stopped
     from fakeit_lib.training import curves
-    from fakeit_lib.training import train as training
+    from fakeit_lib.training import loop as training
 
     monkeypatch.setattr(curves, "WINDOW_STEPS", 8)
     config = config_of(real4)
