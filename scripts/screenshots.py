@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the browser set-up the tests use: one
 
 def pages_of(html: Path, only: list[str] | None) -> list[Path]:
     """The built pages in the book's reading order (`_toc.yml`), or only those named (without `.html`)."""
-    from fakeit_lib.builder.runner import toc_files
+    from fakeit_lib.builder.notebooks import toc_files
 
     names = only or toc_files(ROOT)
     pages = [html / f"{n}.html" for n in names]
