@@ -36,9 +36,9 @@ def test_the_summary_states_each_verdict_on_one_line_linked_to_its_page():
                                "could test 6 of them")
     bullets = [ln for ln in lines if ln.startswith("- ")]
     assert bullets == [
-        "- **Holds** (1 of 7): {doc}`Claim a. <../notebooks/tab1_prompts>`.",
-        "- **Holds, below the smallest effect of interest** (1 of 7): {doc}`Claim g. <../notebooks/tab2_transfer>`.",
-        "- **Does not hold** (1 of 7): {doc}`Claim b. <../notebooks/fig4_scaling>`.",
+        "- **Holds** (1 of 7): {doc}`Claim a <../notebooks/tab1_prompts>`.",
+        "- **Holds, below the smallest effect of interest** (1 of 7): {doc}`Claim g <../notebooks/tab2_transfer>`.",
+        "- **Does not hold** (1 of 7): {doc}`Claim b <../notebooks/fig4_scaling>`.",
         "- **Inconclusive** (3 of 7): {doc}`1 on Fig. 4 <../notebooks/fig4_scaling>`, {doc}`2 on Ablations "
         "<../notebooks/ablations>`; the intervals are too wide to decide (about 7 to 12 seeds would decide them).",
         "- **Cannot be tested** (1 of 7): {doc}`1 on matched backgrounds <../notebooks/matched_backgrounds>` "

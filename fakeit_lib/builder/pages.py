@@ -86,7 +86,8 @@ def findings_summary(findings: list[dict], titles: dict[str, str] | None = None)
                 parts.append(link(on_page[0], f"{len(on_page)} on {_title(titles, pg)}") + f" ({why})")
             lines.append(head + ", ".join(parts) + ".")
         else:
-            lines.append(head + "; ".join(link(f) for f in group) + ".")
+            # each claim without its own full stop: "claim a; claim b." (not "claim a.; claim b..")
+            lines.append(head + "; ".join(link(f, f["claim"].rstrip(". ")) for f in group) + ".")
     return "\n".join(lines) + "\n"
 
 
