@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from ..core.errors import FakeitError
-from .stats import DRAWS_SATTERTHWAITE, Estimate, Family, satterthwaite, t_interval
+from .stats import Estimate, Family, t_interval
 
 
 def mean_variance(fam: Family) -> tuple[float, float, str]:
@@ -37,7 +37,7 @@ def mean_variance(fam: Family) -> tuple[float, float, str]:
         return var / s, float(df), method
     parts = [(max(var - fam.draw_seed_var, 0.0) / s, float(df)), (fam.draw_var, fam.draw_df)]
     tau = sum(v for v, _ in parts)
-    tdf = satterthwaite(parts) if fam.draw_df + 1 >= DRAWS_SATTERTHWAITE else min(float(df), fam.draw_df)
+    tdf = fam.draws_df(parts, float(df))
     return tau, tdf, f"{method} + draw variance ({fam.draw_df + 1:g} draws)"
 
 
@@ -82,7 +82,7 @@ def spread_difference(fam: Family, high: list[str], low: list[str], sesoi: float
     if fam.draw_df is not None:
         inputs["draws"] = {"variance of a drawn model's mean": fam.draw_var, "degrees of freedom": fam.draw_df,
                            "drawn models": sorted(fam.drawn)}
-    floor_tau = max(fam.draw_var - fam.draw_seed_var / s, 0.0) if fam.draw_df else 0.0  # what seeds never remove
+    floor_tau = fam.draw_floor_var() if fam.draw_df else 0.0  # what seeds never remove
     floor = math.sqrt(spread_variance(ss_hi, ss_lo, len(high), len(low), floor_tau, sesoi)) if floor_tau else 0.0
     return Estimate(mean, lo_, hi_, s, math.sqrt(var), se, tdf, method, weights_sq, per_seed, None,
                     fam.anova["spread_ratio"], floor, fam.draw_df, inputs)

@@ -273,6 +273,18 @@ class Family:
         m, s = self.table.shape
         return satterthwaite([(float(t), (s - 1) * (m - 1) / m) for t in terms if t])
 
+    def draws_df(self, parts: list[tuple[float, float]], seed_df: float | None) -> float:
+        """Degrees of freedom of an error holding the measured draws' part (`parts`: (variance, df) pairs, the draws'
+        last): Welch-Satterthwaite from DRAWS_SATTERTHWAITE draws on; below, the draws' own (conservative: with one
+        or two, Satterthwaite's intervals cover 0.92, the calibration), or the seed error's if fewer."""
+        if self.draw_df + 1 >= DRAWS_SATTERTHWAITE:
+            return satterthwaite(parts)
+        return min(seed_df or self.draw_df, self.draw_df)
+
+    def draw_floor_var(self) -> float:
+        """The part of a drawn model's mean variance that no number of training seeds removes (its clone's draw)."""
+        return max(self.draw_var - self.draw_seed_var / self.seeds, 0.0)
+
     def add_draws(self, draws: Sequence[Sequence[float]], drawn: set[str]) -> None:
         """Measured draws of one clone (each a list of per-seed values, trained with the family's seeds): the
         variance of a drawn model's mean over draws, with draws - 1 degrees of freedom, becomes the error of every
@@ -333,12 +345,9 @@ class Family:
         if w_drawn:  # each drawn arm's mean varies as the measured draws did (their seed noise included)
             draw_part = w_drawn * self.draw_var
             se = math.sqrt(seed_part + draw_part)
-            # Welch-Satterthwaite from DRAWS_SATTERTHWAITE draws on; below, the draws' own degrees of freedom
-            # (conservative): with one or two, Satterthwaite's intervals cover 0.92 (the calibration)
             parts = seed_parts + [(draw_part, self.draw_df)]
-            df = (satterthwaite(parts) if self.draw_df + 1 >= DRAWS_SATTERTHWAITE
-                  else min(seed_df or self.draw_df, self.draw_df))
-            floor_se, floor_df = math.sqrt(w_drawn * max(self.draw_var - self.draw_seed_var / s, 0.0)), self.draw_df
+            df = self.draws_df(parts, seed_df)
+            floor_se, floor_df = math.sqrt(w_drawn * self.draw_floor_var()), self.draw_df
             method += f" + draw variance ({self.draw_df + 1:g} draws)"
         low, high = t_interval(mean, se, df)
         inputs = {"family": self.name, "values": {k: [float(x) for x in v] for k, v in self.values.items()},
