@@ -6,6 +6,8 @@ extracted (`repmetrics_test` in the transfer results), for every seed of both en
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from ..core.errors import FakeitError
@@ -101,6 +103,7 @@ def agreement_with_direction(long: pd.DataFrame, synthetic: str, real: str) -> p
 
 
 PANEL_UNITS = {"sparsity": "share of zeros", "coding length": "bits"}  # the two measures with a unit to name
+BOUNDS = {"sparsity": (0.0, 1.0)}  # a share: its error bars stop at the values it can take
 
 
 def panel_title(metric: str) -> str:
@@ -115,10 +118,14 @@ def repmetrics_figure(long: pd.DataFrame):
     rows = []
     for (model, dataset, metric), g in long.groupby(["model", "dataset", "metric"], sort=False):
         est = mean_interval(g["value"].tolist())
-        rows.append({"model": model, "dataset": dataset, "metric": metric, "value": est.mean,
-                     "err": (est.high - est.mean) if est.high is not None else 0.0})
+        low, high = BOUNDS.get(metric, (-math.inf, math.inf))
+        up = min(est.high, high) - est.mean if est.high is not None else 0.0
+        down = est.mean - max(est.low, low) if est.low is not None else 0.0
+        rows.append({"model": model, "dataset": dataset, "metric": metric, "value": est.mean, "err": up,
+                     "err_minus": down})
     fig = px.bar(pd.DataFrame(rows), x="dataset", y="value", color="model", barmode="group", facet_col="metric",
-                 facet_col_wrap=2, error_y="err", title="Representation measures of the penultimate features (test splits)")
+                 facet_col_wrap=2, error_y="err", error_y_minus="err_minus",
+                 title="Representation measures of the penultimate features (test splits)")
     fig.update_yaxes(matches=None, showticklabels=True, title_text="")
     fig.update_xaxes(title_text="")
     # "metric=sparsity" -> "sparsity (share of zeros)": each panel titled with its metric and the unit it is in
