@@ -101,3 +101,59 @@ def test_a_paper_clone_is_judged_on_its_first_images_of_each_class(tmp_path: Pat
     ims, labels, within = judges.judged_images(tmp_path, per_class=2)
     assert labels.tolist() == [0, 0, 1, 1, 2, 2] and within.tolist() == [0, 1] * 3
     assert ims[3].getpixel((0, 0)) == (50, 40, 0)
+
+
+def write_clone(folder: Path, seed: int, classes: int = 3, per_class: int = 4) -> Path:
+    """A clone folder of random RGB images (manifest.jsonl rows: path, class_index), as the paper's clones store them."""
+    import json
+
+    from fakeit_lib.core.store import atomic_write_text
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(classes):
+        for i in range(per_class):
+            Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(folder / f"{c}_{i}.png")
+            rows.append({"path": f"{c}_{i}.png", "class_index": c})
+    atomic_write_text(folder / "manifest.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    return folder
+
+
+def test_fig2_findings_are_computed_at_the_paper_scale_with_an_imagenet_judge(tmp_path: Path):
+    from types import SimpleNamespace
+
+    from fakeit_lib.chapters import fig2_qualitative as ch
+    from fakeit_lib.generation.quality.judge import diversity
+    from fakeit_lib.paper import findings as fd
+
+    path, _ = stand_in(tmp_path, "imagenet1k", 1000)
+    judge, text = judges.judge_for("imagenet100", [(path, "a stand-in classifier")])
+    keys = [("c", 7.5), ("c", 2.0), ("c_dc", 7.5), ("c_dc", 2.0)]
+    folders = {k: write_clone(tmp_path / f"{k[0]}-{k[1]:g}", seed) for seed, k in enumerate(keys)}
+    q = ch.judged_quality(judge, text, folders)
+    assert q.judge == text and q.judge_accuracy is None and len(q.samples[("c", 7.5)]) == 2  # 4 images a class: 2 samples
+    p = SimpleNamespace(scale="paper", class_set="imagenet100", variants=["c", "c_dc"], guidances=[7.5, 2.0])
+    verdicts = {v.id: v for v in ch.qualitative_findings(p, q)}
+    assert verdicts["low_guidance_diverse"].verdict != fd.UNTESTABLE
+    assert verdicts["definition_richer_images"].verdict != fd.UNTESTABLE
+    assert verdicts["hypernym_richer_images"].verdict == fd.UNTESTABLE  # no c, h_c clone drawn
+    # by hand: sample k holds image k mod 2 of each class; diversity 2.0 minus 7.5, averaged over the two prompts
+    def sample_diversity(key, k):
+        ims, labels, within = judges.judged_images(folders[key])
+        _, feats = judge.outputs(ims)
+        pick = torch.as_tensor(within % 2 == k)
+        return diversity(feats[pick], torch.as_tensor(labels)[pick])
+
+    per_sample = [np.mean([sample_diversity((v, 2.0), k) for v in ("c", "c_dc")])
+                  - np.mean([sample_diversity((v, 7.5), k) for v in ("c", "c_dc")]) for k in range(2)]
+    part = verdicts["low_guidance_diverse"].evidence["diversity (2.0 minus 7.5)"]
+    assert part["estimate"]["mean"] == pytest.approx(np.mean(per_sample), rel=1e-6)
+
+
+def test_the_real_baseline_is_a_judge_only_once_trained(tmp_path: Path):
+    from fakeit_lib.experiments.params import PipelineParams
+    from fakeit_lib.experiments.stages import real_baseline_checkpoint
+
+    assert real_baseline_checkpoint(PipelineParams(real_root="")) is None
+    assert real_baseline_checkpoint(PipelineParams(real_root=str(tmp_path), train_seeds=[0])) is None  # not trained
