@@ -107,7 +107,7 @@ def transfer_done(rows_values: dict[str, list[float]]) -> list[tuple]:
     out = []
     for rows, values in rows_values.items():
         for v in values:
-            res = {"datasets": {**{c: {"top1": v / 100} for c in columns}, "in1k": {"top1": 0.01}}}  # in1k: not Table 2's
+            res = {"datasets": {**{c: {"top1": v / 100} for c in columns}, "in1k": {"top1": (v + 2.0) / 100}}}  # not Table 2's
             out.append((SimpleNamespace(step="transfer", paper=rows), res))
     return out
 
@@ -115,7 +115,7 @@ def transfer_done(rows_values: dict[str, list[float]]) -> list[tuple]:
 def test_imagenet1k_transfer_findings_with_hand_computed_intervals():
     done = transfer_done({"T1 r17 T2 r8": [68.0, 68.5, 69.0], "T1 r15 T2 r6": [63.0, 63.0, 63.9], "T2 r5": [66.5]})
     p = SimpleNamespace(scale="paper", imagenet1k_preset="paper-1k")
-    low75, rsb = imagenet1k.imagenet1k_findings(p, done)
+    low75, rsb, probe = imagenet1k.imagenet1k_findings(p, done)
     # 2.0 - 7.5 per seed: 5.0, 5.5, 5.1: mean 5.2, sd 0.26458, se 0.15275
     assert low75.verdict == fd.HOLDS and low75.estimate["mean"] == pytest.approx(5.2)
     assert low75.estimate["low"] == pytest.approx(5.2 - T2_2 * 0.2645751311 / 3 ** 0.5)
@@ -124,7 +124,7 @@ def test_imagenet1k_transfer_findings_with_hand_computed_intervals():
     assert rsb.verdict == fd.HOLDS and "enters as a constant" in rsb.reason  # [0.758, 3.242]: above 0
     assert rsb.evidence["RSB-A1 per seed"] == [66.5]
     one = transfer_done({"T1 r17 T2 r8": [68.0], "T1 r15 T2 r6": [63.0]})  # one seed: no interval, never decisive
-    low75, rsb = imagenet1k.imagenet1k_findings(p, one)
+    low75, rsb, probe = imagenet1k.imagenet1k_findings(p, one)
     assert low75.verdict == fd.INCONCLUSIVE and low75.reason == "one seed gives no interval; paired by training seed"
     assert rsb.verdict == fd.UNTESTABLE and rsb.reason.endswith("has not finished the probes of RSB-A1 (Table 2 row 5)")
 
@@ -151,3 +151,17 @@ def test_holm_counts_the_new_paper_findings_and_keeps_the_beyond_group_apart():
                 fd.cannot_test("in1k_transfer_beats_rsb_a1", "mini", "not the paper's scale").to_dict()]
     c = family_counts(verdicts)
     assert (c["paper"], c["tested"], c["untested"], c["beyond"]) == (4, 2, 2, 1)
+
+
+def test_the_imagenet1k_probe_level_is_70_4_within_the_tolerance():
+    p = SimpleNamespace(scale="paper", imagenet1k_preset="paper-1k")
+    # the 2.0 clone's probes score its Table 2 average + 2: 70.0, 70.5, 71.0 against 70.4: -0.4, +0.1, +0.6
+    probe = imagenet1k.imagenet1k_findings(p, transfer_done({"T1 r17 T2 r8": [68.0, 68.5, 69.0]}))[2]
+    assert probe.id == "paper_level_in1k_probe" and probe.evidence["the 2.0 clone's probe (70.4)"]["reported"] == 70.4
+    assert probe.estimate["mean"] == pytest.approx(0.1) and probe.estimate["high"] == pytest.approx(0.1 + T2_2 * 0.5 / 3 ** 0.5)
+    assert probe.verdict == fd.HOLDS  # [-1.142, +1.342] lies within 1.5 either side
+    # 2 points higher: +2.1 [+0.858, +3.342] straddles +1.5: inconclusive; 5 points higher: does not hold
+    up = imagenet1k.imagenet1k_findings(p, transfer_done({"T1 r17 T2 r8": [70.0, 70.5, 71.0]}))[2]
+    assert up.verdict == fd.INCONCLUSIVE and up.estimate["low"] == pytest.approx(2.1 - T2_2 * 0.5 / 3 ** 0.5)
+    far = imagenet1k.imagenet1k_findings(p, transfer_done({"T1 r17 T2 r8": [73.0, 73.5, 74.0]}))[2]
+    assert far.verdict == fd.FAILS

@@ -161,6 +161,33 @@ def transfer_averages(done: list[tuple], row: int) -> list[float]:
     return out
 
 
+def probe_scores(done: list[tuple], row: int, dataset: str = "in1k") -> list[float]:
+    """Per finished transfer stage serving Table 2 row `row` (one a training seed), its linear-probe top-1 (%) on
+    `dataset` (default ImageNet-1K's, Sec. 5.3's 70.4%), where it probed it."""
+    return [100 * res["datasets"][dataset]["top1"] for stage, res in done
+            if stage.step == "transfer" and re.search(rf"\bT2 r{row}\b", stage.paper) and dataset in res["datasets"]]
+
+
+def probe_level(p: ImageNet1KParams, done: list[tuple]):
+    """Sec. 5.3's 70.4%: the 2.0 clone's ImageNet-1K linear probe within the stated tolerance of it, at the paper
+    scale only."""
+    from ..paper import claims
+    from ..paper import findings as fd
+
+    fid = "paper_level_in1k_probe"
+    paper = claims.paper_value(fid, "imagenet1k")
+    ours = probe_scores(done, 8)
+    if p.scale != "paper" or not ours:
+        why = (f"the level is ImageNet-1K's at the paper scale; a {p.scale} build shows preset {p.imagenet1k_preset}'s "
+               "finished results beside the paper's, never decides the paper's findings on them" if p.scale != "paper" else
+               f"preset {p.imagenet1k_preset} has not finished the ImageNet-1K probe of the 2.0 clone (Table 2 row 8; "
+               "its transfer_roots: in1k)")
+        return fd.cannot_test(fid, p.scale, why, paper)
+    reported = paper_results()["text"]["best_imagenet1k_cog_linear_top1"]
+    part = fd.level_part(f"the 2.0 clone's probe ({reported:.1f})", ours, reported, claims.finding(fid).sesoi)
+    return fd.check_parts(fid, [part], p.scale, {"probe": "in1k"}, paper)
+
+
 def imagenet1k_findings(p: ImageNet1KParams, done: list[tuple]) -> list:
     """Table 2's ImageNet-1K findings: the 2.0 clone (row 8) transfers better than the 7.5 one (row 6, paired by
     training seed) and than the published RSB-A1 (row 5, one model: a constant). Decided only in a paper-scale build,
@@ -192,4 +219,4 @@ def imagenet1k_findings(p: ImageNet1KParams, done: list[tuple]) -> list:
             n = min(len(syn), len(other))
             est, note = fd.paired(syn[:n], other[:n]), "paired by training seed"
         out.append(fd.check(fid, est, p.scale, ev, paper, note if est.low is not None else f"one seed gives no interval; {note}"))
-    return out
+    return out + [probe_level(p, done)]

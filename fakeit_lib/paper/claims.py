@@ -213,6 +213,11 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
             "Table 1 rows 10-12, IN-Val top-1 (72.4 at 10x and 20x, 73.3 at 50x)", "fig4_scaling", TOP1,
             "each trained size's top-1 minus the paper's, within the tolerance either side (equivalence, every size must "
             "hold)", "both", LEVEL, LEVEL_REASON),
+    Finding("paper_level_in1k_probe", "At the paper's scale, the best synthetic encoder reaches the paper's 70.4% top-1 in a linear probe on ImageNet-1K.",
+            "Sec. 5.3 (\"our best model achieves 70.4% Top-1 accuracy on ImageNet-1K (evaluation as part of the CoG "
+            "benchmark)\"), the clone c, d_c at 2.0 (Table 2 row 8)", "imagenet1k",
+            "linear-probe top-1 on ImageNet-1K's validation set (%)", "the 2.0 clone's probe minus 70.4, within the "
+            "tolerance either side (equivalence)", "both", LEVEL, LEVEL_REASON, made_for=IN1K),
     Finding("matched_backgrounds_help", "Backgrounds matched to the class beat randomly drawn ones.",
             "Sec. 4.3 (future work), beyond the paper", "matched_backgrounds", TOP1,
             "prompt c, h_c inside b with matched scenes minus with random scenes, averaged over guidance scales",
@@ -243,7 +248,7 @@ def spread_ss(values: list[float]) -> float:
 def paper_value(finding_id: str, train: str = "imagenet100", variants: tuple[str, ...] | list[str] | None = None) -> str:
     """The paper's own value for a finding's comparison, computed from its tables (`data/paper_results.yaml`) for the
     training set the run stands for; `variants`: the prompt variants this run averages over (default: Table 1's)."""
-    from .results import VARIANT_NAMES, paper_rows, table1_row, table1_value
+    from .results import VARIANT_NAMES, paper_results, paper_rows, table1_row, table1_value
 
     finding(finding_id)
     variants = tuple(v for v in (variants or ("c", "c_hc", "c_dc", "c_hc_inside_b"))
@@ -344,6 +349,8 @@ def paper_value(finding_id: str, train: str = "imagenet100", variants: tuple[str
         other = 6 if finding_id == "in1k_transfer_low_guidance_better" else 5
         syn, base = paper_rows("table2", row=8)[0]["average"], paper_rows("table2", row=other)[0]["average"]
         return f"{syn - base:+.1f} points (IN-1K, 10-dataset average, Table 2 rows 8 and {other})"
+    if finding_id == "paper_level_in1k_probe":
+        return f"{paper_results()['text']['best_imagenet1k_cog_linear_top1']:.1f}% (IN-1K linear probe, Sec. 5.3)"
     if finding_id in ("paper_levels_table1", "paper_levels_scaling"):
         rows = ([r for r in paper_rows("table1", train=train) if r.get("scale", 1) == 1] if finding_id == "paper_levels_table1" else
                 [r for r in paper_rows("table1", train=train, data="synthetic") if r["scale"] > 1])
