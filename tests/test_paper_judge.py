@@ -149,6 +149,9 @@ def test_fig2_findings_are_computed_at_the_paper_scale_with_an_imagenet_judge(tm
                   - np.mean([sample_diversity((v, 7.5), k) for v in ("c", "c_dc")]) for k in range(2)]
     part = verdicts["low_guidance_diverse"].evidence["diversity (2.0 minus 7.5)"]
     assert part["estimate"]["mean"] == pytest.approx(np.mean(per_sample), rel=1e-6)
+    # its bound: 2% of this judge's own within-class spread, said beside the verdict
+    assert part["smallest effect of interest"] == round(0.02 * float(q.table["diversity"].mean()), 3) != 0.3
+    assert "diversity in this judge's units" in verdicts["low_guidance_diverse"].reason
 
 
 def test_the_real_baseline_is_a_judge_only_once_trained(tmp_path: Path):
@@ -157,3 +160,11 @@ def test_the_real_baseline_is_a_judge_only_once_trained(tmp_path: Path):
 
     assert real_baseline_checkpoint(PipelineParams(real_root="")) is None
     assert real_baseline_checkpoint(PipelineParams(real_root=str(tmp_path), train_seeds=[0])) is None  # not trained
+
+
+def test_another_judge_s_diversity_bound_is_two_percent_of_its_own_spread():
+    from fakeit_lib.paper import claims
+
+    assert claims.diversity_sesoi("low_guidance_diverse") == (0.3, "")  # the Fashion-MNIST judge's, as registered
+    bound, note = claims.diversity_sesoi("low_guidance_diverse", 31.25)
+    assert bound == 0.625 and "its within-class spread is 31.2, so the smallest effect of interest is 0.625" in note

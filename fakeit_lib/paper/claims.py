@@ -225,6 +225,21 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
 ]}
 
 
+DIVERSITY_SHARE = 0.02  # the smallest diversity effect of interest: this share of the judge's within-class spread
+
+
+def diversity_sesoi(finding_id: str, spread: float | None = None) -> tuple[float, str]:
+    """(smallest diversity effect of interest, in words) of a judge finding: the registry's 0.3 units for the
+    Fashion-MNIST judge (`spread` None), else the same 2% of the measured within-class spread of the judge's features
+    (another judge's units are not the Fashion-MNIST judge's)."""
+    base = finding(finding_id).sesoi
+    if spread is None:
+        return base, ""
+    value = round(DIVERSITY_SHARE * spread, 3)
+    return value, (f"diversity in this judge's units: its within-class spread is {spread:.1f}, so the smallest effect of "
+                   f"interest is {value:g} (2% of it, as {base:g} is of the Fashion-MNIST judge's)")
+
+
 def finding(finding_id: str) -> Finding:
     """The registered finding `finding_id`."""
     if finding_id not in FINDINGS:
