@@ -154,7 +154,7 @@ def test_measured_draws_give_every_drawn_arm_its_error():
     ("large", [0.5, 0.6, 0.4, 0.5, 0.6], fd.FAILS),  # positive, but below it
     ("at_most", [0.1, -0.2, 0.2, 0.0, -0.1], fd.HOLDS),
     ("at_most", [2.0, 2.2, 1.8, 2.1, 1.9], fd.FAILS),
-    ("at_most", [0.5, -1.0, 2.5, 0.0, 1.5], fd.INCONCLUSIVE),
+    ("at_most", [0.3, -1.0, 2.1, -0.4, 1.0], fd.INCONCLUSIVE),  # about 46 seeds decide it (the old row sat at the 200-seed cap)
     ("not_worse", [-0.5, -0.3, -0.6, -0.4, -0.5], fd.HOLDS),  # half a point below: on par within 1
     ("not_worse", [-2.0, -2.2, -1.8, -2.1, -1.9], fd.FAILS),  # two points below: worse
     ("not_worse", [0.5, -3.0, 1.5, -2.0, 0.5], fd.INCONCLUSIVE),

@@ -1,7 +1,7 @@
 """Chapter fig2_qualitative (paper Fig. 2): real images beside every clone, and what a judge measures of them.
 
-At the Fashion-MNIST scale a small CNN trained on the real train split and shipped with the package
-(fakeit_lib.generation.quality.judge) scores every image: fidelity (the share judged as its prompt's class) and diversity (mean
+A judge scores the images (fakeit_lib.evaluation.judges): at the Fashion-MNIST scale a small CNN trained on the real
+train split and shipped with the package, at the paper scale a real-trained ImageNet classifier read from disk: fidelity (the share judged as its prompt's class) and diversity (mean
 pairwise distance of the judge's features within a class). The finding "lower guidance gives more diverse, less faithful images" is checked on five disjoint
 image samples of each clone (image i of a class goes to sample i mod 5; fewer when a class has under ten images):
 independent draws of the generator, so their spread is the sampling noise of the measure.
@@ -170,9 +170,10 @@ def _real_reference(per_class: int) -> tuple[np.ndarray, np.ndarray]:
 class Quality:
     """Judge scores and image statistics of each clone and of real images, and per-sample scores for the verdict."""
 
-    judge_accuracy: float  # the judge's top-1 on the real test split
+    judge_accuracy: float | None  # the Fashion-MNIST judge's top-1 on the real test split (None: an ImageNet judge)
     table: pd.DataFrame  # one row per clone plus real: fidelity, diversity, speckle, saturation, border, Fréchet
     samples: dict  # (variant, guidance) -> list of {"fidelity", "diversity"} per disjoint image sample
+    judge: str = ""  # which judge scored the images, in words (evaluation.judges)
 
 
 QUALITY_COLUMNS = {  # the quality table as the page shows it: column -> its heading (units in the page's text)
@@ -187,10 +188,26 @@ def quality_display(table: pd.DataFrame) -> pd.DataFrame:
     return table[[c for c in QUALITY_COLUMNS if c in table]].rename(columns=QUALITY_COLUMNS)
 
 
+def judge_of(p: QualitativeParams) -> tuple[object | None, str]:
+    """(judge, the judge in words) of this scale's images (evaluation.judges): the Fashion-MNIST judge shipped with the
+    package, or at the paper scale a real-trained ImageNet classifier on disk (torchvision's ResNet-50, else the run's
+    real baseline); (None, why) when there is none."""
+    from ..experiments.stages import scale_judge
+
+    return scale_judge(p.pipeline())
+
+
+def judge_text(q: Quality | None, p: QualitativeParams) -> str:
+    """The page's sentence on its judge: which one scored the images, or why none could."""
+    return q.judge if q is not None else judge_of(p)[1]
+
+
 def clone_quality(p: QualitativeParams, folders: dict[tuple[str, float], Path]) -> Quality | None:
-    """Judge and image statistics of Fashion-MNIST clones beside real test images; None for other class sets."""
+    """Judge scores of every clone: at the Fashion-MNIST scale with image statistics beside real test images; at the
+    paper scale by a real-trained ImageNet classifier, on the first images of each class; None without a judge."""
     if p.class_set != "fashion-mnist":
-        return None
+        judge, text = judge_of(p)
+        return judged_quality(judge, text, folders) if judge is not None else None
     judge, accuracy = load_judge(progress=False)
     per_class = max(len(clone_arrays(f)[0]) for f in folders.values()) // 10
     real_x, real_y = _real_reference(max(per_class, 200))
@@ -218,7 +235,29 @@ def clone_quality(p: QualitativeParams, folders: dict[tuple[str, float], Path]) 
                  "fidelity": s["fidelity"], "diversity": s["diversity"], **image_statistics(ref_x),
                  "Fréchet distance to real (judge features)": frechet_distance(ref_feats, rest_feats),
                  "pixel distance to c, same seeds": float("nan")})
-    return Quality(accuracy, pd.DataFrame(rows), samples)
+    return Quality(accuracy, pd.DataFrame(rows), samples, judge_of(p)[1])
+
+
+def judged_quality(judge, text: str, folders: dict[tuple[str, float], Path]) -> Quality:
+    """Fidelity and diversity of each clone's first images of every class (evaluation.judges.JUDGED_PER_CLASS) by a
+    judge of its classes, overall and per disjoint image sample (image i of a class in sample i mod n)."""
+    import torch
+
+    from ..evaluation.judges import judged_images
+    from ..generation.quality.judge import diversity, fidelity
+
+    rows, samples = [], {}
+    for (variant, guidance), folder in folders.items():
+        images, labels, within = judged_images(folder)
+        preds, feats = judge_outputs(judge, images)
+        y = torch.as_tensor(labels)
+        rows.append({"images": clone_label(variant, guidance), "variant": variant, "guidance": guidance, "count": len(y),
+                     "fidelity": fidelity(preds, y), "diversity": diversity(feats, y)})
+        n = max(1, min(SAMPLES, int(within.max() + 1) // 2))
+        picks = [torch.as_tensor(within % n == k) for k in range(n)]
+        samples[(variant, guidance)] = [{"fidelity": fidelity(preds[m], y[m]), "diversity": diversity(feats[m], y[m])}
+                                        for m in picks]
+    return Quality(None, pd.DataFrame(rows), samples, text)
 
 
 def same_seed_distance(reference, other) -> float:
@@ -284,10 +323,13 @@ def qualitative_findings(p: QualitativeParams, q: Quality | None,
 
     ids = ("low_guidance_diverse", "definition_richer_images", "hypernym_richer_images")
     if q is None:
-        return [fd.cannot_test(fid, p.scale, "this project has a judge of Fashion-MNIST images only; at this scale the "
-                               "grids above are the evidence, as in the paper", claims.paper_value(fid)) for fid in ids]
+        why = judge_of(p)[1]
+        return [fd.cannot_test(fid, p.scale, f"{why}; the grids above are the evidence, as in the paper",
+                               claims.paper_value(fid)) for fid in ids]
     hi, lo = 7.5, 2.0
     out = []
+    # another judge's units are not the Fashion-MNIST judge's: its diversity bound is 2% of its own measured spread
+    spread = float(q.table["diversity"].mean()) if q.judge_accuracy is None else None
     variants = [v for v in p.variants if (v, hi) in q.samples and (v, lo) in q.samples]
     paper = claims.paper_value("low_guidance_diverse")
     if variants:
@@ -296,13 +338,14 @@ def qualitative_findings(p: QualitativeParams, q: Quality | None,
         def mean_over_variants(g, metric):
             return [float(np.mean([q.samples[(v, g)][k][metric] for v in variants])) for k in range(n)]
 
+        bound, unit_note = claims.diversity_sesoi("low_guidance_diverse", spread)
         parts = [fd.Part("diversity (2.0 minus 7.5)", fd.paired(mean_over_variants(lo, "diversity"), mean_over_variants(hi, "diversity")),
-                         "greater", claims.finding("low_guidance_diverse").sesoi, "judge units"),
+                         "greater", bound, "judge units"),
                  fd.Part("fidelity (7.5 minus 2.0)", fd.paired(mean_over_variants(hi, "fidelity"), mean_over_variants(lo, "fidelity")),
                          "greater", 0.02, "of images")]
         out.append(fd.check_parts("low_guidance_diverse", parts, p.scale,
                                   {"samples": f"{n} disjoint image samples per clone (image i of a class in sample i mod {n})",
-                                   "variants": variants}, paper))
+                                   "variants": variants}, paper, unit_note))
     else:
         out.append(fd.cannot_test("low_guidance_diverse", p.scale, "no prompt variant was drawn at both 7.5 and 2.0", paper))
     for fid, variant in (("definition_richer_images", "c_dc"), ("hypernym_richer_images", "c_hc")):
@@ -318,7 +361,8 @@ def qualitative_findings(p: QualitativeParams, q: Quality | None,
         parts = [fd.Part("fidelity", fd.paired([x["fidelity"] for x in a[:n]], [x["fidelity"] for x in b[:n]]), "greater",
                          0.02, "of images"),
                  fd.Part("diversity", fd.paired([x["diversity"] for x in a[:n]], [x["diversity"] for x in b[:n]]), "greater",
-                         claims.finding(fid).sesoi, "judge units")]
+                         claims.diversity_sesoi(fid, spread)[0], "judge units")]
+        note = "; ".join(t for t in (note, claims.diversity_sesoi(fid, spread)[1]) if t)
         out.append(fd.check_parts(fid, parts, p.scale, {"samples": f"{n} disjoint image samples, same seeds",
                                                         "prompt sensitivity": sens}, paper, note))
     return out

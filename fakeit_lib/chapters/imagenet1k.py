@@ -5,6 +5,7 @@ found through the library's plan without computing anything."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,3 +142,81 @@ def run_status(p: ImageNet1KParams, stages: list, done: list[tuple]) -> str:
     return (f"Preset `{p.imagenet1k_preset}`: {len(done)} evaluate or transfer {'stage' if len(done) == 1 else 'stages'} finished here, shown below; "
             f"{todo} of its {len(stages)} stages are still to run ({command} runs what is missing). These are this "
             f"run's numbers at the paper scale, one training seed each, beside the paper's rows named in each line.")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The paper's ImageNet-1K transfer findings (Table 2 rows 5, 6, 8), decided on the paper-1k run's finished probes
+
+
+def transfer_averages(done: list[tuple], row: int) -> list[float]:
+    """Per finished transfer stage serving Table 2 row `row` (one a training seed): its linear-probe top-1 (%)
+    averaged over Table 2's ten datasets it probed (the in1k and CoG probes are not Table 2's)."""
+    columns = [c for c in paper_columns("table2") if c != "average"]
+    out = []
+    for stage, res in done:
+        if stage.step == "transfer" and re.search(rf"\bT2 r{row}\b", stage.paper):
+            values = [100 * res["datasets"][c]["top1"] for c in columns if c in res["datasets"]]
+            if values:
+                out.append(sum(values) / len(values))
+    return out
+
+
+def probe_scores(done: list[tuple], row: int, dataset: str = "in1k") -> list[float]:
+    """Per finished transfer stage serving Table 2 row `row` (one a training seed), its linear-probe top-1 (%) on
+    `dataset` (default ImageNet-1K's, Sec. 5.3's 70.4%), where it probed it."""
+    return [100 * res["datasets"][dataset]["top1"] for stage, res in done
+            if stage.step == "transfer" and re.search(rf"\bT2 r{row}\b", stage.paper) and dataset in res["datasets"]]
+
+
+def probe_level(p: ImageNet1KParams, done: list[tuple]):
+    """Sec. 5.3's 70.4%: the 2.0 clone's ImageNet-1K linear probe within the stated tolerance of it, at the paper
+    scale only."""
+    from ..paper import claims
+    from ..paper import findings as fd
+
+    fid = "paper_level_in1k_probe"
+    paper = claims.paper_value(fid, "imagenet1k")
+    ours = probe_scores(done, 8)
+    if p.scale != "paper" or not ours:
+        why = (f"the level is ImageNet-1K's at the paper scale; a {p.scale} build shows preset {p.imagenet1k_preset}'s "
+               "finished results beside the paper's, never decides the paper's findings on them" if p.scale != "paper" else
+               f"preset {p.imagenet1k_preset} has not finished the ImageNet-1K probe of the 2.0 clone (Table 2 row 8; "
+               "its transfer_roots: in1k)")
+        return fd.cannot_test(fid, p.scale, why, paper)
+    reported = paper_results()["text"]["best_imagenet1k_cog_linear_top1"]
+    part = fd.level_part(f"the 2.0 clone's probe ({reported:.1f})", ours, reported, claims.finding(fid).sesoi)
+    return fd.check_parts(fid, [part], p.scale, {"probe": "in1k"}, paper)
+
+
+def imagenet1k_findings(p: ImageNet1KParams, done: list[tuple]) -> list:
+    """Table 2's ImageNet-1K findings: the 2.0 clone (row 8) transfers better than the 7.5 one (row 6, paired by
+    training seed) and than the published RSB-A1 (row 5, one model: a constant). Decided only in a paper-scale build,
+    on the paper-1k run's finished probes; a smaller build shows them, never decides the paper's findings on them."""
+    from ..paper import claims
+    from ..paper import findings as fd
+    from ..paper.stats import estimate_from_values
+
+    out = []
+    syn = transfer_averages(done, 8)
+    for fid, row, what in (("in1k_transfer_low_guidance_better", 6, "the 7.5 clone (c, d_c)"),
+                           ("in1k_transfer_beats_rsb_a1", 5, "RSB-A1")):
+        paper = claims.paper_value(fid, "imagenet1k")
+        other = transfer_averages(done, row)
+        if p.scale != "paper":
+            out.append(fd.cannot_test(fid, p.scale, f"the claim is ImageNet-1K's at the paper scale; a {p.scale} build "
+                                      f"shows preset {p.imagenet1k_preset}'s finished results ({len(done)} here) beside "
+                                      "the paper's, never decides the paper's findings on them", paper))
+            continue
+        if not syn or not other:
+            missing = [f"the probes of {w} (Table 2 row {r})" for w, r, v in (("the 2.0 clone (c, d_c)", 8, syn), (what, row, other)) if not v]
+            out.append(fd.cannot_test(fid, p.scale, f"preset {p.imagenet1k_preset} has not finished {' and '.join(missing)}", paper))
+            continue
+        ev = {"transfer average over": "the Table 2 datasets each probe scored", "2.0 clone per seed": syn, f"{what} per seed": other}
+        if row == 5:  # one published model: its number is a constant, its own seed noise is not in the interval
+            est = estimate_from_values([x - other[0] for x in syn], "seeds")
+            note = "RSB-A1 is one published model: its average enters as a constant (its own seed noise is not in the interval)"
+        else:
+            n = min(len(syn), len(other))
+            est, note = fd.paired(syn[:n], other[:n]), "paired by training seed"
+        out.append(fd.check(fid, est, p.scale, ev, paper, note if est.low is not None else f"one seed gives no interval; {note}"))
+    return out + [probe_level(p, done)]

@@ -9,7 +9,7 @@ from ..experiments.stages import family
 from ..experiments.table1 import NO_SCENES, Table1Params, draw_keys, draw_setting, key_label, table_runs
 from ..paper import claims
 from ..paper import findings as fd
-from ..paper.results import TEST_SETS, VARIANT_LABELS, table1_row, train_set_of, variant_name
+from ..paper.results import TEST_SETS, VARIANT_LABELS, paper_rows, table1_row, train_set_of, variant_name
 from ..paper.spreads import spread_difference
 from ..paper.results import VARIANT_LABELS as L
 from ..paper.stats import mean_interval
@@ -275,6 +275,7 @@ def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> li
                                   f"{why}: {NO_SCENES}" if p.class_set == "fashion-mnist" else why, paper))
     out.append(closes_gap(p, fam, runs, base, train))
     out.append(backgrounds_in1k(p, fam, runs, base, train))
+    out.append(levels(p, runs, base, train, test))
 
     clones = [k for k, r in runs.items() if r.data == "synthetic" and r.multiplier == 1]
     paper = claims.paper_value("synthetic_trails_real", train)
@@ -354,3 +355,22 @@ def generator_text(p: Table1Params) -> tuple[str, pd.DataFrame | None]:
                 f"({len(captions.get('vocabulary', []))} distinct words; e.g. a prompt {variant_name(p.variants[0])} reads "
                 f"\"{example}\").")
     return sentence, pd.DataFrame(rows)
+
+
+def levels(p: Table1Params, runs: dict, base: dict, train: str, test: str) -> fd.Verdict:
+    """Table 1's absolute levels at the paper scale: each trained row's val top-1 within the stated tolerance of the
+    paper's (an equivalence per row, every row must hold); never at a miniature scale."""
+    fid = "paper_levels_table1"
+    paper = claims.paper_value(fid, train)
+    why = fd.paper_scale_levels(p.scale, p.class_set, test)
+    if why:
+        return fd.cannot_test(fid, p.scale, why, paper)
+    tol = claims.finding(fid).sesoi
+    parts = []
+    for k, r in runs.items():
+        row = (paper_rows("table1", train=train, data="real")[0] if r.data == "real"
+               else table1_row(train, "synthetic", r.variant, r.guidance, 1.0))
+        if row is not None:
+            parts.append(fd.level_part(f"{r.label} (row {row['row']}, {row['in_val_top1']:.1f})", r.scores(),
+                                       row["in_val_top1"], tol))
+    return fd.check_parts(fid, parts, p.scale, base, paper)

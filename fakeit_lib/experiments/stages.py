@@ -131,6 +131,30 @@ def trained_checkpoint(p: PipelineParams, data: Path, seed: int, **recipe) -> Pa
     return Path(_train_job(p.recipe, str(data), p.class_set, seed, recipe))
 
 
+def real_baseline_checkpoint(p: PipelineParams) -> Path | None:
+    """The checkpoint of the run's real-trained baseline (its first training seed) once its training has finished,
+    else None; never trains (the paper scale's judge falls back on it: evaluation.judges)."""
+    from ..training.train import CHECKPOINT, make_config, run_folder
+
+    root = Path(p.real_root).expanduser() if p.real_root else None
+    if root is None or not root.is_dir() or not p.train_seeds:
+        return None
+    job = (p.recipe, str(root), p.class_set, p.train_seeds[0], {})
+    return run_folder(make_config(p.recipe, data=str(root), class_set=p.class_set, seed=p.train_seeds[0])) / CHECKPOINT \
+        if _train_done(*job) else None
+
+
+def scale_judge(p: PipelineParams) -> tuple[object | None, str]:
+    """(judge, the judge in words) of the run's generated images (evaluation.judges): the Fashion-MNIST judge shipped
+    with the package, or a real-trained ImageNet classifier on disk (torchvision's ResNet-50, else the run's finished
+    real baseline); (None, why) when there is none. Nothing is downloaded or trained for it."""
+    from ..evaluation.judges import judge_candidates, judge_for
+
+    if p.class_set == "fashion-mnist":
+        return judge_for(p.class_set)
+    return judge_for(p.class_set, judge_candidates(real_baseline_checkpoint(p)))
+
+
 def _train_job(recipe: str, data: str, class_set: str, seed: int, overrides: dict) -> str:
     from ..training.loop import train
     from ..training.train import CHECKPOINT, make_config

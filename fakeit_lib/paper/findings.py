@@ -316,3 +316,23 @@ def sensitivity_note(share: float, what: str) -> str:
     return (note + f", below {100 * SENSITIVITY_MIN:.0f}%: this generator barely reacts to the words, so a null here "
             "speaks of the generator, not of the prompt with Stable Diffusion")
 
+
+
+def level_part(name: str, values: list[float], reported: float, tolerance: float, unit: str = "points") -> Part:
+    """An equivalence with a reported level: our per-seed values minus the paper's `reported` number, within
+    `tolerance` either side (two one-sided parts, both must hold: not below -tolerance, at most +tolerance). The
+    paper's number is one run with no spread: it enters as a constant."""
+    est = estimate_from_values([float(v) - reported for v in values], "seeds")
+    ev = {"reported": reported, "ours per seed": [float(v) for v in values]}
+    return Part(name, None, "both", tolerance, unit, ev, parts=[
+        Part(f"{name}: above the paper's minus {tolerance:g}", est, "not_worse", tolerance, unit),
+        Part(f"{name}: at most the paper's plus {tolerance:g}", est, "at_most", tolerance, unit)])
+
+
+def paper_scale_levels(scale: str, class_set: str, test: str) -> str | None:
+    """Why the paper's absolute levels cannot be compared with a run's, or None when they can: only a run at the
+    paper scale on the paper's ImageNet training set, scored on ImageNet-val."""
+    if scale == "paper" and class_set in ("imagenet100", "imagenet1k") and test == "val":
+        return None
+    return (f"the paper's levels are ImageNet's at its recipe; this run is at the {scale} scale on {class_set}, tested "
+            f"on {test}: its numbers are not the paper's and are never compared with them")

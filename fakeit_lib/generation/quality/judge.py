@@ -97,8 +97,13 @@ def as_tensor(images) -> torch.Tensor:
 
 
 @torch.no_grad()
-def judge_outputs(model: JudgeNet, images, batch_size: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
-    """(predicted labels, penultimate features) of the images."""
+def judge_outputs(model, images, batch_size: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+    """(predicted labels, penultimate features) of the images, by this Fashion-MNIST judge or by any judge with an
+    `outputs(images)` method of its own (the paper scale's ImageNet classifier, evaluation.judges)."""
+    if not isinstance(model, JudgeNet):
+        if not hasattr(model, "outputs"):
+            raise FakeitError(f"a judge is a JudgeNet or has outputs(images); got a {type(model).__name__}")
+        return model.outputs(images)
     model.eval()
     x = as_tensor(images)
     preds, feats = [], []
@@ -267,8 +272,9 @@ def diversity(features: torch.Tensor, labels) -> float:
     return float(np.mean(list(per_class_diversity(features, labels).values())))
 
 
-def score_images(model: JudgeNet, images, labels) -> dict:
-    """Fidelity, per-class fidelity, diversity and per-class diversity of images meant to show `labels`."""
+def score_images(model, images, labels) -> dict:
+    """Fidelity, per-class fidelity, diversity and per-class diversity of images meant to show `labels`, by `model`:
+    the Fashion-MNIST judge, or any judge with `outputs(images)` (the judge is the measures' one parameter)."""
     pred, feats = judge_outputs(model, images)
     y = torch.as_tensor(labels)
     return {
