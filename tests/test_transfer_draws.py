@@ -170,3 +170,50 @@ def test_v2_agrees_holds_the_draws_scored_on_imagenet_v2(monkeypatch):
                       train_seeds=list(range(SEEDS)), draws=1)
     plain = domain_shift.v2_agrees(p1, table, "imagenet100")
     assert "draw" not in plain.estimate["method"] and plain.evidence["error"].startswith("no draw of a clone")
+
+
+def contrast_by_hand(y, w, drawn, draws):
+    """The half-width of w . model means: the blocked residual's per-model shares (a drawn model's beyond the draws'
+    seed noise) over the seeds, plus sum of the drawn weights squared times the draws' variance of a mean."""
+    y, w, d = np.asarray(y, dtype=float), np.asarray(w, dtype=float), np.asarray(draws, dtype=float)
+    m, s = y.shape
+    resid = y - y.mean(1, keepdims=True) - y.mean(0, keepdims=True) + y.mean()
+    own = (resid**2).sum(1) / (s - 1) * m / (m - 1)
+    r = d - d.mean(1, keepdims=True) - d.mean(0, keepdims=True) + d.mean()
+    draw_seed = (r**2).sum() / ((len(d) - 1) * (s - 1))
+    terms = w**2 * np.where(drawn, np.clip(own - draw_seed, 0, None), own) / s
+    seed_part = terms.sum()
+    draw_part = (w[np.asarray(drawn)] ** 2).sum() * d.mean(1).var(ddof=1)
+    if seed_part == 0:  # the models' seed noise no more than the draws' own: the draws' degrees of freedom alone
+        df = len(d) - 1
+    else:
+        seed_df = seed_part**2 / sum(t * t / ((s - 1) * (m - 1) / m) for t in terms if t > 0)
+        df = (seed_part + draw_part) ** 2 / (seed_part**2 / seed_df + draw_part**2 / (len(d) - 1))
+    se = math.sqrt(seed_part + draw_part)
+    return se, sps.t.ppf(0.975, df) * se
+
+
+def test_ablations_compare_clones_with_the_draws_and_recipes_on_one_clone_without(monkeypatch):
+    from fakeit_lib.chapters import ablations
+    from fakeit_lib.generation.quality import generator_quality
+
+    monkeypatch.setattr(generator_quality, "prompt_sensitivity", lambda a, b: {"share": 0.5})
+    top1 = {"guidance 1": [60.0, 61.0, 59.5], "guidance 2": [66.0, 67.0, 65.0], "guidance 7.5": [62.0, 62.5, 61.0],
+            "with local crops": [69.0, 70.5, 68.0], "clip": [61.0, 61.5, 60.5], "c": [63.0, 64.5, 62.0]}
+    draws = [top1["guidance 2"], [68.5, 69.0, 67.0], [64.0, 65.5, 63.5], [67.0, 67.5, 66.5]]
+    r = {k: runs(k, "synthetic", v) for k, v in top1.items()}
+    t = ablations.Trained({1.0: r["guidance 1"], 2.0: r["guidance 2"], 7.5: r["guidance 7.5"]}, r["guidance 2"],
+                          r["with local crops"], r["clip"], r["c"])
+    p = ablations.AblationParams(scale="mini", class_set="fashion-mnist", train_seeds=list(range(SEEDS)), draws=4)
+    v = {x.id: x for x in ablations.ablation_findings(p, t, None, draws)}
+    labels = ["guidance 1", "guidance 2", "guidance 7.5", "with local crops", "clip", "c"]  # the family's order
+    y = [top1[k] for k in labels]
+    est = v["name_beats_clip_template"].estimate
+    se, half = contrast_by_hand(y, [0, 0, 0, 0, -1, 1], [True] * 6, draws)
+    assert est["se"] == pytest.approx(se) and est["high"] - est["mean"] == pytest.approx(half)
+    part = v["guidance_two_best"].evidence["2.0 minus 7.5"]["estimate"]
+    _, half = contrast_by_hand(y, [0, 1, -1, 0, 0, 0], [True] * 6, draws)
+    assert part["high"] - part["mean"] == pytest.approx(half)
+    assert "variation between clone draws: 4 draws" in v["name_beats_clip_template"].evidence["error"]
+    crops = v["multicrop_helps"].estimate  # two recipes on one clone: the seed error alone
+    assert "draw" not in crops["method"]
