@@ -217,3 +217,24 @@ def test_ablations_compare_clones_with_the_draws_and_recipes_on_one_clone_withou
     assert "variation between clone draws: 4 draws" in v["name_beats_clip_template"].evidence["error"]
     crops = v["multicrop_helps"].estimate  # two recipes on one clone: the seed error alone
     assert "draw" not in crops["method"]
+
+
+def test_matched_backgrounds_effect_holds_table1s_draws(monkeypatch):
+    from fakeit_lib.chapters import matched_backgrounds as mb
+
+    top1 = {("c_hc_inside_b", 7.5): [52.0, 53.0, 52.5], ("c_hc_inside_b_matched", 7.5): [55.0, 56.5, 55.0],
+            ("c_hc_inside_b", 2.0): [63.0, 62.5, 64.0], ("c_hc_inside_b_matched", 2.0): [66.0, 65.0, 66.5]}
+    draws = [[62.0, 63.0, 61.5], [64.5, 65.0, 63.0], [60.5, 62.0, 61.0], [63.5, 63.0, 62.5]]
+    table = {k: runs(str(k), "synthetic", v) for k, v in top1.items()}
+    asked = []
+    monkeypatch.setattr(mb, "model_runs_many", lambda p, specs: asked.extend(specs) or
+                        [runs(f"draw {i}", "synthetic", d) for i, d in enumerate(draws)])
+    p = mb.MatchedParams(scale="paper", class_set="imagenet100", real_root="/in100", train_seeds=list(range(SEEDS)),
+                         draws=4)
+    measured = mb.draw_scores(p, table)
+    assert measured == draws and [s[4] for s in asked] == [0, 1, 2, 3] and {s[:2] for s in asked} == {("c_dc", 2.0)}
+    (v,) = mb.matched_findings(p, table, measured)
+    se, half = contrast_by_hand(list(top1.values()), [-0.5, 0.5, -0.5, 0.5], [True] * 4, draws)
+    assert v.estimate["se"] == pytest.approx(se) and v.estimate["high"] - v.estimate["mean"] == pytest.approx(half)
+    assert "variation between clone draws: 4 draws" in v.evidence["error"]
+    assert mb.draw_scores(p, {}) == [] and mb.draws_text(0, trained=False).startswith("no clone is trained")
