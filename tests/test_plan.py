@@ -206,9 +206,9 @@ def test_book_plan_command_and_page(cli_main, tmp_path, monkeypatch):
     res = cli_main("book", "--preset", "paper", "--plan", "--gpus", "4", "--cpus", "64")
     assert res.returncode == 0, res.stderr
     out = res.stdout
-    assert "Plan of preset paper on 4 GPUs (torchrun, one process each) and 64 CPU cores (--cpus): 46 stages" in out
+    assert "Plan of preset paper on 4 GPUs (torchrun, one process each) and 64 CPU cores (--cpus): 47 stages" in out  # with the second draw's transfer probe (Table 2, Fig. 1)
     commands = [line.strip() for line in out.splitlines() if line.startswith("     ")]
-    assert len(commands) == 46 and all(c.startswith("torchrun --standalone --nproc-per-node 4 -m fakeit_lib ") for c in commands)
+    assert len(commands) == 47 and all(c.startswith("torchrun --standalone --nproc-per-node 4 -m fakeit_lib ") for c in commands)
     assert "generate c_dc, gs 2, 0.1x/1x/10x/20x/50x" in out and "\ntotal: ~" in out and " hours on 4 GPUs (~" in out
     assert "#SBATCH --array=0-8\n" in out and "#SBATCH --gpus-per-node=4\n" in out
     assert "  6) torchrun --standalone --nproc-per-node 4 -m fakeit_lib generate --classes imagenet100 --variant c_dc" in out

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..core.errors import FakeitError
-from ..experiments.params import PipelineParams
+from ..experiments.params import PipelineParams, shared
 from ..experiments.stages import ModelRuns, model_runs_many, synthetic_clones
 from ..paper import claims
 from ..paper import findings as fd
@@ -36,6 +36,7 @@ class AblationParams(PipelineParams):
     sweep_images_per_class: int = 20  # images per class of the image-measure sweeps
     multicrop_guidance: float = 2.0  # clone of the with/without local crops comparison; paper: multi-crop throughout
     clip_guidance: float = 7.5  # guidance of the CLIP-template comparison; paper (Sec. 4.1): Stable Diffusion's default
+    draws: int = shared("draws")  # draws of the multi-crop comparison's clone without the added crops (Table 1's drawn clone when it is the same) measuring the variance of a draw; mini: 4
 
     def validate(self) -> None:
         super().validate()
@@ -181,6 +182,25 @@ def trained_ablations(p: AblationParams) -> Trained:
     return Trained(dict(zip(guidances, by_g)), without, with_crops, clip, name_only)
 
 
+def draw_scores(p: AblationParams) -> list[list[float]]:
+    """Per draw of the clone (ablation_variant, multicrop_guidance, 1x) trained with the plain recipe, generation
+    seeds seed, seed + 1, ..., seed + draws - 1: its per-seed in-domain top-1 ([] with draws 1). At the mini preset
+    these are Table 1's draws of c_dc at 2.0 (same recipe, seeds and test): loaded, not retrained."""
+    if p.draws < 2:
+        return []
+    specs = [(p.ablation_variant, p.multicrop_guidance, 1.0, {}, p.seed + d) for d in range(p.draws)]
+    return [r.scores() for r in model_runs_many(p, specs)]
+
+
+def draws_text(n: int) -> str:
+    """What the error of a comparison between two clones holds, in one sentence (n: draws measured)."""
+    if n >= 2:
+        return (f"the interval includes the variation between clone draws: {n} draws of one clone (generation seeds "
+                "differ), each trained with the page's seeds, measure it, assumed the same for every clone compared")
+    return ("no draw of a clone was measured (draws 1): the error is the seed error alone and covers less than 95% "
+            "(each clone is one draw of its generator)")
+
+
 def trained_frame(t: Trained) -> pd.DataFrame:
     """One row per trained ablation model: what it is and its in-domain top-1, mean and 95% bounds over seeds."""
     rows = []
@@ -211,14 +231,23 @@ def _per_sample(sweeps: pd.DataFrame, sweep: str, value: float, metric: str) -> 
     return rows[metric].tolist()
 
 
-def ablation_findings(p: AblationParams, t: Trained, sweeps: pd.DataFrame | None = None) -> list[fd.Verdict]:
+def ablation_findings(p: AblationParams, t: Trained, sweeps: pd.DataFrame | None = None,
+                      draws: list[list[float]] | None = None) -> list[fd.Verdict]:
     """Verdicts: multi-crop gives large gains; the class name beats the CLIP template (where the generator reacts to
     the difference); guidance 2.0 is the best trained scale; the guidance trades fidelity for diversity and more
-    steps than the preset's make no more faithful images (judge, over disjoint image samples)."""
+    steps than the preset's make no more faithful images (judge, over disjoint image samples). With `draws`
+    (`draw_scores`, two or more), a comparison of two clones (prompts, guidance scales) carries the variance of a
+    clone's draw in its error; multi-crop compares two recipes on the same clone (one draw for both arms: the draw
+    moves both), so its error stays the seed error."""
     from ..generation.quality.generator_quality import prompt_sensitivity
 
     test = next(iter(t.clip.results[0]["datasets"]))
     fam, unique = ablation_family(t)
+    draws = draws or []
+    clones = fam if len(draws) < 2 else Family(fam.name, dict(fam.values))
+    if len(draws) >= 2:
+        clones.add_draws(draws, set(fam.values))
+    errors = draws_text(len(draws))
     label = {id(r): k for k, r in unique.items()}
     name = lambda r: label.get(id(r)) or next(k for k, u in unique.items() if u.checkpoints == r.checkpoints)
     base = {"test": test, "family": f"{len(unique)} models, {fam.seeds} seeds"}
@@ -228,15 +257,16 @@ def ablation_findings(p: AblationParams, t: Trained, sweeps: pd.DataFrame | None
     sens = prompt_sensitivity(t.name_only.dataset, t.clip.dataset)
     note = fd.sensitivity_note(sens["share"], f"the change from \"c\" to \"a photo of a c\" at guidance {p.clip_guidance:g}")
     ev = {**base, "a saw": t.name_only.saw(p.class_set), "b saw": t.clip.saw(p.class_set), "prompt sensitivity": sens}
-    out.append(fd.check("name_beats_clip_template", fam.difference(name(t.name_only), name(t.clip)), p.scale, ev,
+    ev["error"] = errors
+    out.append(fd.check("name_beats_clip_template", clones.difference(name(t.name_only), name(t.clip)), p.scale, ev,
                         claims.paper_value("name_beats_clip_template"), note))  # both trained: decided, reaction beside
     paper = claims.paper_value("guidance_two_best")
     others = [g for g in t.by_guidance if g != 2.0]
     if 2.0 in t.by_guidance and others:
         sesoi = claims.finding("guidance_two_best").sesoi
-        parts = [fd.Part(f"2.0 minus {g:g}", fam.difference(name(t.by_guidance[2.0]), name(t.by_guidance[g])), "greater", sesoi)
+        parts = [fd.Part(f"2.0 minus {g:g}", clones.difference(name(t.by_guidance[2.0]), name(t.by_guidance[g])), "greater", sesoi)
                  for g in others]
-        out.append(fd.check_parts("guidance_two_best", parts, p.scale, base, paper))
+        out.append(fd.check_parts("guidance_two_best", parts, p.scale, {**base, "error": errors}, paper))
     else:
         out.append(fd.cannot_test("guidance_two_best", p.scale, "the trained guidance scales need 2.0 "
                                   "and another", paper))

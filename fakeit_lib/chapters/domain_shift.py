@@ -119,14 +119,41 @@ def paper_shift_names(p: Table1Params, runs: dict) -> dict[str, str]:
     return {k: k for k in ("sketch", "r") if k in names}
 
 
+def draw_models(p: Table1Params, runs: dict) -> list[ModelRuns]:
+    """Table 1's drawn clone and its extra draws (generation seeds seed, seed + 1, ...; loaded, not retrained, once
+    the Table 1 page has run); [] when the run measures no draw (draws 1) or lacks the drawn clone."""
+    if p.draws < 2 or draw_setting(p) not in runs:
+        return []
+    every = table1_runs(p)
+    return [runs[draw_setting(p)]] + [every[k] for k in draw_keys(p)]
+
+
 def draw_scores(p: Table1Params, runs: dict, scores: dict) -> list[list[dict]]:
     """Per draw of Table 1's drawn clone (the clone itself, then its extra draws, as on the Table 1 page), its
-    per-seed {test: top-1 (%)}: the variance of a draw on every shifted test (the extra draws loaded, not retrained,
-    once the Table 1 page has run)."""
-    every = table1_runs(p)
-    extra = {k: every[k] for k in draw_keys(p)}
-    extra_scores = shifted_scores(p, extra)
-    return [scores[draw_setting(p)]] + [extra_scores[k] for k in extra]
+    per-seed {test: top-1 (%)}: the variance of a draw on every shifted test ([] without two draws)."""
+    models = draw_models(p, runs)
+    if not models:
+        return []
+    extra_scores = shifted_scores(p, dict(enumerate(models[1:])))
+    return [scores[draw_setting(p)]] + list(extra_scores.values())
+
+
+def draws_text(n: int) -> str:
+    """What the error of a clone's effect on this page holds, in one sentence (n: draws measured)."""
+    if n >= 2:
+        return (f"the interval includes the variation between clone draws: {n} draws of Table 1's drawn clone "
+                "(generation seeds differ), each trained with the page's seeds and scored on the same test")
+    return ("no draw of a clone was measured (draws 1): the error is the seed error alone and covers less than 95% "
+            "(each clone is one draw of its generator)")
+
+
+def shift_family(name: str, runs: dict, per_seed: dict, draws: list[list[float]]) -> Family:
+    """Table 1's models on one test (`per_seed`: key -> per-seed top-1), every clone's error holding the variance of
+    a draw measured from `draws` (per draw, per seed, on the same test; none without two)."""
+    fam = Family(name, {key_label(k): per_seed[k] for k in runs})
+    if len(draws) >= 2:
+        fam.add_draws(draws, {key_label(k) for k, r in runs.items() if r.data == "synthetic"})
+    return fam
 
 
 def shift_findings(p: Table1Params, runs: dict, scores: dict) -> list[fd.Verdict]:
@@ -134,7 +161,7 @@ def shift_findings(p: Table1Params, runs: dict, scores: dict) -> list[fd.Verdict
     winners named in advance (c and c, h_c at 2.0, rows 6-7) each outperform the real-trained model in absolute
     top-1; on ImageNet-1K the clone lags real on every shifted test instead; and on ImageNet-v2 guidance 2.0 beats 7.5
     as on val. Each test's effects with the seed error pooled over Table 1's models and the measured variance of a
-    clone's draw on that test in every clone's error."""
+    clone's draw on that test in every clone's error (`draws_text`)."""
     train = train_set_of(p.class_set)
     out = [in1k_lags(p, runs, scores, train), v2_agrees(p, runs, train)]
     fid = "synthetic_outperforms_real_under_shift"
@@ -155,13 +182,14 @@ def shift_findings(p: Table1Params, runs: dict, scores: dict) -> list[fd.Verdict
     draws = draw_scores(p, runs, scores)
     parts = []
     for key, test in tests.items():
-        fam = Family(f"Table 1's models on {test}", {key_label(k): [s[test] for s in scores[k]] for k in runs})
-        fam.add_draws([[s[test] for s in d] for d in draws], {key_label(k) for k, r in runs.items() if r.data == "synthetic"})
+        fam = shift_family(f"Table 1's models on {test}", runs, {k: [s[test] for s in scores[k]] for k in runs},
+                           [[s[test] for s in d] for d in draws])
         parts.append(fd.Part(f"on {test} ({'Sketch' if key == 'sketch' else 'R'}-like), both named winners above real",
                              None, "both", sesoi, parts=[fd.Part(runs[k].label, fam.difference(key_label(k), "real"),
                                                                  "greater", sesoi) for k in winners]))
     return [fd.check_parts(fid, parts, p.scale, {"real saw": runs["real"].saw(p.class_set), "shifted tests": tests,
-                                                 "named winners": [runs[k].label for k in winners]}, paper)] + out
+                                                 "named winners": [runs[k].label for k in winners],
+                                                 "error": draws_text(len(draws))}, paper)] + out
 
 
 def in1k_lags(p: Table1Params, runs: dict, scores: dict, train: str) -> fd.Verdict:
@@ -174,15 +202,18 @@ def in1k_lags(p: Table1Params, runs: dict, scores: dict, train: str) -> fd.Verdi
                               f"{'a' if clone in runs else 'no'} c, d_c clone at 2.0 and shifted tests "
                               f"{', '.join(names) or 'none'}", paper)
     sesoi = claims.finding(fid).sesoi
-    parts = [fd.Part(f"real minus the clone on {t}", Family(f"Table 1's models on {t}", {
-        key_label(k): [s[t] for s in scores[k]] for k in runs}).difference("real", key_label(clone)), "greater", sesoi)
-             for t in names]
-    return fd.check_parts(fid, parts, p.scale, {"clone saw": runs[clone].saw(p.class_set), "shifted tests": names}, paper)
+    draws = draw_scores(p, runs, scores)
+    parts = [fd.Part(f"real minus the clone on {t}", shift_family(
+        f"Table 1's models on {t}", runs, {k: [s[t] for s in scores[k]] for k in runs},
+        [[s[t] for s in d] for d in draws]).difference("real", key_label(clone)), "greater", sesoi) for t in names]
+    return fd.check_parts(fid, parts, p.scale, {"clone saw": runs[clone].saw(p.class_set), "shifted tests": names,
+                                                "error": draws_text(len(draws))}, paper)
 
 
 def v2_agrees(p: Table1Params, runs: dict, train: str) -> fd.Verdict:
     """Sec. 5.1 reads its observations on val and ImageNet-v2 alike: its largest, guidance 2.0 above 7.5 averaged
-    over the prompts drawn at both, holds on ImageNet-v2 too (the seed error pooled over Table 1's models there)."""
+    over the prompts drawn at both, holds on ImageNet-v2 too (the seed error pooled over Table 1's models there, and
+    the variance of a clone's draw measured on ImageNet-v2 in every clone's error)."""
     fid = "v2_agrees_with_val"
     paper = claims.paper_value(fid, train)
     both = [v for v in p.variants if (v, 7.5) in runs and (v, 2.0) in runs]
@@ -190,10 +221,11 @@ def v2_agrees(p: Table1Params, runs: dict, train: str) -> fd.Verdict:
         return fd.cannot_test(fid, p.scale, "the run has no test standing for ImageNet-v2 (the paper preset takes an ImageNet-v2 folder; the mini "
                               "scale's constructed tests are shifted, not a second in-domain set)" if both else
                               "no prompt variant drawn at both 7.5 and 2.0", paper)
-    fam = Family("Table 1's models on ImageNet-v2", {key_label(k): [100 * r["datasets"]["v2"]["top1"] for r in m.results]
-                                                     for k, m in runs.items()})
+    v2 = lambda m: [100 * r["datasets"]["v2"]["top1"] for r in m.results]
+    draws = [v2(m) for m in draw_models(p, runs)]
+    fam = shift_family("Table 1's models on ImageNet-v2", runs, {k: v2(m) for k, m in runs.items()}, draws)
     est = fam.mean_difference([key_label((v, 2.0)) for v in both], [key_label((v, 7.5)) for v in both])
-    return fd.check(fid, est, p.scale, {"variants": both, "test": "v2"}, paper)
+    return fd.check(fid, est, p.scale, {"variants": both, "test": "v2", "error": draws_text(len(draws))}, paper)
 
 
 def runs_of(p: Table1Params) -> dict[object, ModelRuns]:

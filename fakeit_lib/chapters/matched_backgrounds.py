@@ -10,7 +10,7 @@ import pandas as pd
 from ..core.errors import FakeitError
 from ..datasets.classes import class_set_name, load_class_set, sample_classes
 from ..experiments.params import PipelineParams, shared
-from ..experiments.stages import model_runs_many
+from ..experiments.stages import DRAW_SETTING, model_runs_many
 from ..paper import findings as fd
 from ..paper.results import VARIANT_LABELS, table1_row, train_set_of
 from ..paper.stats import Family
@@ -29,6 +29,7 @@ class MatchedParams(PipelineParams):
     """Parameters of the matched-backgrounds chapter: the two background variants at Table 1's guidance scales."""
 
     guidances: list[float] = shared("guidances")  # as Table 1: 7.5 (default) and 2.0
+    draws: int = shared("draws")  # draws of Table 1's drawn clone (c_dc at 2.0) measuring the variance of a draw; mini: 4
 
     def validate(self) -> None:
         super().validate()
@@ -54,6 +55,28 @@ def matched_runs(p: MatchedParams) -> dict:
         return {}
     keys = [(v, float(g)) for g in p.guidances for v in COMPARED]
     return dict(zip(keys, model_runs_many(p, [(v, g, 1.0, {}) for v, g in keys])))
+
+
+def draw_scores(p: MatchedParams, runs: dict) -> list[list[float]]:
+    """Per draw of Table 1's drawn clone (c, d_c at 2.0, 1x; generation seeds seed, seed + 1, ...), its per-seed
+    in-domain top-1: loaded from Table 1's models, not retrained. [] with draws 1 or when no clone was trained here
+    (a class set without backgrounds)."""
+    if p.draws < 2 or not runs:
+        return []
+    variant, guidance = DRAW_SETTING
+    return [r.scores() for r in model_runs_many(p, [(variant, guidance, 1.0, {}, p.seed + d) for d in range(p.draws)])]
+
+
+def draws_text(n: int, trained: bool = True) -> str:
+    """What the error of the matched-minus-random effect holds, in one sentence (n: draws measured; `trained`: whether
+    this run trained the page's clones at all)."""
+    if not trained:
+        return "no clone is trained for this class set, so there is no interval"
+    if n >= 2:
+        return (f"the interval includes the variation between clone draws: {n} draws of Table 1's drawn clone "
+                "(generation seeds differ), each trained with the page's seeds, assumed the same for these clones")
+    return ("no draw of a clone was measured (draws 1): the error is the seed error alone and covers less than 95% "
+            "(each clone is one draw of its generator)")
 
 
 def matched_frame_of_runs(p: MatchedParams, runs: dict) -> pd.DataFrame:
@@ -84,8 +107,9 @@ def matched_figure(p: MatchedParams, runs: dict):
     return fig
 
 
-def matched_findings(p: MatchedParams, runs: dict) -> list[fd.Verdict]:
-    """The verdict of `matched_backgrounds_help` on this run's seeds (or why it cannot be tested)."""
+def matched_findings(p: MatchedParams, runs: dict, draws: list[list[float]] | None = None) -> list[fd.Verdict]:
+    """The verdict of `matched_backgrounds_help` on this run's seeds (or why it cannot be tested); with `draws`
+    (`draw_scores`, two or more), every clone's error carries the variance of a clone's draw."""
     reason = untestable_reason(p)
     if reason:
         return [fd.cannot_test("matched_backgrounds_help", p.scale, reason, PAPER_VALUE)]
@@ -95,11 +119,15 @@ def matched_findings(p: MatchedParams, runs: dict) -> list[fd.Verdict]:
                                "background clone (guidances)", PAPER_VALUE)]
     label = lambda v, g: f"{'matched' if v == MATCHED else 'random'}@{g:g}"
     fam = Family("the page's clones", {label(v, g): r.scores() for (v, g), r in runs.items()})
+    draws = draws or []
+    if len(draws) >= 2:
+        fam.add_draws(draws, set(fam.values))
     est = fam.mean_difference([label(MATCHED, g) for g in scales], [label(RANDOM, g) for g in scales])
     first = runs[(MATCHED, scales[0])]
     evidence = {"guidances": scales, "test": next(iter(first.results[0]["datasets"])),
                 "a saw": f"{first.images} images a clone, each class's {MATCHED_K} matched scenes",
-                "b saw": f"{runs[(RANDOM, scales[0])].images} images a clone, scenes from all 365 in turn"}
+                "b saw": f"{runs[(RANDOM, scales[0])].images} images a clone, scenes from all 365 in turn",
+                "error": draws_text(len(draws))}
     return [fd.check("matched_backgrounds_help", est, p.scale, evidence, PAPER_VALUE)]
 
 

@@ -11,7 +11,7 @@ from ..paper import findings as fd
 from ..paper.results import paper_columns, paper_rows, train_set_of, variant_name
 from ..paper.stats import Family, mean_interval
 from ..paper.tables import PAPER, interval_cell
-from ..experiments.comparison import ComparisonParams, equal_size_runs
+from ..experiments.comparison import ComparisonParams, draw_runs, equal_size_runs
 
 
 def paper_training_label(row: dict) -> str:
@@ -33,6 +33,32 @@ def probes(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns) -> dict[s
     scores = transfer_scores_many(p, models, p.transfer_suite, p.transfer_roots)
     random = transfer_scores_many(p, [same], p.transfer_suite, p.transfer_roots, random_init=True)[0]
     return {**{m.label: t for m, t in zip(models, scores)}, RANDOM: random}
+
+
+def draw_probes(p: ComparisonParams, synthetic: ModelRuns) -> list[list[dict[str, float]]]:
+    """Per draw of the 1x compared clone (`comparison.draw_runs`: the clone itself first), per seed: its probes on the
+    transfer suite, as `probes` gives them. The variance of a draw measured in transfer itself, not carried over
+    from the training classes; [] with draws 1. The draws' models exist already (Table 1's): only probes run."""
+    draws = draw_runs(p, equal_size_runs(p, synthetic))
+    return transfer_scores_many(p, draws, p.transfer_suite, p.transfer_roots) if draws else []
+
+
+def drawn_family(name: str, models: dict[str, list[float]], draws: list[list[float]], drawn: set[str]) -> Family:
+    """A family of per-seed values whose `drawn` models (trained on a clone) carry the variance of a clone's draw
+    measured from `draws` (per draw, per seed, on the same metric) inside their error; as it is without two draws."""
+    fam = Family(name, models)
+    if len(draws) >= 2:
+        fam.add_draws(draws, drawn & set(models))
+    return fam
+
+
+def draws_text(n: int) -> str:
+    """What the error of a clone's effect holds, in one sentence (n: draws measured)."""
+    if n >= 2:
+        return (f"the interval includes the variation between clone draws: {n} draws of the 1x clone (generation seeds "
+                "differ), each trained with the page's seeds and probed on the transfer suite")
+    return ("no draw of a clone was measured (draws 1): the error is the seed error alone and covers less than 95% "
+            "(the clone compared is one draw of its generator)")
 
 
 def table2_frame() -> pd.DataFrame:
@@ -118,10 +144,12 @@ def transfer_sources_frame(suite: str) -> pd.DataFrame | None:
 
 
 def transfer_findings(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns,
-                      ours: dict[str, list[dict[str, float]]]) -> list[fd.Verdict]:
+                      ours: dict[str, list[dict[str, float]]],
+                      draws: list[list[dict[str, float]]] | None = None) -> list[fd.Verdict]:
     """Verdicts: an encoder trained on a clone of the real set's size (1x) transfers on par with the real-trained one
     (the suite's average; a larger clone against real is Fig. 4's finding, not counted twice), and far better than
-    the same network at its initialisation."""
+    the same network at its initialisation. With `draws` (`draw_probes`, two or more), every clone's error holds the
+    variance of a clone's draw measured in transfer (a larger compared clone assumed to vary as the 1x one)."""
     train = train_set_of(p.class_set)
     same = equal_size_runs(p, synthetic)
     a_t = ours[same.label]
@@ -129,14 +157,19 @@ def transfer_findings(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns
     models = {"real": [s["average"] for s in ours[real.label]], "1x": [s["average"] for s in a_t]}
     if synthetic.label != same.label:
         models["compared"] = [s["average"] for s in ours[synthetic.label]]
-    fam = Family("Table 2's trained encoders, transfer average", models)
-    evidence = {"a saw": same.saw(p.class_set), "b saw": real.saw(p.class_set), "transfer datasets": datasets}
+    per_draw = [[s["average"] for s in d] for d in (draws or [])]
+    fam = drawn_family("Table 2's trained encoders, transfer average", models, per_draw, {"1x", "compared"})
+    errors = draws_text(len(per_draw))
+    evidence = {"a saw": same.saw(p.class_set), "b saw": real.saw(p.class_set), "transfer datasets": datasets,
+                "error": errors}
     out = [fd.check("synthetic_beats_real_transfer", fam.difference("1x", "real"), p.scale, evidence,
                     claims.paper_value("synthetic_beats_real_transfer", train))]
-    random = ours[RANDOM]
-    est = fd.paired([s["average"] for s in a_t], [s["average"] for s in random])
+    random = [s["average"] for s in ours[RANDOM]]
+    # the same network at its initialisation, seed by seed: the blocked difference of two models is the paired one
+    est = (drawn_family("1x clone and its initialisation, transfer average", {"1x": models["1x"], "random": random},
+                        per_draw, {"1x"}).difference("1x", "random") if len(per_draw) >= 2 else fd.paired(models["1x"], random))
     out.append(fd.check("trained_beats_random_transfer", est, p.scale,
                         {"a saw": same.saw(p.class_set), "b": "the same network at its initialisation, seed by seed",
-                         "random-weights top-1 per seed": [s["average"] for s in random], "transfer datasets": datasets},
+                         "random-weights top-1 per seed": random, "transfer datasets": datasets, "error": errors},
                         claims.paper_value("trained_beats_random_transfer", train)))
     return out

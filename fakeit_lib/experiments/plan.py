@@ -263,7 +263,8 @@ def plan(p: dict | PresetParams, gpus: int = 1, cpus: int = 0, rates: Rates | No
         what, which = f"{v}, gs {g:g}, 1x, generation seed {again.seed}", "second draw" if d == 1 else f"draw {d + 1}"
         stages.append(Stage("generate", what, which, generate_command(again, [again.images_per_class]),
                             is_done(dataset_dir(again)), est.seconds / 3600, kept * png_gb, gpus=gpus, bound=f"{drawn:,} images drawn"))
-        models.append((f"{what} ({which})", "", dataset_dir(again), False, kept))
+        # Table 2 and Fig. 1 probe the draws of their 1x clone in transfer (the variance of a draw measured there)
+        models.append((f"{what} ({which})", "", dataset_dir(again), (v, g, 1.0) == (*best[:2], 1.0), kept))
 
     seeds = list(p.train_seeds)
     initialised = []  # the checkpoints whose initialisations Table 2's random-weights row probes
