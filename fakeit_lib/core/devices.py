@@ -4,7 +4,8 @@ Every stage that runs a network (generate, train, evaluate, transfer) takes `dev
 resolves it here, so a GPU owner gets the GPU without a flag and a CPU-only machine runs the same code. Under
 torchrun each process takes the GPU of its LOCAL_RANK, made its current device; more processes on a machine than GPUs,
 or one named GPU for several processes, is refused in one line. Where a stage runs is not part of its identity: a result
-computed on one GPU or eight, or on the CPU, lands in the same folder.
+computed on one GPU or eight lands in the same folder. The precision it computes in is (precision_of): bf16 on one
+CPU and float32 on another give other numbers, so other folders.
 
 No silent CPU for paper-scale work: "auto" falls back to the CPU only for work a CPU finishes. Work a stage names
 as paper-scale (`fakeit generate` with a hub generator or a Stable Diffusion-sized local one, `fakeit train` with
