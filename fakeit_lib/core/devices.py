@@ -4,7 +4,8 @@ Every stage that runs a network (generate, train, evaluate, transfer) takes `dev
 resolves it here, so a GPU owner gets the GPU without a flag and a CPU-only machine runs the same code. Under
 torchrun each process takes the GPU of its LOCAL_RANK, made its current device; more processes on a machine than GPUs,
 or one named GPU for several processes, is refused in one line. Where a stage runs is not part of its identity: a result
-computed on one GPU or eight, or on the CPU, lands in the same folder.
+computed on one GPU or eight lands in the same folder. The precision it computes in is (precision_of): bf16 on one
+CPU and float32 on another give other numbers, so other folders.
 
 No silent CPU for paper-scale work: "auto" falls back to the CPU only for work a CPU finishes. Work a stage names
 as paper-scale (`fakeit generate` with a hub generator or a Stable Diffusion-sized local one, `fakeit train` with
@@ -191,6 +192,67 @@ def precision(device: str, enabled: bool = True) -> str:
     (amp_dtype) or "float32". Two CPUs can differ here (bf16 where it is native), and so can their numbers."""
     dtype = amp_dtype(device, enabled)
     return "float32" if dtype is None else f"{str(dtype).removeprefix('torch.')} autocast"
+
+
+# The arithmetic a run computes in, as a config names it and its identity records it: "auto" resolves from the device
+# the config names (precision_of); bf16 and fp16 are autocast, float32 is full precision
+PRECISIONS = ("auto", "bf16", "fp16", "float32")
+AUTOCAST = {"bf16": "bfloat16", "fp16": "float16", "float32": None}
+
+
+def check_precision(value: str) -> str:
+    """`value` if it names a precision, else FakeitError naming it and the valid ones."""
+    if value not in PRECISIONS:
+        raise FakeitError(f"unknown precision {value!r}; valid: {', '.join(PRECISIONS)}")
+    return value
+
+
+def planned_device(device: str, paper_scale: bool, cuda_available: bool | None = None) -> str:
+    """The kind of device ("cuda", "cpu", "mps") a config's `device` runs on: the one it names, and for "auto" a GPU
+    when this machine has one or when the work is paper-scale ("auto" refuses the CPU for it: resolve_device), so a
+    plan made on a CPU-only machine for GPU nodes names what those nodes compute in."""
+    check_device(device)
+    if device != "auto":
+        return device.split(":")[0]
+    if paper_scale:
+        return "cuda"
+    if cuda_available is None:
+        import torch
+
+        cuda_available = torch.cuda.is_available()
+    return "cuda" if cuda_available else "cpu"
+
+
+def precision_of(value: str, device: str, amp: bool = True, paper_scale: bool = False, *,
+                 cuda_available: bool | None = None, cpu_bf16: bool | None = None) -> str:
+    """The precision ("bf16", "fp16" or "float32") a run of a config computes in: `value` when it names one, else, for
+    "auto", the one `amp_dtype` gives on the device the config names (planned_device): fp16 on CUDA, bf16 on MPS and on
+    a CPU with fast bf16 (`cpu_bf16`, default: this CPU's cpu_bf16_fast), float32 without amp or elsewhere. It depends
+    on the config and, for a CPU, on the CPU's bf16 kernels, not on which machine computes it. fp16 off CUDA is
+    refused (the CPU has no fast fp16 kernels)."""
+    check_precision(value)
+    kind = planned_device(device, paper_scale, cuda_available)
+    if value == "auto":
+        if not amp:
+            return "float32"
+        if kind == "cuda":
+            return "fp16"
+        if kind == "cpu":
+            return "bf16" if (cpu_bf16_fast() if cpu_bf16 is None else cpu_bf16) else "float32"
+        return "bf16"
+    if value == "fp16" and kind != "cuda":
+        raise FakeitError(f"precision fp16 runs on CUDA only, and device {device!r} runs on {kind}; valid there: "
+                          "auto, bf16, float32")
+    return value
+
+
+def autocast_dtype(value: str):
+    """The torch autocast dtype of a resolved precision ("bf16", "fp16", "float32"), None for full precision."""
+    import torch
+
+    if value not in AUTOCAST:
+        raise FakeitError(f"precision {value!r} is not resolved; resolved: {', '.join(AUTOCAST)} (devices.precision_of)")
+    return getattr(torch, AUTOCAST[value]) if AUTOCAST[value] else None
 
 
 def default_workers(device: str) -> int:

@@ -32,7 +32,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import __version__
-from ..core.devices import amp_dtype, check_device, loader_kwargs, precision, prepare_for_inference, resolve_device
+from ..core.devices import amp_dtype, check_device, loader_kwargs, precision, precision_of, prepare_for_inference, resolve_device
 from ..core.distributed import Ranks, env_rank, shard
 from ..core.errors import FakeitError
 from ..core.params import from_dict
@@ -91,11 +91,14 @@ class EvalConfig:
 
     def identity(self, sha256: str, class_set: str | None) -> dict:
         """What a result folder is named by: the checkpoint's content and what is scored (each test set by its files'
-        names and sizes, store.data_identity), not where it ran nor where the test sets are mounted."""
+        names and sizes, store.data_identity) and the precision of the forward passes on the device the config names
+        (devices.precision_of: bf16 on one CPU and float32 on another score differently), not where it ran nor where
+        the test sets are mounted."""
         roots = {f"{n}_root": data_identity(r) for n, r in self.roots().items()}
         if self.test_root:
             roots["test_root"] = data_identity(self.test_root)
-        return {"suite": self.suite, **roots, "class_set": class_set, "max_images": self.max_images, "amp": self.amp,
+        return {"suite": self.suite, **roots, "class_set": class_set, "max_images": self.max_images,
+                "precision": precision_of("auto", self.device, self.amp, self.suite == "imagenet"),
                 "checkpoint_sha256": sha256, "code": code_version("fakeit_lib.evaluation.evaluate")}
 
 

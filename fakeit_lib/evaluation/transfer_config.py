@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from ..core.devices import check_device
+from ..core.devices import check_device, precision_of
 from ..core.errors import FakeitError
 from ..core.store import code_version, data_identity
 from ..datasets.minidata import TRANSFER_SETS
@@ -87,12 +87,13 @@ class TransferConfig:
 
     def identity(self, sha256: str) -> dict:
         """What a result folder is named by: the encoder's content, the datasets' content and the probe's settings,
-        not where it ran nor where the datasets are mounted (root_identity)."""
+        and the precision its features are extracted in on the device the config names (devices.precision_of), not
+        where it ran nor where the datasets are mounted (root_identity)."""
         plain = {k: v for k, v in asdict(self).items() if k not in NOT_IDENTITY}
         for k, v in plain.items():
             if k.endswith(("_root", "_file")) and v:
                 plain[k] = root_identity(k, v)
-        return {**plain, "checkpoint_sha256": sha256, "code": code_version("fakeit_lib.evaluation.transfer")}
+        return {**plain, "precision": precision_of("auto", self.device, True, self.suite == "paper"), "checkpoint_sha256": sha256, "code": code_version("fakeit_lib.evaluation.transfer")}
 
     def sgd(self) -> SGDSettings:
         return SGDSettings(self.sgd_lrs, self.sgd_wds, self.sgd_epochs, self.sgd_batch_size)

@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..core.devices import amp_dtype, precision, resolve_device, training_workers
+from ..core.devices import autocast_dtype, resolve_device, training_workers
 from ..core.distributed import Ranks
 from ..core.errors import FakeitError, Stopped
 from ..core.params import yaml_value
@@ -123,9 +123,10 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
     if config.amp:  # channels-last: faster convolutions under fp16 on CUDA, and on the CPU in bf16 and float32 alike
         model = model.to(memory_format=torch.channels_last)
     # fp16 on CUDA with loss scaling as the authors (trex main.py use_fp16); bf16 autocast on the CPU needs none, and
-    # runs only where the CPU has fast bf16 kernels (float32 elsewhere: devices.amp_dtype)
-    autocast = amp_dtype(device.type, config.amp)
-    scaler = torch.amp.GradScaler(device.type, enabled=loss_scaling(device.type, config.amp))
+    # runs only where the CPU has fast bf16 kernels (float32 elsewhere): config.precision, resolved with the run's
+    # identity from the device the config names (recipe.resolved_config, devices.precision_of)
+    autocast = autocast_dtype(config.precision)
+    scaler = torch.amp.GradScaler(device.type, enabled=loss_scaling(device.type, config.precision == "fp16"))
     # with a scaler, SGD fused into one kernel: the scaler hands it the inf/NaN flag on the device, where the unfused
     # SGD makes the scaler read that flag on the host every step (a wait for the GPU); state dicts are the same
     optimizer = torch.optim.SGD(param_groups(model, config), lr=peak_lr(config), momentum=config.momentum,
@@ -237,7 +238,7 @@ def train(config: TrainConfig, out: Path | str | None = None, log=print) -> Path
             row = dict(epoch=epoch + 1, lr=lr, loss=round(sums[0].item() / max(1.0, sums[1].item()), 6),
                        train_top1=round(sums[2].item() / max(1.0, sums[3].item()), 6), images=images,
                        skipped=int(sums[4].item()), seconds=round(seconds, 2), images_per_s=round(images / max(seconds, 1e-9), 1),
-                       precision=precision(device.type, config.amp))
+                       precision=f"{str(autocast).removeprefix('torch.')} autocast" if autocast is not None else "float32")
             if images == 0:
                 raise FakeitError(f"no readable image in dataset {config.data} (all {len(dataset)} files failed to load)")
             history.append(row)

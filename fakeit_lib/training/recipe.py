@@ -45,21 +45,28 @@ def param_groups(model: nn.Module, config) -> list[dict]:
 NOT_IDENTITY = ("device", "workers", "prefetch", "data", "checkpoint_minutes")
 
 
-def resolved_config(config):
+def resolved_config(config, cuda_available: bool | None = None, cpu_bf16: bool | None = None):
     """`config` with what a run's identity must not leave open filled in: the class set recorded by the dataset when
-    none is given, and the data path normalised (so `fakeit train DIR/` and the notebooks find the same run)."""
+    none is given, the data path normalised (so `fakeit train DIR/` and the notebooks find the same run) and the
+    precision it computes in (devices.precision_of on the device it names: bf16 on one CPU and float32 on another are
+    two runs; a paper-scale recipe on "auto" names its GPUs' fp16 wherever it is planned). `cuda_available` and
+    `cpu_bf16`: this machine's, unless given."""
+    from ..core.devices import precision_of
     from ..datasets.images import dataset_class_set_name
+    from .train import PAPER_CROP
 
     data = os.path.normpath(os.path.expanduser(config.data)) if config.data else config.data
     class_set = config.class_set or (dataset_class_set_name(Path(data)) if data and Path(data).is_dir() else None)
-    return dataclasses.replace(config, data=data, class_set=class_set)
+    precision = precision_of(config.precision, config.device, config.amp, config.global_size >= PAPER_CROP,
+                             cuda_available=cuda_available, cpu_bf16=cpu_bf16)
+    return dataclasses.replace(config, data=data, class_set=class_set, precision=precision)
 
 
-def identity(config) -> dict:
-    """What a run's folder name hashes and its config.yaml records: the resolved config without where it runs or where
-    its data is mounted, the content of the training set (store.content_identity) and the version of the training
-    code."""
+def identity(config, **machine) -> dict:
+    """What a run's folder name hashes and its config.yaml records: the resolved config (with its precision) without
+    where it runs or where its data is mounted, the content of the training set (store.content_identity) and the
+    version of the training code. `machine`: resolved_config's facts of the machine, this one's unless given."""
     from ..core.store import code_version, content_identity
 
-    plain = {k: v for k, v in dataclasses.asdict(resolved_config(config)).items() if k not in NOT_IDENTITY}
+    plain = {k: v for k, v in dataclasses.asdict(resolved_config(config, **machine)).items() if k not in NOT_IDENTITY}
     return {**plain, "data_content": content_identity(config.data, missing_ok=True), "code": code_version("fakeit_lib.training.loop")}

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.devices import check_device
+from ..core.devices import check_device, check_precision
 from ..core.errors import FakeitError
 from ..core.params import from_dict
 from ..core.store import stage_dir
@@ -73,6 +73,9 @@ class TrainConfig:
     # mixed precision: CUDA fp16 with a GradScaler + channels_last (trex main.py use_fp16); CPU bf16 autocast where
     # bf16 is fast, else float32 (devices.amp_dtype)
     amp: bool = True
+    precision: str = "auto"  # the arithmetic of training: bf16, fp16 (CUDA, with loss scaling) or float32; auto: fp16 on
+    # CUDA, bf16 on a CPU with fast bf16 kernels, float32 elsewhere or without amp. Resolved from the device the config
+    # names before the run's identity is taken (recipe.resolved_config), so the folder names what the numbers came from
     loader: str = "workers"  # workers: DataLoader workers, multi-crop per image (see colour_ops); memory: a small grey set
     # held in memory, multi-crop drawn per image on whole batches in torch (fakeit_lib/training/loaders.py; the mini scale)
     colour_ops: str = "device"  # loader workers: where colour jitter, grey-scale, blur, solarisation and normalisation
@@ -131,8 +134,9 @@ class TrainConfig:
             raise FakeitError(f"parameter lr_base_batch={self.lr_base_batch} must be at least 1 or null")
         try:
             check_device(self.device)
+            check_precision(self.precision)
         except FakeitError as e:
-            raise FakeitError(f"parameter device: {e}") from None
+            raise FakeitError(f"parameter {'precision' if 'precision' in str(e) else 'device'}: {e}") from None
 
 
 # Presets: overrides of the paper recipe. `mini` trains a narrow ResNet on ~500-1000 grey 28x28 images held in
