@@ -367,7 +367,7 @@ def paper_value(finding_id: str, train: str = "imagenet100", variants: tuple[str
     if finding_id == "paper_level_in1k_probe":
         return f"{paper_results()['text']['best_imagenet1k_cog_linear_top1']:.1f}% (IN-1K linear probe, Sec. 5.3)"
     if finding_id in ("paper_levels_table1", "paper_levels_scaling"):
-        rows = ([r for r in paper_rows("table1", train=train) if r.get("scale", 1) == 1] if finding_id == "paper_levels_table1" else
+        rows = ([r for r in paper_rows("table1", train=train) if r.get("scale") in (None, 1)] if finding_id == "paper_levels_table1" else
                 [r for r in paper_rows("table1", train=train, data="synthetic") if r["scale"] > 1])
         return f"the levels ({tag} val top-1, Table 1): " + ", ".join(f"row {r['row']} {r['in_val_top1']:.1f}" for r in rows)
     if finding_id == "gap_narrows_in_transfer":  # the paper's Fig. 1 is ImageNet-1K's; no 1x transfer row for IN-100
