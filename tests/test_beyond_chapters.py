@@ -112,6 +112,17 @@ def test_imagenet1k_chapter_finds_what_the_command_it_prints_wrote(tmp_path: Pat
     assert res.returncode == 0, res.stderr[-2000:]
     printed = json.loads(res.stdout)["val"]
     assert (printed["top1"], printed["top5"]) == (0.5, 1.0)
+    # run on this CPU, the command computed in bf16 or float32, not in the fp16 the stage is planned in for GPU nodes
+    # (precision is part of a result's identity): the chapter does not take that result for the planned one
+    (written,) = (tmp_path / "outputs").iterdir()
+    assert json.loads((written / "results.json").read_text())["precision"] in ("bfloat16 autocast", "float32")
+    stages = in1k.preset_stages(p)
+    (planned,) = [s for s in stages if s.step == "evaluate" and "imagenet_1k_sd.pth" in s.command]
+    assert Path(planned.output) != written and Path(planned.output).parent == written.parent
+    assert Path(planned.output).name.rsplit("-", 1)[0] == written.name.rsplit("-", 1)[0]  # same stage, other identity
+    assert in1k.finished(stages) == []
+    # the same results in the planned folder (as a GPU node writes them): the chapter shows them, with their numbers
+    written.rename(planned.output)
     stages = in1k.preset_stages(p)
     done = in1k.finished(stages)
     assert len(done) == 1 and done[0][0].paper == "T1 r17"

@@ -31,8 +31,8 @@ from ..core.store import atomic_write_bytes, atomic_write_text, claim_explained,
 from .curves import Curves
 from .loaders import NotForMemory, memory_training_loader, training_dataset, training_loader
 from .models import CHECKPOINT_FORMAT, MultiCropClassifier, build_model
-from .recipe import identity, lr_at, param_groups, peak_lr, resolved_config
-from .train import CHECKPOINT, METRICS, PAPER_CROP, PRESETS, TrainConfig, make_config, run_folder
+from .recipe import PAPER_CROP, identity, lr_at, param_groups, peak_lr, resolved_config
+from .train import CHECKPOINT, METRICS, PRESETS, TrainConfig, make_config, run_folder
 
 
 CHECK_STEPS = 20  # under torchrun, steps between two looks at a stop signal and the checkpoint's wall time

@@ -42,6 +42,7 @@ def param_groups(model: nn.Module, config) -> list[dict]:
 
 
 # where and how fast a run goes, not what it learns; the data counts by its content (`data_content`), not its path
+PAPER_CROP = 224  # global crops this large are paper-scale work: `--device auto` needs a GPU for them (devices.py)
 NOT_IDENTITY = ("device", "workers", "prefetch", "data", "checkpoint_minutes")
 
 
@@ -53,7 +54,6 @@ def resolved_config(config, cuda_available: bool | None = None, cpu_bf16: bool |
     `cpu_bf16`: this machine's, unless given."""
     from ..core.devices import precision_of
     from ..datasets.images import dataset_class_set_name
-    from .train import PAPER_CROP
 
     data = os.path.normpath(os.path.expanduser(config.data)) if config.data else config.data
     class_set = config.class_set or (dataset_class_set_name(Path(data)) if data and Path(data).is_dir() else None)

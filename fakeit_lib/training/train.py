@@ -24,7 +24,6 @@ from .recipe import identity
 
 CHECKPOINT = "checkpoint.pt"
 LOADERS = ("workers", "memory")
-PAPER_CROP = 224  # global crops this large are paper-scale work: `--device auto` needs a GPU for them (devices.py)
 METRICS = "metrics.jsonl"
 
 
