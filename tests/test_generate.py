@@ -455,3 +455,37 @@ def test_the_drawing_time_of_every_rank_and_run_is_summed_beside_done(tmp_path):
     assert generate.finish(folder, [], {}, [], [], {"images": 0})
     assert drawing_seconds(folder) == 7.5 and not list(folder.glob("cost.rank*"))
     assert json.loads((folder / "DONE").read_text()) == {"images": 0}  # DONE stays free of timings
+
+
+def _finish_in_a_process(folder: str, start) -> None:
+    import sys
+
+    from fakeit_lib.generation import writer
+
+    start.wait()
+    sys.exit(0 if writer.finish(Path(folder), [], {}, [], [], {"images": 0}) else 3)
+
+
+def test_processes_finishing_one_clone_together_merge_its_costs_once(tmp_path):
+    """Generation processes that finish a clone at the same moment: before, each merged the rank cost files and one
+    could read a file another had just removed (FileNotFoundError); now they take turns on a lock."""
+    import multiprocessing as mp
+
+    from fakeit_lib.generation.writer import FINISH_LOCK, drawing_seconds, record_seconds
+
+    for trial in range(8):
+        folder = tmp_path / f"clone{trial}"
+        folder.mkdir()
+        for rank in range(6):
+            record_seconds(folder, rank, 1.0 + rank)
+        ctx = mp.get_context("fork")
+        start = ctx.Event()
+        procs = [ctx.Process(target=_finish_in_a_process, args=(str(folder), start)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        start.set()
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0] * 4  # each found the clone finished, none raised
+        assert drawing_seconds(folder) == 21.0  # 1 + 2 + ... + 6, counted once
+        assert not list(folder.glob("cost.rank*")) and not (folder / FINISH_LOCK).exists()

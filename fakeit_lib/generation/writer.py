@@ -14,6 +14,8 @@ manifest whose rows point into the larger clone's shards, with the rows a separa
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -34,6 +36,7 @@ SHARD_FIELDS = ("shard", "offset", "length")  # rows of a clone in shards: the t
 SHARD_DIR = "shards"
 
 
+FINISH_LOCK = ".finish.lock"  # held while one process merges a clone's rank files (finish)
 COST = "cost.json"  # the core-seconds spent drawing, summed over ranks and resumed runs; apart from DONE, which stays deterministic
 
 
@@ -120,7 +123,26 @@ def remove_temporaries(folder: Path, class_folders: list[str]) -> None:
 def finish(folder: Path, jobs: list[ImageJob], batch_of: dict[str, int], sizes: list[int], class_folders: list[str], summary: dict,
            shards: list[list[int]] | None = None) -> bool:
     """End every tar shard (`shards`: the batches of each), merge the rank files into a sorted manifest.jsonl and
-    write DONE, if every batch is complete; True if so."""
+    write DONE, if every batch is complete; True if so. Processes of one clone that finish together take turns (a
+    lock file in the folder): one merges and removes the rank files, the others then find the clone done."""
+    with open(folder / FINISH_LOCK, "a") as lock, _locked(lock):
+        finished = store.is_done(folder) or _finish(folder, jobs, batch_of, sizes, class_folders, summary, shards)
+        if finished:  # a process still waiting holds the removed file and finds DONE; a later one makes and removes its own
+            (folder / FINISH_LOCK).unlink(missing_ok=True)
+        return finished
+
+
+@contextlib.contextmanager
+def _locked(handle):
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _finish(folder: Path, jobs: list[ImageJob], batch_of: dict[str, int], sizes: list[int], class_folders: list[str],
+            summary: dict, shards: list[list[int]] | None) -> bool:
     done = done_batches(folder, batch_of, sizes)
     if len(done) < len(sizes):
         return False
