@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("fakeit_lib.training.loop", "train a classifier from scratch on a real or synthetic dataset"),
     "evaluate": ("fakeit_lib.evaluation.evaluate", "top-1/top-5 of a checkpoint on real test sets"),
     "transfer": ("fakeit_lib.evaluation.transfer", "linear probes of a frozen encoder on transfer datasets"),
+    "fetch": ("fakeit_lib.experiments.fetch", "fetch a paper-scale preset's generator and published checkpoints ahead of the run"),
     "book": ("fakeit_lib.builder.runner", "execute the notebooks with a preset and build the book"),
     "lab": ("fakeit_lib.builder.lab", "prepare the notebooks with a preset's parameters for JupyterLab"),
 }

@@ -66,7 +66,7 @@ def test_missing_argument_is_one_line(cli):
 # Bad input for every command: `{tmp}` stands for the test's temp folder, `{out}` for an output path that must not
 # exist afterwards. `bad.yaml` there is malformed YAML, `junk.pt` is not a checkpoint, `data/` an empty folder.
 BAD_INPUT = [
-    ([], "fakeit: error: a command is required; valid: classes, prompts, generate, train-generator, train-judge, train, evaluate, transfer, book"),
+    ([], "fakeit: error: a command is required; valid: classes, prompts, generate, train-generator, train-judge, train, evaluate, transfer, fetch, book"),
     (["frobnicate"], "fakeit: error: argument COMMAND: invalid choice: 'frobnicate'"),
     (["classes", "--classes", "imagenet-2k"], "unknown class set 'imagenet-2k'; valid: imagenet1k, imagenet100"),
     (["classes", "--classes", "imagenet100", "--format", "xml"], "argument --format: invalid choice: 'xml' (choose from 'tsv', 'jsonl')"),

@@ -68,7 +68,11 @@ def artefacts_text(p: dict | PresetParams) -> str:
     lines = ["Files from outside this repository (data/paper_artefacts.yaml):"]
     for name, e in needed_artefacts(p):
         lines.append(f"- {name}: {e['what']}\n    where: {e['where']}\n    checksum: {e['checksum']}")
-    return "\n".join(lines) if len(lines) > 1 else "No file from outside this repository."
+    if len(lines) == 1:
+        return "No file from outside this repository."
+    lines.append("`fakeit fetch --preset <this preset>` fetches the generator and the checkpoints with a direct download "
+                 "ahead of the run (for compute nodes without network: HF_HUB_OFFLINE=1), checking their published hashes.")
+    return "\n".join(lines)
 
 
 def slurm_array(stages: list[Stage]) -> str:
