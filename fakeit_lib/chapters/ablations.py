@@ -23,6 +23,7 @@ from ..paper import claims
 from ..paper import findings as fd
 from ..paper.stats import Family, estimate_from_values, mean_interval, slope
 from ..prompts.variants import check_variant
+from ..paper.draws import draws_text as clone_draws_text
 
 
 @dataclass
@@ -192,15 +193,6 @@ def draw_scores(p: AblationParams) -> list[list[float]]:
     return [r.scores() for r in model_runs_many(p, specs)]
 
 
-def draws_text(n: int) -> str:
-    """What the error of a comparison between two clones holds, in one sentence (n: draws measured)."""
-    if n >= 2:
-        return (f"the interval includes the variation between clone draws: {n} draws of one clone (generation seeds "
-                "differ), each trained with the page's seeds, measure it, assumed the same for every clone compared")
-    return ("no draw of a clone was measured (draws 1): the error is the seed error alone and covers less than 95% "
-            "(each clone is one draw of its generator)")
-
-
 def trained_frame(t: Trained) -> pd.DataFrame:
     """One row per trained ablation model: what it is and its in-domain top-1, mean and 95% bounds over seeds."""
     rows = []
@@ -308,3 +300,8 @@ def ablation_findings(p: AblationParams, t: Trained, sweeps: pd.DataFrame | None
         out.append(fd.cannot_test("steps_enough", p.scale, f"the steps sweep needs the preset's {p.steps} "
                                   "steps and more", paper))
     return out
+
+
+def draws_text(n: int) -> str:
+    """What the error of a comparison between two clones holds, in one sentence (n: draws measured)."""
+    return clone_draws_text(n, "one clone (generation seeds differ), each trained with the page's seeds, measure it, assumed the same for every clone compared")

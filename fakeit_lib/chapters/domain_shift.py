@@ -20,6 +20,7 @@ from ..paper.results import TEST_SETS, VARIANT_LABELS, paper_rows, train_set_of,
 from ..paper.stats import Family, mean_interval
 from ..paper.tables import interval_cell
 from ..experiments.table1 import Table1Params, draw_keys, draw_setting, key_label, table1_runs, table_runs
+from ..paper.draws import draws_text as clone_draws_text
 
 PAPER_SHIFTS = ("sketch", "r", "a")  # Sec. 5.2's domain shifts; ImageNet-v2 is Sec. 5.1's second in-domain test
 
@@ -138,15 +139,6 @@ def draw_scores(p: Table1Params, runs: dict, scores: dict) -> list[list[dict]]:
     return [scores[draw_setting(p)]] + list(extra_scores.values())
 
 
-def draws_text(n: int) -> str:
-    """What the error of a clone's effect on this page holds, in one sentence (n: draws measured)."""
-    if n >= 2:
-        return (f"the interval includes the variation between clone draws: {n} draws of Table 1's drawn clone "
-                "(generation seeds differ), each trained with the page's seeds and scored on the same test")
-    return ("no draw of a clone was measured (draws 1): the error is the seed error alone and covers less than 95% "
-            "(each clone is one draw of its generator)")
-
-
 def shift_family(name: str, runs: dict, per_seed: dict, draws: list[list[float]]) -> Family:
     """Table 1's models on one test (`per_seed`: key -> per-seed top-1), every clone's error holding the variance of
     a draw measured from `draws` (per draw, per seed, on the same test; none without two)."""
@@ -239,3 +231,8 @@ def shift_table(p: Table1Params) -> pd.DataFrame | None:
         return None
     return pd.DataFrame([{"test": s.name, "what": s.title, "stands in for": s.analogue, "rule": s.rule,
                           "images": 10 * SHIFT_PER_CLASS} for s in SHIFTS.values()])
+
+
+def draws_text(n: int) -> str:
+    """What the error of a clone's effect on this page holds, in one sentence (n: draws measured)."""
+    return clone_draws_text(n, "Table 1's drawn clone (generation seeds differ), each trained with the page's seeds and scored on the same test")

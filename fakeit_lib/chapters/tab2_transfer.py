@@ -12,6 +12,7 @@ from ..paper.results import paper_columns, paper_rows, train_set_of, variant_nam
 from ..paper.stats import Family, mean_interval
 from ..paper.tables import PAPER, interval_cell
 from ..experiments.comparison import ComparisonParams, draw_runs, equal_size_runs
+from ..paper.draws import draws_text as clone_draws_text
 
 
 def paper_training_label(row: dict) -> str:
@@ -50,15 +51,6 @@ def drawn_family(name: str, models: dict[str, list[float]], draws: list[list[flo
     if len(draws) >= 2:
         fam.add_draws(draws, drawn & set(models))
     return fam
-
-
-def draws_text(n: int) -> str:
-    """What the error of a clone's effect holds, in one sentence (n: draws measured)."""
-    if n >= 2:
-        return (f"the interval includes the variation between clone draws: {n} draws of the 1x clone (generation seeds "
-                "differ), each trained with the page's seeds and probed on the transfer suite")
-    return ("no draw of a clone was measured (draws 1): the error is the seed error alone and covers less than 95% "
-            "(the clone compared is one draw of its generator)")
 
 
 def table2_frame() -> pd.DataFrame:
@@ -173,3 +165,8 @@ def transfer_findings(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns
                          "random-weights top-1 per seed": random, "transfer datasets": datasets, "error": errors},
                         claims.paper_value("trained_beats_random_transfer", train)))
     return out
+
+
+def draws_text(n: int) -> str:
+    """What the error of a clone's effect holds, in one sentence (n: draws measured)."""
+    return clone_draws_text(n, "the 1x clone (generation seeds differ), each trained with the page's seeds and probed on the transfer suite")

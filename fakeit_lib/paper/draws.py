@@ -30,3 +30,12 @@ def rescaled_draws(draws: Sequence[Sequence[float]], measured_on: Family, target
     y = np.asarray([list(d) for d in draws], dtype=float)
     k = math.sqrt(goal / source)
     return (y.mean() + k * (y - y.mean())).tolist()
+
+
+def draws_text(n: int, measured: str) -> str:
+    """What the error of a clone's effect holds, in one sentence a page shows beside its verdicts: with n >= 2 draws,
+    `measured` says which draws and how they were scored; with fewer, that the error is the seed error alone."""
+    if n >= 2:
+        return f"the interval includes the variation between clone draws: {n} draws of {measured}"
+    return ("no draw of a clone was measured (draws 1): the error is the seed error alone and covers less than 95% "
+            "(each clone is one draw of its generator)")
