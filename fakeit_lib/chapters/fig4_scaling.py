@@ -12,7 +12,6 @@ from ..experiments.params import PipelineParams, ScalingLadderParams, TransferPa
 from ..experiments.stages import ModelRuns, clone_ladder, model_runs_many, transfer_scores_many
 from ..paper import claims
 from ..paper import findings as fd
-from ..paper.draws import rescaled_draws
 from ..paper.results import paper_rows, table1_row, train_set_of
 from ..paper.stats import Family, mean_interval
 from ..prompts.variants import check_variant
@@ -77,13 +76,13 @@ class Scaling:
     real_transfer: list[dict[str, float]]  # per seed
     clones_transfer: list[list[dict[str, float]]]  # per clone, per seed
     draws: list[ModelRuns] = field(default_factory=list)  # the 1x clone drawn with generation seeds seed, seed + 1, ...
+    draws_transfer: list[list[dict[str, float]]] = field(default_factory=list)  # per draw, per seed: its probes
 
 
 DRAWN = ("every clone's error carries the variance of a draw measured from {n} draws of the 1x clone (Table 1's drawn "
          "clone, the same generator, prompt and guidance), each trained with the page's seeds; assumed the same for "
          "every size (each smaller clone is the first images of the largest, one draw)")
-IN_TRANSFER = (", in transfer scaled to the transfer average's seed noise (assumed: a draw moves a model by the same "
-               "share of its seed noise in transfer as on the training classes; the draws are not probed)")
+IN_TRANSFER = ", in transfer measured on the draws' own probes (the models Table 2 probes for its draws)"
 
 
 def scaling_runs(p: ScalingParams) -> Scaling:
@@ -98,8 +97,13 @@ def scaling_runs(p: ScalingParams) -> Scaling:
     clones, draws = models[:len(specs) - 1], models[len(specs) - 1:]
     if draws and has_1x:
         draws = [next(c for c in clones if c.multiplier == 1.0)] + draws
-    real_t, *clones_t = transfer_scores_many(p, [real, *clones], p.transfer_suite, p.transfer_roots)
-    return Scaling(real, clones, real_t, clones_t, draws)
+    extra_draws = draws[1:] if draws and has_1x else draws
+    real_t, *rest = transfer_scores_many(p, [real, *clones, *extra_draws], p.transfer_suite, p.transfer_roots)
+    clones_t = rest[:len(clones)]
+    draws_t = rest[len(clones):]
+    if draws and has_1x:
+        draws_t = [clones_t[[c.multiplier for c in clones].index(1.0)]] + draws_t
+    return Scaling(real, clones, real_t, clones_t, draws, draws_t)
 
 
 def scaling_frame(s: Scaling) -> pd.DataFrame:
@@ -191,7 +195,7 @@ def scaling_figure(p: ScalingParams, s: Scaling):
 
 def scaling_families(s: Scaling):
     """(in-domain, transfer) families of the page's models, labelled `real` and `<m>x`; with measured draws of the 1x
-    clone, every clone's error carries the variance of a draw (in transfer, rescaled: `paper.draws`)."""
+    clone, every clone's error carries the variance of a draw, in transfer from the draws' own probes."""
     labels = ["real"] + [f"{c.multiplier:g}x" for c in s.clones]
     models = [s.real, *s.clones]
     transfer = [s.real_transfer, *s.clones_transfer]
@@ -200,7 +204,7 @@ def scaling_families(s: Scaling):
     if len(s.draws) >= 2:
         draws, drawn = [d.scores() for d in s.draws], set(labels[1:])
         in_domain.add_draws(draws, drawn)
-        across.add_draws(rescaled_draws(draws, in_domain, across), drawn)
+        across.add_draws([[t["average"] for t in per_seed] for per_seed in s.draws_transfer], drawn)
     return in_domain, across
 
 

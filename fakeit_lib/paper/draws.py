@@ -1,35 +1,12 @@
-"""Measured draws of a clone carried to a metric they were not scored on.
+"""What the error of a clone's effect holds, said in one sentence on every page that compares clones.
 
-Table 1 measures the variance of drawing a clone (one generation seed) from several draws of one clone, each trained
-with the family's seeds, on the in-domain test (`stats.Family.add_draws`). Where a page compares clones on another
-metric (Fig. 4's transfer average) and the draws were not scored on it, the draws are carried over under one stated
-assumption: a draw moves a model by the same share of its seed noise on both metrics. The draws' deviations are
-scaled by the square root of the ratio of the two families' blocked residual variances (the seed noise of one
-model's value on each metric), so the draw variance over the seed variance is the measured one; their degrees of
-freedom stay the draws'.
+A clone is one draw of its generator (one generation seed). The pages measure the variance of a draw from several
+draws of one clone, each trained with the family's seeds and scored on the metric compared (`stats.Family.add_draws`):
+Table 1 and Fig. 4 on the training classes, Table 2, Fig. 1 and Fig. 4 on the draws' own transfer probes, domain shift
+on each shifted test.
 """
 
 from __future__ import annotations
-
-import math
-from typing import Sequence
-
-import numpy as np
-
-from ..core.errors import FakeitError
-from .stats import Family
-
-
-def rescaled_draws(draws: Sequence[Sequence[float]], measured_on: Family, target: Family) -> list[list[float]]:
-    """The draws (per-seed values of each draw on `measured_on`'s metric) scaled about their mean so that their
-    variance over `target`'s seed variance is theirs over `measured_on`'s."""
-    source, goal = measured_on.anova["ms_resid"], target.anova["ms_resid"]
-    if not source or not goal or source <= 0 or goal <= 0:
-        raise FakeitError(f"rescaling draws needs a seed variance in both families, got {source} ({measured_on.name}) "
-                          f"and {goal} ({target.name})")
-    y = np.asarray([list(d) for d in draws], dtype=float)
-    k = math.sqrt(goal / source)
-    return (y.mean() + k * (y - y.mean())).tolist()
 
 
 def draws_text(n: int, measured: str) -> str:
