@@ -66,4 +66,4 @@ def test_two_process_feature_extraction_equals_one(tmp_path, checkpoint):
         # same images in the same order; values equal up to float rounding (other batch compositions)
         assert torch.equal(x["y"], y["y"]) and torch.allclose(x["x"], y["x"], atol=1e-4)
     for name in a["datasets"]:  # a probe on features equal up to rounding: top-1 within one test image or two
-        assert abs(a["datasets"][name]["top1"] - b["datasets"][name]["top1"]) <= 2 / a["datasets"][name]["test_images"] + 1e-9
+        assert abs(a["datasets"][name]["top1"] - b["datasets"][name]["top1"]) <= 2 / a["datasets"][name]["test_images"] + 2e-6  # top-1 is stored to 6 decimals
