@@ -132,12 +132,14 @@ def test_cached_features_are_taken_by_every_rank_when_one_does_not_see_them(smok
     finally:
         torch.set_num_threads(threads)
         os.environ.pop("FAKEIT_OUTPUT") if before is None else os.environ.update(FAKEIT_OUTPUT=before)
-    cache = sorted((tmp_path / "outputs" / "features").iterdir())
-    written = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in cache}
+    def cache() -> dict:  # each feature file the cache holds: its time and bytes
+        return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in (tmp_path / "outputs" / "features").iterdir()}
+
+    written = cache()
     proc = stale_launch("transfer", ckpt, tmp_path / "two", tmp_path / "report", tmp_path / "outputs")
     assert proc.returncode == 0, proc.stderr[-3000:]
     # the cache files the single process wrote are the ones the ranks took: none rewritten, none added
-    assert {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in (tmp_path / "outputs" / "features").iterdir()} == written
+    assert cache() == written
     got = [json.loads((tmp_path / "report" / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert got[0] == got[1]
     # the probe on the same features, in a torchrun process (OMP_NUM_THREADS=1) rather than this one: on a CPU
