@@ -32,8 +32,14 @@ def test_every_label_is_counted_in_the_library_s_order_then_new_ones():
 def test_the_summary_states_each_verdict_on_one_line_linked_to_its_page():
     text = findings_summary(FINDINGS, {"notebooks/fig4_scaling": "Fig. 4", "notebooks/ablations": "Ablations"})
     lines = text.splitlines()
-    assert lines[0].startswith("**The result at the smoke scale.** This build checked 7 findings of the paper and "
-                               "could test 6 of them")
+    assert lines[0] == ("**The result at the smoke scale.** This build checked the paper's 7 findings and could test 6 "
+                        "of them; a verdict of the paper's counts only if it survives the correction for testing those 6 "
+                        "at once (Holm's). {doc}`The introduction's table <intro>` gives every finding.")
+    beyond = findings_summary([*FINDINGS, _finding("h", "inconclusive", "matched_backgrounds", group="beyond the paper")])
+    # the family the line names is the one the table's Holm correction runs over: the paper's tested findings
+    assert "checked the paper's 7 findings and could test 6 of them; a verdict of the paper's counts only if it " \
+           "survives the correction for testing those 6 at once (Holm's), and 1 beyond the paper, tested apart at " \
+           "95% each." in beyond.splitlines()[0]
     bullets = [ln for ln in lines if ln.startswith("- ")]
     assert bullets == [
         "- **Holds** (1 of 7): {doc}`Claim a <../notebooks/tab1_prompts>`.",
@@ -54,3 +60,14 @@ def test_the_findings_table_has_four_columns_and_both_verdicts_where_holm_change
     assert all(r.count(" | ") == 3 for r in rows)
     assert "| **holds** | +2.0 [+1.5, +2.5] points (2 seeds; smallest effect of interest 1 point) |" in table
     assert not any("1 points" in r for r in rows)
+
+
+def test_the_table_says_what_each_of_its_units_is_and_only_those():
+    from fakeit_lib.paper.summary import units_text
+
+    table = findings_markdown([*FINDINGS, _finding("s", "inconclusive", "tab1_prompts", unit="points²")])
+    units = next(ln for ln in table.splitlines() if ln.startswith("Units: "))
+    assert units.startswith("Units: **points** are accuracy points (percentage points of top-1); **points²** sum")
+    assert "judge units" not in units
+    assert "**judge units** are distances" in units_text({"judge units per doubling"})
+    assert units_text({"of the images"}) == ""

@@ -13,7 +13,7 @@ from ..experiments.presets import load_preset
 from ..experiments.report import plan_page
 from ..paper.claims import FINDINGS
 from ..paper.findings import INCONCLUSIVE, UNTESTABLE, VERDICTS
-from ..paper.summary import findings_markdown, link, with_holm
+from ..paper.summary import family_counts, findings_markdown, link, with_holm
 from .environment import versions_table
 
 
@@ -62,10 +62,12 @@ def findings_summary(findings: list[dict], titles: dict[str, str] | None = None)
     labels = [f.get("after_holm", f["verdict"]) for f in findings]
     scales = sorted({f["scale"] for f in findings if f.get("scale")})  # the scale each verdict was computed at
     at = f"at the {scales[0]} scale" if len(scales) == 1 else "in this build"
-    tested = sum(label != UNTESTABLE for label in labels)
-    lines = [f"**The result {at}.** This build checked {len(findings)} findings of the paper and could test {tested} "
-             f"of them; a verdict below counts only if it survives the correction for testing {tested} findings at "
-             "once (Holm's; {doc}`the introduction's table <intro>` gives every finding).", ""]
+    c = family_counts(findings)  # the family Holm's correction runs over: the paper's tested findings
+    beyond = (f", and {c['beyond']} beyond the paper, tested apart at 95% each" if c["beyond"] else "")
+    lines = [f"**The result {at}.** This build checked the paper's {c['paper']} findings and could test {c['tested']} "
+             f"of them; a verdict of the paper's counts only if it survives the correction for testing those "
+             f"{c['tested']} at once (Holm's){beyond}. {{doc}}`The introduction's table <intro>` gives every finding.",
+             ""]
     for label, n in verdict_counts(labels).items():
         group = [f for f, lab in zip(findings, labels) if lab == label]
         head = f"- **{label[0].upper() + label[1:]}** ({n} of {len(findings)}): "

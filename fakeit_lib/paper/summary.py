@@ -147,6 +147,7 @@ def findings_markdown(findings: list[dict]) -> str:
             sesoi = f"; smallest effect of interest {amount(f['sesoi'], f['unit'])}" if f.get("sesoi") is not None else ""
             run += f" ({f['n_seeds']} seeds{sesoi})"
         lines.append(f"| {link(f)} ({f['source']}) | {verdict} | {run} | {f.get('paper') or '–'} |")
+    lines += ["", units_text({f.get("unit", "") for f in findings})]
     lines += ["", f"The list of findings these verdicts come from has the content hash `{registry_hash()}`: a changed "
               "rule or bound shows here next to the verdicts it produced. The file of findings the build writes beside the "
               "book ({doc}`reproduce` says where) holds for every tested finding the numbers its verdict rests on: the models x seeds values of its "
@@ -154,6 +155,21 @@ def findings_markdown(findings: list[dict]) -> str:
               "interval (the residual mean square of a two-way analysis, model + seed, for a family's contrast) and "
               "the verdict."]
     return "\n".join(lines) + "\n"
+
+
+UNITS = {  # what each unit a finding is measured in means, for the sentence under the introduction's table
+    "points": "**points** are accuracy points (percentage points of top-1)",
+    "judge units": "**judge units** are distances between the judge's features (the real-trained classifier that "
+                   "scores the generated images): the spread of a class's images, its diversity",
+    "points²": "**points²** sum the squared distances of the prompts' top-1 from their mean, in squared points: "
+               "three prompts a point apart make 2",
+}
+
+
+def units_text(units: set[str]) -> str:
+    """The sentence that says what the table's units are: only those it uses (`points per doubling` is points)."""
+    used = [text for unit, text in UNITS.items() if any(u == unit or u.startswith(unit + " ") for u in units)]
+    return ("Units: " + "; ".join(used) + ".") if used else ""
 
 
 COLOURS = {HOLDS: "#1a9850", SMALL: "#91bfdb", FAILS: "#d73027", INCONCLUSIVE: "#999999"}
@@ -196,10 +212,12 @@ def forest_figure(findings: list[dict]):
                           "after Holm: %{customdata[1]}<extra></extra>"))
     fig.add_vline(x=0, line_color="black", line_width=1)
     fig.add_vline(x=1, line_dash="dash", line_color="black", line_width=1,
-                  annotation_text="smallest effect of interest", annotation_position="top")
-    fig.update_layout(height=120 + 28 * max(len(rows), 1), margin=dict(l=10, r=10, t=40, b=40),
-                      xaxis_title="effect / its smallest effect of interest (95% interval); hollow: inconclusive after Holm",
-                      yaxis=dict(autorange="reversed"), legend_title_text="verdict (its page)")
+                  annotation_text="smallest effect of interest", annotation_position="bottom right")
+    # the legend in a row above the panel: on a phone a legend at the side would take the intervals' width
+    fig.update_layout(height=140 + 28 * max(len(rows), 1), margin=dict(l=10, r=10, t=50, b=40),
+                      xaxis_title="effect / its smallest effect of interest (95% interval)<br>hollow: inconclusive after Holm",
+                      yaxis=dict(autorange="reversed"), legend_title_text="verdict (its page)",
+                      legend=dict(orientation="h", x=0, y=1, xanchor="left", yanchor="bottom"))
     return fig
 
 
