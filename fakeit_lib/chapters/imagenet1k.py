@@ -15,11 +15,8 @@ from ..core.errors import FakeitError
 from ..experiments.params import shared
 from ..experiments.plan import plan
 from ..experiments.presets import load_preset, project_root
-from ..paper.results import TEST_SETS, VARIANT_LABELS, paper_columns, paper_results, paper_rows
+from ..paper.results import TEST_SETS, TRANSFER_NAMES, VARIANT_LABELS, paper_columns, paper_results, paper_rows
 
-TRANSFER_NAMES = {"aircraft": "Aircraft", "cars": "Cars196", "dtd": "DTD", "eurosat": "EuroSAT", "flowers": "Flowers",
-                  "pets": "Pets", "food101": "Food101", "sun397": "SUN397", "inat2018": "iNat18", "inat2019": "iNat19",
-                  "average": "average"}
 GROUP_NAMES = {"small_scale": "small-scale (8 sets)", "long_tail": "long-tail (2 sets)", "cog": "ImageNet-CoG (5 levels)"}
 
 

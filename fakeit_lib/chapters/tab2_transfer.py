@@ -8,7 +8,7 @@ from ..datasets.minidata import TRANSFER_SETS, content_sha256, transfer_split
 from ..experiments.stages import ModelRuns, transfer_scores_many
 from ..paper import claims
 from ..paper import findings as fd
-from ..paper.results import paper_columns, paper_rows, train_set_of, variant_name
+from ..paper.results import TRANSFER_NAMES, paper_columns, paper_rows, train_set_of, variant_name
 from ..paper.stats import Family, mean_interval
 from ..paper.tables import PAPER, interval_cell
 from ..experiments.comparison import ComparisonParams, draw_runs, equal_size_runs
@@ -57,7 +57,7 @@ def table2_frame() -> pd.DataFrame:
     """The paper's Table 2: one row per encoder, top-1 (%) of its linear probe on each of the ten transfer datasets
     and their average."""
     cols = [c for c in paper_columns("table2") if c != "average"] + ["average"]
-    return pd.DataFrame([{"trained on": paper_training_label(r), **{c: f"{r[c]:.1f}" for c in cols}}
+    return pd.DataFrame([{"trained on": paper_training_label(r), **{TRANSFER_NAMES[c]: f"{r[c]:.1f}" for c in cols}}
                          for r in paper_rows("table2")])
 
 

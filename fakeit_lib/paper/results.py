@@ -50,6 +50,12 @@ def paper_rows(table: str, **match) -> list[dict]:
     return out
 
 
+# Table 2's data sets as the paper names them (its columns' keys in paper_results.yaml are lowercase codes)
+TRANSFER_NAMES = {"aircraft": "Aircraft", "cars": "Cars196", "dtd": "DTD", "eurosat": "EuroSAT", "flowers": "Flowers",
+                  "pets": "Pets", "food101": "Food101", "sun397": "SUN397", "inat2018": "iNat18", "inat2019": "iNat19",
+                  "average": "average"}
+
+
 def paper_columns(table: str) -> list[str]:
     """The columns of a paper table."""
     return list(paper_results()[table]["columns"])
