@@ -71,3 +71,15 @@ def test_the_table_says_what_each_of_its_units_is_and_only_those():
     assert "judge units" not in units
     assert "**judge units** are distances" in units_text({"judge units per doubling"})
     assert units_text({"of the images"}) == ""
+
+
+def test_the_forest_plot_s_range_is_its_intervals_and_the_text_reads_it():
+    from fakeit_lib.paper.summary import forest_figure
+
+    fig = forest_figure(FINDINGS)  # intervals 1.5 to 2.5 over a smallest effect of 1, and 0 and 1 always shown
+    lo, hi = fig.layout.xaxis.range
+    assert (round(lo, 3), round(hi, 3)) == (-0.125, 2.625)
+    assert fig.layout.legend.orientation == "h"
+    assert "0 is no effect (solid line), 1 the smallest effect that matters (dashed line)" in findings_markdown(FINDINGS)
+    untested = [_finding("f", "cannot be tested", "matched_backgrounds", reason="none.")]
+    assert "In the plot" not in findings_markdown(untested)

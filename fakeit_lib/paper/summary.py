@@ -132,10 +132,13 @@ def findings_markdown(findings: list[dict]) -> str:
     counted = "; ".join(f"{k} {plural(label, k)}" for label, k in c["after_holm"].items() if k) or "none decided"
     beyond = (f" The {c['beyond']} findings beyond the paper are tested apart, outside that family, at 95% each."
               if c["beyond"] else "")
+    plot = (" In the plot, each tested finding's 95% interval is measured in its smallest effect of interest: 0 is no "
+            "effect (solid line), 1 the smallest effect that matters (dashed line); a hollow marker is a verdict that "
+            "Holm's correction makes inconclusive." if forest_rows(findings) else "")
     lines = [f"Of the paper's {c['paper']} findings, {n} could be tested at this scale. After Holm's correction over "
              f"those {n} (a family-wise error of 5%: the chance that any decisive verdict below is wrong by chance stays "
              f"under 5%): {counted}; {c['untested']} cannot be tested. Each page states its own verdicts at 95% each; "
-             f"where Holm's correction changes one, the table gives both.{beyond}", "",
+             f"where Holm's correction changes one, the table gives both.{beyond}{plot}", "",
              forest_html(findings),
              "| finding (paper) | verdict | this run | paper |", "|---|---|---|---|"]
     for f, a in zip(findings, adjusted):
@@ -211,11 +214,14 @@ def forest_figure(findings: list[dict]):
             hovertemplate="%{customdata[0]}<br>%{x:.2f} smallest effects of interest<br>rule %{customdata[2]}; "
                           "after Holm: %{customdata[1]}<extra></extra>"))
     fig.add_vline(x=0, line_color="black", line_width=1)
-    fig.add_vline(x=1, line_dash="dash", line_color="black", line_width=1,
-                  annotation_text="smallest effect of interest", annotation_position="bottom right")
-    # the legend in a row above the panel: on a phone a legend at the side would take the intervals' width
+    fig.add_vline(x=1, line_dash="dash", line_color="black", line_width=1)
+    # the range is the intervals' (an annotation would stretch it on a phone); the legend in a row above the panel
+    # and a short axis title, so a phone keeps the intervals' width (the dashed line and hollow markers are said in
+    # the sentence above the plot)
+    lo, hi = min([0.0, *(r["low"] for r in rows)]), max([1.0, *(r["high"] for r in rows)])
+    pad = 0.05 * (hi - lo)
     fig.update_layout(height=140 + 28 * max(len(rows), 1), margin=dict(l=10, r=10, t=50, b=40),
-                      xaxis_title="effect / its smallest effect of interest (95% interval)<br>hollow: inconclusive after Holm",
+                      xaxis=dict(title_text="effect ÷ its smallest effect of interest", range=[lo - pad, hi + pad]),
                       yaxis=dict(autorange="reversed"), legend_title_text="verdict (its page)",
                       legend=dict(orientation="h", x=0, y=1, xanchor="left", yanchor="bottom"))
     return fig
