@@ -37,6 +37,20 @@ OVERFLOWS = """() => {
     for (const f of document.querySelectorAll('div.plotly-graph-div')) {
         const r = f.getBoundingClientRect();
         if (r.right > window.innerWidth + 1) out.push(`figure ending at ${Math.round(r.right)} px on a ${window.innerWidth} px screen`);
+        // inside it: a title, label or legend entry drawn past the figure's edge is cut; two that cross hide each other
+        const box = (f.querySelector('svg.main-svg') || f).getBoundingClientRect();
+        const texts = [...f.querySelectorAll('svg text')].map(t => [t.textContent.trim(), t.getBoundingClientRect()])
+            .filter(([s, b]) => s && b.width > 0);
+        for (const [s, b] of texts)
+            if (b.left < box.left - 1 || b.right > box.right + 1)
+                out.push(`figure text cut at the edge: "${s.slice(0, 60)}" spans ${Math.round(b.left - box.left)} to ${Math.round(b.right - box.left)} px of ${Math.round(box.width)}`);
+        const labels = [...new Set(f.querySelectorAll('.gtitle, .xtitle, .ytitle, g.annotation text, g.legend text'))]
+            .map(t => [t.textContent.trim(), t.getBoundingClientRect()]).filter(([s, b]) => s && b.width > 0);
+        for (let i = 0; i < labels.length; i++) for (let j = i + 1; j < labels.length; j++) {
+            const [s, a] = labels[i], [u, c] = labels[j];
+            if (a.left < c.right - 2 && c.left < a.right - 2 && a.top < c.bottom - 2 && c.top < a.bottom - 2)
+                out.push(`figure texts overlap: "${s.slice(0, 40)}" and "${u.slice(0, 40)}"`);
+        }
     }
     return out;
 }"""

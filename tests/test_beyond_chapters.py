@@ -129,3 +129,22 @@ def test_imagenet1k_chapter_finds_what_the_command_it_prints_wrote(tmp_path: Pat
     row = in1k.run_frame(done).iloc[0]
     assert row["IN-val top-1"] == 50.0 and row["IN-val top-5"] == 100.0
     assert in1k.run_status(p, stages, done).startswith(f"Preset `{tmp_path / 'p1k.yaml'}`: 1 evaluate or transfer stage")
+
+def test_a_smaller_build_says_in_words_what_it_shows_of_the_imagenet1k_run():
+    from fakeit_lib.chapters import imagenet1k as in1k
+
+    p = in1k.ImageNet1KParams(scale="mini")
+    assert in1k.shown_not_decided(p, []) == (f"this build holds no finished model of the ImageNet-1K run (preset "
+                                             f"{p.imagenet1k_preset}), and a mini build never decides the paper's "
+                                             "findings on them")
+    assert in1k.shown_not_decided(p, [("a",)]).startswith(f"the finished model of the ImageNet-1K run (preset "
+                                                          f"{p.imagenet1k_preset}) is shown beside the paper's")
+    assert in1k.shown_not_decided(p, [("a",), ("b",)]).startswith("the 2 finished models of the ImageNet-1K run")
+
+
+def test_the_spider_plot_colours_every_synthetic_model_red_and_the_real_ones_blue_in_both_copies():
+    from fakeit_lib.chapters.fig1_spider import model_colours
+
+    assert model_colours(["ImageNet-1K (PyTorch ResNet-50)", "ImageNet-1K (RSB-A1 ResNet-50)",
+                          "ImageNet-1K-SD (class name + definition, guidance 2.0)"]) == ["#1f77b4", "#17becf", "#d62728"]
+    assert model_colours(["real", "synthetic (1x)"]) == ["#1f77b4", "#d62728"]

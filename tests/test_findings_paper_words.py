@@ -49,7 +49,11 @@ def test_a_large_part_of_the_gap_is_a_third_of_it_closed():
 def test_backgrounds_at_imagenet1k_say_why_another_set_cannot_test_them():
     p = SimpleNamespace(scale="mini", class_set="fashion-mnist")
     v = t.backgrounds_in1k(p, family({"real": 1.0, ("c", 7.5): 0.0}), {}, {}, "imagenet100")
-    assert v.verdict == fd.UNTESTABLE and "the claim is ImageNet-1K's; this is a run on fashion-mnist" in v.reason
+    assert v.verdict == fd.UNTESTABLE and v.reason == ("the claim is ImageNet-1K's; the run has no clone of class name + "
+                                                      "hypernym + background or of class name + definition at guidance 7.5")
+    both = {("c_hc_inside_b", 7.5): None, ("c_dc", 7.5): None}
+    assert t.backgrounds_in1k(p, family({"real": 1.0}), both, {}, "imagenet100").reason == (
+        "the claim is ImageNet-1K's; the run's classes are fashion-mnist's")
     assert v.made_for == "ImageNet-1K" and "+3.9 points (IN-1K val top-1, Table 1 rows 16 and 15)" in v.paper
 
 

@@ -123,6 +123,20 @@ def spider_frame(panels: dict[str, dict[str, dict[str, float]]]) -> pd.DataFrame
     return long.pivot(index=["panel", "axis"], columns="model", values="value").reindex(index)[list(long.model.unique())]
 
 
+REAL_COLOURS, SYNTHETIC_COLOUR = ("#1f77b4", "#17becf"), "#d62728"
+
+
+def is_synthetic(model: str) -> bool:
+    """A model trained on a synthetic clone: this run's `synthetic ...` or the paper's `ImageNet-1K-SD (...)`."""
+    return "synthetic" in model.lower() or "-SD" in model
+
+
+def model_colours(models: list[str]) -> list[str]:
+    """One colour rule for both copies of the plot: synthetic in red, the real-trained models in two blues in turn."""
+    reals = iter(REAL_COLOURS * len(models))
+    return [SYNTHETIC_COLOUR if is_synthetic(m) else next(reals) for m in models]
+
+
 def spider_figure(panels: dict[str, dict[str, dict[str, float]]]):
     """An interactive plotly radar plot, one polar panel per {panel: {model: {axis: value}}} entry, stacked."""
     import plotly.graph_objects as go
@@ -130,13 +144,12 @@ def spider_figure(panels: dict[str, dict[str, dict[str, float]]]):
 
     n = len(panels)
     fig = make_subplots(rows=n, cols=1, specs=[[{"type": "polar"}]] * n, subplot_titles=list(panels), vertical_spacing=0.16)
-    colours = ["#1f77b4", "#17becf", "#d62728"]
     for i, (title, models) in enumerate(panels.items(), 1):
-        for j, (model, axes) in enumerate(models.items()):
+        for model, axes, colour in zip(models, models.values(), model_colours(list(models))):
             names = list(axes) + [next(iter(axes))]  # closed polygon
             fig.add_trace(go.Scatterpolar(r=[axes[a] for a in names], theta=[_wrap(a) for a in names], name=model,
                                           fill="toself", opacity=0.55,
-                                          line_color=colours[-1] if "synthetic" in model.lower() else colours[j % 2],
+                                          line_color=colour,
                                           legendgroup=f"p{i}", legendgrouptitle_text=title), row=i, col=1)
         n_axes = len(next(iter(models.values())))
         # the axes turned by half a step: none points straight up, so the radial scale (drawn upwards) and the panel's
@@ -144,7 +157,8 @@ def spider_figure(panels: dict[str, dict[str, dict[str, float]]]):
         fig.update_layout({f"polar{'' if i == 1 else i}": dict(radialaxis=dict(range=[0, 100], angle=90, tickfont_size=10),
                                                                angularaxis=dict(tickfont_size=11, rotation=90 + 180 / n_axes))})
     fig.for_each_annotation(lambda a: a.update(yshift=30, font_size=14))
-    fig.update_layout(height=520 * n, margin=dict(t=100, l=60, r=60), legend=dict(orientation="h", y=-0.04))
+    # side margins hold the axis labels that stick out left and right (a phone's panel is the screen's width)
+    fig.update_layout(height=520 * n, margin=dict(t=100, l=80, r=80), legend=dict(orientation="h", y=-0.04))
     return fig
 
 
@@ -152,7 +166,7 @@ def _wrap(axis: str, newline: str = "<br>") -> str:
     """An axis name on short lines (`inverted renditions (shifted)` -> two lines), so that it fits a narrow screen."""
     import textwrap
 
-    return newline.join(textwrap.wrap(axis, 18))
+    return newline.join(textwrap.wrap(axis, 14))
 
 
 def spider_static(panels: dict[str, dict[str, dict[str, float]]]):
@@ -162,11 +176,10 @@ def spider_static(panels: dict[str, dict[str, dict[str, float]]]):
     # panels stacked, 6.5 inches wide: drawn about as wide as the page's column, its 10-point labels stay readable
     fig, axes = plt.subplots(len(panels), 1, figsize=(6.5, 7 * len(panels)), subplot_kw={"projection": "polar"}, squeeze=False)
     for ax, (title, models) in zip(axes[:, 0], panels.items()):
-        for model, values in models.items():
+        for (model, values), colour in zip(models.items(), model_colours(list(models))):
             names = list(values)
             theta = np.linspace(0, 2 * np.pi, len(names), endpoint=False).tolist()
             r = [values[a] for a in names]
-            colour = "#d62728" if "synthetic" in model.lower() else None
             ax.plot(theta + theta[:1], r + r[:1], label=model, color=colour)
             ax.fill(theta + theta[:1], r + r[:1], alpha=0.2, color=colour)
             ax.set_xticks(theta, [_wrap(n, "\n") for n in names], fontsize=10)

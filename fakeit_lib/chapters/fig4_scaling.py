@@ -152,8 +152,9 @@ def scaling_figure(p: ScalingParams, s: Scaling):
     from plotly.subplots import make_subplots
 
     paper, ours = paper_points(p.class_set), scaling_frame(s)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"paper (reported), {class_set_name(train_set_of(p.class_set))}",
-                                                        f"this run, {p.scale} scale"),
+    # titles on two short lines: on a phone each panel is under 200 px wide and one line would run into the other's
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"paper (reported),<br>{class_set_name(train_set_of(p.class_set))}",
+                                                        f"this run,<br>{p.scale} scale"),
                         horizontal_spacing=0.14)
     colours = {"in-domain top-1": "#1f77b4", "transfer top-1": "#d62728"}
     span = {1: sorted(float(m) for m in paper.multiplier.dropna()), 2: sorted(float(m) for m in ours.multiplier.dropna())}
@@ -180,7 +181,7 @@ def scaling_figure(p: ScalingParams, s: Scaling):
         real_line(float(real[col]), 2, f"this run: real, {col}", colour)
     for col, sizes in ((1, paper.multiplier.dropna()), (2, synth.multiplier)):  # ticks at the sizes drawn
         ticks = sorted(set(float(m) for m in sizes))
-        fig.update_xaxes(type="log", title_text="clone size (times the real set's images)", tickvals=ticks,
+        fig.update_xaxes(type="log", title_text="clone size<br>(× the real set)", tickvals=ticks,
                          ticktext=[f"{m:g}x" for m in ticks], row=1, col=col)
     # each panel's range leaves room above its highest value (the paper's real 87.4 is not drawn on the edge)
     for col, values in ((1, paper.value.tolist()), (2, ours[["in-domain top-1", "transfer top-1", "in-domain high",

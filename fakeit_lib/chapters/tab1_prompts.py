@@ -327,9 +327,10 @@ def backgrounds_in1k(p: Table1Params, fam, runs: dict, base: dict, train: str) -
     paper = claims.paper_value(fid, train)
     a, b = ("c_hc_inside_b", 7.5), ("c_dc", 7.5)
     if train != "imagenet1k" or a not in runs or b not in runs:
-        have = "an ImageNet-1K run" if train == "imagenet1k" else f"a run on {p.class_set}"
-        return fd.cannot_test(fid, p.scale, f"the claim is ImageNet-1K's; this is {have} without both clones c, h_c "
-                              "inside b and c, d_c at 7.5 (variants)", paper)
+        lacks = [variant_name(v) for v, g in (a, b) if (v, g) not in runs]
+        why = (f"the run has no clone of {' or of '.join(lacks)} at guidance 7.5" if lacks else
+               f"the run's classes are {p.class_set}'s")
+        return fd.cannot_test(fid, p.scale, f"the claim is ImageNet-1K's; {why}" if train != "imagenet1k" else why, paper)
     note, sens = prompt_note(p, runs, "c_dc", "c_hc_inside_b", 7.5)
     return fd.check(fid, fam.difference(key_label(a), key_label(b)), p.scale, {**base, "prompt sensitivity": sens},
                     paper, note)

@@ -99,7 +99,8 @@ def averages_figure(df: pd.DataFrame, datasets: dict[str, str] | None = None):
 
     sources = list(dict.fromkeys(df["source"]))
     # two short lines each: plotly never wraps a subplot title, and a phone shows about 45 characters
-    titles = [f"{s}:<br>average over {(datasets or {}).get(s, 'its transfer datasets')}" for s in sources]
+    titles = ["<br>".join([f"{s}:", *textwrap.wrap(f"average over {(datasets or {}).get(s, 'its transfer datasets')}", 40)])
+              for s in sources]
     heights = [max(1, int((df.source == s).sum())) for s in sources]
     fig = make_subplots(rows=len(sources), cols=1, subplot_titles=titles, row_heights=heights, vertical_spacing=0.16)
     for i, source in enumerate(sources, 1):
@@ -112,7 +113,7 @@ def averages_figure(df: pd.DataFrame, datasets: dict[str, str] | None = None):
                       row=i, col=1)
         fig.update_xaxes(title_text="average linear-probe top-1 (%)", rangemode="tozero", row=i, col=1)
         fig.update_yaxes(automargin=True, tickfont_size=11, row=i, col=1)
-    fig.update_layout(height=160 + 64 * sum(heights), margin=dict(l=10, r=10, t=60, b=40))
+    fig.update_layout(height=180 + 64 * sum(heights), margin=dict(l=10, r=10, t=80, b=40))
     return fig
 
 
