@@ -83,3 +83,16 @@ def test_the_forest_plot_s_range_is_its_intervals_and_the_text_reads_it():
     assert "0 is no effect (solid line), 1 the smallest effect that matters (dashed line)" in findings_markdown(FINDINGS)
     untested = [_finding("f", "cannot be tested", "matched_backgrounds", reason="none.")]
     assert "In the plot" not in findings_markdown(untested)
+
+
+def test_a_composite_finding_shows_its_part_in_the_part_s_unit_and_smallest_effect():
+    from fakeit_lib.paper.findings import estimate_text
+
+    f = _finding("k", "holds", "fig2_qualitative", unit="judge units", sesoi=0.3,
+                 estimate={"mean": 0.0367, "low": 0.015, "high": 0.0584},
+                 evidence={"shown part": {"name": "fidelity (7.5 minus 2.0)", "smallest effect of interest": 0.02,
+                                          "unit": "of images"}})
+    assert estimate_text(f) == "fidelity (7.5 minus 2.0): +0.037 [+0.015, +0.058] of images"
+    assert ("fidelity (7.5 minus 2.0): +0.037 [+0.015, +0.058] of images (2 seeds; smallest effect of interest 0.02 "
+            "of images)") in findings_markdown([f])
+    assert "judge units" not in findings_markdown([f]).split("Units:")[0]

@@ -118,16 +118,27 @@ def amount(value: float, unit: str) -> str:
     return f"{value:g} {unit}"
 
 
+def shown_measure(verdict: dict) -> tuple[str, str, float | None]:
+    """(name, unit, smallest effect of interest) of the estimate a verdict's dict shows: a composite finding shows
+    one of its parts (`evidence["shown part"]`), in that part's unit, not the finding's (no name for a one-part one)."""
+    part = (verdict.get("evidence") or {}).get("shown part")
+    if part:
+        return part["name"], part["unit"], part["smallest effect of interest"]
+    return "", verdict.get("unit", ""), verdict.get("sesoi")
+
+
 def estimate_text(verdict: dict) -> str:
-    """`mean [low, high] unit` of a verdict's dict (as in findings.json), or a dash when it was not tested."""
-    est, unit = verdict.get("estimate"), verdict.get("unit", "")
+    """`mean [low, high] unit` of a verdict's dict (as in findings.json), or a dash when it was not tested; a
+    composite finding's shown part is named (`fidelity: +0.037 [+0.015, +0.058] of images`)."""
+    est = verdict.get("estimate")
     if not est:
         return "–"
+    name, unit, _ = shown_measure(verdict)
     d = digits(unit)
     text = f"{est['mean']:+.{d}f}"
     if est.get("low") is not None:
         text += f" [{est['low']:+.{d}f}, {est['high']:+.{d}f}]"
-    return f"{text} {unit}"
+    return f"{name}: {text} {unit}" if name else f"{text} {unit}"
 
 
 def thresholds(rule: str, sesoi: float) -> tuple[float, float]:

@@ -8,7 +8,7 @@ from ..core.errors import FakeitError
 from .claims import PAPER_GROUP, registry_hash
 from .findings import (
     FAILS, HOLDS, INCONCLUSIVE, SMALL, UNTESTABLE, VERDICTS, Verdict, amount, estimate_text, family_level,
-    seeds_needed,
+    seeds_needed, shown_measure,
 )
 from .stats import ALPHA, Estimate
 
@@ -17,8 +17,9 @@ def table(verdicts: list[Verdict]) -> list[dict]:
     """Rows (finding, source, verdict, estimate, seeds, paper's value) for a page's summary table."""
     rows = []
     for v in verdicts:
+        _, unit, least = shown_measure(v.to_dict())  # a composite's shown part is in its own unit
         rows.append({"finding": v.claim, "paper": v.source, "verdict": v.verdict,
-                     "this run": estimate_text(v.to_dict()), "smallest effect of interest": amount(v.sesoi, v.unit),
+                     "this run": estimate_text(v.to_dict()), "smallest effect of interest": amount(least, unit),
                      "paper's value": v.paper or "-", "seeds": v.n_seeds})
     return rows
 
@@ -147,10 +148,11 @@ def findings_markdown(findings: list[dict]) -> str:
             verdict += " (beyond the paper, outside the family)"
         run = estimate_text(f)
         if f["verdict"] != UNTESTABLE:
-            sesoi = f"; smallest effect of interest {amount(f['sesoi'], f['unit'])}" if f.get("sesoi") is not None else ""
+            _, unit, least = shown_measure(f)
+            sesoi = f"; smallest effect of interest {amount(least, unit)}" if least is not None else ""
             run += f" ({f['n_seeds']} seeds{sesoi})"
         lines.append(f"| {link(f)} ({f['source']}) | {verdict} | {run} | {f.get('paper') or '–'} |")
-    lines += ["", units_text({f.get("unit", "") for f in findings})]
+    lines += ["", units_text({shown_measure(f)[1] for f in findings if f["verdict"] != UNTESTABLE})]
     lines += ["", f"The list of findings these verdicts come from has the content hash `{registry_hash()}`: a changed "
               "rule or bound shows here next to the verdicts it produced. The file of findings the build writes beside the "
               "book ({doc}`reproduce` says where) holds for every tested finding the numbers its verdict rests on: the models x seeds values of its "
@@ -164,6 +166,8 @@ UNITS = {  # what each unit a finding is measured in means, for the sentence und
     "points": "**points** are accuracy points (percentage points of top-1)",
     "judge units": "**judge units** are distances between the judge's features (the real-trained classifier that "
                    "scores the generated images): the spread of a class's images, its diversity",
+    "of images": "**of images** is a share of the generated images (0.02: 2 in 100), here those the judge classes "
+                 "as the prompt's class: their fidelity",
     "points²": "**points²** sum the squared distances of the prompts' top-1 from their mean, in squared points: "
                "three prompts a point apart make 2",
 }
