@@ -29,15 +29,17 @@ VERDICTS = ("does not hold", "holds, below the smallest effect of interest", "ho
 def stated_finding(f: dict) -> str:
     """How a results page states a finding of findings.json (Verdict.sentence as the browser shows it: no markup):
     its claim, its verdict and the number behind it, as the file holds them."""
-    from fakeit_lib.paper.findings import UNTESTABLE, VERB, digits
+    from fakeit_lib.paper.findings import UNTESTABLE, VERB, digits, shown_measure
 
-    claim = f["claim"][0].lower() + f["claim"][1:].rstrip(".")
+    first = f["claim"].split(" ", 1)[0]  # a name keeps its capital: "ImageNet-v2 tells ...", "CLIP ..."
+    claim = (f["claim"][0].lower() + f["claim"][1:] if first[1:] == first[1:].lower() else f["claim"]).rstrip(".")
     if f.get("made_for"):  # the training set(s) the paper makes the claim for
         claim += f" (the paper: {f['made_for']})"
     head = f"The paper's finding that {claim} {VERB[f['verdict']].replace('**', '')} at the {f['scale']} scale"
     if f["verdict"] == UNTESTABLE:
         return head
-    return f"{head} ({f['comparison']}: {f['estimate']['mean']:+.{digits(f['unit'])}f} {f['unit']}"
+    part, unit, _ = shown_measure(f)  # a composite finding states the part it shows, in that part's unit
+    return f"{head} ({f['comparison']}: " + (f"{part} " if part else "") + f"{f['estimate']['mean']:+.{digits(unit)}f} {unit}"
 
 
 def stated_results(text: str, scale: str = "smoke") -> tuple[float | None, str | None]:

@@ -319,3 +319,15 @@ def test_backgrounds_are_the_best_only_above_every_other_prompt():
     v = fd.check_parts("backgrounds_help_high_guidance", parts, "paper")
     assert v.verdict == fd.FAILS  # above c and c_hc by 6 and 3, below c_dc by 0.5: not the best
     assert v.evidence["shown part"]["name"] == "c_dc"
+
+
+def test_a_sentence_keeps_a_name_s_capital_and_states_a_composite_s_part_in_its_unit():
+    v = fd.cannot_test("v2_agrees_with_val", "mini", "no ImageNet-v2 here")
+    assert v.sentence().startswith("The paper's finding that ImageNet-v2 tells what the validation set tells")
+    w = fd.cannot_test("low_guidance_better", "mini", "none")
+    assert w.sentence().startswith("The paper's finding that clones made at guidance 2.0")
+    parts = [fd.Part("fidelity", estimate_from_values([0.03, 0.04, 0.05]), "greater", 0.02, "of images"),
+             fd.Part("diversity", estimate_from_values([1.0, 1.2, 1.1]), "greater", 0.3, "judge units")]
+    s = fd.check_parts("low_guidance_diverse", parts, "mini").sentence()
+    assert ": fidelity +0.040 of images, 95% interval [" in s and "smallest effect of interest 0.02 of images;" in s
+

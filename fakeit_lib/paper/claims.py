@@ -22,8 +22,8 @@ from .stats import slope
 IN100, IN1K, BOTH, IMAGES, NONE, UNSTATED = ("imagenet100", "imagenet1k", "imagenet100 imagenet1k", "images", "none",
                                              "unstated")
 SETS = {IN100: "ImageNet-100", IN1K: "ImageNet-1K", BOTH: "ImageNet-100 and ImageNet-1K",
-        UNSTATED: "a training set the main text does not state (its ablations are in the supplementary)",
-        IMAGES: "the generator's images (no training set)", NONE: "no training set of the paper (beyond the paper)"}
+        UNSTATED: "a training set the main text does not state, its ablations being in the supplementary",
+        IMAGES: "the generator's images, no training set", NONE: "no training set of the paper, beyond it"}
 SHIFT_WINNERS = ("c", "c_hc")  # Sec. 5.2's "a number of" 1x models above real on IN-Sketch and IN-R: rows 6, 7 (guidance 2.0)
 PAPER_GROUP, BEYOND_GROUP = "the paper", "beyond the paper"  # Holm's family is the paper's own findings
 RULES = {

@@ -73,20 +73,22 @@ class Verdict:
 
     def sentence(self) -> str:
         """The page's wording: the claim, its verdict at this scale, and what the verdict rests on."""
-        claim = self.claim[0].lower() + self.claim[1:].rstrip(".")
+        first = self.claim.split(" ", 1)[0]  # lower-cased as a sentence's inside, unless a name ("ImageNet-v2", "CLIP")
+        claim = (self.claim[0].lower() + self.claim[1:] if first[1:] == first[1:].lower() else self.claim).rstrip(".")
         if self.made_for:  # the training set(s) the paper makes it for
             claim += f" (the paper: {self.made_for})"
         if self.verdict == UNTESTABLE:
             return f"The paper's finding that {claim} {VERB[UNTESTABLE]} at the {self.scale} scale: {self.reason.rstrip('.')}."
         est = self.estimate
-        d = digits(self.unit)
-        detail = f"{self.comparison}: {est['mean']:+.{d}f} {self.unit}"
+        part, unit, least = shown_measure(self.to_dict())  # a composite shows one part, in that part's unit
+        d = digits(unit)
+        detail = f"{self.comparison}: " + (f"{part} " if part else "") + f"{est['mean']:+.{d}f} {unit}"
         if est.get("low") is not None:
-            detail += f", 95% interval [{est['low']:+.{d + 1}f}, {est['high']:+.{d + 1}f}]"
+            detail += f", 95% interval [{est['low']:+.{d}f}, {est['high']:+.{d}f}]"
         df = round(self.df, 1) if self.df else None  # a Satterthwaite df (0.801665) read as 0.8
         detail += f", {self.n_seeds} seeds" + (f", {df:g} degree{'' if df == 1 else 's'} of freedom ({self.method})"
                                                if df else "")
-        detail += f"; smallest effect of interest {amount(self.sesoi, self.unit)}"
+        detail += f"; smallest effect of interest {amount(least, unit)}"
         if self.reason:
             detail += f"; {self.reason}"
         if self.verdict == INCONCLUSIVE:
