@@ -148,3 +148,15 @@ def test_the_spider_plot_colours_every_synthetic_model_red_and_the_real_ones_blu
     assert model_colours(["ImageNet-1K (PyTorch ResNet-50)", "ImageNet-1K (RSB-A1 ResNet-50)",
                           "ImageNet-1K-SD (class name + definition, guidance 2.0)"]) == ["#1f77b4", "#17becf", "#d62728"]
     assert model_colours(["real", "synthetic (1x)"]) == ["#1f77b4", "#d62728"]
+
+
+def test_the_sweep_table_shows_each_point_once_with_whole_steps_and_no_repeated_value():
+    import pandas as pd
+
+    from fakeit_lib.chapters.ablations import sweep_table
+
+    rows = [{"sweep": "steps", "value": 5.0, "guidance": 2.0, "steps": 5.0, "sample": s, "images": 40.0,
+             "fidelity": 0.9, "diversity": 15.3} for s in (-1, 0, 1)]
+    table = sweep_table(pd.DataFrame(rows))
+    assert list(table.columns) == ["sweep", "guidance", "steps", "images", "fidelity", "diversity"]
+    assert table.steps.tolist() == [5] and str(table.steps.dtype) == "int64"

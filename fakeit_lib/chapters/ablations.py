@@ -103,9 +103,16 @@ def image_sweeps(p: AblationParams) -> pd.DataFrame | None:
     return out
 
 
-def sweep_table(sweeps: pd.DataFrame) -> pd.DataFrame:
+def sweep_rows(sweeps: pd.DataFrame) -> pd.DataFrame:
     """The sweeps' rows over all images of each point (the per-sample rows are the verdicts' replicates)."""
     return sweeps[sweeps["sample"] < 0].drop(columns="sample")
+
+
+def sweep_table(sweeps: pd.DataFrame) -> pd.DataFrame:
+    """The sweeps as the page shows them: each point once, its guidance and steps as set (steps a whole number; the
+    swept `value` repeats one of the two, so it is not shown)."""
+    out = sweep_rows(sweeps).drop(columns="value")
+    return out.astype({"steps": int, "images": int})
 
 
 def sweep_figure(sweeps: pd.DataFrame):
@@ -116,7 +123,7 @@ def sweep_figure(sweeps: pd.DataFrame):
     # the two panels stacked: each as wide as the column, on a phone too
     fig = make_subplots(rows=2, cols=1, subplot_titles=("guidance sweep", "diffusion steps sweep"),
                         specs=[[{}], [{"secondary_y": True}]], vertical_spacing=0.2)
-    sweeps = sweep_table(sweeps)
+    sweeps = sweep_rows(sweeps)
     g = sweeps[sweeps.sweep == "guidance"].sort_values("value")
     # labels inside the panel and apart: the leftmost point's to its right, the rightmost point's to its left, the
     # others in turn above and below
@@ -139,7 +146,7 @@ def sweep_figure(sweeps: pd.DataFrame):
     fig.update_xaxes(title_text="diffusion steps", type="log", tickvals=steps, ticktext=[str(v) for v in steps], row=2, col=1)
     fig.update_yaxes(title_text="fidelity (share)", row=1, col=1)
     fig.update_yaxes(title_text="fidelity (share)", row=2, col=1, secondary_y=False)
-    fig.update_yaxes(title_text="diversity (judge units)", row=2, col=1, secondary_y=True, showgrid=False, tickformat=".1f")
+    fig.update_yaxes(title_text="diversity (judge units)", row=2, col=1, secondary_y=True, showgrid=False, tickformat=".2f")
     fig.update_layout(height=820, legend=dict(orientation="h", y=-0.12, yanchor="top"), margin=dict(l=60, r=60))
     return fig
 
