@@ -331,3 +331,12 @@ def test_a_sentence_keeps_a_name_s_capital_and_states_a_composite_s_part_in_its_
     s = fd.check_parts("low_guidance_diverse", parts, "mini").sentence()
     assert ": fidelity +0.040 of images, 95% interval [" in s and "smallest effect of interest 0.02 of images;" in s
 
+
+
+def test_why_levels_cannot_be_compared_names_the_sets_in_words():
+    from fakeit_lib.datasets.classes import class_set_name, test_set_words
+
+    why = fd.paper_scale_levels("mini", "fashion-mnist", "fashion-mnist-test", class_set_name("fashion-mnist"),
+                                test_set_words("fashion-mnist-test"))
+    assert "this run is at the mini scale on Fashion-MNIST, tested on the Fashion-MNIST test split:" in why
+    assert fd.paper_scale_levels("paper", "imagenet100", "val") is None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..datasets.classes import class_set_name
 from ..evaluation.shifts import SHIFT_PER_CLASS, SHIFTS
 from ..experiments.stages import ModelRuns, evaluations
 from ..paper import claims
@@ -190,9 +191,9 @@ def in1k_lags(p: Table1Params, runs: dict, scores: dict, train: str) -> fd.Verdi
     paper = claims.paper_value(fid, train)
     names = shift_names(p, runs)
     if train != "imagenet1k" or clone not in runs or not names:
-        return fd.cannot_test(fid, p.scale, f"the claim is ImageNet-1K's; this run on {p.class_set} has "
-                              f"{'a' if clone in runs else 'no'} c, d_c clone at 2.0 and shifted tests "
-                              f"{', '.join(names) or 'none'}", paper)
+        return fd.cannot_test(fid, p.scale, f"the claim is ImageNet-1K's; this run on {class_set_name(p.class_set)} has "
+                              f"{'a' if clone in runs else 'no'} clone of {variant_name('c_dc')} at guidance 2.0, and "
+                              + (f"its shifted tests are {', '.join(names)}" if names else "no shifted test"), paper)
     sesoi = claims.finding(fid).sesoi
     draws = draw_scores(p, runs, scores)
     parts = [fd.Part(f"real minus the clone on {t}", shift_family(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..core.errors import FakeitError
-from ..datasets.classes import class_set_name
+from ..datasets.classes import class_set_name, test_set_words
 from ..experiments.params import PipelineParams, ScalingLadderParams, TransferParams, shared
 from ..experiments.stages import ModelRuns, clone_ladder, model_runs_many, transfer_scores_many
 from ..paper import claims
@@ -291,7 +291,7 @@ def scaling_levels(p: ScalingParams, s: Scaling, train: str, test: str, base: di
     paper's (an equivalence per size); never at a miniature scale."""
     fid = "paper_levels_scaling"
     paper = claims.paper_value(fid, train)
-    why = fd.paper_scale_levels(p.scale, p.class_set, test)
+    why = fd.paper_scale_levels(p.scale, p.class_set, test, class_set_name(p.class_set), test_set_words(test))
     rows = {c.multiplier: table1_row(train, "synthetic", p.scaling_variant, p.scaling_guidance, c.multiplier)
             for c in s.clones if c.multiplier > 1}
     rows = {m: r for m, r in rows.items() if r is not None}

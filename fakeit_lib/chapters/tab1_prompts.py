@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..datasets.classes import load_class_set
+from ..datasets.classes import class_set_name, load_class_set, test_set_words
 from ..experiments.stages import family
 from ..experiments.table1 import NO_SCENES, Table1Params, draw_keys, draw_setting, key_label, table_runs
 from ..paper import claims
@@ -363,7 +363,7 @@ def levels(p: Table1Params, runs: dict, base: dict, train: str, test: str) -> fd
     paper's (an equivalence per row, every row must hold); never at a miniature scale."""
     fid = "paper_levels_table1"
     paper = claims.paper_value(fid, train)
-    why = fd.paper_scale_levels(p.scale, p.class_set, test)
+    why = fd.paper_scale_levels(p.scale, p.class_set, test, class_set_name(p.class_set), test_set_words(test))
     if why:
         return fd.cannot_test(fid, p.scale, why, paper)
     tol = claims.finding(fid).sesoi

@@ -342,10 +342,12 @@ def level_part(name: str, values: list[float], reported: float, tolerance: float
         Part(f"{name}: at most the paper's plus {tolerance:g}", est, "at_most", tolerance, unit)])
 
 
-def paper_scale_levels(scale: str, class_set: str, test: str) -> str | None:
+def paper_scale_levels(scale: str, class_set: str, test: str, class_name: str = "", test_name: str = "") -> str | None:
     """Why the paper's absolute levels cannot be compared with a run's, or None when they can: only a run at the
-    paper scale on the paper's ImageNet training set, scored on ImageNet-val."""
+    paper scale on the paper's ImageNet training set, scored on ImageNet-val. The sentence names the class set and
+    the test set in words when given (`Fashion-MNIST`, `its test split`)."""
     if scale == "paper" and class_set in ("imagenet100", "imagenet1k") and test == "val":
         return None
-    return (f"the paper's levels are ImageNet's at its recipe; this run is at the {scale} scale on {class_set}, tested "
-            f"on {test}: its numbers are not the paper's and are never compared with them")
+    return (f"the paper's levels are ImageNet's at its recipe; this run is at the {scale} scale on "
+            f"{class_name or class_set}, tested on {test_name or test}: its numbers are not the paper's and are never "
+            "compared with them")
