@@ -160,3 +160,16 @@ def test_the_sweep_table_shows_each_point_once_with_whole_steps_and_no_repeated_
     table = sweep_table(pd.DataFrame(rows))
     assert list(table.columns) == ["sweep", "guidance", "steps", "images", "fidelity", "diversity"]
     assert table.steps.tolist() == [5] and str(table.steps.dtype) == "int64"
+
+
+def test_the_representations_agreement_is_said_in_words():
+    import pandas as pd
+
+    from fakeit_lib.chapters.representations import agreement_text
+
+    sides = ["worse side"] * 11 + ["unclear (interval spans 0)"] * 5
+    assert agreement_text(pd.DataFrame({"synthetic is on the": sides})) == (
+        "In none of the 16 pairs of a data set and a measure does the interval over seeds put the synthetic-trained "
+        "encoder on the side that the measure associates with better transfer (11 on the worse side, 5 unclear, their "
+        "interval spanning 0).")
+    assert agreement_text(pd.DataFrame({"synthetic is on the": ["better side"] * 2})).startswith("In all of the 2 pairs")

@@ -102,6 +102,22 @@ def agreement_with_direction(long: pd.DataFrame, synthetic: str, real: str) -> p
     return pd.DataFrame(rows)
 
 
+def agreement_text(agree: pd.DataFrame) -> str:
+    """The agreement table in one sentence: on how many of its pairs of a data set and a measure the interval puts the
+    synthetic-trained encoder on the side that goes with better transfer, and where the others fall."""
+    if agree.empty:
+        return "No pair of a data set and a measure was compared in this build."
+    sides = agree["synthetic is on the"]
+    n, better = len(agree), int((sides == "better side").sum())
+    rest = [f"{k} {what}" for what, k in (("on the worse side", int((sides == "worse side").sum())),
+                                          ("unclear, their interval spanning 0", int(sides.str.startswith("unclear").sum())),
+                                          ("with one seed and no interval", int(sides.str.startswith("one seed").sum()))) if k]
+    count = "none" if better == 0 else "all" if better == n else str(better)
+    return (f"In {count} of the {n} pairs of a data set and a measure does the interval over seeds put the "
+            "synthetic-trained encoder on the side that the measure associates with better transfer"
+            + (f" ({', '.join(rest)})." if rest and better < n else "."))
+
+
 PANEL_UNITS = {"sparsity": "share of zeros", "coding length": "bits"}  # the two measures with a unit to name
 BOUNDS = {"sparsity": (0.0, 1.0)}  # a share: its error bars stop at the values it can take
 

@@ -13,7 +13,7 @@ from .stages import draw_setting as stages_draw_setting
 from .stages import model_runs_many
 
 
-NO_SCENES = ("Fashion-MNIST images show one object on a black ground and the mini generator draws no scene, so a "
+NO_SCENES = ("Fashion-MNIST images show one object on a black background and the mini generator draws no scene, so a "
              "background in the prompt cannot change what is drawn the way it does for Stable Diffusion")
 
 

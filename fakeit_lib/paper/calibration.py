@@ -61,7 +61,7 @@ DRAW = math.sqrt(1 / SEEDS)  # a draw's sd: its variance that of a 5-seed mean's
 # over the others, which arms are wide: the compared ones or the real one)
 METHODS = {
     "blocked": (1.0, 0.0, 0, 1.0, "compared"),
-    "no seed effect (formerly pooled)": (0.0, 0.0, 0, 1.0, "compared"),
+    "no seed effect": (0.0, 0.0, 0, 1.0, "compared"),
     "paired": (1.0, 0.0, 0, 1.0, "compared"),
     "with draw variance, 2 draws": (1.0, DRAW, 2, 1.0, "compared"),
     "with draw variance, 4 draws (mini)": (1.0, DRAW, 4, 1.0, "compared"),
