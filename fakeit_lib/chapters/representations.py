@@ -140,11 +140,12 @@ def repmetrics_figure(long: pd.DataFrame):
         rows.append({"model": model, "dataset": dataset, "metric": metric, "value": est.mean, "err": up,
                      "err_minus": down})
     fig = px.bar(pd.DataFrame(rows), x="dataset", y="value", color="model", barmode="group", facet_col="metric",
-                 facet_col_wrap=2, error_y="err", error_y_minus="err_minus",
-                 title="Representation measures of the penultimate features (test splits)")
+                 facet_col_wrap=1, facet_row_spacing=0.09, error_y="err", error_y_minus="err_minus",
+                 title="Representation measures of the<br>penultimate features (test splits)")
     fig.update_yaxes(matches=None, showticklabels=True, title_text="")
     fig.update_xaxes(title_text="")
     # "metric=sparsity" -> "sparsity (share of zeros)": each panel titled with its metric and the unit it is in
     fig.for_each_annotation(lambda a: a.update(text=panel_title(a.text.split("=", 1)[-1])))
-    fig.update_layout(height=680, legend=dict(orientation="h", y=-0.15, title_text=""))
+    # one panel under another: side by side, a phone ran each panel's title and ticks into its neighbour's
+    fig.update_layout(height=1100, legend=dict(orientation="h", y=-0.08, title_text=""), margin=dict(t=90))
     return fig
