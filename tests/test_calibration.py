@@ -89,6 +89,8 @@ def test_a_row_counts_against_its_goal():
     ok = cal.Row("greater", "blocked", 100, 0.95, 0.01, 0.02, 0.01, 0.02, 0.01, 0.7, 0.05, 0.25)
     assert ok.ratio() == pytest.approx(max(0.05 / 0.06, 0.02 / 0.055)) and ok.cells()["meets the goal"] == "yes"
     assert ok.cells()["power"] == "70.0% ± 5.0" and ok.cells()["fallback fired"] == "25%"
+    idle = cal.Row("greater", "with draw variance, 2 draws", 100, 0.95, 0.01, 0.02, 0.01, 0.02, 0.01, 0.004, 0.004, 1.0)
+    assert idle.cells()["meets the goal"] == "yes, but rarely decides"  # its error rates are kept by not deciding
 
 
 def test_the_page_states_its_table():
