@@ -96,3 +96,11 @@ def test_a_composite_finding_shows_its_part_in_the_part_s_unit_and_smallest_effe
     assert ("fidelity (7.5 minus 2.0): +0.037 [+0.015, +0.058] of images (2 seeds; smallest effect of interest 0.02 "
             "of images)") in findings_markdown([f])
     assert "judge units" not in findings_markdown([f]).split("Units:")[0]
+
+
+def test_a_page_s_table_shows_no_seed_count_for_an_untested_finding():
+    from fakeit_lib.paper import findings as fd
+    from fakeit_lib.paper.summary import table
+
+    rows = table([fd.cannot_test("backgrounds_help_high_guidance", "mini", "no backgrounds here")])
+    assert rows[0]["seeds"] == "–" and rows[0]["this run"] == "–" and rows[0]["verdict"] == "cannot be tested"

@@ -20,7 +20,7 @@ def table(verdicts: list[Verdict]) -> list[dict]:
         _, unit, least = shown_measure(v.to_dict())  # a composite's shown part is in its own unit
         rows.append({"finding": v.claim, "paper": v.source, "verdict": v.verdict,
                      "this run": estimate_text(v.to_dict()), "smallest effect of interest": amount(least, unit),
-                     "paper's value": v.paper or "-", "seeds": v.n_seeds})
+                     "paper's value": v.paper or "-", "seeds": v.n_seeds if v.verdict != UNTESTABLE else "–"})
     return rows
 
 
