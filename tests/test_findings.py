@@ -334,7 +334,8 @@ def test_a_sentence_keeps_a_name_s_capital_and_states_a_composite_s_part_in_its_
 
 
 def test_why_levels_cannot_be_compared_names_the_sets_in_words():
-    from fakeit_lib.datasets.classes import class_set_name, test_set_words
+    from fakeit_lib.datasets.classes import class_set_name
+    from fakeit_lib.experiments.table1 import test_set_words
 
     why = fd.paper_scale_levels("mini", "fashion-mnist", "fashion-mnist-test", class_set_name("fashion-mnist"),
                                 test_set_words("fashion-mnist-test"))

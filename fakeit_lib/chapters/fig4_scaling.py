@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..core.errors import FakeitError
-from ..datasets.classes import class_set_name, test_set_words
+from ..datasets.classes import class_set_name
 from ..experiments.params import PipelineParams, ScalingLadderParams, TransferParams, shared
 from ..experiments.stages import ModelRuns, clone_ladder, model_runs_many, transfer_scores_many
+from ..experiments.table1 import test_set_words
 from ..paper import claims
 from ..paper import findings as fd
 from ..paper.results import paper_rows, table1_row, train_set_of

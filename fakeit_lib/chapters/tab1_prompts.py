@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..datasets.classes import class_set_name, load_class_set, test_set_words
+from ..datasets.classes import class_set_name, load_class_set
 from ..experiments.stages import family
-from ..experiments.table1 import NO_SCENES, Table1Params, draw_keys, draw_setting, key_label, table_runs
+from ..experiments.table1 import (
+    NO_SCENES, Table1Params, draw_keys, draw_setting, key_label, table_runs, test_set_words,
+)
 from ..paper import claims
 from ..paper import findings as fd
 from ..paper.results import TEST_SETS, VARIANT_LABELS, paper_rows, table1_row, train_set_of, variant_name

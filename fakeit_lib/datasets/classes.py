@@ -30,12 +30,6 @@ def class_set_name(class_set: str) -> str:
     """A class set in words: `fashion-mnist` -> `Fashion-MNIST`; a class file by its file name."""
     return CLASS_SET_NAMES.get(class_set) or Path(class_set).name
 
-
-def test_set_words(test: str) -> str:
-    """A run's test set in words: `fashion-mnist-test` -> `the Fashion-MNIST test split`; other names as they are."""
-    base = test.removesuffix("-test")
-    return f"the {CLASS_SET_NAMES[base]} test split" if base != test and base in CLASS_SET_NAMES else test
-
 # Fashion-MNIST's ten labels (official order) and the WordNet 3.0 synset chosen for each. WordNet has no
 # "ankle boot": boot.n.01 ("footwear that covers the whole foot and lower leg") is the nearest noun; the bag class
 # shows handbags, hence bag.n.04 (bag, handbag, pocketbook, purse) rather than the generic bag.n.01.

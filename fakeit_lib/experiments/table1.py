@@ -13,6 +13,14 @@ from .stages import draw_setting as stages_draw_setting
 from .stages import model_runs_many
 
 
+def test_set_words(test: str) -> str:
+    """A run's test set in words: `fashion-mnist-test` -> `the Fashion-MNIST test split`; other names as they are."""
+    from ..datasets.classes import CLASS_SET_NAMES
+
+    base = test.removesuffix("-test")
+    return f"the {CLASS_SET_NAMES[base]} test split" if base != test and base in CLASS_SET_NAMES else test
+
+
 NO_SCENES = ("Fashion-MNIST images show one object on a black background and the mini generator draws no scene, so a "
              "background in the prompt cannot change what is drawn the way it does for Stable Diffusion")
 
