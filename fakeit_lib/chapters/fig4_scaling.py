@@ -191,7 +191,7 @@ def scaling_figure(p: ScalingParams, s: Scaling):
         pad = max(2.0, (hi - lo) * 0.12)
         fig.update_yaxes(range=[max(0.0, lo - pad), hi + pad], row=1, col=col)
     fig.update_yaxes(title_text="top-1 (%)")
-    fig.update_layout(height=520, legend=dict(orientation="h", y=-0.3), margin=dict(l=60, r=20))
+    fig.update_layout(height=580, legend=dict(orientation="h", y=-0.42, yanchor="top"), margin=dict(l=60, r=20, b=40))
     return fig
 
 

@@ -147,5 +147,6 @@ def repmetrics_figure(long: pd.DataFrame):
     # "metric=sparsity" -> "sparsity (share of zeros)": each panel titled with its metric and the unit it is in
     fig.for_each_annotation(lambda a: a.update(text=panel_title(a.text.split("=", 1)[-1])))
     # one panel under another: side by side, a phone ran each panel's title and ticks into its neighbour's
-    fig.update_layout(height=1100, legend=dict(orientation="h", y=-0.08, title_text=""), margin=dict(t=90))
+    fig.update_layout(height=1100, legend=dict(orientation="h", y=-0.08, title_text=""), margin=dict(t=140),
+                      title=dict(y=0.99, yanchor="top"))
     return fig

@@ -102,7 +102,7 @@ def averages_figure(df: pd.DataFrame, datasets: dict[str, str] | None = None):
     titles = ["<br>".join([f"{s}:", *textwrap.wrap(f"average over {(datasets or {}).get(s, 'its transfer datasets')}", 40)])
               for s in sources]
     heights = [max(1, int((df.source == s).sum())) for s in sources]
-    fig = make_subplots(rows=len(sources), cols=1, subplot_titles=titles, row_heights=heights, vertical_spacing=0.16)
+    fig = make_subplots(rows=len(sources), cols=1, subplot_titles=titles, row_heights=heights, vertical_spacing=0.26)
     for i, source in enumerate(sources, 1):
         d = df[df.source == source].iloc[::-1]  # the first row on top
         names = ["<br>".join(textwrap.wrap(n, 26)) for n in d["trained on"]]  # short lines fit a phone's width

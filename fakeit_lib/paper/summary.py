@@ -225,7 +225,7 @@ def forest_figure(findings: list[dict]):
     lo, hi = min([0.0, *(r["low"] for r in rows)]), max([1.0, *(r["high"] for r in rows)])
     pad = 0.05 * (hi - lo)
     fig.update_layout(height=140 + 28 * max(len(rows), 1), margin=dict(l=10, r=10, t=50, b=40),
-                      xaxis=dict(title_text="effect ÷ its smallest effect of interest", range=[lo - pad, hi + pad]),
+                      xaxis=dict(title_text="effect ÷ its smallest<br>effect of interest", range=[lo - pad, hi + pad]),
                       yaxis=dict(autorange="reversed"), legend_title_text="verdict (its page)",
                       legend=dict(orientation="h", x=0, y=1, xanchor="left", yanchor="bottom"))
     return fig
