@@ -104,3 +104,12 @@ def test_a_page_s_table_shows_no_seed_count_for_an_untested_finding():
 
     rows = table([fd.cannot_test("backgrounds_help_high_guidance", "mini", "no backgrounds here")])
     assert rows[0]["seeds"] == "–" and rows[0]["this run"] == "–" and rows[0]["verdict"] == "cannot be tested"
+
+
+def test_a_composite_s_part_in_the_finding_s_own_unit_is_not_named():
+    from fakeit_lib.paper.findings import estimate_text
+
+    f = _finding("m", "holds", "tab1_prompts", estimate={"mean": 6.6, "low": 2.7, "high": 10.5},
+                 evidence={"shown part": {"name": "class name, guidance 2 (1x)", "smallest effect of interest": 1.0,
+                                          "unit": "points"}})
+    assert estimate_text(f) == "+6.6 [+2.7, +10.5] points"

@@ -122,10 +122,12 @@ def amount(value: float, unit: str) -> str:
 
 def shown_measure(verdict: dict) -> tuple[str, str, float | None]:
     """(name, unit, smallest effect of interest) of the estimate a verdict's dict shows: a composite finding shows
-    one of its parts (`evidence["shown part"]`), in that part's unit, not the finding's (no name for a one-part one)."""
+    one of its parts (`evidence["shown part"]`), in that part's unit and with its smallest effect; the part is named
+    where its unit is not the finding's (a fidelity share under a finding in judge units), else the name is ""."""
     part = (verdict.get("evidence") or {}).get("shown part")
     if part:
-        return part["name"], part["unit"], part["smallest effect of interest"]
+        named = part["name"] if part["unit"] != verdict.get("unit", "") else ""
+        return named, part["unit"], part["smallest effect of interest"]
     return "", verdict.get("unit", ""), verdict.get("sesoi")
 
 
