@@ -169,9 +169,13 @@ def probe_scores(done: list[tuple], row: int, dataset: str = "in1k") -> list[flo
 
 def shown_not_decided(p: ImageNet1KParams, done: list[tuple]) -> str:
     """Why a smaller build leaves an ImageNet-1K finding untested, and what it shows instead, in words."""
-    models = "finished model ... is" if len(done) == 1 else f"{len(done)} finished models ... are"
-    have = (f"the {models.replace('...', f'of the ImageNet-1K run (preset {p.imagenet1k_preset})')} shown beside the "
-            "paper's" if done else f"this build holds no finished model of the ImageNet-1K run (preset {p.imagenet1k_preset})")
+    run = f"of the ImageNet-1K run (preset {p.imagenet1k_preset})"
+    if not done:
+        have = f"this build holds no finished model {run}"
+    elif len(done) == 1:
+        have = f"the finished model {run} is shown beside the paper's"
+    else:
+        have = f"the {len(done)} finished models {run} are shown beside the paper's"
     return f"{have}, and a {p.scale} build never decides the paper's findings on them"
 
 
