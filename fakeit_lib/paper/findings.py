@@ -133,7 +133,8 @@ def shown_measure(verdict: dict) -> tuple[str, str, float | None]:
 
 def estimate_text(verdict: dict) -> str:
     """`mean [low, high] unit` of a verdict's dict (as in findings.json), or a dash when it was not tested; a
-    composite finding's shown part is named (`fidelity: +0.037 [+0.015, +0.058] of images`)."""
+    composite finding's shown part in its own unit, named where that unit is not the finding's
+    (`fidelity: +0.037 [+0.015, +0.058] of images`)."""
     est = verdict.get("estimate")
     if not est:
         return "–"

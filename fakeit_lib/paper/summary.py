@@ -190,7 +190,7 @@ def forest_rows(findings: list[dict]) -> list[dict]:
         est = f.get("estimate") or {}
         if f["verdict"] == UNTESTABLE or est.get("low") is None:
             continue
-        sesoi = (f.get("evidence") or {}).get("shown part", {}).get("smallest effect of interest") or f["sesoi"]
+        sesoi = shown_measure(f)[2]
         rows.append({"finding": f["id"].replace("_", " "), "claim": f["claim"], "verdict": f["verdict"],
                      "after Holm": after, "effect": est["mean"] / sesoi, "low": est["low"] / sesoi,
                      "high": est["high"] / sesoi, "rule": f.get("rule", "")})
