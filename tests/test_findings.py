@@ -233,7 +233,23 @@ def test_wording_comes_from_the_verdict():
     assert why.n_seeds == 0 and why.estimate is None
     wide = fd.check("low_guidance_better", estimate_from_values([2.0, -1.0, 3.0, -0.5, 1.5]), "mini")
     assert f"about {wide.seeds_to_decide} seeds would decide it" in wide.sentence()
-    assert "at the level the introduction's count (after Holm) needs" in wide.sentence()
+    assert "at the level Holm's correction over the paper's findings needs" in wide.sentence()
+
+
+def test_a_finding_beyond_the_paper_counts_its_seeds_at_its_own_95_percent():
+    # steps_enough is tested apart from the paper's family: its seeds-to-decide are those of a 95% decision, fewer
+    # than the family's Bonferroni level would need, and its sentence says which level it counts at
+    assert claims.finding("steps_enough").group != claims.PAPER_GROUP
+    est = estimate_from_values([0.015, -0.01, 0.04, 0.0, 0.02])  # 0.013, interval past 0.02: undecided
+    v = fd.check("steps_enough", est, "mini")
+    at_95 = fd.seeds_needed(v.rule, est, v.sesoi, fd.ALPHA / 2)[0]
+    at_family = fd.seeds_needed(v.rule, est, v.sesoi, fd.family_level())[0]
+    assert v.verdict == fd.INCONCLUSIVE and v.seeds_to_decide == at_95 and at_95 < at_family
+    assert "at 95%, the level of a finding beyond the paper" in v.sentence()
+    assert "Holm" not in v.sentence()
+    # the build's recount leaves it as its page counted it
+    row = {**v.to_dict(), "page": "notebooks/ablations"}
+    assert summary.recount_seeds(row, 20) == {}
 
 
 def test_every_finding_is_complete_and_json_ready():

@@ -92,19 +92,21 @@ class Verdict:
         if self.reason:
             detail += f"; {self.reason}"
         if self.verdict == INCONCLUSIVE:
-            detail += "; " + seeds_text(self.seeds_to_decide, self.seeds_cannot_decide)
+            detail += "; " + seeds_text(self.seeds_to_decide, self.seeds_cannot_decide, self.group)
         rule = RULES_SHORT[self.rule].format(d=f"{self.sesoi:g}")
         return f"The paper's finding that {claim} {VERB[self.verdict]} at the {self.scale} scale ({detail}; {rule})."
 
 
-def seeds_text(needed: int | None, floor: bool) -> str:
-    """What more training seeds could do for an inconclusive verdict, in words."""
+def seeds_text(needed: int | None, floor: bool, group: str = PAPER_GROUP) -> str:
+    """What more training seeds could do for an inconclusive verdict, in words (at the level its decision needs: the
+    paper's findings after Holm's correction over them, one beyond the paper at 95% on its own)."""
     if floor:
         return ("no number of training seeds decides this: the variance of drawing each clone stays in its error "
                 "(more draws would)")
     if needed:
-        return (f"about {needed} seeds would decide it at this effect and deviation, at the level the introduction's "
-                "count (after Holm) needs")
+        level = ("at the level Holm's correction over the paper's findings needs" if group == PAPER_GROUP else
+                 "at 95%, the level of a finding beyond the paper")
+        return f"about {needed} seeds would decide it at this effect and deviation, {level}"
     return "no practical number of seeds would decide it at this effect"
 
 
@@ -178,6 +180,12 @@ def family_level(tested: int | None = None) -> float:
     return ALPHA / 2 / (tested or sum(f.group == PAPER_GROUP for f in FINDINGS.values()))
 
 
+def seeds_level(f: Finding) -> float:
+    """The one-sided level a finding's seeds-to-decide counts at: the paper's findings at the family's (Holm over
+    them), a finding beyond the paper at its own 95% (it is tested apart, outside that family)."""
+    return family_level() if f.group == PAPER_GROUP else ALPHA / 2
+
+
 def seeds_needed(rule: str, est: Estimate, sesoi: float, level: float) -> tuple[int | None, bool]:
     """(seeds that would decide the rule at one-sided `level` at the observed effect and deviations, whether no
     number of training seeds can: the draw variance is the floor)."""
@@ -185,15 +193,17 @@ def seeds_needed(rule: str, est: Estimate, sesoi: float, level: float) -> tuple[
     return est.seeds_to_decide(above, below, level), est.seeds_cannot_decide(above, below, level)
 
 
-def decide(rule: str, est: Estimate, sesoi: float, seeds: bool = True) -> tuple[str, float, int | None]:
-    """(verdict, two-sided p of the decision reached or nearest, seeds that would decide it at the introduction's
-    level, when `seeds`) of a one-part rule."""
+def decide(rule: str, est: Estimate, sesoi: float, seeds: bool = True,
+           level: float | None = None) -> tuple[str, float, int | None]:
+    """(verdict, two-sided p of the decision reached or nearest, seeds that would decide it at one-sided `level`
+    (default the introduction's), when `seeds`) of a one-part rule."""
     if est.low is None:
         return INCONCLUSIVE, 1.0, None
     p_hold, p_fail = one_sided(rule, est, sesoi)
     verdict = verdict_of(p_hold < ALPHA / 2, p_fail < ALPHA / 2)
     p = min(1.0, 2 * min(p_hold, p_fail))
-    needed = seeds_needed(rule, est, sesoi, family_level())[0] if seeds and verdict == INCONCLUSIVE else None
+    level = family_level() if level is None else level
+    needed = seeds_needed(rule, est, sesoi, level)[0] if seeds and verdict == INCONCLUSIVE else None
     return verdict, p, needed
 
 
@@ -284,10 +294,10 @@ def check(finding_id: str, est: Estimate, scale: str, evidence: dict | None = No
           reason: str = "") -> Verdict:
     """The verdict of a one-part finding (rules greater, large, trend, at_most) on an estimated effect."""
     f = finding(finding_id)
-    verdict, p, needed = decide(f.rule, est, f.sesoi)
+    verdict, p, needed = decide(f.rule, est, f.sesoi, level=seeds_level(f))
     if est.low is None and not reason:
         reason = "one seed gives no interval"
-    floor = verdict == INCONCLUSIVE and est.low is not None and seeds_needed(f.rule, est, f.sesoi, family_level())[1]
+    floor = verdict == INCONCLUSIVE and est.low is not None and seeds_needed(f.rule, est, f.sesoi, seeds_level(f))[1]
     return _verdict(f, verdict, scale, est, evidence or {}, reason, paper, p if est.low is not None else None, needed,
                     floor, one_sided(f.rule, est, f.sesoi) if est.low is not None else None)
 
@@ -297,7 +307,7 @@ def check_parts(finding_id: str, parts: list[Part], scale: str, evidence: dict |
     """The verdict of a composite finding: rule `both` (every part must hold) or `any` (some part must hold, Holm's
     correction over the parts); parts may be composites themselves."""
     f = finding(finding_id)
-    verdict, p_hold, p_fail, needed, shown = combine(f.rule, parts)
+    verdict, p_hold, p_fail, needed, shown = combine(f.rule, parts, seeds_level(f))
     verdicts = [q.decision()[0] for q in parts]
     has_interval = all(q.estimate is not None and q.estimate.low is not None for q in parts)
     reason = "; ".join(f"{q.name}: {v}, {q.estimate.text(digits(q.unit), signed=True)} {q.unit}"
@@ -307,7 +317,7 @@ def check_parts(finding_id: str, parts: list[Part], scale: str, evidence: dict |
     ev["shown part"] = {"name": shown.name, "smallest effect of interest": shown.sesoi, "unit": shown.unit}
     p = min(1.0, 2 * min(p_hold, p_fail)) if has_interval else None
     floor = verdict == INCONCLUSIVE and needed is None and any(
-        q.needed(family_level())[1] for q, v in zip(parts, verdicts) if v != HOLDS)
+        q.needed(seeds_level(f))[1] for q, v in zip(parts, verdicts) if v != HOLDS)
     return _verdict(f, verdict, scale, shown.estimate, {**ev, **(evidence or {})}, reason, paper, p, needed, floor,
                     (p_hold, p_fail))
 
