@@ -173,3 +173,18 @@ def test_the_representations_agreement_is_said_in_words():
         "encoder on the side that the measure associates with better transfer (11 on the worse side, 5 unclear, their "
         "interval spanning 0).")
     assert agreement_text(pd.DataFrame({"synthetic is on the": ["better side"] * 2})).startswith("In all of the 2 pairs")
+
+
+def test_the_guidance_sweep_labels_each_point_by_its_scale_alone():
+    import pandas as pd
+
+    from fakeit_lib.chapters.ablations import sweep_figure
+
+    rows = [{"sweep": "guidance", "value": g, "guidance": g, "steps": 20.0, "sample": -1, "images": 40.0,
+             "fidelity": f, "diversity": d} for g, f, d in ((1.0, 0.6, 16.0), (2.0, 0.7, 15.5), (4.0, 0.72, 15.3), (7.5, 0.75, 15.0))]
+    rows += [{**r, "sweep": "steps", "value": s, "steps": s} for r in rows[:1] for s in (10.0, 20.0)]
+    fig = sweep_figure(pd.DataFrame(rows))
+    points = next(t for t in fig.data if t.mode == "lines+markers+text")
+    assert list(points.text) == ["1", "2", "4", "7.5"] and points.name == "guidance sweep (points labelled by scale)"
+    # the least diverse point's label to its right, the most diverse one's to its left: both inside the panel
+    assert list(points.textposition) == ["bottom left", "top center", "bottom center", "top right"]

@@ -130,8 +130,10 @@ def sweep_figure(sweeps: pd.DataFrame):
     left, right = g.diversity.idxmin(), g.diversity.idxmax()
     positions = ["top right" if k == left else "bottom left" if k == right else
                  ("top center" if i % 2 else "bottom center") for i, k in enumerate(g.index)]
-    fig.add_trace(go.Scatter(x=g.diversity, y=g.fidelity, mode="lines+markers+text", text=[f"guidance {v:g}" for v in g.value],
-                             textposition=positions, textfont_size=11, name="guidance scales (labelled)"), 1, 1)
+    # each point labelled by its scale alone ("2", not "guidance 2"): neighbours' labels stay apart on a phone
+    fig.add_trace(go.Scatter(x=g.diversity, y=g.fidelity, mode="lines+markers+text", text=[f"{v:g}" for v in g.value],
+                             textposition=positions, textfont_size=12, name="guidance sweep (points labelled by scale)"),
+                  1, 1)
     pad = max(0.1, float(g.diversity.max() - g.diversity.min())) * 0.15
     fig.update_xaxes(range=[float(g.diversity.min()) - pad, float(g.diversity.max()) + pad], row=1, col=1)
     pad_y = max(0.02, float(g.fidelity.max() - g.fidelity.min())) * 0.3
