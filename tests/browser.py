@@ -44,10 +44,14 @@ OVERFLOWS = """() => {
         for (const [s, b] of texts)
             if (b.left < box.left - 1 || b.right > box.right + 1)
                 out.push(`figure text cut at the edge: "${s.slice(0, 60)}" spans ${Math.round(b.left - box.left)} to ${Math.round(b.right - box.left)} px of ${Math.round(box.width)}`);
-        const labels = [...new Set(f.querySelectorAll('.gtitle, .xtitle, .ytitle, g.annotation text, g.legend text'))]
-            .map(t => [t.textContent.trim(), t.getBoundingClientRect()]).filter(([s, b]) => s && b.width > 0);
+        // titles, annotations, legend entries, text drawn beside markers, and the tick labels of cartesian axes
+        const labels = [...new Set(f.querySelectorAll('.gtitle, .xtitle, .ytitle, g.annotation text, g.legend text, ' +
+                                                      'g.textpoint text, g.xtick text, g.ytick text'))]
+            .map(t => [t.textContent.trim(), t.getBoundingClientRect(), !!t.closest('g.xtick, g.ytick')])
+            .filter(([s, b]) => s && b.width > 0);
         for (let i = 0; i < labels.length; i++) for (let j = i + 1; j < labels.length; j++) {
-            const [s, a] = labels[i], [u, c] = labels[j];
+            const [s, a, tick] = labels[i], [u, c, tock] = labels[j];
+            if (tick && tock) continue;  // plotly spaces an axis's own ticks (rotated ones have crossing boxes)
             if (a.left < c.right - 2 && c.left < a.right - 2 && a.top < c.bottom - 2 && c.top < a.bottom - 2)
                 out.push(`figure texts overlap: "${s.slice(0, 40)}" and "${u.slice(0, 40)}"`);
         }
