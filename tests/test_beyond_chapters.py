@@ -36,6 +36,8 @@ def test_matched_backgrounds_untestable_on_fashion_mnist_and_trains_nothing(monk
     ([[50.0, 51.0, 50.5], [62.0, 61.5, 62.5]], "does not hold"),
 ])
 def test_matched_backgrounds_verdict_averages_the_guidance_scales(monkeypatch, matched, expected):
+    from fakeit_lib.experiments.table1 import test_set_name
+
     p = mb.MatchedParams(scale="paper", class_set="imagenet100", real_root="/in100", train_seeds=[0, 1, 2])
     runs = {("c_hc_inside_b", 7.5): _runs("c_hc_inside_b", 7.5, [52.0, 53.0, 52.5]),
             ("c_hc_inside_b_matched", 7.5): _runs("c_hc_inside_b_matched", 7.5, matched[0]),
@@ -47,6 +49,10 @@ def test_matched_backgrounds_verdict_averages_the_guidance_scales(monkeypatch, m
     table = mb.matched_frame_of_runs(p, runs)
     assert table["paper row"].tolist() == [5, "-", 9, "-"]  # Table 1 has the random-scene rows only
     assert table["paper (reported) IN-val top-1"].tolist()[::2] == [51.5, 63.1]
+    # the prompt and the test set in words, not the variant code and the test split's file name
+    assert table["prompt"].tolist()[:2] == ["class name + hypernym + background",
+                                            "class name + hypernym + matched background"]
+    assert "this run: " + test_set_name("imagenet-val") + " top-1" in table.columns
 
 
 def test_imagenet1k_tables_come_from_the_data_file():

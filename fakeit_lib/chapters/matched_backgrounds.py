@@ -11,8 +11,9 @@ from ..core.errors import FakeitError
 from ..datasets.classes import class_set_name, load_class_set, sample_classes
 from ..experiments.params import PipelineParams, shared
 from ..experiments.stages import DRAW_SETTING, model_runs_many
+from ..experiments.table1 import test_set_name
 from ..paper import findings as fd
-from ..paper.results import VARIANT_LABELS, table1_row, train_set_of
+from ..paper.results import VARIANT_NAMES, table1_row, train_set_of
 from ..paper.stats import Family
 from ..paper.tables import PAPER, interval_cell, interval_columns, seeds_note
 from ..prompts.backgrounds import MATCHED_K, matched_frame
@@ -87,9 +88,9 @@ def matched_frame_of_runs(p: MatchedParams, runs: dict) -> pd.DataFrame:
         paper = table1_row(train, "synthetic", v, g)
         test = next(iter(r.results[0]["datasets"]))
         rows.append({"backgrounds": "matched to the class" if v == MATCHED else "all 365 scenes, in turn",
-                     "prompt": VARIANT_LABELS[v], "guidance": f"{g:g}", "paper row": paper["row"] if paper else "-",
+                     "prompt": VARIANT_NAMES[v], "guidance": f"{g:g}", "paper row": paper["row"] if paper else "-",
                      f"{PAPER} IN-val top-1": paper["in_val_top1"] if paper else None,
-                     f"this run {test} top-1": interval_cell(r.scores()), "seeds": len(r.seeds)})
+                     f"this run: {test_set_name(test)} top-1": interval_cell(r.scores()), "seeds": len(r.seeds)})
     return pd.DataFrame(rows)
 
 
