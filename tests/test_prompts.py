@@ -123,8 +123,16 @@ def test_fashion_mnist_classes_keep_official_labels():
 
 def test_counts_table():
     row = prompt_counts(["imagenet100"], list(VARIANTS))[0]
-    assert row == {"class set": "imagenet100", "classes": 100, "c": 100, "c_hc": 100, "c_dc": 100,
+    assert row == {"class set": "ImageNet-100", "classes": 100, "c": 100, "c_hc": 100, "c_dc": 100,
                    "c_hc_inside_b": 36500, "clip": 100, "c_hc_inside_b_matched": 1000}
+
+
+def test_counts_page_names_every_class_set_in_words():
+    from fakeit_lib.chapters.prompts import PromptsParams, counts_frame
+
+    table = counts_frame(PromptsParams(class_set="fashion-mnist", variants=["c", "c_dc"]))
+    assert table["class set"].tolist() == ["Fashion-MNIST", "ImageNet-A", "ImageNet-R", "ImageNet-100", "ImageNet-1K"]
+    assert list(table.columns) == ["class set", "classes", "class name", "class name + definition"]
 
 
 def test_class_file_with_wnids_and_free_classes(tmp_path: Path):

@@ -17,11 +17,12 @@ from ..evaluation.shifts import SHIFT_PER_CLASS, SHIFTS
 from ..experiments.stages import ModelRuns, evaluations
 from ..paper import claims
 from ..paper import findings as fd
-from ..paper.results import TEST_SETS, VARIANT_LABELS, paper_rows, train_set_of, variant_name
+from ..paper.results import TEST_SETS, paper_rows, train_set_of, variant_name
 from ..paper.stats import Family, mean_interval
 from ..paper.tables import interval_cell
 from ..experiments.table1 import Table1Params, draw_keys, draw_setting, key_label, table1_runs, table_runs
 from ..paper.draws import draws_text as clone_draws_text
+from .words import shift_name, shift_pair
 
 PAPER_SHIFTS = ("sketch", "r", "a")  # Sec. 5.2's domain shifts; ImageNet-v2 is Sec. 5.1's second in-domain test
 
@@ -54,11 +55,30 @@ def shifted_scores(p: Table1Params, runs: dict) -> dict:
     return out
 
 
-def test_title(test: str) -> str:
-    """A test set in words, with the paper's set it stands for: `edge-map sketches (as ImageNet-Sketch)`, `IN-R`."""
-    if test in SHIFTS:
-        return f"{SHIFTS[test].title} (as {SHIFTS[test].analogue})"
+PAPER_TEST_WORDS = {"val": "ImageNet-val", "v2": "ImageNet-v2", "sketch": "ImageNet-Sketch", "r": "ImageNet-R",
+                    "a": "ImageNet-A"}
+
+
+def constructed(tests) -> bool:
+    """Whether these test keys are the mini scale's constructed shifts: `sketch` names both a constructed shift and
+    ImageNet-Sketch, the other shifts (`inverted`, `noise`, ...) only the constructed ones."""
+    return bool(set(tests) & (set(SHIFTS) - set(TEST_SETS)))
+
+
+def test_title(test: str, shifted: bool = True) -> str:
+    """A test set in words, with the paper's set it stands for: `Edge-map sketches (as ImageNet-Sketch)`, `IN-R`
+    (`shifted`: the keys are the constructed shifts)."""
+    if shifted and test in SHIFTS:
+        return shift_pair(test)
     return TEST_SETS[test][1] if test in TEST_SETS else test
+
+
+def test_words(test: str, shifted: bool = True) -> str:
+    """A test set inside a sentence: a constructed shift in lower case with the set it stands for (`the edge-map
+    sketches (as ImageNet-Sketch)`), one of the paper's sets by its name (`ImageNet-Sketch`)."""
+    if shifted and test in SHIFTS:
+        return f"the {SHIFTS[test].title} (as {SHIFTS[test].analogue})"
+    return PAPER_TEST_WORDS.get(test, test)
 
 
 def shift_frame(runs: dict, scores: dict) -> pd.DataFrame:
@@ -70,7 +90,7 @@ def shift_frame(runs: dict, scores: dict) -> pd.DataFrame:
                "prompt": variant_name(r.variant) if r.variant else "-",
                "guidance": f"{r.guidance:g}" if r.guidance is not None else "-"}
         for test in per_seed[0]:
-            row[f"{test_title(test)} top-1"] = interval_cell([s[test] for s in per_seed])
+            row[f"{test_title(test, constructed(per_seed[0]))} top-1"] = interval_cell([s[test] for s in per_seed])
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -97,7 +117,8 @@ def shift_figure(runs: dict, scores: dict, scale: str):
     for key, r in runs.items():
         for test in scores[key][0]:
             est = mean_interval([s[test] for s in scores[key]])
-            rows.append({"model": r.label, "test": test_title(test).replace(" (", "<br>("), "top-1": est.mean,
+            title = test_title(test, constructed(scores[key][0]))
+            rows.append({"model": r.label, "test": title.replace(" (", "<br>("), "top-1": est.mean,
                          "err": (est.high - est.mean) if est.high is not None else 0.0})
     # horizontal bars: each test's name (two short lines) stays readable on a phone
     fig = px.bar(pd.DataFrame(rows), y="test", x="top-1", color="model", barmode="group", error_x="err", orientation="h",
@@ -161,12 +182,12 @@ def shift_findings(p: Table1Params, runs: dict, scores: dict) -> list[fd.Verdict
     paper = claims.paper_value(fid, train)
     winners = [(v, 2.0) for v in claims.SHIFT_WINNERS]
     tests = paper_shift_names(p, runs)
-    missing = [f"{VARIANT_LABELS[v]} at {g:g}" for v, g in winners if (v, g) not in runs]
+    missing = [f"{variant_name(v)} at {g:g}" for v, g in winners if (v, g) not in runs]
     if train == "imagenet1k":
         return [fd.cannot_test(fid, p.scale, "the paper makes it for ImageNet-100; at ImageNet-1K Sec. 5.2 says \"the "
                                "same trend does not really hold\", tested on this page as the clone lagging on every shifted set", paper)] + out
     if missing or set(tests) != {"sketch", "r"}:
-        have = ", ".join(tests.values()) or "none"
+        have = ", ".join(test_words(t, p.eval_suite == "mini").removeprefix("the ") for t in tests.values()) or "none"
         lacking = ", ".join(missing) or "none"
         return [fd.cannot_test(fid, p.scale, f"the run needs the paper's named winners (missing: {lacking}) "
                                f"and tests standing for ImageNet-Sketch and -R (it has {have}; give the paper preset "
@@ -177,7 +198,7 @@ def shift_findings(p: Table1Params, runs: dict, scores: dict) -> list[fd.Verdict
     for key, test in tests.items():
         fam = shift_family(f"Table 1's models on {test}", runs, {k: [s[test] for s in scores[k]] for k in runs},
                            [[s[test] for s in d] for d in draws])
-        parts.append(fd.Part(f"on {test} ({'Sketch' if key == 'sketch' else 'R'}-like), both named winners above real",
+        parts.append(fd.Part(f"on {test_words(test, p.eval_suite == 'mini')}, both named winners above real",
                              None, "both", sesoi, parts=[fd.Part(runs[k].label, fam.difference(key_label(k), "real"),
                                                                  "greater", sesoi) for k in winners]))
     return [fd.check_parts(fid, parts, p.scale, {"real saw": runs["real"].saw(p.class_set), "shifted tests": tests,
@@ -191,12 +212,13 @@ def in1k_lags(p: Table1Params, runs: dict, scores: dict, train: str) -> fd.Verdi
     paper = claims.paper_value(fid, train)
     names = shift_names(p, runs)
     if train != "imagenet1k" or clone not in runs or not names:
+        words = [test_words(n, p.eval_suite == "mini").removeprefix("the ") for n in names]
         return fd.cannot_test(fid, p.scale, f"the claim is ImageNet-1K's; this run on {class_set_name(p.class_set)} has "
                               f"{'a' if clone in runs else 'no'} clone of {variant_name('c_dc')} at guidance 2.0, and "
-                              + (f"its shifted tests are {', '.join(names)}" if names else "no shifted test"), paper)
+                              + (f"its shifted tests are {', '.join(words)}" if names else "no shifted test"), paper)
     sesoi = claims.finding(fid).sesoi
     draws = draw_scores(p, runs, scores)
-    parts = [fd.Part(f"real minus the clone on {t}", shift_family(
+    parts = [fd.Part(f"real minus the clone on {test_words(t, p.eval_suite == 'mini')}", shift_family(
         f"Table 1's models on {t}", runs, {k: [s[t] for s in scores[k]] for k in runs},
         [[s[t] for s in d] for d in draws]).difference("real", key_label(clone)), "greater", sesoi) for t in names]
     return fd.check_parts(fid, parts, p.scale, {"clone saw": runs[clone].saw(p.class_set), "shifted tests": names,
@@ -230,7 +252,7 @@ def shift_table(p: Table1Params) -> pd.DataFrame | None:
     """The constructed shifts of the mini scale: name, the ImageNet set each stands in for, the rule (None otherwise)."""
     if p.eval_suite != "mini":
         return None
-    return pd.DataFrame([{"test": s.name, "what": s.title, "stands in for": s.analogue, "rule": s.rule,
+    return pd.DataFrame([{"test": shift_name(s.name), "stands in for": s.analogue, "rule": s.rule,
                           "images": 10 * SHIFT_PER_CLASS} for s in SHIFTS.values()])
 
 

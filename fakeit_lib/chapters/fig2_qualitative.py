@@ -25,7 +25,7 @@ from ..generation.quality.imagestats import frechet_distance, image_statistics
 from ..generation.quality.judge import judge_outputs, load_judge, score_images
 from ..paper import claims
 from ..paper import findings as fd
-from ..paper.results import PAPER_EXAMPLES, VARIANT_LABELS, variant_name
+from ..paper.results import PAPER_EXAMPLES, variant_name
 from ..prompts.variants import check_variant
 
 SAMPLES = 5  # disjoint image samples per clone for the fidelity/diversity verdict
@@ -103,8 +103,13 @@ def class_grids(p: QualitativeParams, folders: dict[tuple[str, float], Path], sh
     for info in shown:
         rows = [("real", real_images(p, info, p.images_shown))]
         rows += [(clone_label(v, g), synthetic_images(f, info.index, p.images_shown)) for (v, g), f in folders.items()]
-        figures.append(image_grid(rows, f"{info.name} ({info.wnid or info.folder})"))
+        figures.append(image_grid(rows, grid_title(info)))
     return figures
+
+
+def grid_title(info) -> str:
+    """A grid's title: the class by its name alone (its WordNet id is a code; the prompts page lists it)."""
+    return info.name
 
 
 def real_images(p: QualitativeParams, info, n: int) -> list:
@@ -307,7 +312,7 @@ def sensitivity_frame(p: QualitativeParams, folders: dict[tuple[str, float], Pat
         for i, a in enumerate(variants):
             for b in variants[i + 1:]:
                 sens = prompt_sensitivity(folders[(a, float(g))], folders[(b, float(g))])
-                rows.append({"guidance": f"{g:g}", "prompt a": VARIANT_LABELS[a], "prompt b": VARIANT_LABELS[b],
+                rows.append({"guidance": f"{g:g}", "prompt a": variant_name(a), "prompt b": variant_name(b),
                              "same-seed distance": sens["same_seed"], "between two seeds": sens["between_seeds"],
                              "share of a seed change": sens["share"],
                              "generator reacts": "yes" if sens["share"] >= fd.SENSITIVITY_MIN else "no"})

@@ -13,12 +13,14 @@ from ..experiments.stages import ModelRuns, clone_ladder, model_runs_many, trans
 from ..experiments.table1 import test_set_words
 from ..paper import claims
 from ..paper import findings as fd
-from ..paper.results import paper_rows, table1_row, train_set_of
+from ..paper.results import paper_rows, table1_row, train_set_of, variant_name
 from ..paper.stats import Family, mean_interval
 from ..prompts.variants import check_variant
 
 
 BUDGETS = ("epochs", "steps")
+# the authors' released training code as a reader knows it: its paper, not its repository's name
+AUTHORS_CODE = "the authors' released code, that of t-ReX (Sariyildiz et al., 2023),"
 
 
 def budget_overrides(p: "ScalingParams", multiplier: float) -> dict:
@@ -38,14 +40,14 @@ def budget_text(p: "ScalingParams") -> str:
 
     recipe = make_config(p.recipe, data="-")
     if p.scaling_budget == "epochs":
-        return (f"every clone trains the recipe's {recipe.epochs} epochs whatever its size, as the authors' code does "
-                "(naver/trex trains 100 epochs; the paper's main text does not say), so a 10x clone costs ten times "
+        return (f"every clone trains the recipe's {recipe.epochs} epochs whatever its size, as {AUTHORS_CODE} does "
+                "(100 epochs; the paper's main text does not say), so a 10x clone costs ten times "
                 "the 1x one")
     sizes = ", ".join(f"{m:g}x: {budget_overrides(p, m).get('epochs', recipe.epochs)} epochs" for m in sorted(p.multipliers))
     return (f"every clone trains as many optimiser steps as the 1x clone ({recipe.epochs} epochs of the 1x set): a "
             f"fixed training budget, so a larger clone shows more distinct images, each fewer times ({sizes}); the "
-            "paper's main text does not say how its larger clones were trained (naver/trex trains 100 epochs whatever "
-            "the size); at the mini scale a 10x clone at the recipe's epochs would cost ten 1x models, past the "
+            f"paper's main text does not say how its larger clones were trained, and {AUTHORS_CODE} trains 100 epochs "
+            "whatever the size; at the mini scale a 10x clone at the recipe's epochs would cost ten 1x models, past the "
             "book's time budget, and a fixed budget compares data, not compute")
 
 
@@ -298,7 +300,7 @@ def scaling_levels(p: ScalingParams, s: Scaling, train: str, test: str, base: di
     rows = {m: r for m, r in rows.items() if r is not None}
     if why or not rows:
         return fd.cannot_test(fid, p.scale, why or f"none of the run's sizes above 1x ({', '.join(f'{c.multiplier:g}x' for c in s.clones)}) "
-                              "has a Table 1 row (10x, 20x, 50x of c, d_c at 2.0)", paper)
+                              f"has a Table 1 row (10x, 20x, 50x of {variant_name('c_dc')} at 2.0)", paper)
     tol = claims.finding(fid).sesoi
     parts = [fd.level_part(f"{c.multiplier:g}x (row {rows[c.multiplier]['row']}, {rows[c.multiplier]['in_val_top1']:.1f})",
                            c.scores(), rows[c.multiplier]["in_val_top1"], tol) for c in s.clones if c.multiplier in rows]

@@ -15,7 +15,8 @@ from ..core.errors import FakeitError
 from ..experiments.params import shared
 from ..experiments.plan import plan
 from ..experiments.presets import load_preset, project_root
-from ..paper.results import TEST_SETS, TRANSFER_NAMES, VARIANT_LABELS, paper_columns, paper_results, paper_rows
+from ..paper.results import TEST_SETS, TRANSFER_NAMES, paper_columns, paper_results, paper_rows, variant_name
+from .words import label_in_words
 
 GROUP_NAMES = {"small_scale": "small-scale (8 sets)", "long_tail": "long-tail (2 sets)", "cog": "ImageNet-CoG (5 levels)"}
 
@@ -33,9 +34,10 @@ class ImageNet1KParams:
 
 
 def _model(row: dict) -> str:
+    """A paper row's model in words: `ImageNet-1K-SD, class name + definition, guidance 2.0`."""
     if row["data"] == "real":
         return f"{row['model']} (real ImageNet-1K)"
-    return f"ImageNet-1K-SD, prompt {VARIANT_LABELS[row['variant']]}, guidance {row['guidance']:.1f}"
+    return f"ImageNet-1K-SD, {variant_name(row['variant'])}, guidance {row['guidance']:.1f}"
 
 
 def table1_frame() -> pd.DataFrame:
@@ -75,7 +77,7 @@ def poster_frame() -> pd.DataFrame:
                          else "supplementary material (not in the text)"})
     df = pd.DataFrame(rows)
     df["difference"] = df["sd"] - df["rsb"]
-    return df.rename(columns={"rsb": f"{spec['real']['label']}", "sd": f"{spec['synthetic']['label']}",
+    return df.rename(columns={"rsb": label_in_words(spec["real"]["label"]), "sd": label_in_words(spec["synthetic"]["label"]),
                               "difference": "synthetic minus real (points)"})
 
 
@@ -208,7 +210,8 @@ def imagenet1k_findings(p: ImageNet1KParams, done: list[tuple]) -> list:
 
     out = []
     syn = transfer_averages(done, 8)
-    for fid, row, what in (("in1k_transfer_low_guidance_better", 6, "the 7.5 clone (c, d_c)"),
+    clone = variant_name("c_dc")
+    for fid, row, what in (("in1k_transfer_low_guidance_better", 6, f"the 7.5 clone ({clone})"),
                            ("in1k_transfer_beats_rsb_a1", 5, "RSB-A1")):
         paper = claims.paper_value(fid, "imagenet1k")
         other = transfer_averages(done, row)
@@ -217,7 +220,7 @@ def imagenet1k_findings(p: ImageNet1KParams, done: list[tuple]) -> list:
                                       f"{shown_not_decided(p, done)}", paper))
             continue
         if not syn or not other:
-            missing = [f"the probes of {w} (Table 2 row {r})" for w, r, v in (("the 2.0 clone (c, d_c)", 8, syn), (what, row, other)) if not v]
+            missing = [f"the probes of {w} (Table 2 row {r})" for w, r, v in ((f"the 2.0 clone ({clone})", 8, syn), (what, row, other)) if not v]
             out.append(fd.cannot_test(fid, p.scale, f"preset {p.imagenet1k_preset} has not finished {' and '.join(missing)}", paper))
             continue
         ev = {"transfer average over": "the Table 2 datasets each probe scored", "2.0 clone per seed": syn, f"{what} per seed": other}

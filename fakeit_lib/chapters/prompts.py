@@ -47,11 +47,11 @@ def prompt_rows(classes: list[ClassInfo], variants: list[str], scenes_shown: int
 
 
 def prompt_counts(set_names: list[str], variants: list[str]) -> list[dict]:
-    """Number of classes and of prompts per variant for each named class set."""
+    """Number of classes and of prompts per variant for each named class set (named in words: `ImageNet-100`)."""
     rows = []
     for name in set_names:
         cs = load_class_set(name)
-        row = {"class set": name, "classes": len(cs)}
+        row = {"class set": class_set_name(name), "classes": len(cs)}
         for v in variants:
             row[v] = len(build_prompts(cs, v))
         rows.append(row)

@@ -14,6 +14,7 @@ from ..core.errors import FakeitError
 from ..experiments.stages import ModelRuns, transfer_results
 from ..paper.stats import mean_interval
 from ..experiments.comparison import ComparisonParams
+from .words import transfer_name
 
 # what each measure is, and the direction that the works introducing them associate with better transfer
 # (Wang et al., CVPR 2022; Sariyildiz et al., t-ReX, ICLR 2023)
@@ -35,7 +36,8 @@ def metrics_explained() -> pd.DataFrame:
 
 
 def repmetrics_frame(p: ComparisonParams, models: list[ModelRuns]) -> pd.DataFrame:
-    """One row per (model, seed, dataset, metric) from the transfer results' `repmetrics_test`."""
+    """One row per (model, seed, dataset, metric) from the transfer results' `repmetrics_test`; the dataset in words
+    (`UCI digits`, not the results' `digits`), as every table and panel of the page shows it."""
     rows = []
     for m in models:
         for seed, checkpoint in zip(m.seeds, m.checkpoints):
@@ -44,8 +46,8 @@ def repmetrics_frame(p: ComparisonParams, models: list[ModelRuns]) -> pd.DataFra
                 if "repmetrics_test" not in d:
                     raise FakeitError(f"transfer results of {m.label} on {dataset} carry no repmetrics_test")
                 for metric, value in d["repmetrics_test"].items():
-                    rows.append({"model": m.label, "seed": seed, "dataset": dataset, "metric": METRIC_NAMES.get(metric, metric),
-                                 "value": float(value)})
+                    rows.append({"model": m.label, "seed": seed, "dataset": transfer_name(dataset),
+                                 "metric": METRIC_NAMES.get(metric, metric), "value": float(value)})
     return pd.DataFrame(rows)
 
 

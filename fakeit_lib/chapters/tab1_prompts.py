@@ -7,13 +7,12 @@ import pandas as pd
 from ..datasets.classes import class_set_name, load_class_set
 from ..experiments.stages import family
 from ..experiments.table1 import (
-    NO_SCENES, Table1Params, draw_keys, draw_setting, key_label, table_runs, test_set_words,
+    NO_SCENES, Table1Params, draw_keys, draw_setting, key_label, table_runs, test_set_name, test_set_words,
 )
 from ..paper import claims
 from ..paper import findings as fd
-from ..paper.results import TEST_SETS, VARIANT_LABELS, paper_rows, table1_row, train_set_of, variant_name
+from ..paper.results import TEST_SETS, VARIANT_LABELS, VARIANT_NAMES, paper_rows, table1_row, train_set_of, variant_name
 from ..paper.spreads import spread_difference
-from ..paper.results import VARIANT_LABELS as L
 from ..paper.stats import mean_interval
 from ..paper.tables import PAPER, interval_cell, interval_columns
 from ..prompts.variants import build_prompts
@@ -114,11 +113,17 @@ def table1_frame(p: Table1Params, runs: dict) -> pd.DataFrame:
             prefix = TEST_SETS[t][0]
             value = paper[f"{prefix}_top1"] if paper else None
             row[f"{PAPER} {TEST_SETS[t][1]} top-1"] = f"{value:.1f}" if value is not None else "-"
-        for t in test_names(runs):
-            row[f"this run {t} top-1"] = interval_cell(r.scores("top1", t))
+        for t in test_names(runs):  # the test set named as the paper's columns are, not by its code
+            row[f"this run: {test_set_name(t)} top-1"] = interval_cell(r.scores("top1", t))
         row["seeds"] = len(r.seeds)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def prompt_tick(variant: str) -> str:
+    """A prompt variant as a figure names it: in words, on short lines (a phone's width), the paper's template below
+    (`class name +<br>hypernym<br>(c, h_c)`), which links the bar to the table's notation."""
+    return f"{variant_name(variant).replace(' + ', ' +<br>')}<br>({VARIANT_LABELS[variant]})"
 
 
 def table1_plot_frame(runs: dict) -> pd.DataFrame:
@@ -127,7 +132,7 @@ def table1_plot_frame(runs: dict) -> pd.DataFrame:
     for key, r in table_runs(runs).items():
         if r.data == "real":
             continue
-        rows.append({"prompt": VARIANT_LABELS[r.variant], "guidance": f"{r.guidance:g}", **interval_columns(r.scores(), "top-1")})
+        rows.append({"prompt": prompt_tick(r.variant), "guidance": f"{r.guidance:g}", **interval_columns(r.scores(), "top-1")})
     return pd.DataFrame(rows)
 
 
@@ -184,7 +189,7 @@ def prompt_note(p: Table1Params, runs: dict, a: str, b: str, guidance: float) ->
     """(what the generator's measured reaction to the change from prompt `a` to `b` at this guidance says about a
     verdict on it, shown beside the verdict; the measured sensitivity)."""
     sens = sensitivity(runs, a, b, guidance)
-    note = fd.sensitivity_note(sens["share"], f"the change from \"{L[a]}\" to \"{L[b]}\" at guidance {guidance:g}")
+    note = fd.sensitivity_note(sens["share"], f"the change from {variant_name(a)} to {variant_name(b)} at guidance {guidance:g}")
     caption = prompt_testability(p, [a, b])
     return (f"{note}; {caption}" if caption else note), sens
 
@@ -266,7 +271,7 @@ def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> li
     if has("c_hc_inside_b", g_hi) and has("c_hc", g_hi):  # trained: decided, the generator's measured reaction beside
         note, sens = prompt_note(p, runs, "c_hc", "c_hc_inside_b", g_hi)
         best = key_label(("c_hc_inside_b", g_hi))  # "the best": above every other prompt at this guidance
-        parts = [fd.Part(f"c, h_c inside b minus {v}", fam.difference(best, key_label((v, g_hi))), "greater",
+        parts = [fd.Part(f"{variant_name('c_hc_inside_b')} minus {variant_name(v)}", fam.difference(best, key_label((v, g_hi))), "greater",
                          claims.finding("backgrounds_help_high_guidance").sesoi)
                  for v in p.variants if v != "c_hc_inside_b" and has(v, g_hi)]
         out.append(fd.check_parts("backgrounds_help_high_guidance", parts, p.scale,
@@ -300,7 +305,7 @@ def prompts_alike(p: Table1Params, fam, variants: list[str], g_lo: float, base: 
         return fd.cannot_test(fid, p.scale, f"fewer than two prompt variants drawn at guidance {g_lo:g} and 7.5 "
                               f"({', '.join(variants) or 'none'})", paper)
     sesoi = claims.finding(fid).sesoi
-    L = VARIANT_LABELS
+    L = VARIANT_NAMES  # the parts' names are read in the page's prose: variants in words
     pairs = [(a, b) for i, a in enumerate(variants) for b in variants[i + 1:]]
     parts = [fd.Part(f"{L[a]} and {L[b]} within {sesoi:g}", None, "both", sesoi, parts=[
         fd.Part(f"{L[a]} minus {L[b]}", fam.difference(key_label((a, g_lo)), key_label((b, g_lo))), "at_most", sesoi),
@@ -331,7 +336,7 @@ def backgrounds_in1k(p: Table1Params, fam, runs: dict, base: dict, train: str) -
     if train != "imagenet1k" or a not in runs or b not in runs:
         lacks = [variant_name(v) for v, g in (a, b) if (v, g) not in runs]
         why = (f"the run has no clone of {' or of '.join(lacks)} at guidance 7.5" if lacks else
-               f"the run's classes are {p.class_set}'s")
+               f"the run's classes are {class_set_name(p.class_set)}'s")
         return fd.cannot_test(fid, p.scale, f"the claim is ImageNet-1K's; {why}" if train != "imagenet1k" else why, paper)
     note, sens = prompt_note(p, runs, "c_dc", "c_hc_inside_b", 7.5)
     return fd.check(fid, fam.difference(key_label(a), key_label(b)), p.scale, {**base, "prompt sensitivity": sens},

@@ -13,6 +13,7 @@ from ..paper.stats import Family, mean_interval
 from ..paper.tables import PAPER, interval_cell
 from ..experiments.comparison import ComparisonParams, draw_runs, equal_size_runs
 from ..paper.draws import draws_text as clone_draws_text
+from .words import transfer_name
 
 
 def paper_training_label(row: dict) -> str:
@@ -62,11 +63,12 @@ def table2_frame() -> pd.DataFrame:
 
 
 def run_frame(ours: dict[str, list[dict[str, float]]]) -> pd.DataFrame:
-    """This run's Table 2 on its own transfer datasets: one row per encoder, mean ± 95% interval over seeds."""
+    """This run's Table 2 on its own transfer datasets: one row per encoder, mean ± 95% interval over seeds; a
+    dataset's column named in words (`Font letters`, not the results' `letters`)."""
     records = []
     for name, seeds in ours.items():
         datasets = [k for k in seeds[0] if k != "average"] + ["average"]
-        records.append({"trained on": name, **{d: interval_cell([s[d] for s in seeds]) for d in datasets}})
+        records.append({"trained on": name, **{transfer_name(d): interval_cell([s[d] for s in seeds]) for d in datasets}})
     return pd.DataFrame(records).fillna("–")
 
 
@@ -82,9 +84,9 @@ def averages_frame(ours: dict[str, list[dict[str, float]]], label: str, paper_ro
 
 
 def averaged_datasets(ours: dict[str, list[dict[str, float]]], label: str) -> dict[str, str]:
-    """What each source's average is over, in words (the paper's ten datasets; this run's own)."""
+    """What each source's average is over, in words (the paper's ten datasets; this run's own, by their names)."""
     cols = [c for c in paper_columns("table2") if c != "average"]
-    mine = [k for k in next(iter(ours.values()))[0] if k != "average"]
+    mine = [transfer_name(k) for k in next(iter(ours.values()))[0] if k != "average"]
     return {PAPER: f"its {len(cols)} transfer datasets", label: ", ".join(mine)}
 
 
@@ -121,7 +123,7 @@ def transfer_sets_frame(suite: str) -> pd.DataFrame | None:
     """The mini suite's datasets: what they hold, their classes and sizes (None for the paper suite)."""
     if suite != "mini":
         return None
-    return pd.DataFrame([{"dataset": s.name, "what": s.title, "group": s.group, "classes": ", ".join(s.classes),
+    return pd.DataFrame([{"dataset": transfer_name(s.name), "what": s.title, "group": s.group, "classes": ", ".join(s.classes),
                           "train / test images": f"{len(transfer_split(s.name, 'train'))} / {len(transfer_split(s.name, 'test'))}"}
                          for s in TRANSFER_SETS.values()])
 
@@ -132,7 +134,7 @@ def transfer_sources_frame(suite: str) -> pd.DataFrame | None:
     if suite != "mini":
         return None
     plain = lambda text: text.replace("`", "")  # a table cell shows text as it is: no Markdown marks
-    return pd.DataFrame([{"dataset": s.name, "split": plain(s.split), "source": plain(s.source), "licence": plain(s.licence),
+    return pd.DataFrame([{"dataset": transfer_name(s.name), "split": plain(s.split), "source": plain(s.source), "licence": plain(s.licence),
                           "content sha256": content_sha256(s.name)[:16]} for s in TRANSFER_SETS.values()])
 
 
@@ -146,7 +148,7 @@ def transfer_findings(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns
     train = train_set_of(p.class_set)
     same = equal_size_runs(p, synthetic)
     a_t = ours[same.label]
-    datasets = [k for k in ours[real.label][0] if k != "average"]
+    datasets = [transfer_name(k) for k in ours[real.label][0] if k != "average"]
     models = {"real": [s["average"] for s in ours[real.label]], "1x": [s["average"] for s in a_t]}
     if synthetic.label != same.label:
         models["compared"] = [s["average"] for s in ours[synthetic.label]]

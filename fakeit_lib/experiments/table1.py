@@ -13,12 +13,22 @@ from .stages import draw_setting as stages_draw_setting
 from .stages import model_runs_many
 
 
-def test_set_words(test: str) -> str:
-    """A run's test set in words: `fashion-mnist-test` -> `the Fashion-MNIST test split`; other names as they are."""
+def test_set_name(test: str) -> str:
+    """A run's test set as a table names it: `fashion-mnist-test` -> `Fashion-MNIST test`, `val` -> `IN-val` (the
+    paper's ImageNet sets by their short names); other names as they are."""
     from ..datasets.classes import CLASS_SET_NAMES
+    from ..paper.results import TEST_SETS
 
     base = test.removesuffix("-test")
-    return f"the {CLASS_SET_NAMES[base]} test split" if base != test and base in CLASS_SET_NAMES else test
+    if base != test and base in CLASS_SET_NAMES:
+        return f"{CLASS_SET_NAMES[base]} test"
+    return TEST_SETS[test][1] if test in TEST_SETS else test
+
+
+def test_set_words(test: str) -> str:
+    """A run's test set in words: `fashion-mnist-test` -> `the Fashion-MNIST test split`; other names as they are."""
+    name = test_set_name(test)
+    return f"the {name} split" if name.endswith(" test") and test.endswith("-test") else test
 
 
 NO_SCENES = ("Fashion-MNIST images show one object on a black background and the mini generator draws no scene, so a "
