@@ -11,6 +11,7 @@ import pytest
 
 from fakeit_lib.experiments import stages as ex
 from fakeit_lib.experiments import table1
+from fakeit_lib.paper import claims
 
 TEST = "fashion-mnist-test"
 
@@ -85,7 +86,7 @@ def test_fig1_names_the_papers_clone_by_its_prompt_in_words():
     assert models == ["ImageNet-1K (RSB-A1 ResNet-50)", "ImageNet-1K (PyTorch ResNet-50)",
                       "ImageNet-1K-SD (class name + definition, guidance 2.0)"]
     assert ch.model_colours(models)[-1] == ch.SYNTHETIC_COLOUR  # still drawn as the synthetic model
-    gap = ch.paper_gap_value("imagenet100")
+    gap = claims.paper_value("gap_narrows_in_transfer", "imagenet100")
     assert gap == ("the paper makes this claim for ImageNet-1K, not ImageNet-100: on ImageNet-1K the real-trained "
                    "ResNet-50 leads the clone by 33.2 points of val top-1 (76.1 against 42.9); in transfer the clone "
                    "leads it by 2.7 points (68.4 against 65.7, the 10-dataset average), so no gap is left (Tables 1-2 "

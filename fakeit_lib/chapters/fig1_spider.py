@@ -228,28 +228,5 @@ def gap_findings(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns) -> 
                             "transfer gap": "real minus synthetic transfer average",
                             "real saw": real.saw(p.class_set), "synthetic saw": same.saw(p.class_set),
                             "error": draws_text(len(draws))},
-                           paper_gap_value(train_set_of(p.class_set)))]
+                           claims.paper_value("gap_narrows_in_transfer", train_set_of(p.class_set)))]
 
-
-def paper_gap_value(train: str) -> str:
-    """The paper's own Fig. 1 gap in plain words, from its tables: how far the real-trained ResNet-50 leads the
-    ImageNet-1K clone on the validation set (Table 1 rows 13 and 17) and what is left of that lead in transfer (Table 2
-    rows 4 and 8). Said here rather than as the registry's ratio ("transfer gap -2.7 points, -0.08 of it"): a
-    negative share of a gap reads as nothing, while the paper's point is that the clone is ahead in transfer."""
-    fid = "gap_narrows_in_transfer"
-    val_real, val_syn = (paper_rows("table1", row=r)[0]["in_val_top1"] for r in (13, 17))
-    tr_real, tr_syn = (paper_rows("table2", row=r)[0]["average"] for r in (4, 8))
-    gap, left = val_real - val_syn, tr_real - tr_syn
-    lead = (f"on ImageNet-1K the real-trained ResNet-50 leads the clone by {gap:.1f} points of val top-1 "
-            f"({val_real:.1f} against {val_syn:.1f})")
-    if left < 0:
-        transfer = (f"in transfer the clone leads it by {-left:.1f} points ({tr_syn:.1f} against {tr_real:.1f}, the "
-                    "10-dataset average), so no gap is left")
-    else:
-        transfer = (f"in transfer the real model still leads by {left:.1f} points ({tr_real:.1f} against {tr_syn:.1f}, "
-                    f"the 10-dataset average), {left / gap:.0%} of that gap")
-    text = f"{lead}; {transfer} (Tables 1-2 rows 13 and 17, 4 and 8)"
-    made_for = claims.finding(fid).made_for
-    if train not in made_for.split():
-        return f"the paper makes this claim for {claims.SETS[made_for]}, not {claims.SETS[train]}: {text}"
-    return text

@@ -92,18 +92,18 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
             0.3, DIVERSITY + "; fidelity: " + FIDELITY, unit="judge units", made_for=IMAGES),
     Finding("definition_richer_images", "Adding the WordNet definition to the class name gives more faithful and more diverse images.",
             "Sec. 4.2-4.3, Fig. 2b, 2d", "fig2_qualitative", "judge fidelity and diversity at guidance 7.5",
-            "prompt c, d_c minus prompt c, same seeds", "both", 0.3, DIVERSITY + "; fidelity: " + FIDELITY, unit="judge units", made_for=IMAGES),
+            "class name + definition minus class name, same seeds", "both", 0.3, DIVERSITY + "; fidelity: " + FIDELITY, unit="judge units", made_for=IMAGES),
     Finding("hypernym_richer_images", "Adding the hypernym to the class name gives more faithful and more diverse images.",
             "Sec. 4.2-4.3, Fig. 2b, 2c", "fig2_qualitative", "judge fidelity and diversity at guidance 7.5",
-            "prompt c, h_c minus prompt c, same seeds", "both", 0.3, DIVERSITY + "; fidelity: " + FIDELITY, unit="judge units", made_for=IMAGES),
+            "class name + hypernym minus class name, same seeds", "both", 0.3, DIVERSITY + "; fidelity: " + FIDELITY, unit="judge units", made_for=IMAGES),
     Finding("low_guidance_better", "Clones made at guidance 2.0 train better models than clones made at 7.5.",
             "Sec. 5.1 (d), Table 1 rows 2-9", "tab1_prompts", TOP1,
             "guidance 2.0 minus 7.5, each averaged over the prompt variants", "greater", 1.0, POINT, made_for=BOTH),
     Finding("definition_beats_name", "At guidance 7.5, adding the WordNet definition to the class name (c, d_c) beats the name alone (c).",
-            "Sec. 5.1 (b), Table 1 rows 2, 4", "tab1_prompts", TOP1, "prompt c, d_c minus prompt c at guidance 7.5",
+            "Sec. 5.1 (b), Table 1 rows 2, 4", "tab1_prompts", TOP1, "class name + definition minus class name at guidance 7.5",
             "greater", 1.0, POINT),
     Finding("hypernym_beats_name", "At guidance 7.5, adding the hypernym to the class name (c, h_c) beats the name alone (c).",
-            "Sec. 5.1 (b), Table 1 rows 2, 3", "tab1_prompts", TOP1, "prompt c, h_c minus prompt c at guidance 7.5",
+            "Sec. 5.1 (b), Table 1 rows 2, 3", "tab1_prompts", TOP1, "class name + hypernym minus class name at guidance 7.5",
             "greater", 1.0, POINT),
     Finding("prompt_matters_less_low_guidance", "The exact formulation of the prompt has less impact when lowering the guidance scale.",
             "Sec. 5.1 (e): \"the exact formulation of the prompt has less impact when lowering the guidance scale\"; its "
@@ -119,15 +119,15 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
             "difference within the smallest effect of interest either side)", "both", 1.0, POINT),
     Finding("prompt_engineering_closes_gap", "With minimal, class-agnostic prompt engineering (and guidance), a clone closes a large part of the gap to real images.",
             "Abstract (\"close a large part of the gap\"), Table 1 rows 1, 2, 8 (ImageNet-100: 44.3 to 22.6 points)",
-            "tab1_prompts", TOP1, "the gap closed from the plain clone (c at 7.5) to the paper's best 1x clone (c, d_c "
-            "at 2.0, named in advance) minus a third of the plain clone's gap to real (\"a large part\": at least a "
+            "tab1_prompts", TOP1, "the gap closed from the plain clone (class name at 7.5) to the paper's best 1x clone (class "
+            "name + definition at 2.0, named in advance) minus a third of the plain clone's gap to real (\"a large part\": at least a "
             "third; the paper's own closes 49%)", "greater", 1.0, POINT),
     Finding("backgrounds_help_in1k", "On ImageNet-1K at guidance 7.5, diverse backgrounds (c, h_c inside b) beat the definition prompt (c, d_c).",
             "Sec. 5.1 (ImageNet-1K), Table 1 rows 15-16", "tab1_prompts", TOP1,
-            "prompt c, h_c inside b minus prompt c, d_c at guidance 7.5", "greater", 1.0, POINT, made_for=IN1K),
+            "class name + hypernym + background minus class name + definition at guidance 7.5", "greater", 1.0, POINT, made_for=IN1K),
     Finding("backgrounds_help_high_guidance", "Generating objects on diverse backgrounds (c, h_c inside b) gives the best results at guidance 7.5.",
             "Sec. 5.1 (c), Table 1 rows 2-5", "tab1_prompts", TOP1,
-            "prompt c, h_c inside b minus each other prompt at guidance 7.5 (\"the best\": above rows 2, 3 and 4)",
+            "class name + hypernym + background minus each other prompt at guidance 7.5 (\"the best\": above rows 2, 3 and 4)",
             "both", 1.0, POINT),
     Finding("synthetic_trails_real", "On the training classes, every 1x synthetic clone trails the real training set.",
             "Sec. 5.1, Table 1 rows 1-9, 13-17", "tab1_prompts", TOP1, "real minus each 1x clone", "both", 1.0, POINT,
@@ -157,7 +157,7 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
             "on each shifted test, some 1x clone minus real (Holm over the clones of each test)", "both", 1.0, POINT),
     Finding("in1k_lags_under_shift", "On ImageNet-1K, the model trained on the synthetic clone lags behind the real-trained one on every shifted test set.",
             "Sec. 5.2 (\"the same trend does not really hold ... lags behind in all cases\"), Table 1 rows 13, 17",
-            "domain_shift", "top-1 on each shifted test (%)", "real minus the clone c, d_c at 2.0 on every shifted "
+            "domain_shift", "top-1 on each shifted test (%)", "real minus the class name + definition clone at 2.0 on every shifted "
             "test the run has", "both", 1.0, POINT, made_for=IN1K),
     Finding("v2_agrees_with_val", "ImageNet-v2 tells what the validation set tells: guidance 2.0 beats 7.5 on it too.",
             "Sec. 5.1 (\"from the results for ImageNet-val and ImageNet-v2 ... we make the following observations\"), "
@@ -193,20 +193,20 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
     Finding("in100_50x_rivals_real_on_a", "The best ImageNet-100 clone, trained with 50x images, rivals the real-trained model on ImageNet-A.",
             "Sec. 5.2 (\"The best Imagenet-100-SD model, i.e. the one trained with 50x images, further rivals the baseline on "
             "ImageNet-A\"), Table 1 rows 1, 12 (IN-A)", "fig4_scaling", "top-1 on ImageNet-A, its classes common with "
-            "ImageNet-100 (%)", "the 50x clone (c, d_c at 2.0) minus real on ImageNet-A (parity: no worse than the smallest "
+            "ImageNet-100 (%)", "the 50x clone (class name + definition at 2.0) minus real on ImageNet-A (parity: no worse than the smallest "
             "effect of interest below real)", "not_worse", 1.0, POINT),
     Finding("in1k_transfer_low_guidance_better", "On ImageNet-1K, the clone made at guidance 2.0 transfers better than the one made at 7.5.",
             "Table 2 rows 6, 8 (68.4 against 63.0, the 10-dataset average)", "imagenet1k", TRANSFER,
-            "the 1x clone c, d_c at 2.0 minus the same prompt at 7.5, transfer average", "greater", 1.0, POINT_T,
+            "the 1x clone of class name + definition at 2.0 minus the same prompt at 7.5, transfer average", "greater", 1.0, POINT_T,
             made_for=IN1K),
     Finding("in1k_transfer_beats_rsb_a1", "On ImageNet-1K, the synthetic-trained model transfers better than the real-trained RSB-A1 ResNet-50.",
             "Table 2 rows 5, 8 (\"Brick-colored scores denote performance higher than the models trained on real "
             "images\": the 2.0 clone's average 68.4 against 66.5), the poster's ImageNet-1K-SD against RSB-A1", "imagenet1k",
-            TRANSFER, "the 1x clone c, d_c at 2.0 minus RSB-A1 (timm resnet50.a1_in1k, as published), transfer average",
+            TRANSFER, "the 1x clone of class name + definition at 2.0 minus RSB-A1 (timm resnet50.a1_in1k, as published), transfer average",
             "greater", 1.0, POINT_T, made_for=IN1K),
     Finding("paper_levels_table1", "At the paper's scale, the models reach the paper's own top-1 levels on the validation set (Table 1).",
             "Table 1, IN-Val top-1 of every row the run trains (e.g. 87.4 real and 43.1 for the class name at 7.5 on "
-            "ImageNet-100, rows 1-2; 42.9 for c, d_c at 2.0 on ImageNet-1K, row 17)", "tab1_prompts", TOP1,
+            "ImageNet-100, rows 1-2; 42.9 for class name + definition at 2.0 on ImageNet-1K, row 17)", "tab1_prompts", TOP1,
             "each trained row's top-1 minus the paper's, within the tolerance either side (equivalence: two one-sided "
             "tests per row, every row must hold)", "both", LEVEL, LEVEL_REASON, made_for=BOTH),
     Finding("paper_levels_scaling", "At the paper's scale, the larger clones reach the paper's top-1 levels (Table 1 rows 10-12).",
@@ -215,12 +215,12 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
             "hold)", "both", LEVEL, LEVEL_REASON),
     Finding("paper_level_in1k_probe", "At the paper's scale, the best synthetic encoder reaches the paper's 70.4% top-1 in a linear probe on ImageNet-1K.",
             "Sec. 5.3 (\"our best model achieves 70.4% Top-1 accuracy on ImageNet-1K (evaluation as part of the CoG "
-            "benchmark)\"), the clone c, d_c at 2.0 (Table 2 row 8)", "imagenet1k",
+            "benchmark)\"), the class name + definition clone at 2.0 (Table 2 row 8)", "imagenet1k",
             "linear-probe top-1 on ImageNet-1K's validation set (%)", "the 2.0 clone's probe minus 70.4, within the "
             "tolerance either side (equivalence)", "both", LEVEL, LEVEL_REASON, made_for=IN1K),
     Finding("matched_backgrounds_help", "Backgrounds matched to the class beat randomly drawn ones.",
             "Sec. 4.3 (future work), beyond the paper", "matched_backgrounds", TOP1,
-            "prompt c, h_c inside b with matched scenes minus with random scenes, averaged over guidance scales",
+            "class name + hypernym + background, matched scenes minus random scenes, averaged over guidance scales",
             "greater", 1.0, POINT, group=BEYOND_GROUP, made_for=NONE),
 ]}
 
@@ -339,7 +339,7 @@ def paper_value(finding_id: str, train: str = "imagenet100", variants: tuple[str
                 "average, Table 2 rows 3 and 2)")
     if finding_id == "synthetic_beats_real_transfer":  # the paper's parity claim is ImageNet-1K's (Table 2 rows 8, 4)
         real, syn = paper_rows("table2", row=4)[0]["average"], paper_rows("table2", row=8)[0]["average"]
-        return f"{syn - real:+.1f} points (IN-1K, 1x clone c, d_c at 2.0 minus real, Table 2 rows 8 and 4)"
+        return f"{syn - real:+.1f} points (IN-1K, 1x clone of class name + definition at 2.0 minus real, Table 2 rows 8 and 4)"
     if finding_id == "trained_beats_random_transfer":
         random = paper_rows("table2", row=1)[0]["average"]
         if train == "imagenet100":  # Table 2's only ImageNet-100 clone is 50x; Fig. 4's 1x point has no number
@@ -353,7 +353,7 @@ def paper_value(finding_id: str, train: str = "imagenet100", variants: tuple[str
         for column, name in (("in_sketch_top1", "Sketch"), ("in_r_top1", "R")):
             named = [table1_row(train, "synthetic", v, 2.0) for v in SHIFT_WINNERS]
             parts.append(f"{name} " + ", ".join(f"{r[column] - real[column]:+.1f} (row {r['row']})" for r in named))
-        return f"{'; '.join(parts)} points ({tag}, Table 1, the named winners c and c, h_c at 2.0 minus real)"
+        return f"{'; '.join(parts)} points ({tag}, Table 1, the named winners class name and class name + hypernym at 2.0 minus real)"
     if finding_id == "in100_50x_rivals_real_on_a":
         real, big = paper_rows("table1", row=1)[0], paper_rows("table1", row=12)[0]
         best = max(paper_rows("table1", train=train, data="synthetic"), key=lambda r: r["in_a_top1"])
@@ -373,6 +373,16 @@ def paper_value(finding_id: str, train: str = "imagenet100", variants: tuple[str
     if finding_id == "gap_narrows_in_transfer":  # the paper's Fig. 1 is ImageNet-1K's; no 1x transfer row for IN-100
         t1r, t1s = paper_rows("table1", row=13)[0]["in_val_top1"], paper_rows("table1", row=17)[0]["in_val_top1"]
         t2r, t2s = paper_rows("table2", row=4)[0]["average"], paper_rows("table2", row=8)[0]["average"]
-        return (f"IN-1K: val top-1 gap {t1r - t1s:+.1f}, transfer gap {t2r - t2s:+.1f} points, "
-                f"{(t2r - t2s) / (t1r - t1s):.2f} of it (Tables 1-2 rows 13/17, 4/8)")
+        # in words rather than as a ratio: a negative share of a gap ("-0.08 of it") reads as nothing, while the
+        # paper's point is that the clone is ahead in transfer
+        gap, left = t1r - t1s, t2r - t2s
+        lead = (f"on ImageNet-1K the real-trained ResNet-50 leads the clone by {gap:.1f} points of val top-1 "
+                f"({t1r:.1f} against {t1s:.1f})")
+        if left < 0:
+            transfer = (f"in transfer the clone leads it by {-left:.1f} points ({t2s:.1f} against {t2r:.1f}, the "
+                        "10-dataset average), so no gap is left")
+        else:
+            transfer = (f"in transfer the real model still leads by {left:.1f} points ({t2r:.1f} against {t2s:.1f}, "
+                        f"the 10-dataset average), {left / gap:.0%} of that gap")
+        return f"{lead}; {transfer} (Tables 1-2 rows 13 and 17, 4 and 8)"
     return "not reported for this training set"
