@@ -174,7 +174,7 @@ def test_fig4_names_the_authors_code_by_its_paper():
     from fakeit_lib.chapters import fig4_scaling as ch
 
     text = ch.budget_text(ch.ScalingParams(multipliers=[1.0, 10.0]))
-    assert "the authors' released code, that of t-ReX (Sariyildiz et al., 2023), does (100 epochs" in text
+    assert "the authors' released code, that of t-ReX (Sariyildiz et al., 2023b), does (100 epochs" in text
     assert "naver" not in text
 
 

@@ -134,6 +134,8 @@ def test_imagenet1k_transfer_findings_are_never_decided_in_a_smaller_build():
     for v in imagenet1k.imagenet1k_findings(SimpleNamespace(scale="mini", imagenet1k_preset="paper-1k"), done):
         assert v.verdict == fd.UNTESTABLE and v.scale == "mini"
         assert "never decides the paper's findings on them" in v.reason
+        # one first clause for all three, so the introduction's summary gives the reason once
+        assert v.reason.startswith("the claim is ImageNet-1K's at the paper scale; ")
 
 
 def test_holm_counts_the_new_paper_findings_and_keeps_the_beyond_group_apart():

@@ -216,7 +216,7 @@ def test_scaling_budget_trains_every_clone_as_many_steps_as_the_1x_one():
     assert ch.budget_overrides(p, 0.2) == {"epochs": 400, "warmup_epochs": 10.0}
     assert "10x: 8 epochs" in ch.budget_text(p)
     paper = ch.ScalingParams(multipliers=[1.0, 10.0])
-    assert ch.budget_overrides(paper, 10.0) == {} and "t-ReX (Sariyildiz et al., 2023), does (100 epochs" in ch.budget_text(paper)
+    assert ch.budget_overrides(paper, 10.0) == {} and "t-ReX (Sariyildiz et al., 2023b), does (100 epochs" in ch.budget_text(paper)
     assert "naver/trex" not in ch.budget_text(paper) + ch.budget_text(p)  # the authors' code by its paper, not its repository
     with pytest.raises(FakeitError, match="parameter scaling_budget='images' is not valid; valid: epochs, steps"):
         from_dict(ch.ScalingParams, {"scaling_budget": "images"})

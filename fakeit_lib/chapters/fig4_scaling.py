@@ -20,7 +20,7 @@ from ..prompts.variants import check_variant
 
 BUDGETS = ("epochs", "steps")
 # the authors' released training code as a reader knows it: its paper, not its repository's name
-AUTHORS_CODE = "the authors' released code, that of t-ReX (Sariyildiz et al., 2023),"
+AUTHORS_CODE = "the authors' released code, that of t-ReX (Sariyildiz et al., 2023b),"
 
 
 def budget_overrides(p: "ScalingParams", multiplier: float) -> dict:

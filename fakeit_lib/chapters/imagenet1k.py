@@ -191,7 +191,7 @@ def probe_level(p: ImageNet1KParams, done: list[tuple]):
     paper = claims.paper_value(fid, "imagenet1k")
     ours = probe_scores(done, 8)
     if p.scale != "paper" or not ours:
-        why = (f"the level is ImageNet-1K's at the paper scale; {shown_not_decided(p, done)}" if p.scale != "paper" else
+        why = (f"the claim is ImageNet-1K's at the paper scale; {shown_not_decided(p, done)}" if p.scale != "paper" else
                f"preset {p.imagenet1k_preset} has not finished the ImageNet-1K probe of the 2.0 clone (Table 2 row 8; "
                "its transfer_roots: in1k)")
         return fd.cannot_test(fid, p.scale, why, paper)
