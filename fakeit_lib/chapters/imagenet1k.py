@@ -88,9 +88,11 @@ def poster_figure():
     df = poster_frame().dropna(subset=["synthetic minus real (points)"])
     fig = px.bar(df, x="axis", y="synthetic minus real (points)", color="group",
                  title="Paper (reported): ImageNet-1K-SD minus RSB-A1,<br>per test set and transfer dataset")
-    # the legend in a row under the bars: at the side it would take half a phone's width
-    fig.update_layout(height=480, xaxis_title="", yaxis_title="points (synthetic minus real)",
-                      legend=dict(orientation="h", x=0, y=-0.45, yanchor="top", title_text=""), margin=dict(b=140))
+    # the legend in a row under the bars: at the side it would take half a phone's width; the two-line title at the
+    # top of a margin tall enough that it stays clear of the highest tick label
+    fig.update_layout(height=500, xaxis_title="", yaxis_title="points (synthetic minus real)",
+                      title=dict(y=0.98, yanchor="top"),
+                      legend=dict(orientation="h", x=0, y=-0.45, yanchor="top", title_text=""), margin=dict(t=110, b=140))
     return fig
 
 
