@@ -32,22 +32,22 @@ def test_every_label_is_counted_in_the_library_s_order_then_new_ones():
 def test_the_summary_states_each_verdict_on_one_line_linked_to_its_page():
     text = findings_summary(FINDINGS, {"notebooks/fig4_scaling": "Fig. 4", "notebooks/ablations": "Ablations"})
     lines = text.splitlines()
-    assert lines[0] == ("**The result at the smoke scale.** This build checked the paper's 7 findings and could test 6 "
-                        "of them; a verdict of the paper's counts only if it survives the correction for testing those 6 "
-                        "at once (Holm's). {doc}`The introduction's table <intro>` gives every finding.")
+    assert lines[0] == ("**The result at the smoke scale.** Of the paper's 7 findings, this build could test 6; a verdict "
+                        "on them counts only if it survives Holm's correction for testing those 6 at once. "
+                        "{doc}`The introduction's table <intro>` gives every finding.")
     beyond = findings_summary([*FINDINGS, _finding("h", "inconclusive", "matched_backgrounds", group="beyond the paper")])
     # the family the line names is the one the table's Holm correction runs over: the paper's tested findings
-    assert "checked the paper's 7 findings and could test 6 of them; a verdict of the paper's counts only if it " \
-           "survives the correction for testing those 6 at once (Holm's), and 1 beyond the paper, tested apart at " \
-           "95% each." in beyond.splitlines()[0]
+    assert "Of the paper's 7 findings, this build could test 6; a verdict on them counts only if it survives Holm's " \
+           "correction for testing those 6 at once. It also tests 1 finding beyond the paper, each at 95% on its " \
+           "own." in beyond.splitlines()[0]
     bullets = [ln for ln in lines if ln.startswith("- ")]
     assert bullets == [
-        "- **Holds** (1 of 7): {doc}`Claim a <../notebooks/tab1_prompts>`.",
-        "- **Holds, below the smallest effect of interest** (1 of 7): {doc}`Claim g <../notebooks/tab2_transfer>`.",
-        "- **Does not hold** (1 of 7): {doc}`Claim b <../notebooks/fig4_scaling>`.",
-        "- **Inconclusive** (3 of 7): {doc}`1 on Fig. 4 <../notebooks/fig4_scaling>`, {doc}`2 on Ablations "
+        "- **Holds** (1): {doc}`Claim a <../notebooks/tab1_prompts>`.",
+        "- **Holds, below the smallest effect of interest** (1): {doc}`Claim g <../notebooks/tab2_transfer>`.",
+        "- **Does not hold** (1): {doc}`Claim b <../notebooks/fig4_scaling>`.",
+        "- **Inconclusive** (3): {doc}`1 on Fig. 4 <../notebooks/fig4_scaling>`, {doc}`2 on Ablations "
         "<../notebooks/ablations>`; the intervals are too wide to decide (about 7 to 12 seeds would decide them).",
-        "- **Cannot be tested** (1 of 7): {doc}`1 on matched backgrounds <../notebooks/matched_backgrounds>` "
+        "- **Cannot be tested** (1): {doc}`1 on matched backgrounds <../notebooks/matched_backgrounds>` "
         "(the images have no background).",
     ]
     assert findings_summary([]) == "No finding of the paper was checked in this build.\n"
@@ -113,3 +113,60 @@ def test_a_composite_s_part_in_the_finding_s_own_unit_is_not_named():
                  evidence={"shown part": {"name": "class name, guidance 2 (1x)", "smallest effect of interest": 1.0,
                                           "unit": "points"}})
     assert estimate_text(f) == "+6.6 [+2.7, +10.5] points"
+
+
+def test_a_null_from_a_generator_that_barely_reacts_says_so_in_the_headline():
+    from fakeit_lib.builder.pages import DEAF
+    from fakeit_lib.paper.summary import barely_reacts
+
+    deaf = _finding("h", "does not hold", "fig2_qualitative", evidence={"prompt sensitivity": {"share": 0.06}})
+    heard = _finding("i", "does not hold", "fig2_qualitative", evidence={"prompt sensitivity": {"share": 0.42}})
+    several = _finding("j", "inconclusive", "tab1_prompts",
+                       evidence={"prompt sensitivity": {"c_hc": {"share": 0.06}, "c_dc": {"share": 0.42}}})
+    assert [barely_reacts(f) for f in (deaf, heard, several, FINDINGS[0])] == [True, False, True, False]
+    line = next(ln for ln in findings_summary([deaf, heard]).splitlines() if ln.startswith("- **Does not hold**"))
+    assert line == ("- **Does not hold** (2): {doc}`Claim h <../notebooks/fig2_qualitative>`" + DEAF +
+                    "; {doc}`Claim i <../notebooks/fig2_qualitative>`.")
+    assert "barely reacts" in DEAF
+
+
+def test_the_forest_plot_s_legend_draws_each_verdict_filled_and_says_what_hollow_is():
+    from fakeit_lib.paper.summary import forest_figure
+
+    rows = [{**f, "p": 0.2} if f["id"] == "c" else f for f in FINDINGS]  # c: holds on its page, not after Holm
+    fig = forest_figure(rows)
+    assert "hollow: inconclusive after Holm" not in [t.name for t in forest_figure(FINDINGS).data]  # none is hollow
+    legend = [(t.name, t.marker.symbol) for t in fig.data if t.showlegend is not False]
+    assert legend == [("holds", "circle"), ("holds, below the smallest effect of interest", "circle"),
+                      ("does not hold", "circle"), ("inconclusive", "circle"),
+                      ("hollow: inconclusive after Holm", "circle-open")]
+    holds = next(t for t in fig.data if t.name == "holds" and t.showlegend is False)
+    assert list(holds.marker.symbol) == ["circle", "circle-open"]
+
+
+def test_each_page_states_its_result_under_its_opening_once_linked_to_its_numbers(tmp_path):
+    import nbformat
+
+    from fakeit_lib.builder.pages import RESULT_TAG, page_result, put_results_first
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Fig. 4: more images\n\nDo more synthetic images help?"),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_markdown_cell("## The paper's findings, checked")])
+    path = tmp_path / "notebooks" / "fig4_scaling.ipynb"
+    path.parent.mkdir()
+    nbformat.write(nb, path)
+    rows = [FINDINGS[1], FINDINGS[2]]  # b: does not hold; c: holds on its page, inconclusive after Holm
+    for _ in range(2):  # a second build over the same staged page replaces the result, never repeats it
+        put_results_first(tmp_path, [path.relative_to(tmp_path)], [*rows, FINDINGS[0]])
+    cells = nbformat.read(path, as_version=4).cells
+    assert [c.cell_type for c in cells] == ["markdown", "markdown", "code", "markdown"]
+    assert cells[1].metadata["tags"] == [RESULT_TAG]
+    assert cells[3].source == "(verdicts-fig4-scaling)=\n## The paper's findings, checked"
+    assert cells[1].source == page_result(rows, "verdicts-fig4-scaling")
+    assert cells[1].source.splitlines() == [
+        "**This page's result at the smoke scale** ({ref}`the numbers <verdicts-fig4-scaling>`):", "",
+        "- Claim b: **does not hold**.",
+        "- Claim c: **holds** on this page, inconclusive after Holm's correction over the paper's findings."]
+    untested = page_result([FINDINGS[5]])
+    assert untested.splitlines()[-1] == "- Claim f: **cannot be tested** (the images have no background)."

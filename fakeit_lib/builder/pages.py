@@ -11,9 +11,9 @@ from ..core.errors import FakeitError
 from ..core.store import atomic_write_json, cache_root, output_root
 from ..experiments.presets import load_preset
 from ..experiments.report import plan_page
-from ..paper.claims import FINDINGS
-from ..paper.findings import INCONCLUSIVE, UNTESTABLE, VERDICTS
-from ..paper.summary import family_counts, findings_markdown, link, with_holm
+from ..paper.claims import FINDINGS, PAPER_GROUP
+from ..paper.findings import FAILS, INCONCLUSIVE, UNTESTABLE, VERDICTS
+from ..paper.summary import barely_reacts, family_counts, findings_markdown, link, with_holm
 from .environment import versions_table
 
 
@@ -42,6 +42,11 @@ def collect_findings(stage: Path, notebooks: list[Path]) -> list[dict]:
 FINDINGS_MARKER = "<!-- findings: filled in by the runner -->"
 
 
+# beside a "does not hold" whose generator barely reacted to the prompt change (summary.barely_reacts)
+DEAF = (" (but this build's generator barely reacts to that prompt change, so the null speaks of the generator, not "
+        "of the prompt with Stable Diffusion)")
+
+
 RESULT_MARKER = "<!-- result: filled in by the runner -->"  # the introduction's first lines and the discussion's recap
 
 
@@ -63,14 +68,14 @@ def findings_summary(findings: list[dict], titles: dict[str, str] | None = None)
     scales = sorted({f["scale"] for f in findings if f.get("scale")})  # the scale each verdict was computed at
     at = f"at the {scales[0]} scale" if len(scales) == 1 else "in this build"
     c = family_counts(findings)  # the family Holm's correction runs over: the paper's tested findings
-    beyond = (f", and {c['beyond']} beyond the paper, tested apart at 95% each" if c["beyond"] else "")
-    lines = [f"**The result {at}.** This build checked the paper's {c['paper']} findings and could test {c['tested']} "
-             f"of them; a verdict of the paper's counts only if it survives the correction for testing those "
-             f"{c['tested']} at once (Holm's){beyond}. {{doc}}`The introduction's table <intro>` gives every finding.",
-             ""]
+    beyond = (f" It also tests {c['beyond']} finding{'s' if c['beyond'] > 1 else ''} beyond the paper, each at 95% on "
+              "its own." if c["beyond"] else "")
+    lines = [f"**The result {at}.** Of the paper's {c['paper']} findings, this build could test {c['tested']}; a "
+             f"verdict on them counts only if it survives Holm's correction for testing those {c['tested']} at once."
+             f"{beyond} {{doc}}`The introduction's table <intro>` gives every finding.", ""]
     for label, n in verdict_counts(labels).items():
         group = [f for f, lab in zip(findings, labels) if lab == label]
-        head = f"- **{label[0].upper() + label[1:]}** ({n} of {len(findings)}): "
+        head = f"- **{label[0].upper() + label[1:]}** ({n}): "
         if label == INCONCLUSIVE:
             seeds = [f["seeds_to_decide"] for f in group if f.get("seeds_to_decide")]
             pages = list(dict.fromkeys(f["page"] for f in group))
@@ -88,8 +93,10 @@ def findings_summary(findings: list[dict], titles: dict[str, str] | None = None)
                 parts.append(link(on_page[0], f"{len(on_page)} on {_title(titles, pg)}") + f" ({why})")
             lines.append(head + ", ".join(parts) + ".")
         else:
-            # each claim without its own full stop: "claim a; claim b." (not "claim a.; claim b..")
-            lines.append(head + "; ".join(link(f, f["claim"].rstrip(". ")) for f in group) + ".")
+            # each claim without its own full stop: "claim a; claim b." (not "claim a.; claim b.."); a null drawn by a
+            # generator that barely reacts to the prompt change says so beside it
+            lines.append(head + "; ".join(link(f, f["claim"].rstrip(". ")) + (DEAF if label == FAILS and barely_reacts(f)
+                                                                              else "") for f in group) + ".")
     return "\n".join(lines) + "\n"
 
 
@@ -139,6 +146,67 @@ def check_findings(findings: list[dict], pages: list[str]) -> None:
 GENERATOR_MARKER = "<!-- generator: filled in by the runner -->"
 
 
+def page_result(findings: list[dict], label: str | None = None) -> str:
+    """A chapter's verdicts in a few lines, for the top of its page: each finding with its verdict at 95% on the page,
+    and after Holm's correction over the paper's findings where that differs (what the introduction counts); the
+    untested ones with their reason's first clause; `label` names the section that gives the numbers."""
+    if not findings:
+        return ""
+    where = f" ({{ref}}`the numbers <{label}>`)" if label else ""
+    lines = [f"**This page's result at the {findings[0]['scale']} scale**{where}:", ""]
+    for f in findings:
+        verdict, after = f["verdict"], f.get("after_holm", f["verdict"])
+        text = f"- {f['claim'].rstrip('. ')}: **{verdict}**"
+        if after != verdict:
+            text += f" on this page, {after} after Holm's correction over the paper's findings"
+        if f.get("group") and f["group"] != PAPER_GROUP:
+            text += " (beyond the paper, tested at 95% on its own)"
+        if verdict == UNTESTABLE and f.get("reason"):
+            text += f" ({_short_reason(f['reason'])})"
+        if verdict == FAILS and barely_reacts(f):
+            text += DEAF
+        lines.append(text + ".")
+    return "\n".join(lines) + "\n"
+
+
+VERDICT_HEADINGS = ("## The paper's findings, checked", "## The paper's finding, checked",
+                    "## The paper's ImageNet-1K findings, checked", "## The finding, checked")
+
+
+def put_results_first(stage: Path, notebooks: list[Path], findings: list[dict]) -> None:
+    """Give every executed page that states findings its result right under its opening cell (title and question),
+    linked to the section where the numbers are, so that a reader meets the verdicts before the code."""
+    import nbformat
+
+    for rel in notebooks:
+        path, page = stage / rel, rel.with_suffix("").as_posix()
+        mine = [f for f in findings if f.get("page") == page]
+        if not mine or not path.exists():
+            continue
+        nb = nbformat.read(path, as_version=4)
+        # a page kept from an earlier build (`--only`) has its result already: replaced, never repeated
+        nb.cells = [c for c in nb.cells if RESULT_TAG not in c.metadata.get("tags", [])]
+        label = f"verdicts-{rel.stem.replace('_', '-')}"
+        found = None
+        for cell in nb.cells:
+            text = cell.source.lstrip()
+            if text.startswith(f"({label})=\n"):
+                found = label
+            elif cell.cell_type == "markdown" and any(text.startswith(h) for h in VERDICT_HEADINGS):
+                cell.source, found = f"({label})=\n" + text, label
+            if found:
+                break
+        first = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), None)
+        if first is None:
+            continue
+        cell = nbformat.v4.new_markdown_cell(page_result(mine, found), metadata={"tags": [RESULT_TAG]})
+        nb.cells.insert(first + 1, cell)
+        nbformat.write(nb, path)
+
+
+RESULT_TAG = "page-result"  # the cell put_results_first adds
+
+
 def write_findings(stage: Path, build_dir: Path, notebooks: list[Path], generator: str | None = None) -> list[dict]:
     """Write `<build>/findings.json` and fill the staged introduction's findings table and the sentence on what the
     preset's generator learnt from; returns the verdicts."""
@@ -146,6 +214,7 @@ def write_findings(stage: Path, build_dir: Path, notebooks: list[Path], generato
 
     findings = with_holm(collect_findings(stage, notebooks))
     atomic_write_json(build_dir / "findings.json", findings)
+    put_results_first(stage, notebooks, findings)
     for page in (stage / "book").glob("*.md"):
         text = page.read_text()
         if FINDINGS_MARKER in text:

@@ -88,6 +88,8 @@ def recount_seeds(f: dict, tested: int) -> dict:
     est = f.get("estimate")
     if f["verdict"] != INCONCLUSIVE or f.get("rule") in ("both", "any") or not est or est.get("low") is None or not tested:
         return {}
+    if f.get("group", PAPER_GROUP) != PAPER_GROUP:  # outside Holm's family: its page's 95% count stands
+        return {}
     needed, floor = seeds_needed(f["rule"], Estimate(**est), f["sesoi"], family_level(tested))
     return {"seeds_to_decide": needed, "seeds_cannot_decide": floor}
 
@@ -153,7 +155,7 @@ def findings_markdown(findings: list[dict]) -> str:
             run += f" ({f['n_seeds']} seeds{sesoi})"
         lines.append(f"| {link(f)} ({f['source']}) | {verdict} | {run} | {f.get('paper') or '–'} |")
     lines += ["", units_text({shown_measure(f)[1] for f in findings if f["verdict"] != UNTESTABLE})]
-    lines += ["", f"The list of findings these verdicts come from has the content hash `{registry_hash()}`: a changed "
+    lines += ["", f"*For developers:* the list of findings these verdicts come from has the content hash `{registry_hash()}`: a changed "
               "rule or bound shows here next to the verdicts it produced. The file of findings the build writes beside the "
               "book ({doc}`reproduce` says where) holds for every tested finding the numbers its verdict rests on: the models x seeds values of its "
               "family, the contrast's weights, the error method and the rule. With them any tool recomputes the "
@@ -166,8 +168,8 @@ UNITS = {  # what each unit a finding is measured in means, for the sentence und
     "points": "**points** are accuracy points (percentage points of top-1)",
     "judge units": "**judge units** are distances between the judge's features (the real-trained classifier that "
                    "scores the generated images): the spread of a class's images, its diversity",
-    "of images": "**of images** is a share of the generated images (0.02: 2 in 100), here those the judge classes "
-                 "as the prompt's class: their fidelity",
+    "of images": "**of images** is a share of the generated images (0.02: 2 in 100); fidelity is the share the judge "
+                 "classifies as the class their prompt named",
     "points²": "**points²** sum the squared distances of the prompts' top-1 from their mean, in squared points: "
                "three prompts a point apart make 2",
 }
@@ -177,6 +179,19 @@ def units_text(units: set[str]) -> str:
     """The sentence that says what the table's units are: only those it uses (`points per doubling` is points)."""
     used = [text for unit, text in UNITS.items() if any(u == unit or u.startswith(unit + " ") for u in units)]
     return ("Units: " + "; ".join(used) + ".") if used else ""
+
+
+def barely_reacts(f: dict) -> bool:
+    """Whether a verdict on a prompt change was drawn by a generator that barely reacts to it (its measured prompt
+    sensitivity, one or several, below findings.SENSITIVITY_MIN of a seed change): a null there speaks of the
+    generator, so a headline that says the finding does not hold, or is undecided, carries that caveat."""
+    from .findings import SENSITIVITY_MIN
+
+    sens = (f.get("evidence") or {}).get("prompt sensitivity")
+    if not isinstance(sens, dict):
+        return False
+    shares = [sens["share"]] if "share" in sens else [v["share"] for v in sens.values() if isinstance(v, dict) and "share" in v]
+    return bool(shares) and min(shares) < SENSITIVITY_MIN
 
 
 COLOURS = {HOLDS: "#1a9850", SMALL: "#91bfdb", FAILS: "#d73027", INCONCLUSIVE: "#999999"}
@@ -208,8 +223,13 @@ def forest_figure(findings: list[dict]):
         mine = [r for r in rows if r["verdict"] == verdict]
         if not mine:
             continue
+        # the legend draws a trace's first marker: its entry is a trace of its own with a filled one, so that a
+        # verdict's first row being hollow (inconclusive after Holm) does not make the legend say "hollow = holds"
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=verdict, legendgroup=verdict,
+                                 marker=dict(color=colour, size=10, symbol="circle")))
         fig.add_trace(go.Scatter(
             x=[r["effect"] for r in mine], y=[r["finding"] for r in mine], mode="markers", name=verdict,
+            legendgroup=verdict, showlegend=False,
             marker=dict(color=colour, size=10, symbol=["circle" if r["after Holm"] == verdict else "circle-open"
                                                         for r in mine], line=dict(color=colour, width=2)),
             error_x=dict(type="data", symmetric=False, array=[r["high"] - r["effect"] for r in mine],
@@ -217,6 +237,9 @@ def forest_figure(findings: list[dict]):
             customdata=[[r["claim"], r["after Holm"], r["rule"]] for r in mine],
             hovertemplate="%{customdata[0]}<br>%{x:.2f} smallest effects of interest<br>rule %{customdata[2]}; "
                           "after Holm: %{customdata[1]}<extra></extra>"))
+    if any(r["after Holm"] != r["verdict"] for r in rows):
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="hollow: inconclusive after Holm",
+                                 marker=dict(color="white", size=10, symbol="circle-open", line=dict(color="black", width=2))))
     fig.add_vline(x=0, line_color="black", line_width=1)
     fig.add_vline(x=1, line_dash="dash", line_color="black", line_width=1)
     # the range is the intervals' (an annotation would stretch it on a phone); the legend in a row above the panel
