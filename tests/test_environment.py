@@ -96,6 +96,6 @@ def test_cost_page_lists_the_installed_versions(tmp_path: Path):
     page.write_text(f"# What this build cost\n\n{pages.COST_MARKER}\n")
     pages.write_cost_page(tmp_path, "smoke", "smoke", {"notebooks/prompts.ipynb": 1.5})
     text = page.read_text()
-    assert "| `notebooks/prompts.ipynb` | 1.5 |" in text
+    assert "| Prompts | 1.5 | 0.0 |" in text
     assert f"| diffusers | {importlib.metadata.version('diffusers')} | " in text
     assert pages.COST_MARKER not in text

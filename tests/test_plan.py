@@ -229,6 +229,9 @@ def test_book_plan_command_and_page(cli_main, tmp_path, monkeypatch):
     assert pages.PLAN_MARKER not in text
     assert "| ImageNet-100 (preset `paper`) | 2," in text and "| ImageNet-1K (preset `paper-1k`) | 1," in text
     assert text.count("| | **total** |") == 2 and "and 16 CPU cores" in text
+    # the book's tables: words and numbers in six columns, the commands folded below them (tests/test_paper_pages.py)
+    assert text.count("| # | stage | in the paper | waits for | hours | disk GB |") == 2 and "| `fakeit " not in text
+    assert text.count("::::{dropdown} Commands, in plan order") == 2 and "c_hc, gs 7.5" not in text
 
 
 def test_paper_1k_plan_lists_the_baselines_as_downloaded():

@@ -61,6 +61,11 @@ def build_accounting(root: Path, since: float) -> dict:
     return acc
 
 
+def found_finished(acc: dict) -> int:
+    """How many finished stages the output folder held when the build started (the budget is judged on none)."""
+    return sum(a["loaded"] for a in acc.values())
+
+
 def levers_markdown(acc: dict, params: dict) -> str:
     """What this build computed, and what each of the book's levers saved it, in core-seconds measured here."""
     g, t, e, p = acc["generate"], acc["train"], acc["evaluate"], acc["transfer"]
@@ -68,7 +73,11 @@ def levers_markdown(acc: dict, params: dict) -> str:
         return "Every stage of this build was already finished: it loaded them all and computed none.\n"
     per_image = g["seconds"] / g["kept"] if g["kept"] else None
     per_epoch = t["seconds"] / t["epochs"] if t["epochs"] else None
-    lines = ["| stage | computed | loaded | core-seconds |", "|---|---:|---:|---:|"]
+    lines = ["The table says how many stages of each kind this build computed and how many it found finished (an "
+             "earlier build's, or commands run by hand), and the list below it what each of the book's levers saved, "
+             "in core-seconds measured by the build itself (one core's seconds: two jobs side by side take about half "
+             "their sum in wall time).", "",
+             "| stage | computed | found finished | core-seconds |", "|---|---:|---:|---:|"]
     for name, a in (("clones (generation)", g), ("training runs", t), ("evaluations", e), ("transfer probes", p)):
         lines.append(f"| {name} | {a['computed']} | {a['loaded']} | {a['seconds']:,.0f} |")
     lines += ["", "What the book's levers saved this build (core-seconds, at this build's own measured rates):", ""]

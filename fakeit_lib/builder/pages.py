@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from ..core.errors import FakeitError
@@ -233,23 +234,35 @@ COST_PAGE = Path("book") / "build_cost.md"
 COST_MARKER = "<!-- build timings: filled in by the runner -->"
 
 
-def cost_table(preset: str, scale: str, timings: dict[str, float]) -> str:
-    """A markdown table of per-notebook execution times."""
+def cost_table(preset: str, scale: str, timings: dict[str, float], titles: dict[str, str] | None = None,
+               reused: int = 0, precision: str | None = None) -> str:
+    """A markdown table of per-chapter execution times (each chapter by its short title, `titles` from short_titles,
+    else its file's name in words) and, at the mini scale, the budget judged only on a build that computed every stage
+    (`reused`: finished stages its output folder held when it started), with the precision its training ran in."""
     import platform
 
     from ..nb import commit
 
     lines = [f"Preset `{preset}` (scale **{scale}**), commit `{commit()}`, {os.cpu_count()} CPU cores, "
              f"{platform.machine()}.", "", "| step | seconds | minutes |", "|---|---:|---:|"]
-    lines += [f"| `{nb}` | {sec:.1f} | {sec / 60:.1f} |" for nb, sec in timings.items()]
+    lines += [f"| {step_name(nb, titles)} | {sec:.1f} | {sec / 60:.1f} |" for nb, sec in timings.items()]
     notebooks = sum(timings.values())
-    lines.append(f"| notebooks | **{notebooks:.1f}** | **{notebooks / 60:.1f}** |")
+    lines.append(f"| all chapters | **{notebooks:.1f}** | **{notebooks / 60:.1f}** |")
     lines.append(f"| HTML (Jupyter Book) | {HTML_SECONDS} | |")
-    lines.append(f"| **notebooks and HTML** | **{TOTAL_SECONDS}** | **{TOTAL_MINUTES}** |")
+    lines.append(f"| **chapters and HTML** | **{TOTAL_SECONDS}** | **{TOTAL_MINUTES}** |")
     if scale == "mini":
-        lines += ["", f"The mini book's budget is {MINI_BUDGET_MINUTES} minutes for notebooks and HTML on a 2-core machine "
-                  f"from a fresh output folder: this build was {BUDGET_VERDICT}."]
+        lines += ["", budget_text(reused, precision or mini_precision())]
     return "\n".join(lines) + "\n"
+
+
+def step_name(notebook: str, titles: dict[str, str] | None = None) -> str:
+    """A chapter's name for the cost table: its short title (`Table 1`), else its file's stem in words (`tab1_prompts`
+    -> `Table 1 prompts`), never a file name, which breaks mid-word in a narrow column."""
+    page = Path(notebook).with_suffix("").as_posix()
+    if (titles or {}).get(page):
+        return titles[page]
+    words = re.sub(r"^tab(\d+)_?", r"Table \1 ", re.sub(r"^fig(\d+)_?", r"Fig. \1 ", Path(page).name)).replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
 
 
 # filled into the built cost page once the HTML build (which renders that page) has finished
@@ -260,6 +273,48 @@ BUDGET_VERDICT = "BUDGETVERDICTPENDING"
 
 
 MINI_BUDGET_MINUTES = 25
+
+
+# a full mini build from a clean clone, set-up included, on a 2-core AVX2-only machine (float32 training) with the test
+# suite running beside it (README, "mini scale")
+FLOAT32_BUILD_MINUTES = 138
+
+
+def budget_text(reused: int, precision: str) -> str:
+    """The mini budget and this build against it: judged only from a fresh output folder (a build that loads finished
+    stages says how long a rebuild takes, not a build), then why a build can overrun and the precision this one took."""
+    head = (f"The mini book's budget is {MINI_BUDGET_MINUTES} minutes for chapters and HTML on a 2-core machine from a "
+            "fresh output folder")
+    if reused:
+        judged = (f". This build does not test it: its output folder already held {reused} finished "
+                  f"stage{'s' if reused != 1 else ''} when it started (an earlier build's, or commands run by hand), and "
+                  f"a build loads the stages it needs instead of computing them, so its {TOTAL_MINUTES} minutes are "
+                  "those of a rebuild.")
+    else:
+        judged = f": this build started from one and was {BUDGET_VERDICT}."
+    return head + judged + "\n\n" + precision_text(precision)
+
+
+def precision_text(precision: str) -> str:
+    """Why a mini build can overrun its budget (training in float32 where the CPU has no fast bf16 kernels), and the
+    precision this build's training took (`precision`: devices.precision_of of the mini recipe here)."""
+    why = ("Training takes most of a mini build, and it runs in bf16 only where the CPU has fast bf16 kernels (AVX-512 "
+           "or AMX on x86, BF16 on Arm); elsewhere, e.g. on a CPU with AVX2 only, it runs in float32, and a full mini "
+           f"build took {FLOAT32_BUILD_MINUTES} minutes on such a 2-core machine (from a clean clone, set-up included, "
+           "with the test suite running beside it).")
+    this = {"bf16": "This machine's CPU has fast bf16 kernels: this build trained in bf16.",
+            "float32": "This machine's CPU has no fast bf16 kernels: this build trained in float32.",
+            "fp16": "This machine has a GPU: this build trained on it, in fp16."}
+    return why + " " + this.get(precision, f"This build trained in {precision}.")
+
+
+def mini_precision() -> str:
+    """The precision the mini recipe's training computes in on this machine (bf16, float32, or fp16 on a GPU)."""
+    from ..core.devices import precision_of
+    from ..training.train import make_config
+
+    recipe = make_config("mini", data="-")
+    return precision_of(recipe.precision, recipe.device, recipe.amp)
 
 
 def budget_verdict(total_seconds: float, cores: int | None) -> str:
@@ -280,13 +335,17 @@ def finish_cost_page(index: Path, notebooks_seconds: float, html_seconds: float)
         page.write_text(text.replace(TOTAL_MINUTES, f"{total / 60:.1f}"))
 
 
-def write_cost_page(stage: Path, preset: str, scale: str, timings: dict[str, float], levers: str = "") -> None:
+def write_cost_page(stage: Path, preset: str, scale: str, timings: dict[str, float], levers: str = "",
+                    reused: int = 0) -> None:
     """Fill the staged cost page's marker with this build's timings, what it computed and what the levers saved
-    (builder.accounting), and the package versions (if the page exists)."""
+    (builder.accounting), and the package versions (if the page exists); `reused`: the finished stages the output
+    folder held when the build started, which decide whether the budget is judged."""
     page = stage / COST_PAGE
     if page.exists() and COST_MARKER in page.read_text():
+        titles = short_titles(stage, [Path(nb) for nb in timings])
+        table = cost_table(preset, scale, timings, titles, reused=reused)
         computed = f"\n## What this build computed\n\n{levers}" if levers else ""
-        filled = cost_table(preset, scale, timings) + computed + "\n" + versions_table()
+        filled = table + computed + "\n## The environment\n\n" + versions_table()
         page.write_text(page.read_text().replace(COST_MARKER, filled))
 
 
@@ -304,11 +363,13 @@ def plan_page_text(root: Path) -> str:
     cost model behind their estimates (made when the book is built, from the library's plan)."""
     text = plan_page({title: load_preset(name, root) for name, title in PLAN_PRESETS.items()
                       if (root / "presets" / f"{name}.yaml").exists()})
-    # the commands name the output root of the machine that built the book (a temp folder under the tests): a
-    # reader's commands write under their own $FAKEIT_OUTPUT
+    # the commands name the output root of the machine that built the book (a temp folder under the tests, or the
+    # default `outputs` relative to where it was built): a reader's commands write under their own $FAKEIT_OUTPUT
     for folder, name in ((output_root(), "$FAKEIT_OUTPUT"), (cache_root(), "$FAKEIT_CACHE")):
         if folder.is_absolute():
             text = text.replace(str(folder), name)
+        else:  # a relative root is a path's first word: `outputs/x`, not `my-outputs/x` or `$FAKEIT_OUTPUT/outputs/x`
+            text = re.sub(rf"(?<![\w$./-]){re.escape(folder.as_posix())}/", lambda _: name + "/", text)
     return text
 
 

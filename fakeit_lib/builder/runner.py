@@ -25,7 +25,7 @@ from ..experiments.params import preset_params
 from ..experiments.plan import refuse_unset
 from ..experiments.presets import load_preset, project_root
 from ..nb import check_preset_names
-from .accounting import build_accounting, levers_markdown
+from .accounting import build_accounting, found_finished, levers_markdown
 from .html import build_html, check_build_dir, stop_on_sigterm
 from .notebooks import execute_notebook, hide_parameter_cells, notebook_parameters, toc_notebooks
 from .pages import check_findings, finish_cost_page, write_cost_page, write_findings, write_plan_page
@@ -93,7 +93,8 @@ def _build(preset: str, params: dict, root: Path, build_dir: Path, stage: Path, 
     findings = write_findings(stage, build_dir, notebooks, preset_params(params).generator)
     check_findings(findings, [nb.stem for nb in notebooks if (stage / nb).exists()])
     print(f"findings: {len(findings)} checked, written to {build_dir / 'findings.json'}", flush=True)
-    write_cost_page(stage, preset, params["scale"], timings, levers_markdown(build_accounting(output_root(), started), params))
+    acc = build_accounting(output_root(), started)
+    write_cost_page(stage, preset, params["scale"], timings, levers_markdown(acc, params), found_finished(acc))
     t0 = time.perf_counter()
     print("building the HTML book ...", flush=True)
     doing["step"] = "building the HTML book"

@@ -4,6 +4,9 @@ files from outside, a Slurm array of the generation stages, the cost model) and 
 
 from __future__ import annotations
 
+import re
+
+from ..paper.results import VARIANT_NAMES, variant_name
 from . import costs
 from .costs import Rates, figure
 from .estimates import Cluster
@@ -183,27 +186,205 @@ def plan_report(preset: str, p: dict | PresetParams, gpus: int = 1, cpus: int = 
 
 
 def plan_page(presets: dict[str, dict]) -> str:
-    """The book's paper-scale page: each preset's hours and disk, its stages, and the cost model, for one GPU and the
-    CPU cores beside it on the reference machine (reference_cpus_per_gpu), not the machine building the book."""
+    """The book's paper-scale page: each preset's hours and disk, its stages in a table narrow enough for a phone (the
+    commands folded below it), and the cost model, for one GPU and the CPU cores beside it on the reference machine
+    (reference_cpus_per_gpu), not the machine building the book. Words, not the codes the terminal plan shows."""
     cpus = int(figure("reference_cpus_per_gpu"))
     parts, grand = [], []
     for title, p in presets.items():
         stages = plan(p, 1, cpus)
-        parts.append(plan_markdown(stages, title) + "\n" + reading_text(stages) + "\n")
+        parts.append("\n".join([plan_markdown(stages, title), commands_dropdown(stages), reading_markdown(stages, cpus), ""]))
         grand.append((title, *totals(stages)))
     summary = ["| preset | hours on one GPU | disk GB |", "|---|---:|---:|"]
     summary += [f"| {t} | {h:,.0f} | {d:,.0f} |" for t, h, d in grand]
     first = preset_params(next(iter(presets.values()))) if presets else None
-    model = cost_model_text(first, plan_rates(first), Cluster(1, cpus)) if first else ""
-    return "\n".join(summary) + "\n\n" + "\n".join(parts) + "\n" + model.replace("\n- ", "\n\n- ") + "\n"
+    model = cost_model_markdown(first, plan_rates(first), Cluster(1, cpus)) if first else ""
+    return "\n".join(summary) + "\n\n" + table_key(cpus) + "\n\n" + "\n".join(parts) + "\n" + model
+
+
+def table_key(cpus: int) -> str:
+    """How to read the book's plan tables, once above them (waits_words says what its column holds)."""
+    return (f"In the tables below, hours are those of one A100 and its {cpus} CPU cores, and **waits for** is what a "
+            "stage needs before it can start: – nothing beyond the set-up above, it can start now; #N the stage in "
+            "row N (the clone a training reads, the model an evaluation or a probe reads); *its download* the "
+            "published model's file (`fakeit fetch` fetches it); *its data* the real images its command names, once "
+            "they are there. Each plan's commands, in its order, are folded below its table.")
 
 
 def plan_markdown(stages: list[Stage], title: str) -> str:
-    """The plan as a markdown table with its grand total (for the book)."""
-    lines = [f"**{title}**", "", "| # | stage | clone or model | paper | output | hours | disk GB | command |",
-             "|---:|---|---|---|---|---:|---:|---|"]
+    """The plan as a markdown table with its grand total (for the book): six columns of words and numbers, no command
+    (a command in a table squeezes every other column to a few characters on a laptop), and no seventh column (the
+    book's style sheet lets a table of seven columns or more break its cells' words anywhere, numbers included)."""
+    lines = [f"**{title}**", "", "| # | stage | in the paper | waits for | hours | disk GB |", "|---:|---|---|---|---:|---:|"]
     for i, s in enumerate(stages, 1):
-        lines.append(f"| {i} | {s.step} | {s.what} | {s.paper} | {s.status} | {s.hours:,.1f} | {s.disk_gb:,.1f} | `{command_text(s)}` |")
+        lines.append(f"| {i} | {stage_words(s)} | {paper_words(s.paper, s.what)} | {waits_words(stages, i - 1)} | "
+                     f"{s.hours:,.1f} | {s.disk_gb:,.1f} |")
     hours, disk = totals(stages)
-    lines.append(f"| | **total** | | | | **{hours:,.0f}** | **{disk:,.0f}** | |")
+    lines.append(f"| | **total** | | | **{hours:,.0f}** | **{disk:,.0f}** |")
+    return "\n".join(lines) + "\n"
+
+
+def stage_words(stage: Stage) -> str:
+    """A stage for the book's table and its commands' comments: what it does to which clone or model, in words."""
+    return f"{stage.step}: {what_words(stage.what)}"
+
+
+def commands_dropdown(stages: list[Stage]) -> str:
+    """The plan's commands in its order, folded (a MyST dropdown of sphinx-design), each after a comment naming its row."""
+    lines = ["::::{dropdown} Commands, in plan order", "```bash"]
+    for i, s in enumerate(stages, 1):
+        lines += [f"# {i}. {stage_words(s)} ({paper_words(s.paper, s.what)})", command_text(s), ""]
+    return "\n".join(lines[:-1] + ["```", "::::"]) + "\n"
+
+
+def what_words(what: str) -> str:
+    """A stage's clone or model in words, for the book (`c_hc, gs 7.5, 1x` -> `class name + hypernym, guidance 7.5,
+    1x`); the terminal plan keeps the codes its commands take."""
+    real = re.fullmatch(r"real(.*)", what)
+    m = re.fullmatch(r"(\w+), gs ([\d.]+), (.+)", what)
+    if real:
+        head, rest = "real training images", real[1]
+    elif m and m[1] in VARIANT_NAMES:
+        head, rest = f"{variant_name(m[1])}, guidance {m[2]}", ", " + m[3]
+    else:
+        return what  # a published model, named in words already
+    rest = re.sub(r"generation seed (\d+) \((second draw|draw \d+)\)", r"\2 (generation seed \1)", rest)
+    rest = re.sub(r", seed (\d+)", r", training seed \1", rest)  # the training seed, when a preset has several
+    return head + rest.replace(" at initialisation", ", at initialisation (random weights)")
+
+
+def paper_words(paper: str, what: str = "") -> str:
+    """The paper's rows a stage serves, in words (`T1 r8, T1 r10` -> `Table 1 rows 8, 10`; `T1 r1 T2 r2` -> `Table 1
+    row 1, Table 2 row 2`); a second draw of a clone, which no row shows, says what it is for; never an empty cell."""
+    if re.search(r"\b(second draw|draw \d+)\b", paper + " " + what) and not re.search(r"T\d+ r\d+", paper):
+        return "none: the spread between draws"
+    parts: dict[str, list[str]] = {}
+    for table, row, other in re.findall(r"T(\d+) r(\d+)|(Fig\. \d+)", paper):
+        parts.setdefault(f"Table {table}" if table else other, []).extend([row] if row else [])
+    if not parts:
+        return "– (no row of the paper)"
+    return ", ".join(f"{k} row{'s' if len(rows) > 1 else ''} {', '.join(rows)}" if rows else k for k, rows in parts.items())
+
+
+def waits_words(stages: list[Stage], i: int) -> str:
+    """What stage `i` of a plan waits for, short enough for a table cell (table_key says how to read it): the row of
+    the stage whose output it reads while that is still to run (a training's clone, an evaluation's or a probe's
+    trained model), its download, its data, or nothing ("–")."""
+    s = stages[i]
+    if s.done:
+        return "done"
+    if s.done is False:  # its input's folder is known: a clone of this plan that may not be drawn yet
+        row = _clone_row(stages, i) if s.step == "train" else None
+        return f"#{row}" if row else "–"
+    if s.waits_for == "the stage above":  # its model's training: the last one of that model above it
+        label = s.what.removesuffix(" at initialisation")
+        row = next((j + 1 for j in range(i - 1, -1, -1) if stages[j].step == "train" and stages[j].what == label), None)
+        return f"#{row}" if row else "the stage above"
+    if s.waits_for.startswith("downloading "):
+        return "its download"
+    if s.waits_for.endswith((" is set", " is there")):  # the real set: a variable of the set-up, or its folder
+        return "its data"
+    return s.waits_for
+
+
+def _clone_row(stages: list[Stage], i: int) -> int | None:
+    """The row of the generation stage still to run that draws the clone training stage `i` reads (its `what`: the
+    setting, one of the generation's sizes, the same generation seed), or None."""
+    train = re.match(r"(.+?, gs [\d.]+), ([\d.]+x)(, generation seed \d+)?", stages[i].what)
+    for j, g in enumerate(stages[:i]):
+        drawn = re.fullmatch(r"(.+?, gs [\d.]+), ([\d.x/]+)(, generation seed \d+)?", g.what)
+        if train and drawn and g.step == "generate" and not g.done and (drawn[1], drawn[3]) == (train[1], train[3]) \
+                and train[2] in drawn[2].split("/"):
+            return j + 1
+    return None
+
+
+def reading_markdown(stages: list[Stage], cpus: int, node_gpus: int = 8) -> str:
+    """reading_text for the book: the bandwidth per GPU of the plan and for a node of `node_gpus`, the clone's rows in
+    words, and the output folder as the reader's $FAKEIT_OUTPUT."""
+    heaviest = max((s for s in stages if s.step == "train"), key=lambda s: (round(s.read_gb_s, 2), s.hours), default=None)
+    if heaviest is None or not heaviest.read_gb_s:
+        return "No training stage: no images to read at speed."
+    largest = max((s.disk_gb for s in stages if s.step == "generate"), default=0.0)
+    return (f"**Reading the data.** Training reads every image of its set each epoch, in random order. At the speed "
+            f"planned above, on one GPU with its {cpus} CPU cores, training on {what_words(heaviest.what)} reads "
+            f"~{heaviest.read_gb_s:,.2f} GB/s at random (no training stage reads more). That is per GPU: the same run "
+            f"over a node of {node_gpus} such GPUs reads {node_gpus} times as much, ~{node_gpus * heaviest.read_gb_s:,.1f} "
+            "GB/s, and a shared file system that serves the node less slows it by as much. Copy a clone to node-local "
+            "disk before its training, keeping its folder's name (e.g. `rsync -a --info=progress2 $FAKEIT_OUTPUT/<clone "
+            "folder> /local/scratch/`; a clone stored as shards is ~1 GB tar files of ~2,500 images, not a file an "
+            f"image; the largest clone of this plan takes {largest:,.0f} GB), and give that path to the train command: "
+            "a clone is known by its folder's name, not by where it is mounted, so the run folder, and the book's "
+            "finding it, stay the same.")
+
+
+def _rate(value: float, unit: str) -> str:
+    """A throughput with a unit prefix, three significant digits at most (75.7 TFLOP/s, 4.5 GB/s, 76 samples/s)."""
+    if unit in ("FLOP/s", "B/s"):
+        base = unit.removesuffix("/s")
+        for prefix, scale in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+            if value >= scale:
+                return f"{value / scale:.3g} {prefix}{base}/s"
+    return f"{value:,.0f} {unit}" if value >= 10 else f"{value:.2g} {unit}"
+
+
+# the figures' sources as the terminal prints them name a parameter here and there; the book says what it is
+_SOURCE_WORDS = (
+    (" (sd_iterations_per_second, interpolated)", " (the diffusers documentation's iterations/s, interpolated between "
+                                                  "the batch sizes it measured)"),
+    (" (colour_ops: device)", ""),
+    (" GB/s per second of one thread's CPU time", " GB per second of one thread's CPU time"),
+)
+
+
+def source_words(source: str) -> str:
+    """A figure's source for the book's reader (_SOURCE_WORDS)."""
+    for old, new in _SOURCE_WORDS:
+        source = source.replace(old, new)
+    return source
+
+
+def cost_model_markdown(p: dict | PresetParams, rates: Rates, cluster: Cluster) -> str:
+    """The cost model for the book (cost_model_text for a terminal): FLOPs counted, each throughput with a unit prefix
+    and its source in words, the first-principles check, which PNG size counts the disk, and where the code is."""
+    from ..training.train import make_config
+
+    p = preset_params(p)
+    recipe = make_config(p.recipe, data="-")
+    gen = costs.generator_flops(p.generator)
+    steps, batch, guidance = p.steps, p.gen_batch_size, max(p.guidances)
+    per_image = gen.per_image(steps, guidance)
+    sample = costs.multicrop_flops(recipe, len(class_set_of(p.class_set)))
+    forward = costs.classifier_flops(recipe.arch, recipe.eval_crop).forward
+    generator = "Stable Diffusion v1.4" if p.generator == "CompVis/stable-diffusion-v1-4" else p.generator
+    gpus = f"{cluster.gpus} GPUs" if cluster.gpus > 1 else "one GPU"
+    lines = ["**The cost model.** FLOPs are counted from the networks' configurations:", "",
+             f"- one image of {generator} ({steps} denoising steps, guidance {guidance:g}): {_flops(per_image)} = {steps} "
+             f"x 2 x {_flops(gen.unet)} (the UNet on one latent, and again unconditioned) + 2 x {_flops(gen.text)} (the "
+             f"text encoder) + {_flops(gen.vae)} (the VAE decoder);",
+             f"- one training sample of {recipe.arch.replace('resnet', 'ResNet-')} ({recipe.global_crops} crop of "
+             f"{recipe.global_size} px and {recipe.local_crops} of {recipe.local_size} px, forward and backward): "
+             f"{_flops(sample)};",
+             f"- one test image (forward, {recipe.eval_crop} px): {_flops(forward)}.", "",
+             f"They become hours at the throughputs below, on {gpus} and {cluster.cores} CPU cores: one core per GPU "
+             f"process runs its loop and the others decode images ({recipe.workers} loader workers per training process, "
+             f"at most {costs.DECODE_WORKERS} per evaluation process). Each is per GPU or per CPU core, as it says; "
+             "`fakeit book --plan --calibrate` measures them on your machine.", ""]
+    for n, what in costs.RATES.items():
+        f = rates.figures[n]
+        lines.append(f"- {what[0].upper() + what[1:]}: **{_rate(f.value, f.unit)}** — {source_words(f.source)}.")
+    peak, share = figure("gpu_peak_flops"), costs.utilisation()
+    first, used = per_image / (peak * share), per_image / rates["generation_flops"]
+    lines += ["", f"**A check from first principles.** At {share:.0%} of the GPU's {peak / 1e12:.0f} TFLOP/s peak (the "
+              f"share the published ResNet-50 training rate reaches), one image would take {first:.2f} s; the published "
+              f"generation rate at batch {batch} gives {used:.2f} s, {abs(used / first - 1):.0%} "
+              f"{'less' if used < first else 'more'}."]
+    bench = re.search(r"\((\d[\d,]*) KB each", rates.figures["multicrop_synthetic_per_core"].source)
+    lines += ["", f"**Disk.** The disk column counts {png_kb_per_image():.0f} KB a generated image: the mean size of four "
+              "of scikit-image's bundled photographs saved as 512 px PNGs, measured when this page was made (a Stable "
+              "Diffusion image's PNG size depends on what it shows)"
+              + (f"; the loader benchmark above decoded other crops of such photographs, {bench[1]} KB each." if bench else ".")]
+    lines += ["", "```{container} fakeit-developers",
+              "For developers: the cost model is `fakeit_lib/experiments/costs.py`, its figures and their sources "
+              "`fakeit_lib/data/paper_costs.yaml`.", "```"]
     return "\n".join(lines) + "\n"
