@@ -124,18 +124,25 @@ def _num(x: float) -> str:
     return f"{x:.3g}" if x >= 1e6 else f"{x:,.0f}" if x >= 10 else f"{x:.2g}"
 
 
-def cost_model_text(p: dict | PresetParams, rates: Rates, cluster: Cluster, assumed: Rates | None = None) -> str:
-    """The cost model behind the hours: the FLOPs counted, the throughputs with their sources (measured beside
-    assumed after a calibration), and the first-principles check of the assumed generation rate."""
+def _counted(p: dict | PresetParams):
+    """(params, training recipe, generator FLOPs, FLOPs of one generated image, of one multi-crop training sample, of
+    one test image): what the cost model counts, for the terminal's text and the book's alike."""
     from ..training.train import make_config
 
     p = preset_params(p)
     recipe = make_config(p.recipe, data="-")
     gen = costs.generator_flops(p.generator)
-    steps, batch, guidance = p.steps, p.gen_batch_size, max(p.guidances)
-    per_image = gen.per_image(steps, guidance)
+    per_image = gen.per_image(p.steps, max(p.guidances))
     sample = costs.multicrop_flops(recipe, len(class_set_of(p.class_set)))
     forward = costs.classifier_flops(recipe.arch, recipe.eval_crop).forward
+    return p, recipe, gen, per_image, sample, forward
+
+
+def cost_model_text(p: dict | PresetParams, rates: Rates, cluster: Cluster, assumed: Rates | None = None) -> str:
+    """The cost model behind the hours: the FLOPs counted, the throughputs with their sources (measured beside
+    assumed after a calibration), and the first-principles check of the assumed generation rate."""
+    p, recipe, gen, per_image, sample, forward = _counted(p)
+    steps, batch, guidance = p.steps, p.gen_batch_size, max(p.guidances)
     gpus = f"{cluster.gpus} GPU{'s' if cluster.gpus > 1 else ''}"
     lines = ["Cost model (fakeit_lib/experiments/costs.py; figures and their sources: fakeit_lib/data/paper_costs.yaml):",
              f"- FLOPs counted from the networks' configurations: one image of {p.generator} ({steps} steps, "
@@ -347,15 +354,8 @@ def source_words(source: str) -> str:
 def cost_model_markdown(p: dict | PresetParams, rates: Rates, cluster: Cluster) -> str:
     """The cost model for the book (cost_model_text for a terminal): FLOPs counted, each throughput with a unit prefix
     and its source in words, the first-principles check, which PNG size counts the disk, and where the code is."""
-    from ..training.train import make_config
-
-    p = preset_params(p)
-    recipe = make_config(p.recipe, data="-")
-    gen = costs.generator_flops(p.generator)
+    p, recipe, gen, per_image, sample, forward = _counted(p)
     steps, batch, guidance = p.steps, p.gen_batch_size, max(p.guidances)
-    per_image = gen.per_image(steps, guidance)
-    sample = costs.multicrop_flops(recipe, len(class_set_of(p.class_set)))
-    forward = costs.classifier_flops(recipe.arch, recipe.eval_crop).forward
     generator = "Stable Diffusion v1.4" if p.generator == "CompVis/stable-diffusion-v1-4" else p.generator
     gpus = f"{cluster.gpus} GPUs" if cluster.gpus > 1 else "one GPU"
     lines = ["**The cost model.** FLOPs are counted from the networks' configurations:", "",
