@@ -116,7 +116,7 @@ def test_the_mini_transfer_datasets_are_named_in_words():
     assert list(ch.run_frame(ours).columns) == ["trained on", "UCI digits", "MNIST", "Font letters", "Clip art", "average"]
     assert ch.averaged_datasets(ours, "this run")["this run"] == "UCI digits, MNIST, Font letters, Clip art"
     assert ch.averages_figure(ch.averages_frame(ours, "this run"), ch.averaged_datasets(ours, "this run")) \
-        .layout.annotations[-1].text.endswith("average over UCI digits, MNIST, Font<br>letters, Clip art")
+        .layout.annotations[-1].text.endswith("average over UCI digits,<br>MNIST, Font letters, Clip art")
     for table in (ch.transfer_sets_frame("mini"), ch.transfer_sources_frame("mini")):
         assert table["dataset"].tolist() == ["UCI digits", "MNIST", "Font letters", "Clip art"]
 

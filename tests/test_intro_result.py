@@ -79,7 +79,7 @@ def test_the_forest_plot_s_range_is_its_intervals_and_the_text_reads_it():
     fig = forest_figure(FINDINGS)  # intervals 1.5 to 2.5 over a smallest effect of 1, and 0 and 1 always shown
     lo, hi = fig.layout.xaxis.range
     assert (round(lo, 3), round(hi, 3)) == (-0.125, 2.625)
-    assert fig.layout.legend.orientation == "h"
+    assert fig.layout.legend.orientation == "v" and fig.layout.legend.yanchor == "bottom"  # above the panel
     assert "0 is no effect (solid line), 1 the smallest effect that matters (dashed line)" in findings_markdown(FINDINGS)
     untested = [_finding("f", "cannot be tested", "matched_backgrounds", reason="none.")]
     assert "In the plot" not in findings_markdown(untested)

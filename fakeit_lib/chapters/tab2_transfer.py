@@ -100,8 +100,8 @@ def averages_figure(df: pd.DataFrame, datasets: dict[str, str] | None = None):
     from plotly.subplots import make_subplots
 
     sources = list(dict.fromkeys(df["source"]))
-    # two short lines each: plotly never wraps a subplot title, and a phone shows about 45 characters
-    titles = ["<br>".join([f"{s}:", *textwrap.wrap(f"average over {(datasets or {}).get(s, 'its transfer datasets')}", 40)])
+    # short lines: plotly never wraps a subplot title, and a phone's panel holds about 30 characters of one
+    titles = ["<br>".join([f"{s}:", *textwrap.wrap(f"average over {(datasets or {}).get(s, 'its transfer datasets')}", 30)])
               for s in sources]
     heights = [max(1, int((df.source == s).sum())) for s in sources]
     fig = make_subplots(rows=len(sources), cols=1, subplot_titles=titles, row_heights=heights, vertical_spacing=0.26)

@@ -242,15 +242,17 @@ def forest_figure(findings: list[dict]):
                                  marker=dict(color="white", size=10, symbol="circle-open", line=dict(color="black", width=2))))
     fig.add_vline(x=0, line_color="black", line_width=1)
     fig.add_vline(x=1, line_dash="dash", line_color="black", line_width=1)
-    # the range is the intervals' (an annotation would stretch it on a phone); the legend in a row above the panel
-    # and a short axis title, so a phone keeps the intervals' width (the dashed line and hollow markers are said in
-    # the sentence above the plot)
+    # the range is the intervals' (an annotation would stretch it on a phone); the legend above the panel, one entry
+    # a line (in a row, its five entries ran past a phone's edge), with room made for it; a short axis title, so a
+    # phone keeps the intervals' width (the dashed line and hollow markers are said in the sentence above the plot)
     lo, hi = min([0.0, *(r["low"] for r in rows)]), max([1.0, *(r["high"] for r in rows)])
     pad = 0.05 * (hi - lo)
-    fig.update_layout(height=140 + 28 * max(len(rows), 1), margin=dict(l=10, r=10, t=50, b=40),
+    entries = sum(t.showlegend is not False for t in fig.data)
+    legend_px = 22 * (entries + 1)  # its entries and its title
+    fig.update_layout(height=110 + 28 * max(len(rows), 1) + legend_px, margin=dict(l=10, r=10, t=40 + legend_px, b=40),
                       xaxis=dict(title_text="effect ÷ its smallest<br>effect of interest", range=[lo - pad, hi + pad]),
                       yaxis=dict(autorange="reversed"), legend_title_text="verdict (its page)",
-                      legend=dict(orientation="h", x=0, y=1, xanchor="left", yanchor="bottom"))
+                      legend=dict(orientation="v", x=0, y=1, xanchor="left", yanchor="bottom"))
     return fig
 
 
