@@ -39,12 +39,19 @@ def plan_text(preset: str, stages: list[Stage], p: PresetParams, rates: Rates, c
     return "\n".join(lines)
 
 
+def _heaviest_reads(stages: list[Stage]) -> tuple[Stage | None, float]:
+    """(the training stage that reads fastest, None when none reads; GB of the plan's largest clone): what the
+    terminal's and the book's reading paragraphs name."""
+    heaviest = max((s for s in stages if s.step == "train"), key=lambda s: (round(s.read_gb_s, 2), s.hours), default=None)
+    largest = max((s.disk_gb for s in stages if s.step == "generate"), default=0.0)
+    return (heaviest if heaviest is not None and heaviest.read_gb_s else None), largest
+
+
 def reading_text(stages: list[Stage]) -> str:
     """The read bandwidth the plan's training needs, and how to give it: the clone on node-local disk."""
-    heaviest = max((s for s in stages if s.step == "train"), key=lambda s: (round(s.read_gb_s, 2), s.hours), default=None)
-    if heaviest is None or not heaviest.read_gb_s:
+    heaviest, largest = _heaviest_reads(stages)
+    if heaviest is None:
         return "No training stage: no images to read at speed."
-    largest = max((s.disk_gb for s in stages if s.step == "generate"), default=0.0)
     return (f"Reading the data: training reads every image of its set each epoch, in random order. Train "
             f"{heaviest.what} needs ~{heaviest.read_gb_s:,.2f} GB/s of random reads at its planned speed (no training "
             "stage needs more); a shared file system that serves a node less slows it by as much. Copy a clone to "
@@ -309,10 +316,9 @@ def _clone_row(stages: list[Stage], i: int) -> int | None:
 def reading_markdown(stages: list[Stage], cpus: int, node_gpus: int = 8) -> str:
     """reading_text for the book: the bandwidth per GPU of the plan and for a node of `node_gpus`, the clone's rows in
     words, and the output folder as the reader's $FAKEIT_OUTPUT."""
-    heaviest = max((s for s in stages if s.step == "train"), key=lambda s: (round(s.read_gb_s, 2), s.hours), default=None)
-    if heaviest is None or not heaviest.read_gb_s:
+    heaviest, largest = _heaviest_reads(stages)
+    if heaviest is None:
         return "No training stage: no images to read at speed."
-    largest = max((s.disk_gb for s in stages if s.step == "generate"), default=0.0)
     return (f"**Reading the data.** Training reads every image of its set each epoch, in random order. At the speed "
             f"planned above, on one GPU with its {cpus} CPU cores, training on {what_words(heaviest.what)} reads "
             f"~{heaviest.read_gb_s:,.2f} GB/s at random (no training stage reads more). That is per GPU: the same run "
