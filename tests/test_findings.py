@@ -356,5 +356,5 @@ def test_why_levels_cannot_be_compared_names_the_sets_in_words():
 
     why = fd.paper_scale_levels("mini", "fashion-mnist", "fashion-mnist-test", class_set_name("fashion-mnist"),
                                 test_set_words("fashion-mnist-test"))
-    assert "this run is at the mini scale on Fashion-MNIST, tested on the Fashion-MNIST test split:" in why
+    assert "this run trains on Fashion-MNIST at the mini scale, tested on the Fashion-MNIST test split;" in why
     assert fd.paper_scale_levels("paper", "imagenet100", "val") is None

@@ -34,12 +34,15 @@ def test_the_summary_states_each_verdict_on_one_line_linked_to_its_page():
     lines = text.splitlines()
     assert lines[0] == ("**The result at the smoke scale.** Of the paper's 7 findings, this build could test 6; a verdict "
                         "on them counts only if it survives Holm's correction for testing those 6 at once. "
-                        "{doc}`The introduction's table <intro>` gives every finding.")
+                        "{ref}`The introduction's table <intro-findings>` gives every finding.")
     beyond = findings_summary([*FINDINGS, _finding("h", "inconclusive", "matched_backgrounds", group="beyond the paper")])
     # the family the line names is the one the table's Holm correction runs over: the paper's tested findings
     assert "Of the paper's 7 findings, this build could test 6; a verdict on them counts only if it survives Holm's " \
-           "correction for testing those 6 at once. It also tests 1 finding beyond the paper, each at 95% on its " \
+           "correction for testing those 6 at once. It also checks 1 finding beyond the paper, at 95% on its " \
            "own." in beyond.splitlines()[0]
+    # the verdicts' lines count the paper's findings only (as the first line does); the one beyond it has its own line
+    assert "- **Inconclusive** (3): " in beyond and beyond.splitlines()[-1] == (
+        "- **Beyond the paper** (1): {doc}`Claim h <../notebooks/matched_backgrounds>`: inconclusive.")
     bullets = [ln for ln in lines if ln.startswith("- ")]
     assert bullets == [
         "- **Holds** (1): {doc}`Claim a <../notebooks/tab1_prompts>`.",
@@ -170,3 +173,27 @@ def test_each_page_states_its_result_under_its_opening_once_linked_to_its_number
         "- Claim c: **holds** on this page, inconclusive after Holm's correction over the paper's findings."]
     untested = page_result([FINDINGS[5]])
     assert untested.splitlines()[-1] == "- Claim f: **cannot be tested** (the images have no background)."
+
+
+def test_the_forest_plot_labels_each_row_in_words_on_an_axis_of_categories():
+    from fakeit_lib.paper.claims import FINDINGS as REGISTRY
+    from fakeit_lib.paper.claims import SHORT
+    from fakeit_lib.paper.summary import forest_figure
+
+    assert set(SHORT) == set(REGISTRY) and max(map(len, SHORT.values())) <= 30  # every finding, short enough for a phone
+    rows = [_finding("multicrop_helps", "holds", "ablations"), _finding("steps_enough", "inconclusive", "ablations")]
+    fig = forest_figure(rows)
+    # the legend-only traces come first with y=[None]: without the axis's type plotly reads the rows as numbers
+    assert fig.layout.yaxis.type == "category"
+    assert [y for t in fig.data for y in t.y if y is not None] == ["multi-crop helps", "default steps are enough"]
+
+
+def test_a_finding_measured_on_image_samples_counts_samples_not_seeds():
+    from fakeit_lib.paper.findings import replicates, seeds_text
+    from fakeit_lib.paper.summary import findings_markdown
+
+    images = _finding("s", "inconclusive", "ablations", seeds_to_decide=6,
+                      evidence={"samples": "5 disjoint image samples per point"})
+    assert replicates(images) == "image samples" and replicates(FINDINGS[0]) == "seeds"
+    assert "(2 image samples; smallest effect of interest 1 point)" in findings_markdown([images])
+    assert seeds_text(6, False, "beyond the paper", "image samples").startswith("about 6 image samples would decide it")

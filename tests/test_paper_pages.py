@@ -33,7 +33,8 @@ def test_a_stage_reads_in_words():
     assert (report.what_words("c_dc, gs 2, 1x, generation seed 1 (second draw)")
             == "class name + definition, guidance 2, 1x, second draw (generation seed 1)")
     assert (report.what_words("c_hc_inside_b, gs 2, 1x, seed 1 at initialisation")
-            == "class name + hypernym + background, guidance 2, 1x, training seed 1, at initialisation (random weights)")
+            == "random weights (the network of the model on class name + hypernym + background, guidance 2, 1x, training "
+               "seed 1, untrained)")
     assert report.what_words("real") == "real training images" and report.what_words("real, seed 2") == "real training images, training seed 2"
     assert report.what_words("the authors' ImageNet-100-SD model") == "the authors' ImageNet-100-SD model"
 
@@ -82,7 +83,8 @@ def test_the_plan_tables_are_narrow_and_speak_words(page: str):
 def test_the_commands_are_folded_in_plan_order_under_the_reader_s_output_root(page: str):
     assert page.count("::::{dropdown} Commands, in plan order\n```bash\n") == 2 and page.count("```\n::::") == 2
     assert "# 4. generate: class name + hypernym, guidance 7.5, 1x (Table 1 row 3)\nfakeit generate --classes imagenet100 --variant c_hc " in page
-    assert "# 47. transfer: class name + definition, guidance 2, 1x, at initialisation (random weights) (Table 2 row 1)\n" in page
+    assert ("# 47. transfer: random weights (the network of the model on class name + definition, guidance 2, 1x, "
+            "untrained) (Table 2 row 1)\n") in page
     assert "fakeit train $FAKEIT_OUTPUT/imagenet100-c-gs7.5-stable-diffusion-v1-4-" in page
     assert "outputs/" not in page and "`rsync -a --info=progress2 $FAKEIT_OUTPUT/<clone folder> /local/scratch/`" in page
 
@@ -150,4 +152,21 @@ def test_the_set_up_exports_every_variable_the_presets_read(monkeypatch):
     for preset in ("paper", "paper-1k"):  # the variables its values name (presets.expand_vars leaves unset ones as is)
         read = set(plan.unset_variables(preset_params(presets.load_preset(preset, ROOT))))
         assert read and read <= exported, (preset, sorted(read - exported))
-    assert "For `paper-1k` also" in text and "export IMAGENET1K_TRAIN=" in text and "export IMAGENET_COG_ROOT=" in text
+    assert "For ImageNet-1K, export these as well, and use `--preset paper-1k`" in text and "export IMAGENET1K_TRAIN=" in text and "export IMAGENET_COG_ROOT=" in text
+
+
+def test_the_page_opens_with_each_preset_s_estimated_cost():
+    """The first screen says what a paper-scale run costs (the tables, five screens down, give it stage by stage)."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in PRESET_VARIABLES:
+            mp.delenv(name, raising=False)
+        presets = pages._plan_presets(ROOT)
+        text = report.plan_totals_text(presets)
+        grand = pages.plan_page_text(ROOT)
+    for title, p in presets.items():
+        hours, disk = report.totals(plan.plan(p, 1, 16))
+        assert f"{title.split(' (')[0]} needs about {hours:,.0f} hours of one A100" in text
+        assert f"| {title} | {hours:,.0f} | {disk:,.0f} |" in grand  # the same totals as the page's table
+    assert text.startswith("**Estimated cost:** ImageNet-100 needs about ") and "days on a node of 8" in text
+    page = (ROOT / "book" / "paper_scale.md").read_text()
+    assert page.index(pages.PLAN_TOTALS_MARKER) < page.index("## First: check an authors' checkpoint")

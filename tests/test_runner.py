@@ -39,7 +39,7 @@ def test_the_cost_page_says_whether_a_mini_build_kept_its_budget(tmp_path: Path)
     page.write_text(pages.cost_table("mini", "mini", {"notebooks/prompts.ipynb": 60.0}))
     pages.finish_cost_page(tmp_path / "index.html", 60.0, 12.0)
     text = page.read_text()
-    assert "| **chapters and HTML** | **72.0** | **1.2** |" in text and "| HTML (Jupyter Book) | 12.0 | |" in text
+    assert "| **chapters and HTML** | **72.0** | **1.2** |" in text and "| HTML (Jupyter Book) | 12.0 | 0.2 |" in text
     assert "from a fresh output folder: this build started from one and was within it (1.2 minutes on" in text
     assert "PENDING" not in text
     assert "budget" not in pages.cost_table("smoke", "smoke", {"notebooks/prompts.ipynb": 1.0})
@@ -53,7 +53,9 @@ def test_a_build_that_found_finished_stages_does_not_test_the_budget(tmp_path: P
     text = page.read_text()
     assert ("from a fresh output folder. This build does not test it: its output folder already held 12 finished stages "
             "when it started (an earlier build's, or commands run by hand), and a build loads the stages it needs instead "
-            "of computing them, so its 6.4 minutes are those of a rebuild.") in text
+            "of computing them, so its 6.4 minutes below are those of a rebuild (the chapters still compute their "
+            "statistics and figures from what they load).") in text
+    assert text.index("This build does not test it") < text.index("| step | seconds | minutes |")  # said first
     assert "within it" not in text and "over it" not in text and "PENDING" not in text
     assert "already held 1 finished stage when" in pages.cost_table("mini", "mini", {}, reused=1, precision="bf16")
 
@@ -62,9 +64,9 @@ def test_the_cost_page_says_why_a_build_overruns_and_which_precision_this_one_to
     why = ("runs in bf16 only where the CPU has fast bf16 kernels (AVX-512 or AMX on x86, BF16 on Arm); elsewhere, e.g. on "
            "a CPU with AVX2 only, it runs in float32, and a full mini build took 138 minutes on such a 2-core machine")
     slow = pages.cost_table("mini", "mini", {"notebooks/prompts.ipynb": 60.0}, precision="float32")
-    assert why in slow and slow.endswith("This machine's CPU has no fast bf16 kernels: this build trained in float32.\n")
+    assert why in slow and "This machine's CPU has no fast bf16 kernels: this build trained in float32.\n\n| step" in slow
     fast = pages.cost_table("mini", "mini", {"notebooks/prompts.ipynb": 60.0}, precision="bf16")
-    assert fast.endswith("This machine's CPU has fast bf16 kernels: this build trained in bf16.\n")
+    assert "This machine's CPU has fast bf16 kernels: this build trained in bf16.\n\n| step" in fast
     assert pages.mini_precision() in ("bf16", "float32", "fp16")  # this machine's own path, as the runner states it
 
 

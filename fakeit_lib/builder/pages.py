@@ -11,10 +11,10 @@ from pathlib import Path
 from ..core.errors import FakeitError
 from ..core.store import atomic_write_json, cache_root, output_root
 from ..experiments.presets import load_preset
-from ..experiments.report import plan_page
+from ..experiments.report import plan_page, plan_totals_text
 from ..paper.claims import FINDINGS, PAPER_GROUP
-from ..paper.findings import FAILS, INCONCLUSIVE, UNTESTABLE, VERDICTS
-from ..paper.summary import barely_reacts, family_counts, findings_markdown, link, with_holm
+from ..paper.findings import FAILS, INCONCLUSIVE, UNTESTABLE, VERDICTS, replicates
+from ..paper.summary import barely_reacts, family_counts, findings_markdown, link, short_reason, with_holm
 from .environment import versions_table
 
 
@@ -65,20 +65,27 @@ def findings_summary(findings: list[dict], titles: dict[str, str] | None = None)
     linked to its page; the inconclusive ones with the seeds that would decide them, the untested ones with why."""
     if not findings:
         return "No finding of the paper was checked in this build.\n"
-    labels = [f.get("after_holm", f["verdict"]) for f in findings]
     scales = sorted({f["scale"] for f in findings if f.get("scale")})  # the scale each verdict was computed at
     at = f"at the {scales[0]} scale" if len(scales) == 1 else "in this build"
     c = family_counts(findings)  # the family Holm's correction runs over: the paper's tested findings
-    beyond = (f" It also tests {c['beyond']} finding{'s' if c['beyond'] > 1 else ''} beyond the paper, each at 95% on "
-              "its own." if c["beyond"] else "")
+    ours = [f for f in findings if f.get("group", PAPER_GROUP) != PAPER_GROUP]  # beyond the paper: a line of their own
+    findings = [f for f in findings if f.get("group", PAPER_GROUP) == PAPER_GROUP]  # the counts are the paper's
+    labels = [f.get("after_holm", f["verdict"]) for f in findings]
+    tested_ours = sum(f["verdict"] != UNTESTABLE for f in ours)
+    if len(ours) == 1:
+        beyond = " It also checks 1 finding beyond the paper, at 95% on its own" + ("." if tested_ours else
+                                                                                    ", which it could not test.")
+    else:
+        beyond = (f" It also checks {len(ours)} findings beyond the paper, each at 95% on its own, and could test "
+                  f"{tested_ours} of them." if ours else "")
     lines = [f"**The result {at}.** Of the paper's {c['paper']} findings, this build could test {c['tested']}; a "
              f"verdict on them counts only if it survives Holm's correction for testing those {c['tested']} at once."
-             f"{beyond} {{doc}}`The introduction's table <intro>` gives every finding.", ""]
+             f"{beyond} {{ref}}`The introduction's table <intro-findings>` gives every finding.", ""]
     for label, n in verdict_counts(labels).items():
         group = [f for f, lab in zip(findings, labels) if lab == label]
         head = f"- **{label[0].upper() + label[1:]}** ({n}): "
         if label == INCONCLUSIVE:
-            seeds = [f["seeds_to_decide"] for f in group if f.get("seeds_to_decide")]
+            seeds = [f["seeds_to_decide"] for f in group if f.get("seeds_to_decide") and replicates(f) == "seeds"]
             pages = list(dict.fromkeys(f["page"] for f in group))
             where = ", ".join(link(next(f for f in group if f["page"] == pg),
                                     f"{sum(f['page'] == pg for f in group)} on {_title(titles, pg)}") for pg in pages)
@@ -90,7 +97,7 @@ def findings_summary(findings: list[dict], titles: dict[str, str] | None = None)
             parts = []
             for pg in pages:
                 on_page = [f for f in group if f["page"] == pg]
-                why = "; ".join(dict.fromkeys(_short_reason(f.get("reason", "")) for f in on_page))
+                why = "; ".join(dict.fromkeys(short_reason(f.get("reason", "")) for f in on_page))
                 parts.append(link(on_page[0], f"{len(on_page)} on {_title(titles, pg)}") + f" ({why})")
             lines.append(head + ", ".join(parts) + ".")
         else:
@@ -98,6 +105,18 @@ def findings_summary(findings: list[dict], titles: dict[str, str] | None = None)
             # generator that barely reacts to the prompt change says so beside it
             lines.append(head + "; ".join(link(f, f["claim"].rstrip(". ")) + (DEAF if label == FAILS and barely_reacts(f)
                                                                               else "") for f in group) + ".")
+    if ours:  # each with its verdict at 95% and, undecided, what would decide it or why it could not be tested
+        said = []
+        for f in ours:
+            text = f"{link(f, f['claim'].rstrip('. '))}: {f['verdict']}"
+            if f["verdict"] == UNTESTABLE and f.get("reason"):
+                text += f" ({short_reason(f['reason'])})"
+            elif f["verdict"] == INCONCLUSIVE and f.get("seeds_to_decide"):
+                text += f" (about {f['seeds_to_decide']} {replicates(f)} would decide it)"
+            elif f["verdict"] == FAILS and barely_reacts(f):
+                text += DEAF
+            said.append(text)
+        lines.append(f"- **Beyond the paper** ({len(ours)}): " + "; ".join(said) + ".")
     return "\n".join(lines) + "\n"
 
 
@@ -122,12 +141,6 @@ def short_titles(stage: Path, notebooks: list[Path]) -> dict[str, str]:
 def _title(titles: dict[str, str] | None, page: str) -> str:
     """A page's short name (`Table 1`), or its file's name in words when the titles do not hold it."""
     return (titles or {}).get(page) or page.rsplit("/", 1)[-1].replace("_", " ")
-
-
-def _short_reason(reason: str) -> str:
-    """A reason's first clause, for a summary line (its page gives the whole)."""
-    cut = min([i for i in (reason.find(m) for m in (", so ", ": ", "; ", " (")) if i > 0] + [len(reason)])
-    return reason[:cut].strip().rstrip(".")
 
 
 def check_findings(findings: list[dict], pages: list[str]) -> None:
@@ -160,10 +173,11 @@ def page_result(findings: list[dict], label: str | None = None) -> str:
         text = f"- {f['claim'].rstrip('. ')}: **{verdict}**"
         if after != verdict:
             text += f" on this page, {after} after Holm's correction over the paper's findings"
-        if f.get("group") and f["group"] != PAPER_GROUP:
-            text += " (beyond the paper, tested at 95% on its own)"
-        if verdict == UNTESTABLE and f.get("reason"):
-            text += f" ({_short_reason(f['reason'])})"
+        why = [short_reason(f["reason"])] if verdict == UNTESTABLE and f.get("reason") else []
+        if f.get("group") and f["group"] != PAPER_GROUP:  # one parenthesis: "(beyond the paper ...; its reason)"
+            why.insert(0, "beyond the paper, so tested at 95% on its own, outside Holm's correction over the paper's findings")
+        if why:
+            text += f" ({'; '.join(why)})"
         if verdict == FAILS and barely_reacts(f):
             text += DEAF
         lines.append(text + ".")
@@ -243,15 +257,16 @@ def cost_table(preset: str, scale: str, timings: dict[str, float], titles: dict[
 
     from ..nb import commit
 
-    lines = [f"Preset `{preset}` (scale **{scale}**), commit `{commit()}`, {os.cpu_count()} CPU cores, "
-             f"{platform.machine()}.", "", "| step | seconds | minutes |", "|---|---:|---:|"]
+    which = f"The {scale} scale" + (f" (preset `{preset}`)" if preset != scale else "")
+    lines = [f"{which}, commit `{commit()}`, {os.cpu_count()} CPU cores, {platform.machine()}.", ""]
+    if scale == "mini":  # what the minutes below are (a build or a rebuild) before the reader reads them
+        lines += [budget_text(reused, precision or mini_precision()), ""]
+    lines += ["| step | seconds | minutes |", "|---|---:|---:|"]
     lines += [f"| {step_name(nb, titles)} | {sec:.1f} | {sec / 60:.1f} |" for nb, sec in timings.items()]
     notebooks = sum(timings.values())
     lines.append(f"| all chapters | **{notebooks:.1f}** | **{notebooks / 60:.1f}** |")
-    lines.append(f"| HTML (Jupyter Book) | {HTML_SECONDS} | |")
+    lines.append(f"| HTML (Jupyter Book) | {HTML_SECONDS} | {HTML_MINUTES} |")
     lines.append(f"| **chapters and HTML** | **{TOTAL_SECONDS}** | **{TOTAL_MINUTES}** |")
-    if scale == "mini":
-        lines += ["", budget_text(reused, precision or mini_precision())]
     return "\n".join(lines) + "\n"
 
 
@@ -267,6 +282,7 @@ def step_name(notebook: str, titles: dict[str, str] | None = None) -> str:
 
 # filled into the built cost page once the HTML build (which renders that page) has finished
 HTML_SECONDS, TOTAL_SECONDS, TOTAL_MINUTES = "HTMLSECONDSPENDING", "TOTALSECONDSPENDING", "TOTALMINUTESPENDING"
+HTML_MINUTES = "HTMLMINUTESPENDING"
 
 
 BUDGET_VERDICT = "BUDGETVERDICTPENDING"
@@ -288,8 +304,9 @@ def budget_text(reused: int, precision: str) -> str:
     if reused:
         judged = (f". This build does not test it: its output folder already held {reused} finished "
                   f"stage{'s' if reused != 1 else ''} when it started (an earlier build's, or commands run by hand), and "
-                  f"a build loads the stages it needs instead of computing them, so its {TOTAL_MINUTES} minutes are "
-                  "those of a rebuild.")
+                  f"a build loads the stages it needs instead of computing them, so its {TOTAL_MINUTES} minutes below "
+                  "are those of a rebuild (the chapters still compute their statistics and figures from what they "
+                  "load).")
     else:
         judged = f": this build started from one and was {BUDGET_VERDICT}."
     return head + judged + "\n\n" + precision_text(precision)
@@ -331,6 +348,7 @@ def finish_cost_page(index: Path, notebooks_seconds: float, html_seconds: float)
     for page in index.parent.rglob("build_cost.html"):
         total = notebooks_seconds + html_seconds
         text = page.read_text().replace(HTML_SECONDS, f"{html_seconds:.1f}").replace(TOTAL_SECONDS, f"{total:.1f}")
+        text = text.replace(HTML_MINUTES, f"{html_seconds / 60:.1f}")
         text = text.replace(BUDGET_VERDICT, budget_verdict(total, os.cpu_count()))
         page.write_text(text.replace(TOTAL_MINUTES, f"{total / 60:.1f}"))
 
@@ -353,16 +371,21 @@ PLAN_PAGE = Path("book") / "paper_scale.md"
 
 
 PLAN_MARKER = "<!-- paper-scale plans: filled in by the runner -->"
+PLAN_TOTALS_MARKER = "<!-- paper-scale totals: filled in by the runner -->"  # the page's first lines
 
 
 PLAN_PRESETS = {"paper": "ImageNet-100 (preset `paper`)", "paper-1k": "ImageNet-1K (preset `paper-1k`)"}
 
 
+def _plan_presets(root: Path) -> dict[str, dict]:
+    return {title: load_preset(name, root) for name, title in PLAN_PRESETS.items()
+            if (root / "presets" / f"{name}.yaml").exists()}
+
+
 def plan_page_text(root: Path) -> str:
     """The paper-scale plans of the `paper` and `paper-1k` presets as markdown tables with grand totals, and the
     cost model behind their estimates (made when the book is built, from the library's plan)."""
-    text = plan_page({title: load_preset(name, root) for name, title in PLAN_PRESETS.items()
-                      if (root / "presets" / f"{name}.yaml").exists()})
+    text = plan_page(_plan_presets(root))
     # the commands name the output root of the machine that built the book (a temp folder under the tests, or the
     # default `outputs` relative to where it was built): a reader's commands write under their own $FAKEIT_OUTPUT
     for folder, name in ((output_root(), "$FAKEIT_OUTPUT"), (cache_root(), "$FAKEIT_CACHE")):
@@ -377,4 +400,5 @@ def write_plan_page(stage: Path, root: Path) -> None:
     """Fill the staged paper-scale page's marker with the plans (when the book has that page)."""
     page = stage / PLAN_PAGE
     if page.exists() and PLAN_MARKER in page.read_text():
-        page.write_text(page.read_text().replace(PLAN_MARKER, plan_page_text(root)))
+        page.write_text(page.read_text().replace(PLAN_MARKER, plan_page_text(root))
+                        .replace(PLAN_TOTALS_MARKER, plan_totals_text(_plan_presets(root))))

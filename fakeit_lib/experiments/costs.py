@@ -295,10 +295,10 @@ def assumed_rates(batch: int, guidance: float) -> Rates:
                                    f"TFLOP per image-step counted here = {gen / peak:.0%} of its peak"),
         "training_flops": Figure(resnet * train_224, "FLOP/s", f"{resnet:,} images/s of ResNet-50 training at 224 px on one "
                                  f"{gpu} (NVIDIA DeepLearningExamples) x {train_224 / 1e9:.1f} GFLOP counted here = "
-                                 f"{share:.0%} of its {peak / 1e12:.0f} TFLOPS peak"),
+                                 f"{share:.0%} of its {peak / 1e12:.0f} TFLOP/s peak"),
         "inference_flops": Figure(share * peak, "FLOP/s", f"at the training share of the peak ({share:.0%})"),
         "probe_flops": Figure(figure("probe_gemm_share") * fp32_peak, "FLOP/s", f"{figure('probe_gemm_share'):.0%} of the "
-                              f"{fp32_peak / 1e12:.1f} TFLOPS float32 peak ({a['probe_gemm_share']['source']})"),
+                              f"{fp32_peak / 1e12:.1f} TFLOP/s float32 peak ({a['probe_gemm_share']['source']})"),
         "host_bytes": Figure(figure("host_bytes_per_second"), "B/s", a["host_bytes_per_second"]["source"]),
         "multicrop_synthetic_per_core": Figure(figure("multicrop_synthetic_per_core"), "samples/s", a["multicrop_synthetic_per_core"]["source"]),
         "multicrop_real_per_core": Figure(figure("multicrop_real_per_core"), "samples/s", a["multicrop_real_per_core"]["source"]),

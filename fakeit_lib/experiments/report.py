@@ -209,11 +209,34 @@ def plan_page(presets: dict[str, dict]) -> str:
         stages = plan(p, 1, cpus)
         parts.append("\n".join([plan_markdown(stages, title), commands_dropdown(stages), reading_markdown(stages, cpus), ""]))
         grand.append((title, *totals(stages)))
-    summary = ["| preset | hours on one GPU | disk GB |", "|---|---:|---:|"]
-    summary += [f"| {t} | {h:,.0f} | {d:,.0f} |" for t, h, d in grand]
+    return _grand_table(grand) + "\n\n" + table_key(cpus) + "\n\n" + "\n".join(parts) + "\n" + _model(presets, cpus)
+
+
+def plan_totals_text(presets: dict[str, dict], gpus: int = 8) -> str:
+    """The page's first lines: each preset's estimated hours and disk in one sentence (the tables give the stages)."""
+    cpus = int(figure("reference_cpus_per_gpu"))
+    said = []
+    for title, p in presets.items():
+        hours, disk = totals(plan(p, 1, cpus))
+        said.append(f"{title.split(' (')[0]} needs about {hours:,.0f} hours of one A100 (some {hours / gpus / 24:,.0f} "
+                    f"days on a node of {gpus}) and {disk:,.0f} GB of disk")
+    if not said:
+        return ""
+    return ("**Estimated cost:** " + "; ".join(said) + f". The days assume the stages spread evenly over the {gpus} GPUs; "
+            "the plans below give the cost stage by stage, and `--calibrate` replaces the assumed throughputs with "
+            "your machine's.")
+
+
+def _grand_table(grand: list[tuple[str, float, float]]) -> str:
+    """Each preset's total hours and disk, one row each."""
+    return "\n".join(["| preset | hours on one GPU | disk GB |", "|---|---:|---:|",
+                      *(f"| {t} | {h:,.0f} | {d:,.0f} |" for t, h, d in grand)])
+
+
+def _model(presets: dict[str, dict], cpus: int) -> str:
+    """The cost model behind the plans' estimates (the first preset's), in words."""
     first = preset_params(next(iter(presets.values()))) if presets else None
-    model = cost_model_markdown(first, plan_rates(first), Cluster(1, cpus)) if first else ""
-    return "\n".join(summary) + "\n\n" + table_key(cpus) + "\n\n" + "\n".join(parts) + "\n" + model
+    return cost_model_markdown(first, plan_rates(first), Cluster(1, cpus)) if first else ""
 
 
 def table_key(cpus: int) -> str:
@@ -264,7 +287,10 @@ def what_words(what: str) -> str:
         return what  # a published model, named in words already
     rest = re.sub(r"generation seed (\d+) \((second draw|draw \d+)\)", r"\2 (generation seed \1)", rest)
     rest = re.sub(r", seed (\d+)", r", training seed \1", rest)  # the training seed, when a preset has several
-    return head + rest.replace(" at initialisation", ", at initialisation (random weights)")
+    if rest.endswith(" at initialisation"):  # the random-weights baseline: that model's network, read from its
+        # checkpoint (so it waits for the training), at its initialisation
+        return f"random weights (the network of the model on {head}{rest.removesuffix(' at initialisation')}, untrained)"
+    return head + rest
 
 
 def paper_words(paper: str, what: str = "") -> str:
@@ -323,10 +349,10 @@ def reading_markdown(stages: list[Stage], cpus: int, node_gpus: int = 8) -> str:
             f"planned above, on one GPU with its {cpus} CPU cores, training on {what_words(heaviest.what)} reads "
             f"~{heaviest.read_gb_s:,.2f} GB/s at random (no training stage reads more). That is per GPU: the same run "
             f"over a node of {node_gpus} such GPUs reads {node_gpus} times as much, ~{node_gpus * heaviest.read_gb_s:,.1f} "
-            "GB/s, and a shared file system that serves the node less slows it by as much. Copy a clone to node-local "
+            "GB/s; a shared file system that serves the node less than that slows its training in proportion. Copy a clone to node-local "
             "disk before its training, keeping its folder's name (e.g. `rsync -a --info=progress2 $FAKEIT_OUTPUT/<clone "
-            "folder> /local/scratch/`; a clone stored as shards is ~1 GB tar files of ~2,500 images, not a file an "
-            f"image; the largest clone of this plan takes {largest:,.0f} GB), and give that path to the train command: "
+            "folder> /local/scratch/`; a clone stored as shards is ~1 GB tar files of ~2,500 images each, not one "
+            f"file per image; the largest clone of this plan takes {largest:,.0f} GB), and give that path to the train command: "
             "a clone is known by its folder's name, not by where it is mounted, so the run folder, and the book's "
             "finding it, stay the same.")
 
@@ -347,6 +373,8 @@ _SOURCE_WORDS = (
                                                   "the batch sizes it measured)"),
     (" (colour_ops: device)", ""),
     (" GB/s per second of one thread's CPU time", " GB per second of one thread's CPU time"),
+    ("measured by `python benchmarks/loader.py` on", "measured by the loader benchmark (see the note for developers) on"),
+    (" TFLOPS", " TFLOP/s"),
 )
 
 
@@ -392,5 +420,6 @@ def cost_model_markdown(p: dict | PresetParams, rates: Rates, cluster: Cluster) 
               + (f"; the loader benchmark above decoded other crops of such photographs, {bench[1]} KB each." if bench else ".")]
     lines += ["", "```{container} fakeit-developers",
               "For developers: the cost model is `fakeit_lib/experiments/costs.py`, its figures and their sources "
-              "`fakeit_lib/data/paper_costs.yaml`.", "```"]
+              "`fakeit_lib/data/paper_costs.yaml`; the loader's rate is measured by `benchmarks/loader.py`, the manifest's "
+              "memory above by `benchmarks/manifest_memory.py`.", "```"]
     return "\n".join(lines) + "\n"

@@ -22,8 +22,8 @@ from .stats import slope
 IN100, IN1K, BOTH, IMAGES, NONE, UNSTATED = ("imagenet100", "imagenet1k", "imagenet100 imagenet1k", "images", "none",
                                              "unstated")
 SETS = {IN100: "ImageNet-100", IN1K: "ImageNet-1K", BOTH: "ImageNet-100 and ImageNet-1K",
-        UNSTATED: "a training set the main text does not state, its ablations being in the supplementary",
-        IMAGES: "the generator's images, no training set", NONE: "no training set of the paper, beyond it"}
+        UNSTATED: "the supplementary's ablations, on a training set the main text does not state",
+        IMAGES: "the generator's images, no training set", NONE: "no such experiment; this one is beyond the paper"}
 SHIFT_WINNERS = ("c", "c_hc")  # Sec. 5.2's "a number of" 1x models above real on IN-Sketch and IN-R: rows 6, 7 (guidance 2.0)
 PAPER_GROUP, BEYOND_GROUP = "the paper", "beyond the paper"  # Holm's family is the paper's own findings
 RULES = {
@@ -99,10 +99,10 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
     Finding("low_guidance_better", "Clones made at guidance 2.0 train better models than clones made at 7.5.",
             "Sec. 5.1 (d), Table 1 rows 2-9", "tab1_prompts", TOP1,
             "guidance 2.0 minus 7.5, each averaged over the prompt variants", "greater", 1.0, POINT, made_for=BOTH),
-    Finding("definition_beats_name", "At guidance 7.5, adding the WordNet definition to the class name (c, d_c) beats the name alone (c).",
+    Finding("definition_beats_name", "At guidance 7.5, adding the WordNet definition to the class name beats the name alone.",
             "Sec. 5.1 (b), Table 1 rows 2, 4", "tab1_prompts", TOP1, "class name + definition minus class name at guidance 7.5",
             "greater", 1.0, POINT),
-    Finding("hypernym_beats_name", "At guidance 7.5, adding the hypernym to the class name (c, h_c) beats the name alone (c).",
+    Finding("hypernym_beats_name", "At guidance 7.5, adding the hypernym to the class name beats the name alone.",
             "Sec. 5.1 (b), Table 1 rows 2, 3", "tab1_prompts", TOP1, "class name + hypernym minus class name at guidance 7.5",
             "greater", 1.0, POINT),
     Finding("prompt_matters_less_low_guidance", "The exact formulation of the prompt has less impact when lowering the guidance scale.",
@@ -122,10 +122,10 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
             "tab1_prompts", TOP1, "the gap closed from the plain clone (class name at 7.5) to the paper's best 1x clone (class "
             "name + definition at 2.0, named in advance) minus a third of the plain clone's gap to real (\"a large part\": at least a "
             "third; the paper's own closes 49%)", "greater", 1.0, POINT),
-    Finding("backgrounds_help_in1k", "On ImageNet-1K at guidance 7.5, diverse backgrounds (c, h_c inside b) beat the definition prompt (c, d_c).",
+    Finding("backgrounds_help_in1k", "On ImageNet-1K at guidance 7.5, diverse backgrounds (class name + hypernym inside a scene) beat the class name + definition prompt.",
             "Sec. 5.1 (ImageNet-1K), Table 1 rows 15-16", "tab1_prompts", TOP1,
             "class name + hypernym + background minus class name + definition at guidance 7.5", "greater", 1.0, POINT, made_for=IN1K),
-    Finding("backgrounds_help_high_guidance", "Generating objects on diverse backgrounds (c, h_c inside b) gives the best results at guidance 7.5.",
+    Finding("backgrounds_help_high_guidance", "Generating objects on diverse backgrounds (class name + hypernym inside a scene) gives the best results at guidance 7.5.",
             "Sec. 5.1 (c), Table 1 rows 2-5", "tab1_prompts", TOP1,
             "class name + hypernym + background minus each other prompt at guidance 7.5 (\"the best\": above rows 2, 3 and 4)",
             "both", 1.0, POINT),
@@ -154,7 +154,7 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
     Finding("synthetic_outperforms_real_under_shift", "Several synthetic-trained models outperform the real-trained one on ImageNet-Sketch and ImageNet-R.",
             "Sec. 5.2, Table 1 (IN-Sketch, IN-R)", "domain_shift",
             "top-1 on the sketch- and rendition-like shifted tests (%)",
-            "on each shifted test, some 1x clone minus real (Holm over the clones of each test)", "both", 1.0, POINT),
+            "on each shifted test, each of the two 1x clones the paper names (class name, and class name + hypernym, at guidance 2.0) minus real; both must be above it", "both", 1.0, POINT),
     Finding("in1k_lags_under_shift", "On ImageNet-1K, the model trained on the synthetic clone lags behind the real-trained one on every shifted test set.",
             "Sec. 5.2 (\"the same trend does not really hold ... lags behind in all cases\"), Table 1 rows 13, 17",
             "domain_shift", "top-1 on each shifted test (%)", "real minus the class name + definition clone at 2.0 on every shifted "
@@ -167,9 +167,9 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
     Finding("multicrop_helps", "Multi-crop augmentation gives large performance gains to models trained on synthetic images.",
             "Sec. 5 (setup) and supplementary", "ablations", TOP1, "with local crops minus without, same clone", "large", 2.0,
             "2 points: large, twice the smallest prompt effect of interest", made_for=UNSTATED),
-    Finding("name_beats_clip_template", "The class name alone makes better prompts than CLIP's template \"a photo of a c\".",
+    Finding("name_beats_clip_template", "The class name alone makes better prompts than CLIP's template \"a photo of a [class name]\".",
             "Sec. 4.1 (\"using only the class name gives better results in our case\")", "ablations", TOP1,
-            "prompt c minus prompt \"a photo of a c\", same guidance", "greater", 1.0, POINT, made_for=UNSTATED),
+            "class name alone minus \"a photo of a [class name]\", same guidance", "greater", 1.0, POINT, made_for=UNSTATED),
     Finding("guidance_trades_fidelity_for_diversity", "The guidance scale trades sample quality (fidelity) for diversity.",
             "Sec. 4.3", "ablations", "judge fidelity and diversity along the guidance sweep",
             "slopes against log2 of the guidance scale: fidelity rising, diversity falling", "both", 0.3,
@@ -223,6 +223,42 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
             "class name + hypernym + background, matched scenes minus random scenes, averaged over guidance scales",
             "greater", 1.0, POINT, group=BEYOND_GROUP, made_for=NONE),
 ]}
+
+
+SHORT = {  # each finding in a few words: the forest plot's row labels, which must fit beside the intervals on a phone
+    "low_guidance_diverse": "guidance 2: diverse images",
+    "definition_richer_images": "definition: richer images",
+    "hypernym_richer_images": "hypernym: richer images",
+    "low_guidance_better": "guidance 2 trains better",
+    "definition_beats_name": "definition beats name (7.5)",
+    "hypernym_beats_name": "hypernym beats name (7.5)",
+    "prompt_matters_less_low_guidance": "prompt matters less at 2",
+    "prompts_alike_low_guidance": "prompts alike at guidance 2",
+    "prompt_engineering_closes_gap": "prompts close the gap",
+    "backgrounds_help_in1k": "backgrounds help (IN-1K)",
+    "backgrounds_help_high_guidance": "backgrounds best at 7.5",
+    "synthetic_trails_real": "clones trail real",
+    "more_images_help": "more images help",
+    "more_images_transfer_better": "10x beats real in transfer",
+    "synthetic_beats_real_transfer": "clone on par in transfer",
+    "trained_beats_random_transfer": "beats random weights",
+    "synthetic_outperforms_real_under_shift": "clones beat real under shift",
+    "in1k_lags_under_shift": "IN-1K clone lags under shift",
+    "v2_agrees_with_val": "ImageNet-v2 agrees with val",
+    "multicrop_helps": "multi-crop helps",
+    "name_beats_clip_template": "name beats CLIP's template",
+    "guidance_trades_fidelity_for_diversity": "guidance trades fidelity",
+    "guidance_two_best": "guidance 2 is best",
+    "steps_enough": "default steps are enough",
+    "gap_narrows_in_transfer": "gap narrows in transfer",
+    "in100_50x_rivals_real_on_a": "50x rivals real on IN-A",
+    "in1k_transfer_low_guidance_better": "IN-1K: 2 transfers better",
+    "in1k_transfer_beats_rsb_a1": "IN-1K clone beats RSB-A1",
+    "paper_levels_table1": "paper's Table 1 levels",
+    "paper_levels_scaling": "paper's scaling levels",
+    "paper_level_in1k_probe": "paper's IN-1K probe level",
+    "matched_backgrounds_help": "matched backgrounds help",
+}
 
 
 DIVERSITY_SHARE = 0.02  # the smallest diversity effect of interest: this share of the judge's within-class spread

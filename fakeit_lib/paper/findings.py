@@ -86,28 +86,36 @@ class Verdict:
         if est.get("low") is not None:
             detail += f", 95% interval [{est['low']:+.{d}f}, {est['high']:+.{d}f}]"
         df = round(self.df, 1) if self.df else None  # a Satterthwaite df (0.801665) read as 0.8
-        detail += f", {self.n_seeds} seeds" + (f", {df:g} degree{'' if df == 1 else 's'} of freedom ({self.method})"
+        detail += f", {self.n_seeds} {replicates(self.to_dict())}" + (f", {df:g} degree{'' if df == 1 else 's'} of freedom ({self.method})"
                                                if df else "")
         detail += f"; smallest effect of interest {amount(least, unit)}"
         if self.reason:
             detail += f"; {self.reason}"
         if self.verdict == INCONCLUSIVE:
-            detail += "; " + seeds_text(self.seeds_to_decide, self.seeds_cannot_decide, self.group)
+            detail += "; " + seeds_text(self.seeds_to_decide, self.seeds_cannot_decide, self.group,
+                                        replicates(self.to_dict()))
         rule = RULES_SHORT[self.rule].format(d=f"{self.sesoi:g}")
         return f"The paper's finding that {claim} {VERB[self.verdict]} at the {self.scale} scale ({detail}; {rule})."
 
 
-def seeds_text(needed: int | None, floor: bool, group: str = PAPER_GROUP) -> str:
-    """What more training seeds could do for an inconclusive verdict, in words (at the level its decision needs: the
-    paper's findings after Holm's correction over them, one beyond the paper at 95% on its own)."""
+def replicates(verdict: dict) -> str:
+    """What a verdict's n counts, in words: "image samples" where it was measured on disjoint samples of generated
+    images (the judge's fidelity and diversity, which train no model), else "seeds" (one trained model each)."""
+    return "image samples" if "samples" in (verdict.get("evidence") or {}) else "seeds"
+
+
+def seeds_text(needed: int | None, floor: bool, group: str = PAPER_GROUP, unit: str = "seeds") -> str:
+    """What more training seeds (or image samples: `unit`) could do for an inconclusive verdict, in words (at the
+    level its decision needs: the paper's findings after Holm's correction over them, one beyond the paper at 95% on
+    its own)."""
     if floor:
         return ("no number of training seeds decides this: the variance of drawing each clone stays in its error "
                 "(more draws would)")
     if needed:
         level = ("at the level Holm's correction over the paper's findings needs" if group == PAPER_GROUP else
                  "at 95%, the level of a finding beyond the paper")
-        return f"about {needed} seeds would decide it at this effect and deviation, {level}"
-    return "no practical number of seeds would decide it at this effect"
+        return f"about {needed} {unit} would decide it at this effect and deviation, {level}"
+    return f"no practical number of {unit} would decide it at this effect"
 
 
 def digits(unit: str) -> int:
@@ -361,6 +369,6 @@ def paper_scale_levels(scale: str, class_set: str, test: str, class_name: str = 
     the test set in words when given (`Fashion-MNIST`, `its test split`)."""
     if scale == "paper" and class_set in ("imagenet100", "imagenet1k") and test == "val":
         return None
-    return (f"the paper's levels are ImageNet's at its recipe; this run is at the {scale} scale on "
-            f"{class_name or class_set}, tested on {test_name or test}: its numbers are not the paper's and are never "
-            "compared with them")
+    return (f"the paper's levels are ImageNet accuracies under its recipe and this run trains on "
+            f"{class_name or class_set} at the {scale} scale, tested on {test_name or test}; its numbers are not the "
+            "paper's and are never compared with them")

@@ -5,10 +5,10 @@ family-wise error the introduction states), the counts of each kind, and the pag
 from __future__ import annotations
 
 from ..core.errors import FakeitError
-from .claims import PAPER_GROUP, registry_hash
+from .claims import PAPER_GROUP, SHORT, registry_hash
 from .findings import (
     FAILS, HOLDS, INCONCLUSIVE, SMALL, UNTESTABLE, VERDICTS, Verdict, amount, estimate_text, family_level,
-    seeds_needed, shown_measure,
+    replicates, seeds_needed, shown_measure,
 )
 from .stats import ALPHA, Estimate
 
@@ -20,8 +20,15 @@ def table(verdicts: list[Verdict]) -> list[dict]:
         _, unit, least = shown_measure(v.to_dict())  # a composite's shown part is in its own unit
         rows.append({"finding": v.claim, "paper": v.source, "verdict": v.verdict,
                      "this run": estimate_text(v.to_dict()), "smallest effect of interest": amount(least, unit),
-                     "paper's value": v.paper or "-", "seeds": v.n_seeds if v.verdict != UNTESTABLE else "–"})
+                     "paper's value": v.paper or "-", "seeds": _n(v.to_dict()) if v.verdict != UNTESTABLE else "–"})
     return rows
+
+
+def _n(verdict: dict) -> int | str:
+    """A summary table's "seeds" cell: the number of training seeds, or "5 image samples" where the finding was
+    measured on samples of generated images rather than trained models."""
+    unit = replicates(verdict)
+    return verdict["n_seeds"] if unit == "seeds" else f"{verdict['n_seeds']} {unit}"
 
 
 def summary_counts(verdicts: list[Verdict] | list[dict]) -> dict[str, int]:
@@ -105,6 +112,12 @@ def family_counts(findings: list[dict]) -> dict:
             "untested": len(paper) - len(tested), "beyond": len(findings) - len(paper)}
 
 
+def short_reason(reason: str) -> str:
+    """A reason's first clause, for a summary line or a table's cell (its page gives the whole)."""
+    cut = min([i for i in (reason.find(m) for m in (", so ", ": ", "; ", " (")) if i > 0] + [len(reason)])
+    return reason[:cut].strip().rstrip(".")
+
+
 def link(f: dict, text: str | None = None) -> str:
     """A MyST link to the page that checks finding `f`, reading `text` (default: its claim)."""
     text = (text or f["claim"]).replace("<", "&lt;").replace("`", "'")
@@ -133,7 +146,8 @@ def findings_markdown(findings: list[dict]) -> str:
     c = family_counts(findings)
     n = c["tested"]
     counted = "; ".join(f"{k} {plural(label, k)}" for label, k in c["after_holm"].items() if k) or "none decided"
-    beyond = (f" The {c['beyond']} findings beyond the paper are tested apart, outside that family, at 95% each."
+    beyond = ((f" The {c['beyond']} findings beyond the paper are checked apart, outside that family, at 95% each."
+               if c["beyond"] > 1 else " The finding beyond the paper is checked apart, outside that family, at 95%.")
               if c["beyond"] else "")
     plot = (" In the plot, each tested finding's 95% interval is measured in its smallest effect of interest: 0 is no "
             "effect (solid line), 1 the smallest effect that matters (dashed line); a hollow marker is a verdict that "
@@ -149,15 +163,17 @@ def findings_markdown(findings: list[dict]) -> str:
         if f.get("group", PAPER_GROUP) != PAPER_GROUP:
             verdict += " (beyond the paper, outside the family)"
         run = estimate_text(f)
+        if f["verdict"] == UNTESTABLE and f.get("reason"):  # why, in its first clause (the page gives the whole)
+            run = short_reason(f["reason"])
         if f["verdict"] != UNTESTABLE:
             _, unit, least = shown_measure(f)
             sesoi = f"; smallest effect of interest {amount(least, unit)}" if least is not None else ""
-            run += f" ({f['n_seeds']} seeds{sesoi})"
+            run += f" ({f['n_seeds']} {replicates(f)}{sesoi})"
         lines.append(f"| {link(f)} ({f['source']}) | {verdict} | {run} | {f.get('paper') or '–'} |")
     lines += ["", units_text({shown_measure(f)[1] for f in findings if f["verdict"] != UNTESTABLE})]
     lines += ["", f"*For developers:* the list of findings these verdicts come from has the content hash `{registry_hash()}`: a changed "
               "rule or bound shows here next to the verdicts it produced. The file of findings the build writes beside the "
-              "book ({doc}`reproduce` says where) holds for every tested finding the numbers its verdict rests on: the models x seeds values of its "
+              "book ({doc}`reproduce` says where) holds for every tested finding the numbers its verdict rests on: the models × seeds values of its "
               "family, the contrast's weights, the error method and the rule. With them any tool recomputes the "
               "interval (the residual mean square of a two-way analysis, model + seed, for a family's contrast) and "
               "the verdict."]
@@ -206,7 +222,7 @@ def forest_rows(findings: list[dict]) -> list[dict]:
         if f["verdict"] == UNTESTABLE or est.get("low") is None:
             continue
         sesoi = shown_measure(f)[2]
-        rows.append({"finding": f["id"].replace("_", " "), "claim": f["claim"], "verdict": f["verdict"],
+        rows.append({"finding": SHORT.get(f["id"], f["id"].replace("_", " ")), "claim": f["claim"], "verdict": f["verdict"],
                      "after Holm": after, "effect": est["mean"] / sesoi, "low": est["low"] / sesoi,
                      "high": est["high"] / sesoi, "rule": f.get("rule", "")})
     return rows
@@ -251,7 +267,9 @@ def forest_figure(findings: list[dict]):
     legend_px = 22 * (entries + 1)  # its entries and its title
     fig.update_layout(height=110 + 28 * max(len(rows), 1) + legend_px, margin=dict(l=10, r=10, t=40 + legend_px, b=40),
                       xaxis=dict(title_text="effect ÷ its smallest<br>effect of interest", range=[lo - pad, hi + pad]),
-                      yaxis=dict(autorange="reversed"), legend_title_text="verdict (its page)",
+                      # categories: the legend-only traces come first with y=[None], and plotly would otherwise type
+                      # the axis from them as numbers and draw none of the findings
+                      yaxis=dict(type="category", autorange="reversed"), legend_title_text="verdict (its page)",
                       legend=dict(orientation="v", x=0, y=1, xanchor="left", yanchor="bottom"))
     return fig
 
