@@ -6,7 +6,8 @@
 Pages are opened from disk in headless Chromium (Debian's /usr/bin/chromium, through Playwright), with every
 request that would leave the machine refused, exactly as the book's browser tests open them (tests/browser.py).
 Each page is saved as `<folder>/<width>/<page>.png` (full page); the table printed at the end names every table or
-code block wider than its column, and every plotly figure wider than the screen.
+code block wider than its column, every plotly figure wider than the screen, and every figure's trace whose points
+plotly could not place.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             name = rep.url.split("/html/", 1)[-1]
             problems += [(width, name, o) for o in rep.overflows]
             problems += [(width, name, e) for e in rep.console_errors]
+            problems += [(width, name, u) for u in rep.undrawn]
     for width, name, what in problems:
         print(f"{width:>5} px  {name}  {what}")
     print(f"{len(pages)} pages at {', '.join(map(str, args.widths))} px in {args.out}; {len(problems)} problems")

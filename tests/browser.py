@@ -79,7 +79,24 @@ class PageReport:
     plotly_figures: int = 0  # figures with a drawn SVG
     plotly_divs: int = 0  # figure containers on the page
     overflows: list[str] = field(default_factory=list)  # tables, code blocks and figures wider than their column
+    undrawn: list[str] = field(default_factory=list)  # plotly traces that place fewer points than they are given
     text: str = ""
+
+
+# Each plotly scatter trace's points that have both coordinates, against those plotly placed (finite in its calcdata).
+# A point given as a category on an axis plotly typed as numbers (e.g. from a legend-only trace of y=[None] drawn
+# first) is placed nowhere: the figure draws its axes and legend and none of its data.
+UNDRAWN = """() => [...document.querySelectorAll('div.plotly-graph-div')].flatMap((gd, n) =>
+    (gd.calcdata || []).flatMap((cd, i) => {
+        const t = (gd._fullData || [])[i];
+        if (!t || t.visible !== true || t.type !== 'scatter') return [];
+        const has = v => v !== null && v !== undefined && v !== '';
+        const ys = t.y || [], xs = t.x || [];
+        const given = Math.max(ys.length, xs.length) ? [...Array(Math.max(ys.length, xs.length)).keys()]
+            .filter(k => (!t.x || has(xs[k])) && (!t.y || has(ys[k]))).length : 0;
+        const placed = cd.filter(p => Number.isFinite(p.x) && Number.isFinite(p.y)).length;
+        return placed < given ? [`figure ${n + 1}, trace "${t.name}": ${placed} of ${given} points placed`] : [];
+    }))"""
 
 
 def open_pages(pages: list[Path], screenshot_dir: Path | None = None, timeout_ms: int = 120_000,
@@ -136,6 +153,7 @@ def open_pages(pages: list[Path], screenshot_dir: Path | None = None, timeout_ms
             rep.plotly_figures = page.eval_on_selector_all("div.plotly-graph-div svg.main-svg", "els => new Set(els.map(e => e.closest('.plotly-graph-div'))).size")
             rep.text = page.inner_text("body")
             rep.overflows = page.evaluate(OVERFLOWS)
+            rep.undrawn = page.evaluate(UNDRAWN)
             if screenshot_dir is not None:
                 screenshot_dir.mkdir(parents=True, exist_ok=True)
                 name = page_path.with_suffix("").as_posix().split("/html/", 1)[-1].replace("/", "__")

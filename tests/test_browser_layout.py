@@ -140,6 +140,12 @@ def test_tables_and_figures_fit_the_page(book: Path):
     assert problems == [], "\n".join(problems)
 
 
+def test_every_figure_places_every_point_it_is_given(book: Path):
+    """A plotly figure that draws its axes and legend but not its data (points on an axis of the wrong type) fails."""
+    problems = [f"{rep.url.split('/html/', 1)[-1]}: {u}" for rep in open_pages(_pages(book), width=1300) for u in rep.undrawn]
+    assert problems == [], "\n".join(problems)
+
+
 def test_no_page_shows_a_folder_of_the_build_machine(book: Path):
     from fakeit_lib.core.store import output_root
 
