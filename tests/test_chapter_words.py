@@ -52,7 +52,7 @@ def test_table1_prompt_parts_and_notes_name_the_variants_in_words(monkeypatch):
                             variants=["c", "c_hc"], train_seeds=[0, 1, 2])
     verdicts = {v.id: v for v in ch.table1_findings(p, table1_runs())}
     assert "the change from class name to class name + hypernym at guidance 7.5" in verdicts["hypernym_beats_name"].reason
-    assert "class name and class name + hypernym within 1" in verdicts["prompts_alike_low_guidance"].evidence
+    assert "class name and class name + hypernym within 1 point" in verdicts["prompts_alike_low_guidance"].evidence
     assert verdicts["backgrounds_help_in1k"].reason == ("the claim is ImageNet-1K's; the run has no clone of class name + "
                                                         "hypernym + background or of class name + definition at guidance 7.5")
 

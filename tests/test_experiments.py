@@ -115,7 +115,7 @@ def test_a_prompt_the_generator_barely_reacts_to_is_decided_with_its_sensitivity
     assert verdicts["prompt_matters_less_low_guidance"].evidence["variants"] == ["c", "c_hc", "c_dc"]
     # Sec. 5.1 (e)'s second clause: at 2.0, c_dc is 0.5 above c, c_hc 0.2: every pair within 1 point either way
     alike = verdicts["prompts_alike_low_guidance"]
-    assert alike.rule == "both" and len([k for k in alike.evidence if k.endswith("within 1")]) == 3
+    assert alike.rule == "both" and len([k for k in alike.evidence if k.endswith("within 1 point")]) == 3
 
 
 def _clone(folder: Path, grey) -> Path:

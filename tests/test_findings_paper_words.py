@@ -25,8 +25,8 @@ def test_prompts_alike_is_an_equivalence_over_every_pair():
     v = t.prompts_alike(p, close, ["c", "c_hc", "c_dc"], 2.0, {}, "imagenet100")
     assert v.verdict == fd.HOLDS and v.rule == "both"
     # the parts are read in the page's prose: the variants in words, not the paper's templates
-    assert set(v.evidence) >= {"class name and class name + hypernym within 1", "class name and class name + definition within 1",
-                               "class name + hypernym and class name + definition within 1"}
+    assert set(v.evidence) >= {"class name and class name + hypernym within 1 point", "class name and class name + definition within 1 point",
+                               "class name + hypernym and class name + definition within 1 point"}
     apart = family({"real": 70.0, ("c", 2.0): 60.0, ("c_hc", 2.0): 63.0, ("c_dc", 2.0): 59.9})
     assert t.prompts_alike(p, apart, ["c", "c_hc", "c_dc"], 2.0, {}, "imagenet100").verdict == fd.FAILS
     one = t.prompts_alike(p, close, ["c"], 2.0, {}, "imagenet100")

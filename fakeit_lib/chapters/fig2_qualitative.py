@@ -27,8 +27,11 @@ from ..paper import claims
 from ..paper import findings as fd
 from ..paper.results import PAPER_EXAMPLES, variant_name
 from ..prompts.variants import check_variant
+from .tab1_prompts import no_clone
 
 SAMPLES = 5  # disjoint image samples per clone for the fidelity/diversity verdict
+FIDELITY_UNIT = "of images judged faithful"  # a fidelity difference: a share of the images judged as their class
+GREY = "grey levels, 0–1"  # the unit of a pixel distance: images scaled to [0, 1]
 
 
 @dataclass
@@ -181,11 +184,12 @@ class Quality:
     judge: str = ""  # which judge scored the images, in words (evaluation.judges)
 
 
-QUALITY_COLUMNS = {  # the quality table as the page shows it: column -> its heading (units in the page's text)
-    "images": "images", "count": "count", "fidelity": "fidelity", "diversity": "diversity (judge units)",
-    "speckle per 1k px": "specks per 1,000 px", "saturated share": "saturated", "border ink share": "ink in border",
+QUALITY_COLUMNS = {  # the quality table as the page shows it: column -> its heading, with its unit
+    "images": "images", "count": "count", "fidelity": "fidelity (share)", "diversity": "diversity (judge units)",
+    "speckle per 1k px": "specks per 1,000 px", "saturated share": "saturated (share of pixels)",
+    "border ink share": "ink in border (share of border pixels)",
     "Fréchet distance to real (judge features)": "Fréchet distance to real", "pixel distance to c, same seeds":
-    "pixel distance to class name"}
+    f"pixel distance to class name ({GREY})"}
 
 
 def quality_display(table: pd.DataFrame) -> pd.DataFrame:
@@ -203,8 +207,15 @@ def judge_of(p: QualitativeParams) -> tuple[object | None, str]:
 
 
 def judge_text(q: Quality | None, p: QualitativeParams) -> str:
-    """The page's sentence on its judge: which one scored the images, or why none could."""
-    return q.judge if q is not None else judge_of(p)[1]
+    """The page's sentence on its judge: which one scored the images, or why none could; where the quality table has a
+    real row, that its images are a subset of the test split the judge's own top-1 is measured on."""
+    if q is None:
+        return judge_of(p)[1]
+    real = q.table[q.table["variant"] == "real"]
+    if real.empty:
+        return q.judge
+    return (f"{q.judge}; the quality table's real row scores only {int(real['count'].iloc[0]):,} of those test images, "
+            "so its fidelity differs from that top-1")
 
 
 def clone_quality(p: QualitativeParams, folders: dict[tuple[str, float], Path]) -> Quality | None:
@@ -236,7 +247,7 @@ def clone_quality(p: QualitativeParams, folders: dict[tuple[str, float], Path]) 
     s = score_images(judge, ref_x, ref_y)
     _, ref_feats = judge_outputs(judge, ref_x)
     _, rest_feats = judge_outputs(judge, real_x[len(real_x) // 2:])
-    rows.append({"images": "real (Fashion-MNIST test)", "variant": "real", "guidance": float("nan"), "count": len(ref_y),
+    rows.append({"images": f"real ({len(ref_y):,} Fashion-MNIST test images)", "variant": "real", "guidance": float("nan"), "count": len(ref_y),
                  "fidelity": s["fidelity"], "diversity": s["diversity"], **image_statistics(ref_x),
                  "Fréchet distance to real (judge features)": frechet_distance(ref_feats, rest_feats),
                  "pixel distance to c, same seeds": float("nan")})
@@ -313,10 +324,17 @@ def sensitivity_frame(p: QualitativeParams, folders: dict[tuple[str, float], Pat
             for b in variants[i + 1:]:
                 sens = prompt_sensitivity(folders[(a, float(g))], folders[(b, float(g))])
                 rows.append({"guidance": f"{g:g}", "prompt a": variant_name(a), "prompt b": variant_name(b),
-                             "same-seed distance": sens["same_seed"], "between two seeds": sens["between_seeds"],
+                             f"same-seed distance ({GREY})": sens["same_seed"],
+                             f"between two seeds ({GREY})": sens["between_seeds"],
                              "share of a seed change": sens["share"],
                              "generator reacts": "yes" if sens["share"] >= fd.SENSITIVITY_MIN else "no"})
     return pd.DataFrame(rows)
+
+
+def diversity_bound(bound: float, unit_note: str = "") -> str:
+    """The diversity part's smallest effect of interest in words, for the verdict's text (which states only the shown
+    part's, fidelity's): another judge's note already says it (claims.diversity_sesoi)."""
+    return unit_note or f"smallest effect of interest for diversity {bound:g} judge units"
 
 
 def qualitative_findings(p: QualitativeParams, q: Quality | None,
@@ -347,27 +365,29 @@ def qualitative_findings(p: QualitativeParams, q: Quality | None,
         parts = [fd.Part("diversity (2.0 minus 7.5)", fd.paired(mean_over_variants(lo, "diversity"), mean_over_variants(hi, "diversity")),
                          "greater", bound, "judge units"),
                  fd.Part("fidelity (7.5 minus 2.0)", fd.paired(mean_over_variants(hi, "fidelity"), mean_over_variants(lo, "fidelity")),
-                         "greater", 0.02, "of images")]
+                         "greater", 0.02, FIDELITY_UNIT)]
         out.append(fd.check_parts("low_guidance_diverse", parts, p.scale,
                                   {"samples": f"{n} disjoint image samples per clone (image i of a class in sample i mod {n})",
-                                   "variants": variants}, paper, unit_note))
+                                   "variants": variants}, paper, diversity_bound(bound, unit_note)))
     else:
         out.append(fd.cannot_test("low_guidance_diverse", p.scale, "no prompt variant was drawn at both 7.5 and 2.0", paper))
     for fid, variant in (("definition_richer_images", "c_dc"), ("hypernym_richer_images", "c_hc")):
         paper = claims.paper_value(fid)
         if ("c", hi) not in q.samples or (variant, hi) not in q.samples:
-            out.append(fd.cannot_test(fid, p.scale, f"the run has no clones of the class name and of {variant_name(variant)} at guidance {hi:g}", paper))
+            lacks = [v for v in ("c", variant) if (v, hi) not in q.samples]
+            out.append(fd.cannot_test(fid, p.scale, no_clone(lacks, hi), paper))
             continue
         sens = prompt_sensitivity(folders[("c", hi)], folders[(variant, hi)]) if folders else None
         note = fd.sensitivity_note(sens["share"], f"adding {'the definition' if variant == 'c_dc' else 'the hypernym'} "
                                    f"at guidance {hi:g}") if sens else ""  # decided; the generator's reaction beside
         a, b = q.samples[(variant, hi)], q.samples[("c", hi)]
         n = min(len(a), len(b))
+        bound, unit_note = claims.diversity_sesoi(fid, spread)
         parts = [fd.Part("fidelity", fd.paired([x["fidelity"] for x in a[:n]], [x["fidelity"] for x in b[:n]]), "greater",
-                         0.02, "of images"),
+                         0.02, FIDELITY_UNIT),
                  fd.Part("diversity", fd.paired([x["diversity"] for x in a[:n]], [x["diversity"] for x in b[:n]]), "greater",
-                         claims.diversity_sesoi(fid, spread)[0], "judge units")]
-        note = "; ".join(t for t in (note, claims.diversity_sesoi(fid, spread)[1]) if t)
+                         bound, "judge units")]
+        note = "; ".join(t for t in (diversity_bound(bound, unit_note), note) if t)
         out.append(fd.check_parts(fid, parts, p.scale, {"samples": f"{n} disjoint image samples, same seeds",
                                                         "prompt sensitivity": sens}, paper, note))
     return out

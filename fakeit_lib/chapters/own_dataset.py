@@ -22,7 +22,6 @@ from ..datasets.classes import load_class_set
 from ..experiments.params import PipelineParams, shared
 from ..experiments.stages import synthetic_clone, trained_checkpoint
 from ..paper.results import variant_name
-from ..paper.tables import seeds_note
 from ..prompts.variants import build_prompts, check_variant
 
 EXAMPLE = "footwear_shop.tsv"
@@ -140,11 +139,29 @@ def results_frame(p: OwnDatasetParams, results: list[dict]) -> pd.DataFrame:
     for s, r in zip(p.seeds, results):
         d = next(iter(r["datasets"].values()))
         row = {"training seed": s, "trained on": f"{p.own_images_per_class} synthetic images a class, no real image",
-               "real test images": d["images"], "classes": d["classes"], "top-1": round(100 * d["top1"], 1)}
+               "real test images": d["images"], "classes": d["classes"], "top-1 (%)": round(100 * d["top1"], 1)}
         if d["classes"] > 5:  # with five classes or fewer top-5 is 100% by construction
-            row["top-5"] = round(100 * d["top5"], 1)
-        rows.append({**row, "chance top-1": round(100 / d["classes"], 1)})
+            row["top-5 (%)"] = round(100 * d["top5"], 1)
+        rows.append({**row, "chance top-1 (%)": round(100 / d["classes"], 1)})
     return pd.DataFrame(rows)
+
+
+def result_line(p: OwnDatasetParams, results: list[dict]) -> str:
+    """The page's result in one sentence, for the top of the page (from the run's numbers, as the table below shows
+    them): top-1 on the real test images against chance; or why nothing ran."""
+    reason = not_run_reason(p)
+    if reason or not results:
+        return f"nothing was generated or trained at the {p.scale} scale ({reason or 'no classifier was trained'})."
+    table = results_frame(p, results)
+    top1, chance = table["top-1 (%)"], table["chance top-1 (%)"].iloc[0]
+    images, classes = int(table["real test images"].iloc[0]), int(table["classes"].iloc[0])
+    if len(table) == 1:
+        score = f"reaches {top1.iloc[0]:.1f}% top-1"
+    else:
+        score = f"reaches {top1.mean():.1f}% top-1 on average over {len(table)} training seeds ({top1.min():.1f} to {top1.max():.1f})"
+    return (f"at the {p.scale} scale, a classifier trained only on {p.own_images_per_class:,} synthetic images of each "
+            f"of the {classes} classes, never on a real one, {score} on {images:,} real test images, against "
+            f"{chance:.1f}% by chance.")
 
 
 def run_note(p: OwnDatasetParams, results: list[dict]) -> str:
@@ -154,19 +171,41 @@ def run_note(p: OwnDatasetParams, results: list[dict]) -> str:
         return f"Nothing was generated or trained here: {reason}. The commands below do it by hand."
     test = p.test_root or "the real Fashion-MNIST test images of sandals, sneakers and ankle boots"
     trained = "one classifier" if len(results) == 1 else f"{len(results)} classifiers"
-    return (f"At the {p.scale} scale: {trained} trained only on the synthetic clone "
-            f"({seeds_note(p.seeds)}), tested on {test}. This page states no finding of the paper, so it may train "
-            "fewer seeds than the others (its own parameter of training seeds).")
+    seeds = ("one training seed, so no interval" if len(p.seeds) == 1 else
+             f"{len(p.seeds)} training seeds ({', '.join(map(str, p.seeds))})")
+    if len(p.seeds) < len(p.train_seeds):
+        seeds += "; this page checks no finding of the paper, so it trains fewer seeds than the others"
+    return f"At the {p.scale} scale: {trained} trained only on the synthetic clone, tested on {test} ({seeds})."
+
+
+WIDTH = 42  # characters a command line holds in a phone's code block (420 px) before it would wrap
+
+
+def shell_lines(words: list[str], width: int = WIDTH) -> str:
+    """One command as shell lines of at most `width` characters where its words allow: continued with ` \\` and
+    indented, each break between two words (an option stays beside its value unless the two are too long for one
+    line), so that nothing wraps at a hyphen."""
+    fits = lambda word: len(f"    {word} \\") <= width
+    split = lambda word: [word] if fits(word) or " " not in word else [word.split(" ", 1)[0], "    " + word.split(" ", 1)[1]]
+    words = [words[0]] + [part for word in words[1:] for part in split(word)]  # a long value on its own, indented
+    lines = [words[0]]
+    for word in words[1:]:
+        if len(lines[-1]) + len(f" {word} \\") > width:  # the word and the continuation would not fit
+            lines.append("    " + word)
+        else:
+            lines[-1] += " " + word
+    return " \\\n".join(lines)
 
 
 def commands(p: OwnDatasetParams) -> str:
-    """The command lines that do this page's stages by hand, at the paper's settings (your classes, your GPUs)."""
+    """The command lines that do this page's stages by hand, at the paper's settings (your classes, your GPUs), each
+    broken into short lines with ` \\` (shell_lines) so that a phone's screen shows whole options."""
     classes = shlex.quote(p.class_file or "my_classes.tsv")
     test = shlex.quote(p.test_root or "my_test_images/")
-    return "\n".join([
-        f"fakeit prompts --classes {classes} --variant {p.best_variant}",
-        f"fakeit generate --classes {classes} --variant {p.best_variant} --guidance {p.best_guidance:g} "
-        "--generator CompVis/stable-diffusion-v1-4 --images-per-class 1300 --out my_clone/",
-        "fakeit train my_clone/ --preset paper --out my_run/",
-        f"fakeit evaluate my_run/checkpoint.pt --suite folder --test-root {test} --class-set {classes}",
+    return "\n".join(shell_lines(words) for words in [
+        ["fakeit prompts", f"--classes {classes}", f"--variant {p.best_variant}"],
+        ["fakeit generate", f"--classes {classes}", f"--variant {p.best_variant}", f"--guidance {p.best_guidance:g}",
+         "--generator CompVis/stable-diffusion-v1-4", "--images-per-class 1300", "--out my_clone/"],
+        ["fakeit train my_clone/", "--preset paper", "--out my_run/"],
+        ["fakeit evaluate my_run/checkpoint.pt", "--suite folder", f"--test-root {test}", f"--class-set {classes}"],
     ])

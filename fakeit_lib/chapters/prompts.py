@@ -36,13 +36,14 @@ class PromptsParams:
 
 
 def prompt_rows(classes: list[ClassInfo], variants: list[str], scenes_shown: int = 3) -> list[dict]:
-    """Rows (wnid, class, variant in words, prompt) for some classes; background prompts cut to `scenes_shown` scenes."""
+    """Rows (WordNet ID, class, variant in words, prompt) for some classes; background prompts cut to `scenes_shown`
+    scenes."""
     scenes = load_scenes()[:scenes_shown]
     rows = []
     for c in classes:
         for v in variants:
             for text, _ in prompt_texts(c, v, scenes if v == "c_hc_inside_b" else None)[:scenes_shown]:
-                rows.append({"wnid": c.wnid, "class": c.name, "variant": variant_name(v), "prompt": text})
+                rows.append({"WordNet ID": c.wnid, "class": c.name, "variant": variant_name(v), "prompt": text})
     return rows
 
 
@@ -111,7 +112,7 @@ def lengths_figure(p: PromptsParams):
     rows["prompt"] = rows.variant.map(lambda v: variant_name(v).replace(" + ", " +<br>"))  # short lines on a phone
     fig = px.strip(rows, x="prompt", y="words", hover_data=["text"], color="prompt",
                    title=f"Words per prompt, {class_set_name(p.class_set)} ({len(cs)} classes)")
-    fig.update_layout(showlegend=False, height=420, xaxis_title="", yaxis_title="words per prompt")
+    fig.update_layout(showlegend=False, height=420, xaxis_title="prompt variant", yaxis_title="prompt length (words)")
     return fig
 
 

@@ -98,6 +98,15 @@ def test_names(runs: dict) -> list[str]:
     return list(runs["real"].results[0]["datasets"])
 
 
+TRAIN_TAGS = {"imagenet100": "IN-100", "imagenet1k": "IN-1K"}  # as the findings' paper values name the sets
+
+
+def set_label(test: str, train: str) -> str:
+    """A test set as this page's tables name it: the paper's ImageNet validation set as its findings do (`IN-100 val`,
+    the training set's classes), the other sets by their short names (`IN-Sketch`, `Fashion-MNIST test`)."""
+    return f"{TRAIN_TAGS[train]} val" if test == "val" else test_set_name(test)
+
+
 def table1_frame(p: Table1Params, runs: dict) -> pd.DataFrame:
     """One row per model: the paper's Table 1 values beside this run's mean ± 95% interval over seeds."""
     train = train_set_of(p.class_set)
@@ -112,9 +121,9 @@ def table1_frame(p: Table1Params, runs: dict) -> pd.DataFrame:
         for t in shown:
             prefix = TEST_SETS[t][0]
             value = paper[f"{prefix}_top1"] if paper else None
-            row[f"{PAPER} {TEST_SETS[t][1]} top-1"] = f"{value:.1f}" if value is not None else "-"
+            row[f"{PAPER} {set_label(t, train)} top-1"] = f"{value:.1f}" if value is not None else "-"
         for t in test_names(runs):  # the test set named as the paper's columns are, not by its code
-            row[f"this run: {test_set_name(t)} top-1"] = interval_cell(r.scores("top1", t))
+            row[f"this run: {set_label(t, train)} top-1"] = interval_cell(r.scores("top1", t))
         row["seeds"] = len(r.seeds)
         rows.append(row)
     return pd.DataFrame(rows)
@@ -222,6 +231,29 @@ def draw_text(d: dict) -> str:
             "no number of training seeds removes it, only more draws.")
 
 
+def no_clone(variants: list[str], guidance: float) -> str:
+    """Why a comparison cannot be made, naming only the clones the run lacks (in words): `the run has no clone of
+    class name + hypernym + background at guidance 7.5`."""
+    return f"the run has no clone of {' or of '.join(variant_name(v) for v in variants)} at guidance {guidance:g}"
+
+
+def sensitivity_notes(notes: dict, guidance: float) -> str:
+    """The generator's measured reactions to several prompt changes from the class name, in one clause: the largest
+    first, so that the caveat for a reaction below findings.SENSITIVITY_MIN follows the smallest
+    (`measured: at guidance 7.5, the change from class name to class name + definition moves the same-seed images by
+    42% of a seed change, and the change to class name + hypernym by 6%, below 10%: ...`)."""
+    if len(notes) < 2:
+        return "; ".join(n for n, _ in notes.values())
+    order = sorted(notes, key=lambda v: -notes[v][1]["share"])
+    pct = {v: f"{100 * notes[v][1]['share']:.0f}%" for v in order}
+    last = fd.sensitivity_note(notes[order[-1]][1]["share"], "x")
+    caveat = last.split(" of a seed change", 1)[1]  # "" or ", below 10%: this generator barely reacts ..."
+    others = [f"the change to {variant_name(v)} by {pct[v]}" for v in order[1:]]
+    more = ", ".join(others[:-1] + [f"and {others[-1]}"]) if len(others) > 1 else f"and {others[0]}"
+    return (f"measured: at guidance {guidance:g}, the change from {variant_name('c')} to {variant_name(order[0])} moves "
+            f"the same-seed images by {pct[order[0]]} of a seed change, {more}{caveat}")
+
+
 def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> list[fd.Verdict]:
     """The verdicts of Table 1's findings: every effect a contrast of the page's models, its seed error pooled over
     all of them (paper.stats.Family); prompt comparisons only where the generator reacts to the prompts."""
@@ -246,7 +278,8 @@ def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> li
     for fid, variant in (("definition_beats_name", "c_dc"), ("hypernym_beats_name", "c_hc")):
         paper = claims.paper_value(fid, train)
         if not (has("c", g_hi) and has(variant, g_hi)):  # the paper's claim is at 7.5 (Sec. 5.1 (b))
-            out.append(fd.cannot_test(fid, p.scale, f"the run has no clones of the class name and of {variant_name(variant)} at guidance {g_hi:g}", paper))
+            lacks = [v for v in ("c", variant) if not has(v, g_hi)]
+            out.append(fd.cannot_test(fid, p.scale, no_clone(lacks, g_hi), paper))
             continue
         note, sens = prompt_note(p, runs, "c", variant, g_hi)  # both clones' models are trained: decided, the
         ev = {**base, "a saw": saw[(variant, g_hi)], "b saw": saw[("c", g_hi)], "prompt sensitivity": sens}  # note beside
@@ -255,7 +288,7 @@ def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> li
 
     paper = claims.paper_value("prompt_matters_less_low_guidance", train, variants_both or None)
     notes = {v: prompt_note(p, runs, "c", v, g_hi) for v in variants_both if v != "c" and "c" in variants_both}
-    note = "; ".join(n for n, _ in notes.values())
+    note = sensitivity_notes(notes, g_hi)
     if len(variants_both) >= 2:
         est = spread_difference(fam, [key_label((v, g_hi)) for v in variants_both], [key_label((v, g_lo)) for v in variants_both],
                                      claims.finding("prompt_matters_less_low_guidance").sesoi)
@@ -277,7 +310,7 @@ def table1_findings(p: Table1Params, runs: dict, draw: dict | None = None) -> li
         out.append(fd.check_parts("backgrounds_help_high_guidance", parts, p.scale,
                                   {**base, "prompt sensitivity": sens}, paper, note))
     else:
-        why = f"the run has no clones of {variant_name('c_hc')} and of {variant_name('c_hc_inside_b')} at guidance {g_hi:g}"
+        why = no_clone([v for v in ("c_hc", "c_hc_inside_b") if not has(v, g_hi)], g_hi)
         out.append(fd.cannot_test("backgrounds_help_high_guidance", p.scale,
                                   f"{why}: {NO_SCENES}" if p.class_set == "fashion-mnist" else why, paper))
     out.append(closes_gap(p, fam, runs, base, train))
@@ -307,7 +340,8 @@ def prompts_alike(p: Table1Params, fam, variants: list[str], g_lo: float, base: 
     sesoi = claims.finding(fid).sesoi
     L = VARIANT_NAMES  # the parts' names are read in the page's prose: variants in words
     pairs = [(a, b) for i, a in enumerate(variants) for b in variants[i + 1:]]
-    parts = [fd.Part(f"{L[a]} and {L[b]} within {sesoi:g}", None, "both", sesoi, parts=[
+    within = f"within {sesoi:g} point{'' if sesoi == 1 else 's'}"  # the unit of top-1 differences
+    parts = [fd.Part(f"{L[a]} and {L[b]} {within}", None, "both", sesoi, parts=[
         fd.Part(f"{L[a]} minus {L[b]}", fam.difference(key_label((a, g_lo)), key_label((b, g_lo))), "at_most", sesoi),
         fd.Part(f"{L[b]} minus {L[a]}", fam.difference(key_label((b, g_lo)), key_label((a, g_lo))), "at_most", sesoi)])
         for a, b in pairs]
@@ -334,8 +368,8 @@ def backgrounds_in1k(p: Table1Params, fam, runs: dict, base: dict, train: str) -
     paper = claims.paper_value(fid, train)
     a, b = ("c_hc_inside_b", 7.5), ("c_dc", 7.5)
     if train != "imagenet1k" or a not in runs or b not in runs:
-        lacks = [variant_name(v) for v, g in (a, b) if (v, g) not in runs]
-        why = (f"the run has no clone of {' or of '.join(lacks)} at guidance 7.5" if lacks else
+        lacks = [v for v, g in (a, b) if (v, g) not in runs]
+        why = (no_clone(lacks, 7.5) if lacks else
                f"the run's classes are {class_set_name(p.class_set)}'s")
         return fd.cannot_test(fid, p.scale, f"the claim is ImageNet-1K's; {why}" if train != "imagenet1k" else why, paper)
     note, sens = prompt_note(p, runs, "c_dc", "c_hc_inside_b", 7.5)
