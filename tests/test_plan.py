@@ -266,13 +266,13 @@ def test_fig1_groups_from_the_papers_tables():
     groups = paper_fig1_groups()
     sd = groups["ImageNet-1K-SD (c, d_c, guidance 2.0)"]
     assert list(sd) == fig1_axes() and len(sd) == 8
-    assert sd["IN-val (top-5)"] == 70.3 and sd["small-scale (8 datasets) (avg top-1)"] == 75.3
-    assert sd["long-tail (iNat 2018, 2019) (avg top-1)"] == 40.6 and sd["ImageNet-CoG (5 levels) (avg top-1)"] is None
-    assert groups["ImageNet-1K (RSB-A1 ResNet-50)"]["small-scale (8 datasets) (avg top-1)"] == 73.4
+    assert sd["IN-val (top-5)"] == 70.3 and sd["small-scale (8 sets, avg top-1)"] == 75.3
+    assert sd["long-tail (iNat 2018-19, avg top-1)"] == 40.6 and sd["ImageNet-CoG (5 levels, avg top-1)"] is None
+    assert groups["ImageNet-1K (RSB-A1 ResNet-50)"]["small-scale (8 sets, avg top-1)"] == 73.4
     run = run_fig1_groups({"datasets": {"val": {"top5": 0.5}}},
                           {"datasets": {"aircraft": {"top1": 0.4}, "dtd": {"top1": 0.6}, "cog_l1": {"top1": 0.3}}})
-    assert run == {"IN-val (top-5)": 50.0, "small-scale (8 datasets) (avg top-1)": 50.0,
-                   "long-tail (iNat 2018, 2019) (avg top-1)": None, "ImageNet-CoG (5 levels) (avg top-1)": 30.0}
+    assert run == {"IN-val (top-5)": 50.0, "small-scale (8 sets, avg top-1)": 50.0,
+                   "long-tail (iNat 2018-19, avg top-1)": None, "ImageNet-CoG (5 levels, avg top-1)": 30.0}
 
 
 def test_calibrate_measures_this_machine_and_says_which(cli_main):

@@ -81,6 +81,17 @@ def test_words(test: str, shifted: bool = True) -> str:
     return PAPER_TEST_WORDS.get(test, test)
 
 
+def guidance_cell(guidance) -> str:
+    """A guidance scale as both tables of the page write it: one decimal (`2.0`, `7.5`), a dash for none."""
+    return "-" if guidance is None or guidance != guidance or guidance == "-" else f"{float(guidance):.1f}"
+
+
+def unbroken(cell: str) -> str:
+    """`83.9 ± 0.3` held on one line: non-breaking spaces around the ±, so a narrow column never wraps a mean away from
+    its interval."""
+    return cell.replace(" ± ", "\u00a0±\u00a0")
+
+
 def shift_frame(runs: dict, scores: dict) -> pd.DataFrame:
     """One row per model: in-domain and shifted top-1, mean ± 95% interval over seeds."""
     rows = []
@@ -88,9 +99,9 @@ def shift_frame(runs: dict, scores: dict) -> pd.DataFrame:
         per_seed = scores[key]
         row = {"training data": r.label if r.data == "real" else "synthetic",
                "prompt": variant_name(r.variant) if r.variant else "-",
-               "guidance": f"{r.guidance:g}" if r.guidance is not None else "-"}
+               "guidance": guidance_cell(r.guidance)}
         for test in per_seed[0]:
-            row[f"{test_title(test, constructed(per_seed[0]))} top-1"] = interval_cell([s[test] for s in per_seed])
+            row[f"{test_title(test, constructed(per_seed[0]))} top-1"] = unbroken(interval_cell([s[test] for s in per_seed]))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -102,7 +113,7 @@ def paper_frame(class_set: str) -> pd.DataFrame:
     rows = []
     for r in paper_rows("table1", train=train):
         row = {"row": r["row"], "training data": r["data"] if r["data"] == "real" else f"synthetic ({r['scale']:g}x)",
-               "prompt": variant_name(r["variant"]) if r.get("variant") else "-", "guidance": r.get("guidance", "-")}
+               "prompt": variant_name(r["variant"]) if r.get("variant") else "-", "guidance": guidance_cell(r.get("guidance"))}
         for key, (prefix, label) in TEST_SETS.items():
             row[f"{label} top-1"] = r[f"{prefix}_top1"]
         rows.append(row)

@@ -27,8 +27,10 @@ from .tab2_transfer import draws_text, drawn_family
 from .words import label_in_words
 
 AXIS_LABELS = {prefix: label for prefix, label in TEST_SETS.values()}  # "in_val" -> "IN-val", ...
-GROUP_LABELS = {"small_scale": "small-scale (8 datasets)", "long_tail": "long-tail (iNat 2018, 2019)",
-                "cog": "ImageNet-CoG (5 levels)"}
+# a transfer group's axis: its name, what it holds and the measure, in one bracket (short: a static copy's labels
+# stick out of the polar plot, and "small-scale (8 datasets) (avg top-1)" ran past the image's edge)
+GROUP_LABELS = {"small_scale": "small-scale (8 sets, avg top-1)", "long_tail": "long-tail (iNat 2018-19, avg top-1)",
+                "cog": "ImageNet-CoG (5 levels, avg top-1)"}
 
 
 def _paper() -> dict:
@@ -44,7 +46,7 @@ def _row(table: str, number: int) -> dict:
 def fig1_axes() -> list[str]:
     """The eight axes of Fig. 1, in the paper's order: five ImageNet test sets (top-5), three transfer groups."""
     return [f"{AXIS_LABELS[a]} (top-5)" for a in _paper()["fig1"]["imagenet_axes"]] + [
-        f"{GROUP_LABELS[g]} (avg top-1)" for g in _paper()["fig1"]["groups"]]
+        GROUP_LABELS[g] for g in _paper()["fig1"]["groups"]]
 
 
 def paper_fig1_groups() -> dict[str, dict[str, float | None]]:
@@ -57,7 +59,7 @@ def paper_fig1_groups() -> dict[str, dict[str, float | None]]:
         axes = {f"{AXIS_LABELS[a]} (top-5)": t1[f"{a}_top5"] for a in fig["imagenet_axes"]}
         for group, names in fig["groups"].items():
             values = [t2[n] for n in names if n in t2]
-            axes[f"{GROUP_LABELS[group]} (avg top-1)"] = round(sum(values) / len(values), 1) if len(values) == len(names) else model.get(group)
+            axes[GROUP_LABELS[group]] = round(sum(values) / len(values), 1) if len(values) == len(names) else model.get(group)
         out[model["label"]] = axes
     return out
 
@@ -70,7 +72,7 @@ def run_fig1_groups(evaluation: dict, transfer: dict) -> dict[str, float | None]
     probed = {k: 100 * v["top1"] for k, v in transfer.get("datasets", {}).items()}
     for group, members in _paper()["fig1"]["groups"].items():
         values = [probed[n] for n in members if n in probed]
-        axes[f"{GROUP_LABELS[group]} (avg top-1)"] = round(sum(values) / len(values), 1) if values else None
+        axes[GROUP_LABELS[group]] = round(sum(values) / len(values), 1) if values else None
     return axes
 
 
@@ -108,8 +110,8 @@ def axes_per_seed(p: ComparisonParams, runs: ModelRuns) -> list[dict[str, float]
 def panels(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns) -> dict[str, dict[str, dict[str, float]]]:
     """The figure's two panels: the paper's values, and this run's (each model's axes averaged over seeds), labelled
     with the run's scale (the hash of its parameters is in the page's provenance line)."""
-    run = {"real" if real.label == "real" else f"real ({real.label})": mean_axes(axes_per_seed(p, real)),
-           f"synthetic ({synthetic.label})": mean_axes(axes_per_seed(p, synthetic))}
+    run = {"real" if real.label == "real" else f"real: {real.label}": mean_axes(axes_per_seed(p, real)),
+           f"synthetic: {synthetic.label}": mean_axes(axes_per_seed(p, synthetic))}
     return {PAPER: paper_spider(), run_label(p.scale): run}
 
 
@@ -124,6 +126,32 @@ def spider_frame(panels: dict[str, dict[str, dict[str, float]]]) -> pd.DataFrame
                          for p, models in panels.items() for m, axes in models.items() for a, v in axes.items()])
     index = pd.MultiIndex.from_frame(long[["panel", "axis"]].drop_duplicates())
     return long.pivot(index=["panel", "axis"], columns="model", values="value").reindex(index)[list(long.model.unique())]
+
+
+def spider_tables(panels: dict[str, dict[str, dict[str, float]]]) -> list:
+    """One table per panel (its title as the caption): a row per axis in drawing order, a column per model of that
+    panel, values to 0.1 (the paper's panel and this run's share no axis, so one table would be mostly dashes)."""
+    out = []
+    for title, models in panels.items():
+        axes = list(dict.fromkeys(a for values in models.values() for a in values))
+        table = pd.DataFrame({"axis": axes, **{m: [values.get(a) for a in axes] for m, values in models.items()}})
+        out.append(table.style.hide(axis="index").format("{:.1f}", subset=list(models), na_rep="–").set_caption(title))
+    return out
+
+
+def show_tables(panels: dict[str, dict[str, dict[str, float]]]) -> None:
+    """Display `spider_tables`, one after the other."""
+    from IPython.display import display
+
+    for table in spider_tables(panels):
+        display(table)
+
+
+def radar_clone_text(synthetic: ModelRuns) -> str:
+    """Which clone the radar plot above shows, against the 1x clone this finding compares (from the run's models)."""
+    if synthetic.multiplier == 1.0:
+        return "the radar above shows this very clone"
+    return f"the radar above shows the preset's compared clone, {synthetic.multiplier:g} times the real set's size"
 
 
 REAL_COLOURS, SYNTHETIC_COLOUR = ("#1f77b4", "#17becf"), "#d62728"
@@ -165,11 +193,16 @@ def spider_figure(panels: dict[str, dict[str, dict[str, float]]]):
     return fig
 
 
-def _wrap(axis: str, newline: str = "<br>") -> str:
-    """An axis name on short lines (`inverted renditions (shifted)` -> two lines), so that it fits a narrow screen."""
+def _wrap(axis: str, newline: str = "<br>", width: int = 14) -> str:
+    """An axis name on short lines, its bracket on lines of its own and no word split at a hyphen (`real test images
+    (in-domain)` -> `real test`, `images`, `(in-domain)`), so that it fits a narrow screen."""
     import textwrap
 
-    return newline.join(textwrap.wrap(axis, 14))
+    if len(axis) <= width:
+        return axis
+    head, bracket, rest = axis.partition(" (")
+    parts = [head] + ([f"({rest}"] if bracket else [])
+    return newline.join(line for part in parts for line in textwrap.wrap(part, width, break_on_hyphens=False))
 
 
 def spider_static(panels: dict[str, dict[str, dict[str, float]]]):
@@ -187,13 +220,35 @@ def spider_static(panels: dict[str, dict[str, dict[str, float]]]):
             ax.fill(theta + theta[:1], r + r[:1], alpha=0.2, color=colour)
             ax.set_xticks(theta, [_wrap(n, "\n") for n in names], fontsize=10)
         ax.set_ylim(0, 100)
-        ax.set_theta_offset(np.pi / 2 + np.pi / len(names))  # as the interactive plot: no axis straight up
+        offset = np.pi / 2 + np.pi / len(names)
+        ax.set_theta_offset(offset)  # as the interactive plot: no axis straight up
+        # each label outside the circle: padded outwards and anchored on its inner side (a label on the right starts at
+        # its axis' end, one on the left ends there), so no label crosses the outer circle or a polygon
+        ax.tick_params(axis="x", pad=6)
+        for label, angle in zip(ax.get_xticklabels(), theta):
+            x, y = np.cos(angle + offset), np.sin(angle + offset)
+            label.set_horizontalalignment("left" if x > 0.2 else "right" if x < -0.2 else "center")
+            label.set_verticalalignment("bottom" if y > 0.2 else "top" if y < -0.2 else "center")
         ax.set_rlabel_position(-180 / len(names))  # the scale straight up, between two axes
         ax.tick_params(axis="y", labelsize=10)
         ax.set_title(title, pad=34, fontsize=13)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def show_static(fig) -> None:
+    """Show the static copy as a PNG cropped to everything drawn (`bbox_inches="tight"`: tight_layout leaves the polar
+    plot's axis labels out of its sums, and they ran past the image's edge), then close it so it is shown once."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", pad_inches=0.15)
+    plt.close(fig)
+    display(Image(buf.getvalue()))
 
 
 def gap_findings(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns) -> list[fd.Verdict]:

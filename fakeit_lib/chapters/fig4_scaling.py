@@ -82,10 +82,10 @@ class Scaling:
     draws_transfer: list[list[dict[str, float]]] = field(default_factory=list)  # per draw, per seed: its probes
 
 
-DRAWN = ("every clone's error carries the variance of a draw measured from {n} draws of the 1x clone (Table 1's drawn "
-         "clone, the same generator, prompt and guidance), each trained with the page's seeds; assumed the same for "
-         "every size (each smaller clone is the first images of the largest, one draw)")
-IN_TRANSFER = ", in transfer measured on the draws' own probes (the models Table 2 probes for its draws)"
+# the reasons beside the verdicts: short clauses without brackets (the verdict's text puts the reason in brackets)
+DRAWN = ("each clone's error holds the variance of a draw, measured from {n} draws of the 1x clone and assumed the same "
+         "at every size")
+IN_TRANSFER = "; in transfer that variance is measured on the draws' own probes"
 
 
 def scaling_runs(p: ScalingParams) -> Scaling:
@@ -135,6 +135,14 @@ def scaling_table(s: Scaling) -> pd.DataFrame:
                          "seeds": df["seeds"]})
 
 
+def interval_note(seeds: list[int]) -> str:
+    """What the table's cells are, in the table's own form (`mean [low, high]`): one sentence."""
+    if len(seeds) == 1:
+        return f"Each value is this run's one training seed ({seeds[0]}): no interval."
+    return (f"Each value is this run's mean over {len(seeds)} training seeds ({', '.join(map(str, seeds))}), with its "
+            "95% Student-t interval over them in brackets.")
+
+
 def paper_points(class_set: str) -> pd.DataFrame:
     """Fig. 4's values that the paper gives as numbers: val top-1 (Table 1 rows 8, 10-12) and transfer (Table 2)."""
     train = train_set_of(class_set)
@@ -182,17 +190,20 @@ def scaling_figure(p: ScalingParams, s: Scaling):
                                  line_color=colour, error_y=dict(type="data", array=err.tolist(), visible=True),
                                  text=synth.images.map(lambda n: f"{n} images")), 1, 2)
         real_line(float(real[col]), 2, f"this run: real, {col}", colour)
-    for col, sizes in ((1, paper.multiplier.dropna()), (2, synth.multiplier)):  # ticks at the sizes drawn
+    # ticks at the sizes drawn, level and as bare numbers (the axis title gives the unit): on a phone's 150 px panel
+    # slanted "10x" and "20x" ran into each other
+    for col, sizes in ((1, paper.multiplier.dropna()), (2, synth.multiplier)):
         ticks = sorted(set(float(m) for m in sizes))
         fig.update_xaxes(type="log", title_text="clone size<br>(× the real set)", tickvals=ticks,
-                         ticktext=[f"{m:g}x" for m in ticks], row=1, col=col)
+                         ticktext=[f"{m:g}" for m in ticks], tickangle=0, tickfont_size=11, row=1, col=col)
     # each panel's range leaves room above its highest value (the paper's real 87.4 is not drawn on the edge)
     for col, values in ((1, paper.value.tolist()), (2, ours[["in-domain top-1", "transfer top-1", "in-domain high",
                                                              "transfer high", "in-domain low", "transfer low"]].stack().tolist())):
         lo, hi = min(values), max(values)
         pad = max(2.0, (hi - lo) * 0.12)
         fig.update_yaxes(range=[max(0.0, lo - pad), hi + pad], row=1, col=col)
-    fig.update_yaxes(title_text="top-1 (%)")
+    # one y title, on the left (both panels are top-1 in %): the right one's ran into the left panel on a phone
+    fig.update_yaxes(title_text="top-1 (%)", row=1, col=1)
     fig.update_layout(height=580, legend=dict(orientation="h", y=-0.42, yanchor="top"), margin=dict(l=60, r=20, b=40))
     return fig
 
@@ -222,14 +233,13 @@ def scaling_findings(p: ScalingParams, s: Scaling) -> list[fd.Verdict]:
     upward = {f"{c.multiplier:g}x": c.multiplier for c in s.clones if c.multiplier >= 1.0}  # the paper's range: 1x up
     base = {"test": test, "budget": budget_text(p), "clones": {f"{c.multiplier:g}x": c.saw(p.class_set) for c in s.clones}}
     drawn = (DRAWN.format(n=len(s.draws)) if len(s.draws) >= 2 else
-             "no draw of a clone was measured (draws 1): the errors hold the seed noise alone and cover less than 95%")
+             "no draw of a clone was measured, so the errors hold the seed noise alone and cover less than 95%")
     out = []
-    tells = ("a fixed number of steps tells whether more distinct images help at equal compute, not what each clone "
-             "would reach trained to the end" if p.scaling_budget == "steps" else "a fixed number of epochs tells what "
-             "each clone reaches at the recipe's epochs, with compute growing with the size")
+    tells = ("every size trains the same number of steps, so this compares data at equal compute"
+             if p.scaling_budget == "steps" else "every size trains the recipe's epochs, so compute grows with the size")
     paper = claims.paper_value("more_images_help", train)
     if len(upward) >= 2:
-        span = f"1x to {max(upward.values()):g}x, the sizes this preset trains (the paper's 1x to 50x); {tells}; {drawn}"
+        span = f"sizes 1x to {max(upward.values()):g}x, where the paper's go to 50x; {tells}; {drawn}"
         out.append(fd.check("more_images_help", in_domain.trend(upward), p.scale, base, paper, span))
     else:
         out.append(fd.cannot_test("more_images_help", p.scale, "fewer than two clone sizes of 1x or more were trained", paper))
@@ -245,11 +255,11 @@ def scaling_findings(p: ScalingParams, s: Scaling) -> list[fd.Verdict]:
         if len(ten) >= 2:
             parts.append(fd.Part("slope per doubling from 10x up", across.trend({k: upward[k] for k in ten}), "greater",
                                  0.3, "points per doubling"))
-        reached = ("both clauses" if len(ten) >= 2 else f"the first clause only: the clones stop at {ten[0]}, and the "
-                   "gains beyond 10x need two sizes of 10x or more")
+        reached = ("both clauses are tested" if len(ten) >= 2 else f"only the 10x clause is tested, as the clones stop at "
+                   f"{ten[0]} and growing gains need two sizes of 10x or more")
         out.append(fd.check_parts("more_images_transfer_better", parts, p.scale,
                                   {**base, "transfer datasets": [k for k in s.real_transfer[0] if k != "average"]}, paper,
-                                  f"tested: {reached}; {tells}; {drawn}{IN_TRANSFER if len(s.draws) >= 2 else ''}"))
+                                  f"{reached}; {tells}; {drawn}{IN_TRANSFER if len(s.draws) >= 2 else ''}"))
     out.append(rivals_on_a(p, s, train, drawn))
     out.append(scaling_levels(p, s, train, test, base))
     return out

@@ -30,9 +30,14 @@ METRIC_NAMES = {"sparsity": "sparsity", "intra_class_distance": "intra-class dis
                 "feature_redundancy": "feature redundancy", "coding_length": "coding length"}
 
 
+BETTER = "better transfer"  # the column naming each measure's direction, in every table of the page
+DIFFERENCE = "synthetic − real"  # with a minus sign, not a hyphen
+DECIMALS = {"sparsity": 3, "intra-class distance": 3, "feature redundancy": 3, "coding length": 0}
+
+
 def metrics_explained() -> pd.DataFrame:
     """The four measures, what they measure and which direction goes with better transfer."""
-    return pd.DataFrame([{"metric": k, "measures": v[0], "better transfer": v[1]} for k, v in METRICS.items()])
+    return pd.DataFrame([{"metric": k, "measures": v[0], BETTER: v[1]} for k, v in METRICS.items()])
 
 
 def repmetrics_frame(p: ComparisonParams, models: list[ModelRuns]) -> pd.DataFrame:
@@ -56,25 +61,34 @@ def repmetrics_summary(long: pd.DataFrame) -> pd.DataFrame:
     transfer' direction, one column per model (a table as narrow as the page)."""
     mean = long.groupby(["metric", "dataset", "model"], sort=False)["value"].mean().reset_index()
     wide = mean.pivot_table(index=["metric", "dataset"], columns="model", values="value", sort=False).reset_index()
-    wide.insert(1, "better (t-ReX)", wide.metric.map(lambda m: METRICS.get(m, ("", "?"))[1]))
+    wide.insert(1, BETTER, wide.metric.map(lambda m: METRICS.get(m, ("", "?"))[1]))
     wide.columns.name = None
     return wide
 
 
-def number(value) -> str:
-    """A measure's value as a reader reads it: 4 significant digits, thousands written out (18,250, not 1.825e+04)."""
-    import numpy as np
-
+def measure_value(metric: str, value, signed: bool = False) -> str:
+    """A measure's value as a reader reads it: the measure's own fixed decimals in every table (0.320 beside 0.366,
+    not 0.3203), thousands written out (18,250, not 1.825e+04), a sign on differences."""
     if value is None or value != value:
         return "–"
-    if abs(value) >= 1000:
-        return f"{value:+,.0f}"
-    return ("+" if value >= 0 else "") + np.format_float_positional(value, precision=4, unique=False, fractional=False, trim="-")
+    return f"{value:{'+' if signed else ''},.{DECIMALS.get(metric, 3)}f}"
 
 
-def plain_number(value) -> str:
-    """`number` without the sign."""
-    return number(value).lstrip("+")
+def summary_table(long: pd.DataFrame):
+    """`repmetrics_summary` for the page: each model's mean at its measure's decimals, the index hidden."""
+    wide = repmetrics_summary(long)
+    models = [c for c in wide.columns if c not in ("metric", BETTER, "dataset")]
+    for m in models:
+        wide[m] = [measure_value(metric, v) for metric, v in zip(wide.metric, wide[m])]
+    return wide.style.hide(axis="index")
+
+
+def agreement_table(agree: pd.DataFrame):
+    """`agreement_with_direction` for the page: differences and bounds signed, at each measure's decimals."""
+    shown = agree.copy()
+    for col in (DIFFERENCE, "95% low", "95% high"):
+        shown[col] = [measure_value(metric, v, signed=True) for metric, v in zip(shown.metric, shown[col])]
+    return shown.style.hide(axis="index")
 
 
 def agreement_with_direction(long: pd.DataFrame, synthetic: str, real: str) -> pd.DataFrame:
@@ -99,8 +113,8 @@ def agreement_with_direction(long: pd.DataFrame, synthetic: str, real: str) -> p
             side = "worse side"
         else:
             side = "unclear (interval spans 0)"
-        rows.append({"dataset": dataset, "metric": metric, "synthetic - real": est.mean, "95% low": est.low,
-                     "95% high": est.high, "better": better, "synthetic is on the": side})
+        rows.append({"dataset": dataset, "metric": metric, DIFFERENCE: est.mean, "95% low": est.low,
+                     "95% high": est.high, BETTER: better, "synthetic is on the": side})
     return pd.DataFrame(rows)
 
 
@@ -143,12 +157,11 @@ def repmetrics_figure(long: pd.DataFrame):
                      "err_minus": down})
     fig = px.bar(pd.DataFrame(rows), x="dataset", y="value", color="model", barmode="group", facet_col="metric",
                  facet_col_wrap=1, facet_row_spacing=0.09, error_y="err", error_y_minus="err_minus",
-                 title="Representation measures of the<br>penultimate features (test splits)")
+                 title="Feature measures, transfer test splits")  # one line on a phone
     fig.update_yaxes(matches=None, showticklabels=True, title_text="")
     fig.update_xaxes(title_text="")
     # "metric=sparsity" -> "sparsity (share of zeros)": each panel titled with its metric and the unit it is in
     fig.for_each_annotation(lambda a: a.update(text=panel_title(a.text.split("=", 1)[-1])))
     # one panel under another: side by side, a phone ran each panel's title and ticks into its neighbour's
-    fig.update_layout(height=1100, legend=dict(orientation="h", y=-0.08, title_text=""), margin=dict(t=140),
-                      title=dict(y=0.99, yanchor="top"))
+    fig.update_layout(height=1100, legend=dict(orientation="h", y=-0.08, title_text=""), margin=dict(t=90))
     return fig

@@ -74,13 +74,25 @@ def run_frame(ours: dict[str, list[dict[str, float]]]) -> pd.DataFrame:
 
 def averages_frame(ours: dict[str, list[dict[str, float]]], label: str, paper_row_ids=(1, 2, 3, 4, 8)) -> pd.DataFrame:
     """Average transfer top-1 of some paper rows (IN-100 and IN-1K, real and synthetic) and of this run's models."""
-    rows = [{"source": PAPER, "trained on": paper_training_label(r), "average": r["average"], "err": 0.0}
+    rows = [{"source": PAPER, "trained on": paper_training_label(r), "average": r["average"], "err": 0.0, "row": r["row"]}
             for r in paper_rows("table2") if r["row"] in paper_row_ids]
     for name, seeds in ours.items():
         est = mean_interval([s["average"] for s in seeds])
         rows.append({"source": label, "trained on": name, "average": est.mean,
-                     "err": (est.high - est.mean) if est.high is not None else 0.0})
+                     "err": (est.high - est.mean) if est.high is not None else 0.0, "row": None})
     return pd.DataFrame(rows)
+
+
+def row_span(rows: list[int]) -> str:
+    """Row numbers as a reader writes them: consecutive runs joined (`1-4 and 8`)."""
+    rows, spans = sorted(set(rows)), []
+    for r in rows:
+        if spans and r == spans[-1][1] + 1:
+            spans[-1][1] = r
+        else:
+            spans.append([r, r])
+    words = [f"{a}" if a == b else f"{a}-{b}" for a, b in spans]
+    return " and ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1 else "".join(words)
 
 
 def averaged_datasets(ours: dict[str, list[dict[str, float]]], label: str) -> dict[str, str]:
@@ -100,8 +112,15 @@ def averages_figure(df: pd.DataFrame, datasets: dict[str, str] | None = None):
     from plotly.subplots import make_subplots
 
     sources = list(dict.fromkeys(df["source"]))
+
+    def which_rows(source: str) -> list[str]:
+        """The paper's panel names the rows of Table 2 it shows (not all of them): `Table 2 rows 1-4 and 8 (of 8)`."""
+        rows = [int(r) for r in df[df.source == source].get("row", pd.Series(dtype=float)).dropna()]
+        return [f"Table 2 rows {row_span(rows)} (of {len(paper_rows('table2'))})"] if rows else []
+
     # short lines: plotly never wraps a subplot title, and a phone's panel holds about 30 characters of one
-    titles = ["<br>".join([f"{s}:", *textwrap.wrap(f"average over {(datasets or {}).get(s, 'its transfer datasets')}", 30)])
+    titles = ["<br>".join([f"{s}:", *which_rows(s),
+                           *textwrap.wrap(f"average over {(datasets or {}).get(s, 'its transfer datasets')}", 30)])
               for s in sources]
     heights = [max(1, int((df.source == s).sum())) for s in sources]
     fig = make_subplots(rows=len(sources), cols=1, subplot_titles=titles, row_heights=heights, vertical_spacing=0.26)
@@ -136,6 +155,40 @@ def transfer_sources_frame(suite: str) -> pd.DataFrame | None:
     plain = lambda text: text.replace("`", "")  # a table cell shows text as it is: no Markdown marks
     return pd.DataFrame([{"dataset": transfer_name(s.name), "split": plain(s.split), "source": plain(s.source), "licence": plain(s.licence),
                           "content sha256": content_sha256(s.name)[:16]} for s in TRANSFER_SETS.values()])
+
+
+def sources_note(suite: str):
+    """The sources table for developers, collapsed under a "For developers" summary (split, source, licence and the
+    content hash by which two builds' data are compared): a reader sees the datasets above, in words; None for the
+    paper suite."""
+    from IPython.display import HTML
+
+    sources = transfer_sources_frame(suite)
+    if sources is None:
+        return None
+    table = sources.style.hide(axis="index").to_html()
+    return HTML("<details class=\"for-developers\"><summary>For developers: where each dataset comes from (split, "
+                f"source, licence, content hash)</summary>\n{table}\n</details>")
+
+
+def gaps_text(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns, ours: dict[str, list[dict[str, float]]]) -> str:
+    """This run's two gaps in one sentence, from its results: real minus the 1x clone on the training classes' test
+    and in transfer (means over seeds), to be read beside the paper's (transfer closes and reverses its gap)."""
+    from ..experiments.table1 import test_set_words
+
+    same = equal_size_runs(p, synthetic)
+    test = next(iter(real.results[0]["datasets"]))
+    mean = lambda xs: sum(xs) / len(xs)
+    in_domain = mean(real.scores()) - mean(same.scores())
+    transfer = mean([s["average"] for s in ours[real.label]]) - mean([s["average"] for s in ours[same.label]])
+
+    def side(gap: float) -> str:
+        return f"{abs(gap):.1f} points {'above' if gap >= 0 else 'below'}"
+
+    n = len(real.scores())
+    return (f"In this run the real-trained encoder is {side(in_domain)} the clone of the same size (1x) on the training "
+            f"classes ({test_set_words(test)}, top-1) and {side(transfer)} it in transfer (the average over its "
+            f"transfer datasets), means over {n} training seed{'s' if n != 1 else ''}.")
 
 
 def transfer_findings(p: ComparisonParams, real: ModelRuns, synthetic: ModelRuns,
