@@ -62,7 +62,7 @@ def test_imagenet1k_tables_come_from_the_data_file():
     assert t1["row"].tolist() == [13, 14, 15, 16, 17]
     assert t1.set_index("row").loc[17, "IN-val top-5"] == 70.3 and t1.set_index("row").loc[14, "IN-A top-1"] == 11.1
     assert in1k.table2_frame()["row"].tolist() == [4, 5, 6, 7, 8]
-    poster = in1k.poster_frame().set_index("axis")
+    poster = in1k.poster_frame().set_index("test set or dataset")
     diff = "synthetic minus real (points)"
     assert poster.loc["IN-val top-1", diff] == pytest.approx(42.9 - 80.1)
     assert poster.loc["Aircraft", diff] == pytest.approx(55.3 - 46.8)
@@ -134,17 +134,17 @@ def test_imagenet1k_chapter_finds_what_the_command_it_prints_wrote(tmp_path: Pat
     assert len(done) == 1 and done[0][0].paper == "T1 r17"
     row = in1k.run_frame(done).iloc[0]
     assert row["IN-val top-1"] == 50.0 and row["IN-val top-5"] == 100.0
-    assert in1k.run_status(p, stages, done).startswith(f"Preset `{tmp_path / 'p1k.yaml'}`: 1 evaluate or transfer stage")
+    assert in1k.run_status(p, stages, done).startswith("The ImageNet-1K run at the paper scale: 1 evaluate or transfer stage")
+    assert f"`make book PRESET={tmp_path / 'p1k.yaml'}`" in in1k.run_status(p, stages, done)  # the preset: in the command
 
 def test_a_smaller_build_says_in_words_what_it_shows_of_the_imagenet1k_run():
     from fakeit_lib.chapters import imagenet1k as in1k
 
     p = in1k.ImageNet1KParams(scale="mini")
-    assert in1k.shown_not_decided(p, []) == (f"this build holds no finished model of the ImageNet-1K run (preset "
-                                             f"{p.imagenet1k_preset}), and a mini build never decides the paper's "
-                                             "findings on them")
-    assert in1k.shown_not_decided(p, [("a",)]).startswith(f"the finished model of the ImageNet-1K run (preset "
-                                                          f"{p.imagenet1k_preset}) is shown beside the paper's")
+    assert in1k.shown_not_decided(p, []) == ("this build holds no finished model of the ImageNet-1K run at the paper "
+                                             "scale, and a mini build never decides the paper's findings on them")
+    assert in1k.shown_not_decided(p, [("a",)]).startswith("the finished model of the ImageNet-1K run at the paper scale "
+                                                          "is shown beside the paper's")
     assert in1k.shown_not_decided(p, [("a",), ("b",)]).startswith("the 2 finished models of the ImageNet-1K run")
 
 

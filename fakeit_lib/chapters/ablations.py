@@ -115,6 +115,19 @@ def sweep_table(sweeps: pd.DataFrame) -> pd.DataFrame:
     return out.astype({"steps": int, "images": int})
 
 
+def sweep_styled(sweeps: pd.DataFrame):
+    """The sweep table as the page displays it: measures to three decimals, the guidance scale as it is set ("7.5",
+    "2", not "2.000") and the steps as whole numbers."""
+    return sweep_table(sweeps).style.hide(axis="index").format(precision=3).format("{:g}", subset=["guidance"])
+
+
+def sweep_units_text() -> str:
+    """What the sweep's two measures are measured in, in one sentence (the introduction's words for the units)."""
+    from ..paper.summary import units_text
+
+    return units_text({"judge units", "of images"})
+
+
 def sweep_figure(sweeps: pd.DataFrame):
     """Two panels: fidelity against diversity along the guidance sweep, and both measures along the steps sweep."""
     import plotly.graph_objects as go
@@ -146,8 +159,8 @@ def sweep_figure(sweeps: pd.DataFrame):
     fig.update_xaxes(title_text="diversity (within-class spread, judge units)", row=1, col=1)
     steps = sorted(set(int(v) for v in s.value))
     fig.update_xaxes(title_text="diffusion steps", type="log", tickvals=steps, ticktext=[str(v) for v in steps], row=2, col=1)
-    fig.update_yaxes(title_text="fidelity (share)", row=1, col=1)
-    fig.update_yaxes(title_text="fidelity (share)", row=2, col=1, secondary_y=False)
+    fig.update_yaxes(title_text="fidelity (share of images)", row=1, col=1)
+    fig.update_yaxes(title_text="fidelity (share of images)", row=2, col=1, secondary_y=False)
     fig.update_yaxes(title_text="diversity (judge units)", row=2, col=1, secondary_y=True, showgrid=False, tickformat=".2f")
     fig.update_layout(height=820, legend=dict(orientation="h", y=-0.12, yanchor="top"), margin=dict(l=60, r=60))
     return fig
@@ -207,7 +220,8 @@ def trained_frame(t: Trained) -> pd.DataFrame:
     rows = []
     named = [("guidance", f"guidance {g:g}", r) for g, r in t.by_guidance.items()]
     named += [("multi-crop", "with local crops", t.with_local_crops), ("multi-crop", "without local crops", t.without_local_crops),
-              ("prompt", "class name (c)", t.name_only), ("prompt", "CLIP template (a photo of a c)", t.clip)]
+              ("prompt", "class name alone", t.name_only),
+              ("prompt", "CLIP template (\"a photo of a [class name]\")", t.clip)]
     for ablation, setting, r in named:
         est = mean_interval(r.scores())
         rows.append({"ablation": ablation, "setting": setting, "clone": r.label, "top-1": est.mean, "low": est.low,
@@ -256,7 +270,8 @@ def ablation_findings(p: AblationParams, t: Trained, sweeps: pd.DataFrame | None
                     {**base, "a": t.with_local_crops.label, "b": t.without_local_crops.label,
                      "saw": t.with_local_crops.saw(p.class_set)}, claims.paper_value("multicrop_helps"))]
     sens = prompt_sensitivity(t.name_only.dataset, t.clip.dataset)
-    note = fd.sensitivity_note(sens["share"], f"the change from \"c\" to \"a photo of a c\" at guidance {p.clip_guidance:g}")
+    note = fd.sensitivity_note(sens["share"], "the change from the class name alone to \"a photo of a [class name]\" at "
+                                         f"guidance {p.clip_guidance:g}")
     ev = {**base, "a saw": t.name_only.saw(p.class_set), "b saw": t.clip.saw(p.class_set), "prompt sensitivity": sens}
     ev["error"] = errors
     out.append(fd.check("name_beats_clip_template", clones.difference(name(t.name_only), name(t.clip)), p.scale, ev,
@@ -285,10 +300,12 @@ def ablation_findings(p: AblationParams, t: Trained, sweeps: pd.DataFrame | None
         x = [math.log2(g) for g in guidances]
         n = min(len(_per_sample(sweeps, "guidance", g, "fidelity")) for g in guidances)
         fid_slopes = [slope(x, [_per_sample(sweeps, "guidance", g, "fidelity")[k] for g in guidances]) for k in range(n)]
+        # diversity's slope with its sign turned: the part measures the diversity lost, so a fall reads as a positive
+        # amount lost ("diversity lost with guidance: +1.35 judge units per doubling")
         div_slopes = [-slope(x, [_per_sample(sweeps, "guidance", g, "diversity")[k] for g in guidances]) for k in range(n)]
-        parts = [fd.Part("fidelity rises with guidance (per doubling)", estimate_from_values(fid_slopes, "samples"),
-                         "greater", 0.02, "of images per doubling"),
-                 fd.Part("diversity falls with guidance (per doubling)", estimate_from_values(div_slopes, "samples"),
+        parts = [fd.Part("fidelity gained with guidance", estimate_from_values(fid_slopes, "samples"),
+                         "greater", 0.02, "of images judged faithful per doubling"),
+                 fd.Part("diversity lost with guidance", estimate_from_values(div_slopes, "samples"),
                          "greater", claims.diversity_sesoi("guidance_trades_fidelity_for_diversity", spread)[0], "judge units per doubling")]
         out.append(fd.check_parts("guidance_trades_fidelity_for_diversity", parts, p.scale,
                                   {"guidances": guidances, "samples": f"{n} disjoint image samples per guidance"}, paper,

@@ -1,6 +1,7 @@
 """Chapter imagenet1k (Table 1 rows 13-17, Table 2 rows 4-8, the poster's ImageNet-1K-SD vs RSB-A1): the paper's
 ImageNet-1K numbers from `data/paper_results.yaml`, and beside them whatever a `paper-1k` run has finished here,
-found through the library's plan without computing anything."""
+found through the library's plan without computing anything. The page's prose names the run in words (the
+ImageNet-1K run at the paper scale); the preset's name appears only in the command that runs it."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ..experiments.presets import load_preset, project_root
 from ..paper.results import TEST_SETS, TRANSFER_NAMES, paper_columns, paper_results, paper_rows, variant_name
 from .words import label_in_words
 
+SET = "test set or dataset"  # the poster table's column of what each row measures on
 GROUP_NAMES = {"small_scale": "small-scale (8 sets)", "long_tail": "long-tail (2 sets)", "cog": "ImageNet-CoG (5 levels)"}
 
 
@@ -58,7 +60,7 @@ def table2_frame() -> pd.DataFrame:
 
 
 def poster_frame() -> pd.DataFrame:
-    """The poster's comparison, axis by axis: ImageNet-1K-SD against RSB-A1 (Tables 1-2 rows 17/14 and 8/5)."""
+    """The poster's comparison, test set by test set and dataset by dataset: ImageNet-1K-SD against RSB-A1 (Tables 1-2 rows 17/14 and 8/5)."""
     spec = paper_results()["poster"]["imagenet1k_vs_rsb_a1"]
     groups = paper_results()["fig1"]["groups"]
     syn1, real1 = (paper_rows("table1", row=spec[k]["table1_row"])[0] for k in ("synthetic", "real"))
@@ -66,12 +68,12 @@ def poster_frame() -> pd.DataFrame:
     rows = []
     for prefix, name in TEST_SETS.values():
         for k in ("top1", "top5"):
-            rows.append({"group": "ImageNet test sets", "axis": f"{name} {k[:3]}-{k[3]}", "rsb": real1[f"{prefix}_{k}"],
+            rows.append({"group": "ImageNet test sets", SET: f"{name} {k[:3]}-{k[3]}", "rsb": real1[f"{prefix}_{k}"],
                          "sd": syn1[f"{prefix}_{k}"], "source": f"Table 1 rows {spec['real']['table1_row']}, {spec['synthetic']['table1_row']}"})
     for group in spec["transfer_groups"]:
         for d in groups[group]:
             known = d in real2
-            rows.append({"group": GROUP_NAMES[group], "axis": TRANSFER_NAMES.get(d, d.replace("cog_l", "CoG level ")),
+            rows.append({"group": GROUP_NAMES[group], SET: TRANSFER_NAMES.get(d, d.replace("cog_l", "CoG level ")),
                          "rsb": real2[d] if known else None, "sd": syn2[d] if known else None,
                          "source": f"Table 2 rows {spec['real']['table2_row']}, {spec['synthetic']['table2_row']}" if known
                          else "supplementary material (not in the text)"})
@@ -82,17 +84,22 @@ def poster_frame() -> pd.DataFrame:
 
 
 def poster_figure():
-    """Bars: ImageNet-1K-SD minus RSB-A1 per axis of the poster, coloured by group (paper values)."""
+    """Horizontal bars: ImageNet-1K-SD minus RSB-A1 per test set and transfer dataset of the poster, coloured by group
+    (paper values), one labelled row each, top to bottom in the table's order."""
     import plotly.express as px
 
     df = poster_frame().dropna(subset=["synthetic minus real (points)"])
-    fig = px.bar(df, x="axis", y="synthetic minus real (points)", color="group",
-                 title="Paper (reported): ImageNet-1K-SD minus RSB-A1,<br>per test set and transfer dataset")
-    # the legend in a row under the bars: at the side it would take half a phone's width; the two-line title at the
-    # top of a margin tall enough that it stays clear of the highest tick label
-    fig.update_layout(height=500, xaxis_title="", yaxis_title="points (synthetic minus real)",
-                      title=dict(y=0.98, yanchor="top"),
-                      legend=dict(orientation="h", x=0, y=-0.45, yanchor="top", title_text=""), margin=dict(t=110, b=140))
+    # bars laid along the y axis: every row's name stays readable on a phone (an x axis of 20 names drops every
+    # other one at 420 px); the first row of the table at the top
+    fig = px.bar(df, y=SET, x="synthetic minus real (points)", color="group", orientation="h",
+                 title="Paper (reported): ImageNet-1K-SD minus<br>RSB-A1, per test set and transfer dataset")
+    fig.update_yaxes(title_text="", autorange="reversed", categoryorder="array", categoryarray=list(df[SET]),
+                     dtick=1, tickfont_size=11, automargin=True)
+    # the legend in a row under the bars: at the side it would take half a phone's width; the two-line title in a
+    # top margin the book's renderer makes tall enough for it
+    fig.update_layout(height=40 + 22 * len(df) + 200, xaxis_title="points (synthetic minus real)",
+                      legend=dict(orientation="h", x=0, y=-0.08, yanchor="top", title_text=""),
+                      margin=dict(t=90, b=60, l=10, r=10))
     return fig
 
 
@@ -139,10 +146,10 @@ def run_status(p: ImageNet1KParams, stages: list, done: list[tuple]) -> str:
     command = f"`make book PRESET={p.imagenet1k_preset}`"
     todo = sum(s.done is not True for s in stages)
     if not done:
-        return (f"This build did not run ImageNet-1K: none of the {len(stages)} stages of preset "
-                f"`{p.imagenet1k_preset}` has a finished result here, so only the paper's numbers are shown. To run it on "
-                f"your GPUs, with ImageNet-1K and the test and transfer sets on disk: {command}.")
-    return (f"Preset `{p.imagenet1k_preset}`: {len(done)} evaluate or transfer {'stage' if len(done) == 1 else 'stages'} finished here, shown below; "
+        return (f"This build did not run ImageNet-1K: none of the {len(stages)} stages of the ImageNet-1K run at the "
+                f"paper scale has a finished result here, so only the paper's numbers are shown. To run it on your "
+                f"GPUs, with ImageNet-1K and the test and transfer sets on disk: {command}.")
+    return (f"The ImageNet-1K run at the paper scale: {len(done)} evaluate or transfer {'stage' if len(done) == 1 else 'stages'} finished here, shown below; "
             f"{todo} of its {len(stages)} stages are still to run ({command} runs what is missing). These are this "
             f"run's numbers at the paper scale, one training seed each, beside the paper's rows named in each line.")
 
@@ -171,9 +178,23 @@ def probe_scores(done: list[tuple], row: int, dataset: str = "in1k") -> list[flo
             if stage.step == "transfer" and re.search(rf"\bT2 r{row}\b", stage.paper) and dataset in res["datasets"]]
 
 
+def first_line(p: ImageNet1KParams, done: list[tuple]) -> str:
+    """The page's opening sentence: what this build ran for the page (at a smaller scale, nothing: every number is the
+    paper's), so a reader knows it before the tables."""
+    if not done:
+        return (f"Nothing on this page is trained at the {p.scale} scale: every number is the paper's (reported), "
+                "read from its tables, and no finding of the paper is decided here.")
+    shown = f"{len(done)} finished {'stage' if len(done) == 1 else 'stages'} of this project's ImageNet-1K run"
+    if p.scale != "paper":
+        return (f"Nothing on this page is trained at the {p.scale} scale: every number is the paper's (reported), "
+                f"except the last section's {shown}, shown beside them and deciding none of the paper's findings.")
+    return (f"Every number before the last section is the paper's (reported); the last section shows {shown} and "
+            "decides the paper's ImageNet-1K findings on them.")
+
+
 def shown_not_decided(p: ImageNet1KParams, done: list[tuple]) -> str:
     """Why a smaller build leaves an ImageNet-1K finding untested, and what it shows instead, in words."""
-    run = f"of the ImageNet-1K run (preset {p.imagenet1k_preset})"
+    run = "of the ImageNet-1K run at the paper scale"
     if not done:
         have = f"this build holds no finished model {run}"
     elif len(done) == 1:
@@ -194,8 +215,7 @@ def probe_level(p: ImageNet1KParams, done: list[tuple]):
     ours = probe_scores(done, 8)
     if p.scale != "paper" or not ours:
         why = (f"the claim is ImageNet-1K's at the paper scale; {shown_not_decided(p, done)}" if p.scale != "paper" else
-               f"preset {p.imagenet1k_preset} has not finished the ImageNet-1K probe of the 2.0 clone (Table 2 row 8; "
-               "its transfer_roots: in1k)")
+               "the ImageNet-1K run has not finished the ImageNet-1K linear probe of the 2.0 clone (Table 2 row 8)")
         return fd.cannot_test(fid, p.scale, why, paper)
     reported = paper_results()["text"]["best_imagenet1k_cog_linear_top1"]
     part = fd.level_part(f"the 2.0 clone's probe ({reported:.1f})", ours, reported, claims.finding(fid).sesoi)
@@ -223,7 +243,7 @@ def imagenet1k_findings(p: ImageNet1KParams, done: list[tuple]) -> list:
             continue
         if not syn or not other:
             missing = [f"the probes of {w} (Table 2 row {r})" for w, r, v in ((f"the 2.0 clone ({clone})", 8, syn), (what, row, other)) if not v]
-            out.append(fd.cannot_test(fid, p.scale, f"preset {p.imagenet1k_preset} has not finished {' and '.join(missing)}", paper))
+            out.append(fd.cannot_test(fid, p.scale, f"the ImageNet-1K run has not finished {' and '.join(missing)}", paper))
             continue
         ev = {"transfer average over": "the Table 2 datasets each probe scored", "2.0 clone per seed": syn, f"{what} per seed": other}
         if row == 5:  # one published model: its number is a constant, its own seed noise is not in the interval

@@ -94,6 +94,18 @@ def matched_frame_of_runs(p: MatchedParams, runs: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def show_runs(p: MatchedParams, runs: dict) -> None:
+    """Display what the page trained: the table of clones and their figure, or, where nothing was trained at this
+    scale, one line saying so (the section is never left without output)."""
+    from IPython.display import Markdown, display
+
+    if not runs:
+        display(Markdown(f"Not trained at the {p.scale} scale: {untestable_reason(p) or 'no clone was trained'}."))
+        return
+    display(matched_frame_of_runs(p, runs).style.hide(axis="index"))
+    matched_figure(p, runs).show()
+
+
 def matched_figure(p: MatchedParams, runs: dict):
     """Bars of in-domain top-1 per guidance, random against matched scenes, with 95% error bars over seeds."""
     import plotly.express as px
