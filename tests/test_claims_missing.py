@@ -67,8 +67,8 @@ def test_50x_on_imagenet_a_cannot_be_tested_at_the_mini_scale_and_says_what_is_m
     v = fig4_scaling.rivals_on_a(mini, scaling([80.0, 81.0], [78.0, 79.0], big=10.0, tests=("fashion-mnist-test",)),
                                  "imagenet100", "")
     assert v.verdict == fd.UNTESTABLE
-    assert "its clones stop at 10x (the claim is the 50x model's)" in v.reason
-    assert "no test stands for ImageNet-A: the constructed shifts stand for ImageNet-C, ImageNet-R, ImageNet-Sketch" in v.reason
+    assert v.reason.startswith("the run's clones stop at 10x (the claim is the 50x model's); ")
+    assert "the run has no test standing for ImageNet-A: the constructed shifts stand for ImageNet-C, ImageNet-R, ImageNet-Sketch" in v.reason
     k1 = SimpleNamespace(scale="paper", class_set="imagenet1k", eval_suite="imagenet")
     assert "ImageNet-100's 50x model" in fig4_scaling.rivals_on_a(k1, scaling([1.0, 2.0], [1.0, 2.0], 1.0), "imagenet1k", "").reason
 

@@ -187,6 +187,18 @@ def test_seeds_to_decide_follow_the_observed_effect_and_deviation():
     assert fd.decide("greater", est, 1.0)[2] == m  # what a page reports
 
 
+def test_a_composite_s_reason_gives_each_part_s_interval_once_and_not_the_headline_s_again():
+    up = fd.Part("up", estimate_from_values([2.0, 2.2, 1.8, 2.1, 1.9]), "greater", 1.0)
+    flat = fd.Part("flat", estimate_from_values([0.1, -0.2, 0.2, 0.0, -0.1]), "greater", 1.0)
+    v = fd.check_parts("gap_narrows_in_transfer", [up, flat], "mini")
+    shown = v.evidence["shown part"]["name"]
+    other = "up" if shown == "flat" else "flat"
+    assert f"{shown}: " in v.reason and f"{shown}: {v.evidence[shown]['verdict']}, its interval as above" in v.reason
+    e = v.evidence[other]["estimate"]
+    assert f"{other}: {v.evidence[other]['verdict']}, {e['mean']:+.1f} [{e['low']:+.1f}, {e['high']:+.1f}] points" in v.reason
+    assert "±" not in v.reason and "(n = " not in v.reason  # one way to write an interval: the headline's
+
+
 def test_both_and_any_rules_combine_their_parts():
     up = fd.Part("up", estimate_from_values([2.0, 2.2, 1.8, 2.1, 1.9]), "greater", 1.0)
     flat = fd.Part("flat", estimate_from_values([0.1, -0.2, 0.2, 0.0, -0.1]), "greater", 1.0)

@@ -74,12 +74,12 @@ def test_fig4_reasons_are_short_and_hold_no_brackets():
         s = scaling() if draws == 4 else scaling([])
         for v in ch.scaling_findings(fig4_params(draws=draws), s):
             if v.id in ("more_images_help", "more_images_transfer_better"):
-                # the chapter's clauses, after the parts' summary (`10x minus real: ..., (n = 3) points`) findings adds
-                own = v.reason.split(" points; ", 1)[-1] if v.id == "more_images_transfer_better" else v.reason
+                # the chapter's clauses, after the parts' summary (`10x minus real: ..., its interval as above`)
+                own = v.reason.split(" as above; ", 1)[-1] if v.id == "more_images_transfer_better" else v.reason
                 assert "(" not in own and "tested: the first clause" not in own, own
                 assert len(own) < 420, (len(own), own)
     t = next(v for v in ch.scaling_findings(fig4_params(draws=4), scaling()) if v.id == "more_images_transfer_better")
-    assert "points; only the 10x clause is tested, as the clones stop at 10x" in t.reason
+    assert "as above; only the 10x clause is tested, as the clones stop at 10x" in t.reason
 
 
 def test_fig4_figure_has_one_y_title_and_level_ticks():

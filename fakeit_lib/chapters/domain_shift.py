@@ -244,8 +244,8 @@ def v2_agrees(p: Table1Params, runs: dict, train: str) -> fd.Verdict:
     paper = claims.paper_value(fid, train)
     both = [v for v in p.variants if (v, 7.5) in runs and (v, 2.0) in runs]
     if "v2" not in runs["real"].results[0]["datasets"] or not both:
-        return fd.cannot_test(fid, p.scale, "the run has no test standing for ImageNet-v2 (the paper preset takes an ImageNet-v2 folder; the mini "
-                              "scale's constructed tests are shifted, not a second in-domain set)" if both else
+        return fd.cannot_test(fid, p.scale, "the run has no second in-domain test set like ImageNet-v2 (the paper preset takes an ImageNet-v2 "
+                              "folder; the mini scale's constructed tests are shifted ones)" if both else
                               "no prompt variant drawn at both 7.5 and 2.0", paper)
     v2 = lambda m: [100 * r["datasets"]["v2"]["top1"] for r in m.results]
     draws = [v2(m) for m in draw_models(p, runs)]

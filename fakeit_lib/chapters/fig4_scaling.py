@@ -278,18 +278,18 @@ def rivals_on_a(p: ScalingParams, s: Scaling, train: str, drawn: str) -> fd.Verd
     if train != "imagenet100":
         return fd.cannot_test(fid, p.scale, f"the claim is ImageNet-100's 50x model; this run is on {p.class_set} with clones "
                               f"up to {largest:g}x", paper)
-    lacks = [] if largest >= RIVAL_SIZE else [f"its clones stop at {largest:g}x (the claim is the 50x model's)"]
+    lacks = [] if largest >= RIVAL_SIZE else [f"the run's clones stop at {largest:g}x (the claim is the 50x model's)"]
     if "a" not in tests:
         if p.eval_suite == "mini":
             from ..evaluation.shifts import SHIFTS
 
             stands = sorted({sh.analogue for sh in SHIFTS.values()})
-            lacks.append(f"no test stands for ImageNet-A: the constructed shifts stand for {', '.join(stands)}, none for "
+            lacks.append(f"the run has no test standing for ImageNet-A: the constructed shifts stand for {', '.join(stands)}, none for "
                          "ImageNet-A's natural images filtered to fool a real-trained ResNet-50")
         else:
-            lacks.append(f"its test sets ({', '.join(tests)}) hold no ImageNet-A (the preset's eval_roots: a)")
+            lacks.append(f"the run's test sets ({', '.join(tests)}) hold no ImageNet-A (the preset's eval_roots: a)")
     if lacks:
-        return fd.cannot_test(fid, p.scale, "the run lacks what the claim needs: " + "; ".join(lacks), paper)
+        return fd.cannot_test(fid, p.scale, "; ".join(lacks), paper)
     big = next(c for c in s.clones if c.multiplier == largest)
     labels = ["real"] + [f"{c.multiplier:g}x" for c in s.clones]
     fam = Family("Fig. 4's models on ImageNet-A", {k: m.scores(test="a") for k, m in zip(labels, [s.real, *s.clones])})

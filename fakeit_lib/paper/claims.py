@@ -110,7 +110,7 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
             "second clause, \"all the four prompt variants lead to similar performance\" (rows 6-9), is tested "
             "apart as an equivalence", "tab1_prompts",
             "spread of top-1 over the prompt variants (sum of squared deviations from their mean, seed noise removed)",
-            "spread at guidance 7.5 minus spread at 2.0 (the variant x guidance interaction)", "greater", 2.0,
+            "spread of the prompt variants at guidance 7.5 minus their spread at 2.0, the variant × guidance interaction", "greater", 2.0,
             "2 points squared: two prompts 1 point apart (the smallest prompt effect of interest) give a sum of 0.5, "
             "three prompts a point apart each 2", unit="points²"),
     Finding("prompts_alike_low_guidance", "At guidance 2.0, all the prompt variants lead to similar performance.",
@@ -183,7 +183,7 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
     Finding("steps_enough", "The default number of diffusion steps is enough: more steps do not make more faithful images.",
             "Sec. 5 (50 steps throughout) and the supplementary's steps ablation", "ablations",
             "judge fidelity (share judged as the prompt's class)", "the most steps swept minus the preset's steps",
-            "at_most", 0.02, FIDELITY, unit="of images", group=BEYOND_GROUP, made_for=IMAGES),
+            "at_most", 0.02, FIDELITY, unit="of images judged faithful", group=BEYOND_GROUP, made_for=IMAGES),
     Finding("gap_narrows_in_transfer", "Training on a synthetic clone of the real set's size costs accuracy on the training classes, and much less in transfer.",
             "Sec. 1 (\"surprisingly narrow\"), Fig. 1 (\"much less\")", "fig1_spider",
             "real-minus-synthetic gap in top-1 (points), 1x clone",

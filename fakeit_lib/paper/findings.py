@@ -17,6 +17,8 @@ can control the family-wise error over the paper's findings (Holm, `summary`). T
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -86,8 +88,8 @@ class Verdict:
         if est.get("low") is not None:
             detail += f", 95% interval [{est['low']:+.{d}f}, {est['high']:+.{d}f}]"
         df = round(self.df, 1) if self.df else None  # a Satterthwaite df (0.801665) read as 0.8
-        detail += f", {self.n_seeds} {replicates(self.to_dict())}" + (f", {df:g} degree{'' if df == 1 else 's'} of freedom ({self.method})"
-                                               if df else "")
+        detail += f", {self.n_seeds} {replicates(self.to_dict())}" + (
+            f", {df:g} degree{'' if df == 1 else 's'} of freedom ({method_words(self.method)})" if df else "")
         detail += f"; smallest effect of interest {amount(least, unit)}"
         if self.reason:
             detail += f"; {self.reason}"
@@ -96,6 +98,14 @@ class Verdict:
                                         replicates(self.to_dict()))
         rule = RULES_SHORT[self.rule].format(d=f"{self.sesoi:g}")
         return f"The paper's finding that {claim} {VERB[self.verdict]} at the {self.scale} scale ({detail}; {rule})."
+
+
+def method_words(method: str) -> str:
+    """How an error was estimated, for a sentence without brackets in brackets: `blocked + draw variance (4 draws)` ->
+    `blocked + draw variance of 4 draws`, `noncentral chi-square variance (blocked error)` -> `noncentral chi-square
+    variance of a blocked error` (findings.json keeps the method as the statistics named it)."""
+    method = re.sub(r"\((\d+) draws\)", r"of \1 draws", method)
+    return re.sub(r"^(noncentral chi-square variance) \((.+) error\)$", r"\1 of a \2 error", method)
 
 
 def replicates(verdict: dict) -> str:
@@ -318,8 +328,7 @@ def check_parts(finding_id: str, parts: list[Part], scale: str, evidence: dict |
     verdict, p_hold, p_fail, needed, shown = combine(f.rule, parts, seeds_level(f))
     verdicts = [q.decision()[0] for q in parts]
     has_interval = all(q.estimate is not None and q.estimate.low is not None for q in parts)
-    reason = "; ".join(f"{q.name}: {v}, {q.estimate.text(digits(q.unit), signed=True)} {q.unit}"
-                       for q, v in zip(parts, verdicts))
+    reason = "; ".join(_part_text(q, v, q is shown) for q, v in zip(parts, verdicts))
     reason += f"; {note}" if note else ""
     ev = {q.name: q.to_dict(v) for q, v in zip(parts, verdicts)}
     ev["shown part"] = {"name": shown.name, "smallest effect of interest": shown.sesoi, "unit": shown.unit}
@@ -328,6 +337,16 @@ def check_parts(finding_id: str, parts: list[Part], scale: str, evidence: dict |
         q.needed(seeds_level(f))[1] for q, v in zip(parts, verdicts) if v != HOLDS)
     return _verdict(f, verdict, scale, shown.estimate, {**ev, **(evidence or {})}, reason, paper, p, needed, floor,
                     (p_hold, p_fail))
+
+
+def _part_text(part: Part, verdict: str, shown: bool) -> str:
+    """A composite's part in its reason: its verdict and its interval as the headline writes one (`mean [low, high]
+    unit`), or, for the part the headline already shows, its verdict alone."""
+    if shown:
+        return f"{part.name}: {verdict}, its interval as above"
+    e, d = part.estimate, digits(part.unit)
+    interval = f" [{e.low:+.{d}f}, {e.high:+.{d}f}]" if e.low is not None else f" (n = {e.n}, no interval)"
+    return f"{part.name}: {verdict}, {e.mean:+.{d}f}{interval} {part.unit}"
 
 
 def cannot_test(finding_id: str, scale: str, reason: str, paper: str = "", evidence: dict | None = None) -> Verdict:
