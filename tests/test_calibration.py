@@ -85,10 +85,10 @@ def test_the_trend_is_simulated_at_the_mini_presets_sizes():
 def test_a_row_counts_against_its_goal():
     r = cal.Row("greater", "blocked", 100, 0.95, 0.01, 0.02, 0.01, 0.06, 0.01)
     assert r.ratio() == pytest.approx(0.06 / 0.055)  # the false-fail rate over 2.5% + 3 x 1%
-    assert r.cells()["meets the goal"] == "no" and r.cells()["false does not hold"] == "6.0% ± 1.0"
+    assert r.cells()["meets the goal"] == "no" and r.cells()["false does not hold"] == "6.0%\u00a0±\u00a01.0"
     ok = cal.Row("greater", "blocked", 100, 0.95, 0.01, 0.02, 0.01, 0.02, 0.01, 0.7, 0.05, 0.25)
     assert ok.ratio() == pytest.approx(max(0.05 / 0.06, 0.02 / 0.055)) and ok.cells()["meets the goal"] == "yes"
-    assert ok.cells()["power"] == "70.0% ± 5.0" and ok.cells()["fallback fired"] == "25%"
+    assert ok.cells()["power"] == "70.0%\u00a0±\u00a05.0" and ok.cells()["fallback fired"] == "25%"
     idle = cal.Row("greater", "with draw variance, 2 draws", 100, 0.95, 0.01, 0.02, 0.01, 0.02, 0.01, 0.004, 0.004, 1.0)
     assert idle.cells()["meets the goal"] == "yes, but rarely decides"  # its error rates are kept by not deciding
 

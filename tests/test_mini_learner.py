@@ -138,7 +138,7 @@ def test_every_measured_step_is_a_valid_recipe_and_its_cell_is_computed():
     frame = recipe_changes_frame(measured)
     before = mean_interval(measured["steps"][0]["top1"])
     cell = frame.iloc[0, 2]
-    assert cell == f"{before.mean:.1f} ± {(before.high - before.low) / 2:.1f}"
+    assert cell == f"{before.mean:.1f}\u00a0±\u00a0{(before.high - before.low) / 2:.1f}"
 
 
 def test_global_bn_stats_leave_the_running_statistics_to_the_global_crops():

@@ -64,9 +64,9 @@ def test_the_cost_page_says_why_a_build_overruns_and_which_precision_this_one_to
     why = ("runs in bf16 only where the CPU has fast bf16 kernels (AVX-512 or AMX on x86, BF16 on Arm); elsewhere, e.g. on "
            "a CPU with AVX2 only, it runs in float32, and a full mini build took 138 minutes on such a 2-core machine")
     slow = pages.cost_table("mini", "mini", {"notebooks/prompts.ipynb": 60.0}, precision="float32")
-    assert why in slow and "This machine's CPU has no fast bf16 kernels: this build trained in float32.\n\n| step" in slow
+    assert why in slow and "This machine's CPU has no fast bf16 kernels: training here runs in float32.\n\n| step" in slow
     fast = pages.cost_table("mini", "mini", {"notebooks/prompts.ipynb": 60.0}, precision="bf16")
-    assert "This machine's CPU has fast bf16 kernels: this build trained in bf16.\n\n| step" in fast
+    assert "This machine's CPU has fast bf16 kernels: training here runs in bf16.\n\n| step" in fast
     assert pages.mini_precision() in ("bf16", "float32", "fp16")  # this machine's own path, as the runner states it
 
 

@@ -319,10 +319,10 @@ def precision_text(precision: str) -> str:
            "or AMX on x86, BF16 on Arm); elsewhere, e.g. on a CPU with AVX2 only, it runs in float32, and a full mini "
            f"build took {FLOAT32_BUILD_MINUTES} minutes on such a 2-core machine (from a clean clone, set-up included, "
            "with the test suite running beside it).")
-    this = {"bf16": "This machine's CPU has fast bf16 kernels: this build trained in bf16.",
-            "float32": "This machine's CPU has no fast bf16 kernels: this build trained in float32.",
-            "fp16": "This machine has a GPU: this build trained on it, in fp16."}
-    return why + " " + this.get(precision, f"This build trained in {precision}.")
+    this = {"bf16": "This machine's CPU has fast bf16 kernels: training here runs in bf16.",
+            "float32": "This machine's CPU has no fast bf16 kernels: training here runs in float32.",
+            "fp16": "This machine has a GPU: training here runs on it, in fp16."}
+    return why + " " + this.get(precision, f"Training here runs in {precision}.")
 
 
 def mini_precision() -> str:

@@ -161,7 +161,13 @@ def sweep_figure(sweeps: pd.DataFrame):
     fig.update_xaxes(title_text="diffusion steps", type="log", tickvals=steps, ticktext=[str(v) for v in steps], row=2, col=1)
     fig.update_yaxes(title_text="fidelity (share of images)", row=1, col=1)
     fig.update_yaxes(title_text="fidelity (share of images)", row=2, col=1, secondary_y=False)
-    fig.update_yaxes(title_text="diversity (judge units)", row=2, col=1, secondary_y=True, showgrid=False, tickformat=".2f")
+    fig.update_yaxes(title_text="diversity (judge units)", row=2, col=1, secondary_y=True, showgrid=False, tickformat=".1f")
+    # each axis spans at least a few smallest effects of interest (0.3 judge units, 0.02 of images), so that a wobble
+    # far below what matters does not fill the panel like a real change
+    for col, least, secondary in (("diversity", 2.0, True), ("fidelity", 0.1, False)):
+        lo, hi = float(s[col].min()), float(s[col].max())
+        half = max(least, 1.2 * (hi - lo)) / 2
+        fig.update_yaxes(range=[(lo + hi) / 2 - half, (lo + hi) / 2 + half], row=2, col=1, secondary_y=secondary)
     fig.update_layout(height=820, legend=dict(orientation="h", y=-0.12, yanchor="top"), margin=dict(l=60, r=60))
     return fig
 

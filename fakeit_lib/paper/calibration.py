@@ -122,10 +122,10 @@ class Row:
     def cells(self) -> dict:
         """The row as the book's table shows it."""
         return {"rule": self.rule, "error method": self.method, "families": self.families,
-                "95% coverage": f"{self.coverage:.3f} ± {self.coverage_se:.3f}",
-                "false holds": f"{100 * self.false_holds:.1f}% ± {100 * self.false_holds_se:.1f}",
-                "false does not hold": f"{100 * self.false_fails:.1f}% ± {100 * self.false_fails_se:.1f}",
-                "power": f"{100 * self.power:.1f}% ± {100 * self.power_se:.1f}",
+                "95% coverage": f"{self.coverage:.3f}\u00a0±\u00a0{self.coverage_se:.3f}",
+                "false holds": f"{100 * self.false_holds:.1f}%\u00a0±\u00a0{100 * self.false_holds_se:.1f}",
+                "false does not hold": f"{100 * self.false_fails:.1f}%\u00a0±\u00a0{100 * self.false_fails_se:.1f}",
+                "power": f"{100 * self.power:.1f}%\u00a0±\u00a0{100 * self.power_se:.1f}",
                 "fallback fired": f"{100 * self.fallback:.0f}%",
                 "meets the goal": ("yes" if self.ratio() <= 1 else "no")
                 + (", but rarely decides" if self.ratio() <= 1 and self.power < RARELY else "")

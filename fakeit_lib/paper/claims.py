@@ -88,7 +88,7 @@ FINDINGS: dict[str, Finding] = {f.id: f for f in [
     Finding("low_guidance_diverse", "A lower guidance scale gives more diverse but less faithful images.",
             "Sec. 4.3, Fig. 2", "fig2_qualitative",
             "judge diversity (within-class feature spread) and fidelity (share judged as the prompt's class)",
-            "guidance 2.0 minus 7.5 (diversity), 7.5 minus 2.0 (fidelity), averaged over the prompt variants", "both",
+            "diversity as guidance 2.0 minus 7.5 and fidelity as 7.5 minus 2.0, each averaged over the prompt variants", "both",
             0.3, DIVERSITY + "; fidelity: " + FIDELITY, unit="judge units", made_for=IMAGES),
     Finding("definition_richer_images", "Adding the WordNet definition to the class name gives more faithful and more diverse images.",
             "Sec. 4.2-4.3, Fig. 2b, 2d", "fig2_qualitative", "judge fidelity and diversity at guidance 7.5",

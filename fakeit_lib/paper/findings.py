@@ -102,10 +102,10 @@ class Verdict:
 
 def method_words(method: str) -> str:
     """How an error was estimated, for a sentence without brackets in brackets: `blocked + draw variance (4 draws)` ->
-    `blocked + draw variance of 4 draws`, `noncentral chi-square variance (blocked error)` -> `noncentral chi-square
-    variance of a blocked error` (findings.json keeps the method as the statistics named it)."""
-    method = re.sub(r"\((\d+) draws\)", r"of \1 draws", method)
-    return re.sub(r"^(noncentral chi-square variance) \((.+) error\)$", r"\1 of a \2 error", method)
+    `blocked, plus the variance between 4 draws`; `noncentral chi-square variance (blocked error)` -> `noncentral
+    chi-square variance; its error blocked` (findings.json keeps the method as the statistics named it)."""
+    method = re.sub(r" \+ draw variance \((\d+) draws\)", r", plus the variance between \1 draws", method)
+    return re.sub(r"^(noncentral chi-square variance) \((.+) error\)$", r"\1; its error \2", method)
 
 
 def replicates(verdict: dict) -> str:
@@ -119,8 +119,8 @@ def seeds_text(needed: int | None, floor: bool, group: str = PAPER_GROUP, unit: 
     level its decision needs: the paper's findings after Holm's correction over them, one beyond the paper at 95% on
     its own)."""
     if floor:
-        return ("no number of training seeds decides this: the variance of drawing each clone stays in its error "
-                "(more draws would)")
+        return ("more training seeds would not decide this, since the variance of drawing each clone stays in its "
+                "error; more draws of each clone would")
     if needed:
         level = ("at the level Holm's correction over the paper's findings needs" if group == PAPER_GROUP else
                  "at 95%, the level of a finding beyond the paper")

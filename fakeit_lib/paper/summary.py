@@ -255,7 +255,7 @@ def forest_figure(findings: list[dict]):
                           "after Holm: %{customdata[1]}<extra></extra>"))
     if any(r["after Holm"] != r["verdict"] for r in rows):
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="hollow: inconclusive after Holm",
-                                 marker=dict(color="white", size=10, symbol="circle-open", line=dict(color="black", width=2))))
+                                 marker=dict(color="black", size=10, symbol="circle-open", line=dict(color="black", width=2))))
     fig.add_vline(x=0, line_color="black", line_width=1)
     fig.add_vline(x=1, line_dash="dash", line_color="black", line_width=1)
     # the range is the intervals' (an annotation would stretch it on a phone); the legend above the panel, one entry

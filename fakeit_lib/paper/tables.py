@@ -20,7 +20,7 @@ def interval_cell(values: list[float], digits: int = 1) -> str:
     est = mean_interval(values)
     if est.low is None:
         return f"{est.mean:.{digits}f}"
-    return f"{est.mean:.{digits}f} ± {(est.high - est.low) / 2:.{digits}f}"
+    return f"{est.mean:.{digits}f}\u00a0±\u00a0{(est.high - est.low) / 2:.{digits}f}"  # never wraps at the ±
 
 
 def interval_columns(values: list[float], name: str) -> dict:
