@@ -161,7 +161,7 @@ def test_the_page_opens_with_each_preset_s_estimated_cost():
         for name in PRESET_VARIABLES:
             mp.delenv(name, raising=False)
         presets = pages._plan_presets(ROOT)
-        text = report.plan_totals_text(presets)
+        text = report.plan_totals_text(report.planned(presets))
         grand = pages.plan_page_text(ROOT)
     for title, p in presets.items():
         hours, disk = report.totals(plan.plan(p, 1, 16))

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..core.errors import FakeitError
 from ..core.store import atomic_write_json, cache_root, output_root
 from ..experiments.presets import load_preset
-from ..experiments.report import plan_page, plan_totals_text
+from ..experiments.report import plan_page, plan_totals_text, planned
 from ..paper.claims import FINDINGS, PAPER_GROUP
 from ..paper.findings import FAILS, INCONCLUSIVE, UNTESTABLE, VERDICTS, replicates
 from ..paper.summary import barely_reacts, family_counts, findings_markdown, link, short_reason, with_holm
@@ -69,8 +69,8 @@ def findings_summary(findings: list[dict], titles: dict[str, str] | None = None)
     at = f"at the {scales[0]} scale" if len(scales) == 1 else "in this build"
     c = family_counts(findings)  # the family Holm's correction runs over: the paper's tested findings
     ours = [f for f in findings if f.get("group", PAPER_GROUP) != PAPER_GROUP]  # beyond the paper: a line of their own
-    findings = [f for f in findings if f.get("group", PAPER_GROUP) == PAPER_GROUP]  # the counts are the paper's
-    labels = [f.get("after_holm", f["verdict"]) for f in findings]
+    paper = [f for f in findings if f.get("group", PAPER_GROUP) == PAPER_GROUP]  # the counts are the paper's
+    labels = [f.get("after_holm", f["verdict"]) for f in paper]
     tested_ours = sum(f["verdict"] != UNTESTABLE for f in ours)
     if len(ours) == 1:
         beyond = " It also checks 1 finding beyond the paper, at 95% on its own" + ("." if tested_ours else
@@ -82,7 +82,7 @@ def findings_summary(findings: list[dict], titles: dict[str, str] | None = None)
              f"verdict on them counts only if it survives Holm's correction for testing those {c['tested']} at once."
              f"{beyond} {{ref}}`The introduction's table <intro-findings>` gives every finding.", ""]
     for label, n in verdict_counts(labels).items():
-        group = [f for f, lab in zip(findings, labels) if lab == label]
+        group = [f for f, lab in zip(paper, labels) if lab == label]
         head = f"- **{label[0].upper() + label[1:]}** ({n}): "
         if label == INCONCLUSIVE:
             seeds = [f["seeds_to_decide"] for f in group if f.get("seeds_to_decide") and replicates(f) == "seeds"]
@@ -382,10 +382,11 @@ def _plan_presets(root: Path) -> dict[str, dict]:
             if (root / "presets" / f"{name}.yaml").exists()}
 
 
-def plan_page_text(root: Path) -> str:
+def plan_page_text(root: Path, plans: dict | None = None) -> str:
     """The paper-scale plans of the `paper` and `paper-1k` presets as markdown tables with grand totals, and the
-    cost model behind their estimates (made when the book is built, from the library's plan)."""
-    text = plan_page(_plan_presets(root))
+    cost model behind their estimates (made when the book is built, from the library's plan; `plans`: those presets
+    already planned, `report.planned`)."""
+    text = plan_page(plans if plans is not None else planned(_plan_presets(root)))
     # the commands name the output root of the machine that built the book (a temp folder under the tests, or the
     # default `outputs` relative to where it was built): a reader's commands write under their own $FAKEIT_OUTPUT
     for folder, name in ((output_root(), "$FAKEIT_OUTPUT"), (cache_root(), "$FAKEIT_CACHE")):
@@ -397,8 +398,10 @@ def plan_page_text(root: Path) -> str:
 
 
 def write_plan_page(stage: Path, root: Path) -> None:
-    """Fill the staged paper-scale page's marker with the plans (when the book has that page)."""
+    """Fill the staged paper-scale page's markers with the plans and, in its first lines, their totals (when the book
+    has that page); each preset is planned once for both."""
     page = stage / PLAN_PAGE
     if page.exists() and PLAN_MARKER in page.read_text():
-        page.write_text(page.read_text().replace(PLAN_MARKER, plan_page_text(root))
-                        .replace(PLAN_TOTALS_MARKER, plan_totals_text(_plan_presets(root))))
+        plans = planned(_plan_presets(root))
+        page.write_text(page.read_text().replace(PLAN_MARKER, plan_page_text(root, plans))
+                        .replace(PLAN_TOTALS_MARKER, plan_totals_text(plans)))

@@ -86,12 +86,6 @@ def guidance_cell(guidance) -> str:
     return "-" if guidance is None or guidance != guidance or guidance == "-" else f"{float(guidance):.1f}"
 
 
-def unbroken(cell: str) -> str:
-    """`83.9 ± 0.3` held on one line: non-breaking spaces around the ±, so a narrow column never wraps a mean away from
-    its interval."""
-    return cell.replace(" ± ", "\u00a0±\u00a0")
-
-
 def shift_frame(runs: dict, scores: dict) -> pd.DataFrame:
     """One row per model: in-domain and shifted top-1, mean ± 95% interval over seeds."""
     rows = []
@@ -101,7 +95,7 @@ def shift_frame(runs: dict, scores: dict) -> pd.DataFrame:
                "prompt": variant_name(r.variant) if r.variant else "-",
                "guidance": guidance_cell(r.guidance)}
         for test in per_seed[0]:
-            row[f"{test_title(test, constructed(per_seed[0]))} top-1"] = unbroken(interval_cell([s[test] for s in per_seed]))
+            row[f"{test_title(test, constructed(per_seed[0]))} top-1"] = interval_cell([s[test] for s in per_seed])
         rows.append(row)
     return pd.DataFrame(rows)
 

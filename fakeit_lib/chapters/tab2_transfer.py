@@ -167,7 +167,7 @@ def sources_note(suite: str):
     if sources is None:
         return None
     table = sources.style.hide(axis="index").to_html()
-    return HTML("<details class=\"for-developers\"><summary>For developers: where each dataset comes from (split, "
+    return HTML("<details class=\"fakeit-developers\"><summary>For developers: where each dataset comes from (split, "
                 f"source, licence, content hash)</summary>\n{table}\n</details>")
 
 

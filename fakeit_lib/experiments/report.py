@@ -199,25 +199,31 @@ def plan_report(preset: str, p: dict | PresetParams, gpus: int = 1, cpus: int = 
     return (head + "\n\n" + text) if head else text
 
 
-def plan_page(presets: dict[str, dict]) -> str:
-    """The book's paper-scale page: each preset's hours and disk, its stages in a table narrow enough for a phone (the
-    commands folded below it), and the cost model, for one GPU and the CPU cores beside it on the reference machine
-    (reference_cpus_per_gpu), not the machine building the book. Words, not the codes the terminal plan shows."""
+def planned(presets: dict[str, dict]) -> dict[str, tuple[dict, list[Stage]]]:
+    """Each preset's stages for the book, planned once for one GPU and the CPU cores beside it on the reference machine
+    (reference_cpus_per_gpu), not the machine building the book: what the page's first lines and its tables read."""
     cpus = int(figure("reference_cpus_per_gpu"))
-    parts, grand = [], []
-    for title, p in presets.items():
-        stages = plan(p, 1, cpus)
-        parts.append("\n".join([plan_markdown(stages, title), commands_dropdown(stages), reading_markdown(stages, cpus), ""]))
-        grand.append((title, *totals(stages)))
-    return _grand_table(grand) + "\n\n" + table_key(cpus) + "\n\n" + "\n".join(parts) + "\n" + _model(presets, cpus)
+    return {title: (p, plan(p, 1, cpus)) for title, p in presets.items()}
 
 
-def plan_totals_text(presets: dict[str, dict], gpus: int = 8) -> str:
-    """The page's first lines: each preset's estimated hours and disk in one sentence (the tables give the stages)."""
+def plan_page(plans: dict[str, tuple[dict, list[Stage]]]) -> str:
+    """The book's paper-scale page from `planned`: each preset's hours and disk, its stages in a table narrow enough for
+    a phone (the commands folded below it), and the cost model. Words, not the codes the terminal plan shows."""
     cpus = int(figure("reference_cpus_per_gpu"))
+    parts = ["\n".join([plan_markdown(stages, title), commands_dropdown(stages), reading_markdown(stages, cpus), ""])
+             for title, (_, stages) in plans.items()]
+    grand = [(title, *totals(stages)) for title, (_, stages) in plans.items()]
+    first = preset_params(next(iter(plans.values()))[0]) if plans else None
+    model = cost_model_markdown(first, plan_rates(first), Cluster(1, cpus)) if first else ""
+    return _grand_table(grand) + "\n\n" + table_key(cpus) + "\n\n" + "\n".join(parts) + "\n" + model
+
+
+def plan_totals_text(plans: dict[str, tuple[dict, list[Stage]]], gpus: int = 8) -> str:
+    """The page's first lines from `planned`: each preset's estimated hours and disk in one sentence (the tables give
+    the stages)."""
     said = []
-    for title, p in presets.items():
-        hours, disk = totals(plan(p, 1, cpus))
+    for title, (_, stages) in plans.items():
+        hours, disk = totals(stages)
         said.append(f"{title.split(' (')[0]} needs about {hours:,.0f} hours of one A100 (some {hours / gpus / 24:,.0f} "
                     f"days on a node of {gpus}) and {disk:,.0f} GB of disk")
     if not said:
@@ -231,12 +237,6 @@ def _grand_table(grand: list[tuple[str, float, float]]) -> str:
     """Each preset's total hours and disk, one row each."""
     return "\n".join(["| preset | hours on one GPU | disk GB |", "|---|---:|---:|",
                       *(f"| {t} | {h:,.0f} | {d:,.0f} |" for t, h, d in grand)])
-
-
-def _model(presets: dict[str, dict], cpus: int) -> str:
-    """The cost model behind the plans' estimates (the first preset's), in words."""
-    first = preset_params(next(iter(presets.values()))) if presets else None
-    return cost_model_markdown(first, plan_rates(first), Cluster(1, cpus)) if first else ""
 
 
 def table_key(cpus: int) -> str:

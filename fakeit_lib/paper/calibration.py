@@ -36,6 +36,7 @@ from ..core.errors import FakeitError
 from . import findings as fd
 from .stats import DRAWS_SATTERTHWAITE, Estimate, Family, estimate_from_values
 from .spreads import spread_difference
+from .tables import PM
 
 SHOWN = "draw present, not in the error"  # shown to explain the draws, not counted against the goal
 SEEDS = 5  # training seeds behind every model (the mini and paper presets)
@@ -122,10 +123,10 @@ class Row:
     def cells(self) -> dict:
         """The row as the book's table shows it."""
         return {"rule": self.rule, "error method": self.method, "families": self.families,
-                "95% coverage": f"{self.coverage:.3f}\u00a0±\u00a0{self.coverage_se:.3f}",
-                "false holds": f"{100 * self.false_holds:.1f}%\u00a0±\u00a0{100 * self.false_holds_se:.1f}",
-                "false does not hold": f"{100 * self.false_fails:.1f}%\u00a0±\u00a0{100 * self.false_fails_se:.1f}",
-                "power": f"{100 * self.power:.1f}%\u00a0±\u00a0{100 * self.power_se:.1f}",
+                "95% coverage": f"{self.coverage:.3f}{PM}{self.coverage_se:.3f}",
+                "false holds": f"{100 * self.false_holds:.1f}%{PM}{100 * self.false_holds_se:.1f}",
+                "false does not hold": f"{100 * self.false_fails:.1f}%{PM}{100 * self.false_fails_se:.1f}",
+                "power": f"{100 * self.power:.1f}%{PM}{100 * self.power_se:.1f}",
                 "fallback fired": f"{100 * self.fallback:.0f}%",
                 "meets the goal": ("yes" if self.ratio() <= 1 else "no")
                 + (", but rarely decides" if self.ratio() <= 1 and self.power < RARELY else "")

@@ -82,20 +82,21 @@ class Verdict:
         if self.verdict == UNTESTABLE:
             return f"The paper's finding that {claim} {VERB[UNTESTABLE]} at the {self.scale} scale: {self.reason.rstrip('.')}."
         est = self.estimate
-        part, unit, least = shown_measure(self.to_dict())  # a composite shows one part, in that part's unit
+        plain = self.to_dict()
+        part, unit, least = shown_measure(plain)  # a composite shows one part, in that part's unit
+        n_unit = replicates(plain)  # seeds, or image samples
         d = digits(unit)
         detail = f"{self.comparison}: " + (f"{part} " if part else "") + f"{est['mean']:+.{d}f} {unit}"
         if est.get("low") is not None:
             detail += f", 95% interval [{est['low']:+.{d}f}, {est['high']:+.{d}f}]"
         df = round(self.df, 1) if self.df else None  # a Satterthwaite df (0.801665) read as 0.8
-        detail += f", {self.n_seeds} {replicates(self.to_dict())}" + (
+        detail += f", {self.n_seeds} {n_unit}" + (
             f", {df:g} degree{'' if df == 1 else 's'} of freedom ({method_words(self.method)})" if df else "")
         detail += f"; smallest effect of interest {amount(least, unit)}"
         if self.reason:
             detail += f"; {self.reason}"
         if self.verdict == INCONCLUSIVE:
-            detail += "; " + seeds_text(self.seeds_to_decide, self.seeds_cannot_decide, self.group,
-                                        replicates(self.to_dict()))
+            detail += "; " + seeds_text(self.seeds_to_decide, self.seeds_cannot_decide, self.group, n_unit)
         rule = RULES_SHORT[self.rule].format(d=f"{self.sesoi:g}")
         return f"The paper's finding that {claim} {VERB[self.verdict]} at the {self.scale} scale ({detail}; {rule})."
 

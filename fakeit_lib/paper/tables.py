@@ -15,12 +15,15 @@ def run_label(scale: str) -> str:
     return f"this run ({scale} scale)"
 
 
+PM = "\u00a0±\u00a0"  # `mean ± half-width` in a table's cell: non-breaking spaces, so a narrow column never wraps at the ±
+
+
 def interval_cell(values: list[float], digits: int = 1) -> str:
     """`mean ± half-width of the 95% interval` over seeds, or the single value for one seed."""
     est = mean_interval(values)
     if est.low is None:
         return f"{est.mean:.{digits}f}"
-    return f"{est.mean:.{digits}f}\u00a0±\u00a0{(est.high - est.low) / 2:.{digits}f}"  # never wraps at the ±
+    return f"{est.mean:.{digits}f}{PM}{(est.high - est.low) / 2:.{digits}f}"
 
 
 def interval_columns(values: list[float], name: str) -> dict:
